@@ -1,0 +1,149 @@
+#!/usr/bin/env python3
+"""Idle keep-alive connection probe for benches/load/run.sh.
+
+Opens N keep-alive connections to a server on 127.0.0.1, sends one GET on
+each and reads the full response, then leaves them open and idle.  Reports
+the server's resident memory (VmRSS summed over the given pids) before and
+after, how many of the idle connections the server still keeps open, and
+the latency of fresh requests made while the idle connections are held.
+
+Prints exactly one machine-readable line on stdout:
+
+    IDLE held=N alive=M rss_before_kib=A rss_after_kib=B kib_per_conn=K fresh_ms=F
+
+Everything is bounded by --deadline seconds (connections opened so far are
+used if the deadline hits while opening).  Standard library only.
+"""
+
+import argparse
+import resource
+import select
+import socket
+import statistics
+import sys
+import time
+
+
+def rss_kib(pids):
+    """Sum of VmRSS (KiB) over the pids that still exist."""
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+                        break
+        except OSError:
+            pass
+    return total
+
+
+def read_response(sock):
+    """Read one HTTP/1.1 response with a Content-Length body; return status."""
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("closed before end of headers")
+        buf += chunk
+    head, _, body = buf.partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    status = int(lines[0].split()[1])
+    length = 0
+    for line in lines[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value.strip())
+    while len(body) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("closed before end of body")
+        body += chunk
+    return status
+
+
+def one_request(port, request, timeout):
+    """Connect, send one request, read the response; return the socket."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.sendall(request)
+    status = read_response(sock)
+    if status != 200:
+        sock.close()
+        raise ConnectionError(f"status {status}")
+    return sock
+
+
+def still_open(sockets):
+    """Count sockets with nothing to read (an idle, open keep-alive
+    connection); a server-side close makes the socket readable (EOF)."""
+    poller = select.poll()
+    for s in sockets:
+        poller.register(s, select.POLLIN | select.POLLHUP | select.POLLERR)
+    closed = {fd for fd, _ in poller.poll(0)}
+    return sum(1 for s in sockets if s.fileno() not in closed)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--path", default="/1k.bin")
+    ap.add_argument("--conns", type=int, default=5000)
+    ap.add_argument("--pids", default="", help="space-separated server pids")
+    ap.add_argument("--deadline", type=float, default=60.0, help="seconds")
+    ap.add_argument("--settle", type=float, default=1.0,
+                    help="seconds to wait before measuring RSS")
+    args = ap.parse_args()
+
+    start = time.monotonic()
+    deadline = start + args.deadline
+    pids = [int(p) for p in args.pids.split()]
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    request = (f"GET {args.path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").encode()
+
+    rss_before = rss_kib(pids)
+    held = []
+    failures = 0
+    try:
+        while len(held) < args.conns and time.monotonic() < deadline:
+            try:
+                held.append(one_request(args.port, request, timeout=5))
+            except OSError as exc:  # ConnectionError and timeouts included
+                failures += 1
+                if failures > 50:
+                    print(f"idle: giving up after {failures} failures: {exc}",
+                          file=sys.stderr)
+                    break
+        time.sleep(min(args.settle, max(0.0, deadline - time.monotonic())))
+        rss_after = rss_kib(pids)
+        alive = still_open(held)
+
+        # Fresh requests (new connection each) while the idle ones are held;
+        # report the median of five to smooth out scheduler noise.
+        fresh = []
+        for _ in range(5):
+            if time.monotonic() > deadline + 10:
+                break
+            t0 = time.perf_counter()
+            try:
+                one_request(args.port, request, timeout=5).close()
+                fresh.append((time.perf_counter() - t0) * 1000.0)
+            except OSError as exc:
+                print(f"idle: fresh request failed: {exc}", file=sys.stderr)
+    finally:
+        for s in held:
+            s.close()
+
+    per_conn = (rss_after - rss_before) / alive if alive else float("nan")
+    fresh_ms = statistics.median(fresh) if fresh else float("nan")
+    print(f"IDLE held={len(held)} alive={alive} rss_before_kib={rss_before} "
+          f"rss_after_kib={rss_after} kib_per_conn={per_conn:.3f} "
+          f"fresh_ms={fresh_ms:.3f}")
+    if failures:
+        print(f"idle: {failures} connection attempts failed", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,609 @@
+//! One client connection as a state machine, generic over its stream so unit tests can
+//! drive it with scripted I/O. It never waits: `drive` moves bytes until the stream would
+//! block, then says what it needs next (`Status`). It knows HTTP framing and keep-alive,
+//! not mio (the server owns readiness) and not paths (the handler owns those).
+//!
+//! ```text
+//!            bytes in                      head complete, body announced
+//!   Head ---------------> (parse) ------------------------------> Body (discard)
+//!    ^                       | head complete, no body                 | body done
+//!    |                       v                                        v
+//!    |  keep-alive        Writing (output buffer, then file segments) <-+
+//!    +--------------------------+ response done
+//!                               | close: error response -> Linger (half-close, drain) -> closed
+//!                               +------> closed
+//! ```
+//!
+//! Buffers come from a pool shared by the loop and go back to it whenever they are
+//! empty, so an idle keep-alive connection holds no buffer at all.
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::net::SocketAddr;
+use std::os::unix::fs::FileExt;
+use std::time::{Instant, SystemTime};
+
+use crate::error::{interrupted, would_block};
+use crate::handler::{Body, Segment, Site};
+use crate::log::{AccessLog, Record};
+use crate::request::{self, BodyDiscard, BodyFraming, Discarded, Limits, ParseError};
+use crate::response::{self, DateCache};
+use crate::timer::{TimeoutKind, Timeouts};
+
+/// Most bytes one connection may send per loop turn before it yields to the others.
+pub const WRITE_QUANTUM: usize = 2 * 1024 * 1024;
+
+/// Pipelined responses are batched into one write until the output holds this much.
+pub const BATCH_BYTES: usize = 64 * 1024;
+
+/// Smallest read buffer: large enough to take a burst of pipelined requests in one read.
+pub const MIN_INPUT_BUFFER: usize = 16 * 1024;
+
+/// A lingering close throws away at most this much unread input before giving up.
+const LINGER_MAX_BYTES: u64 = 1024 * 1024;
+
+/// Pooled buffers above this count are freed rather than kept.
+const POOL_MAX: usize = 1024;
+
+/// An output buffer that grew past this is freed instead of pooled.
+const OUTPUT_KEEP_MAX: usize = 256 * 1024;
+
+/// A stream the connection can serve over. The defaults work for any `Read + Write`;
+/// the TCP stream overrides `send_file` with `sendfile(2)`.
+pub trait Transport: Read + Write {
+    /// Sends up to `len` bytes of `file` from `offset`, returning how many went out.
+    /// `Ok(0)` means the file ended early.
+    fn send_file(&mut self, file: &File, offset: u64, len: usize) -> io::Result<usize> {
+        let mut chunk = [0u8; 16 * 1024];
+        let n = file.read_at(&mut chunk[..len.min(16 * 1024)], offset)?;
+        if n == 0 {
+            return Ok(0);
+        }
+        self.write(&chunk[..n])
+    }
+
+    /// Half-closes the sending side (for a lingering close).
+    fn shutdown_write(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// What the connection needs from the loop after `drive`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Blocked on the stream: drive again on the next readiness event.
+    Wait,
+    /// Used its quantum with work left: drive again next turn without waiting.
+    Yield,
+    /// Done: deregister and drop.
+    Close,
+}
+
+/// Totals over the life of the loop (the shutdown summary and `--stats`).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Counters {
+    pub accepted: u64,
+    pub requests: u64,
+    pub bytes_sent: u64,
+    pub timeouts: u64,
+}
+
+/// Reusable buffers, shared by all connections of one (single-threaded) loop.
+#[derive(Debug)]
+pub struct Buffers {
+    input_size: usize,
+    inputs: Vec<Box<[u8]>>,
+    outputs: Vec<Vec<u8>>,
+}
+
+impl Buffers {
+    pub fn new(limits: &Limits) -> Self {
+        Buffers { input_size: limits.max_head_bytes.max(MIN_INPUT_BUFFER), inputs: Vec::new(), outputs: Vec::new() }
+    }
+
+    fn take_input(&mut self) -> Box<[u8]> {
+        self.inputs.pop().unwrap_or_else(|| vec![0; self.input_size].into_boxed_slice())
+    }
+
+    fn give_input(&mut self, buf: Box<[u8]>) {
+        if !buf.is_empty() && self.inputs.len() < POOL_MAX {
+            self.inputs.push(buf);
+        }
+    }
+
+    fn take_output(&mut self) -> Vec<u8> {
+        self.outputs.pop().unwrap_or_else(|| Vec::with_capacity(BATCH_BYTES + 4096))
+    }
+
+    fn give_output(&mut self, mut buf: Vec<u8>) {
+        buf.clear();
+        if buf.capacity() > 0 && buf.capacity() <= OUTPUT_KEEP_MAX && self.outputs.len() < POOL_MAX {
+            self.outputs.push(buf);
+        }
+    }
+}
+
+/// Everything the loop shares with the connection it is driving.
+#[derive(Debug)]
+pub struct Context {
+    pub site: Site,
+    pub limits: Limits,
+    pub timeouts: Timeouts,
+    /// The loop's clock, read once per turn.
+    pub now: Instant,
+    pub date: DateCache,
+    pub buffers: Buffers,
+    pub counters: Counters,
+    pub log: Option<AccessLog>,
+}
+
+impl Context {
+    pub fn new(site: Site, limits: Limits, timeouts: Timeouts, log: Option<AccessLog>) -> Self {
+        Context {
+            site,
+            buffers: Buffers::new(&limits),
+            limits,
+            timeouts,
+            now: Instant::now(),
+            date: DateCache::default(),
+            counters: Counters::default(),
+            log,
+        }
+    }
+
+    /// Starts a loop turn: one clock read, and the Date string when the second changed.
+    pub fn tick(&mut self) {
+        self.now = Instant::now();
+        self.date.update(SystemTime::now());
+    }
+}
+
+/// Where the connection is in its request cycle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Phase {
+    /// Waiting for (or parsing) a request head.
+    Head,
+    /// The head at the front of the input announced a body, which is being thrown away;
+    /// the head stays buffered and is answered once the body has passed.
+    Body { head_len: usize, discard: BodyDiscard },
+    /// Sent an error and half-closed; reading and dropping what the client still sends so
+    /// that closing does not reset the connection before the client reads the error.
+    Linger { dropped: u64 },
+}
+
+/// Outcome of writing pending output.
+enum Flush {
+    /// Everything, head and body, is written.
+    Done,
+    /// The socket is full.
+    Blocked,
+    /// The quantum is used up.
+    Yield,
+    /// The peer is gone or the file shrank: abandon the connection.
+    Failed,
+}
+
+/// One client connection.
+#[derive(Debug)]
+pub struct Connection {
+    peer: Option<SocketAddr>,
+    phase: Phase,
+    /// Bytes read, not yet consumed: `input[start..end]`. Empty (no allocation) when idle.
+    input: Box<[u8]>,
+    start: usize,
+    end: usize,
+    /// Rendered response bytes, written from `written` on.
+    output: Vec<u8>,
+    written: usize,
+    /// The streamed rest of the current response, after `output`.
+    body: Option<Body>,
+    /// The current head's body was already discarded: answer it now.
+    body_done: bool,
+    /// Readiness as last reported and not yet used up.
+    readable: bool,
+    writable: bool,
+    /// The peer half-closed (EPOLLRDHUP): read until EOF, not just until a short read.
+    hup: bool,
+    /// Read returned EOF: nothing more will come.
+    eof: bool,
+    /// Close once the pending output is written; `linger` first when it was an error.
+    close_after: bool,
+    linger: bool,
+    /// The timer this connection runs against and since when (None: restart it).
+    timer: Option<(TimeoutKind, Instant)>,
+    requests: u64,
+}
+
+impl Connection {
+    /// A freshly accepted connection. It is assumed readable and writable: a client's
+    /// first bytes often arrive with the handshake, and reading at once saves a turn.
+    pub fn new(peer: Option<SocketAddr>, now: Instant) -> Self {
+        Connection {
+            peer,
+            phase: Phase::Head,
+            input: Box::default(),
+            start: 0,
+            end: 0,
+            output: Vec::new(),
+            written: 0,
+            body: None,
+            body_done: false,
+            readable: true,
+            writable: true,
+            hup: false,
+            eof: false,
+            close_after: false,
+            linger: false,
+            timer: Some((TimeoutKind::Request, now)),
+            requests: 0,
+        }
+    }
+
+    /// Records a readiness event from the loop.
+    pub fn ready(&mut self, readable: bool, writable: bool, read_closed: bool) {
+        self.readable |= readable || read_closed;
+        self.writable |= writable;
+        self.hup |= read_closed;
+    }
+
+    /// The deadline this connection currently runs against.
+    pub fn deadline(&self, timeouts: &Timeouts) -> (TimeoutKind, Instant) {
+        let (kind, since) = self.timer.expect("timer is set after every drive");
+        (kind, since + timeouts.of(kind))
+    }
+
+    /// Requests answered on this connection so far.
+    pub fn requests(&self) -> u64 {
+        self.requests
+    }
+
+    /// A short name of the current state, for `--trace`.
+    pub fn state_name(&self) -> &'static str {
+        match self.phase {
+            Phase::Linger { .. } => "lingering",
+            _ if self.has_output() => "writing",
+            Phase::Body { .. } => "reading-body",
+            Phase::Head if self.start < self.end => "reading-head",
+            Phase::Head if self.requests == 0 => "new",
+            Phase::Head => "idle",
+        }
+    }
+
+    fn has_output(&self) -> bool {
+        self.written < self.output.len() || self.body.is_some()
+    }
+
+    /// Moves bytes until the stream would block, the quantum is used, or the connection
+    /// is done.
+    pub fn drive<S: Transport>(&mut self, io: &mut S, cx: &mut Context) -> Status {
+        let status = self.run(io, cx);
+        if status == Status::Close {
+            self.release_buffers(cx);
+            return status;
+        }
+        self.update_timer(cx.now);
+        if self.start == self.end && !matches!(self.phase, Phase::Body { .. }) {
+            self.start = 0;
+            self.end = 0;
+            cx.buffers.give_input(std::mem::take(&mut self.input));
+        }
+        if !self.has_output() {
+            self.written = 0;
+            cx.buffers.give_output(std::mem::take(&mut self.output));
+        }
+        status
+    }
+
+    fn run<S: Transport>(&mut self, io: &mut S, cx: &mut Context) -> Status {
+        let mut budget = WRITE_QUANTUM;
+        loop {
+            if self.has_output() {
+                match self.flush(io, cx, &mut budget) {
+                    Flush::Done => {}
+                    Flush::Blocked => return Status::Wait,
+                    Flush::Yield => return Status::Yield,
+                    Flush::Failed => return Status::Close,
+                }
+            }
+            if self.close_after && !matches!(self.phase, Phase::Linger { .. }) {
+                if !self.linger || self.eof {
+                    return Status::Close;
+                }
+                // Half-close, then drain: the client reads our error before the close.
+                let _ = io.shutdown_write();
+                self.phase = Phase::Linger { dropped: 0 };
+                self.timer = None;
+            }
+            if let Phase::Linger { dropped } = &mut self.phase {
+                *dropped += (self.end - self.start) as u64;
+                self.start = 0;
+                self.end = 0;
+                if *dropped > LINGER_MAX_BYTES || self.eof {
+                    return Status::Close;
+                }
+            } else if self.process(cx) {
+                continue;
+            } else if self.eof {
+                // The peer will send nothing more and everything it asked for is answered.
+                return Status::Close;
+            }
+            if !self.readable {
+                return Status::Wait;
+            }
+            match self.fill(io, cx) {
+                Ok(true) => {}
+                Ok(false) => return Status::Wait,
+                Err(_) => return Status::Close,
+            }
+        }
+    }
+
+    /// Parses and answers what the input holds, batching responses. True if it did
+    /// anything (so there may be output to write).
+    fn process(&mut self, cx: &mut Context) -> bool {
+        let mut progressed = false;
+        while !self.close_after && self.body.is_none() && self.output.len() < BATCH_BYTES {
+            if let Phase::Body { head_len, discard } = &mut self.phase {
+                let at = self.start + *head_len;
+                match discard.feed(&self.input[at..self.end], cx.limits.max_body_bytes) {
+                    Ok(Discarded::More(n)) => {
+                        self.cut(at, n);
+                        return progressed;
+                    }
+                    Ok(Discarded::Done(n)) => {
+                        self.cut(at, n);
+                        self.phase = Phase::Head;
+                        self.body_done = true;
+                    }
+                    Err(e) => {
+                        self.fail(e, cx);
+                        return true;
+                    }
+                }
+            }
+            if self.start == self.end {
+                return progressed;
+            }
+            if self.output.capacity() == 0 {
+                self.output = cx.buffers.take_output();
+            }
+            let parsed = request::parse(&self.input[self.start..self.end], &cx.limits);
+            let (req, head_len) = match parsed {
+                Ok(Some(parsed)) => parsed,
+                Ok(None) => return progressed,
+                Err(e) => {
+                    self.fail(e, cx);
+                    return true;
+                }
+            };
+            progressed = true;
+            if req.body != BodyFraming::None && !self.body_done {
+                if req.expect_continue && req.minor_version == 1 {
+                    self.output.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+                }
+                self.phase = Phase::Body { head_len, discard: BodyDiscard::new(req.body) };
+                continue;
+            }
+            self.body_done = false;
+            let reply = cx.site.respond(&req, cx.date.get(), &mut self.output);
+            if let Some(log) = &mut cx.log {
+                let target = match req.target {
+                    request::Target::Path(p) => p,
+                    request::Target::Asterisk => "*",
+                };
+                let record = Record {
+                    peer: self.peer,
+                    method: Some(req.method),
+                    target,
+                    minor_version: req.minor_version,
+                    status: reply.status,
+                    body_bytes: reply.body_len,
+                    referer: req.fields.referer,
+                    user_agent: req.fields.user_agent,
+                };
+                log.record(&record, SystemTime::now());
+            }
+            self.start += head_len;
+            self.requests += 1;
+            cx.counters.requests += 1;
+            self.body = reply.body;
+            self.close_after = reply.close;
+            self.linger = reply.close && reply.status >= 400;
+            // The next request's clock starts now.
+            self.timer = None;
+        }
+        progressed
+    }
+
+    /// Removes `n` bytes at `at` from the input (a discarded piece of body).
+    fn cut(&mut self, at: usize, n: usize) {
+        self.input.copy_within(at + n..self.end, at);
+        self.end -= n;
+    }
+
+    /// Answers a request that cannot be served (bad framing, limits, timeout) and closes.
+    fn fail(&mut self, e: ParseError, cx: &mut Context) {
+        if self.output.capacity() == 0 {
+            self.output = cx.buffers.take_output();
+        }
+        response::error(&mut self.output, e.status(), cx.date.get(), true, false);
+        if let Some(log) = &mut cx.log {
+            let record = Record {
+                peer: self.peer,
+                method: None,
+                target: "",
+                minor_version: 1,
+                status: e.status(),
+                body_bytes: response::error_body(e.status()).len() as u64,
+                referer: None,
+                user_agent: None,
+            };
+            log.record(&record, SystemTime::now());
+        }
+        self.start = self.end;
+        self.phase = Phase::Head;
+        self.close_after = true;
+        self.linger = true;
+        self.timer = None;
+    }
+
+    /// Writes the output buffer, then the body segments, until done, blocked or out of
+    /// quantum.
+    fn flush<S: Transport>(&mut self, io: &mut S, cx: &mut Context, budget: &mut usize) -> Flush {
+        loop {
+            if self.written < self.output.len() {
+                if !self.writable {
+                    return Flush::Blocked;
+                }
+                let pending = self.output.len() - self.written;
+                match io.write(&self.output[self.written..]) {
+                    Ok(0) => return Flush::Failed,
+                    Ok(n) => {
+                        self.progress(n, cx);
+                        self.written += n;
+                        // A short write means the socket buffer is full (epoll(7)):
+                        // wait for the writable edge instead of asking again.
+                        if n < pending {
+                            self.writable = false;
+                            return Flush::Blocked;
+                        }
+                    }
+                    Err(e) if interrupted(&e) => {}
+                    Err(e) if would_block(&e) => {
+                        self.writable = false;
+                        return Flush::Blocked;
+                    }
+                    Err(_) => return Flush::Failed,
+                }
+                continue;
+            }
+            self.output.clear();
+            self.written = 0;
+            let Some(body) = &mut self.body else { return Flush::Done };
+            match body.segments.front_mut() {
+                None => self.body = None,
+                Some(Segment::Bytes(bytes)) => {
+                    self.output.append(bytes);
+                    body.segments.pop_front();
+                }
+                Some(Segment::File { len: 0, .. }) => {
+                    body.segments.pop_front();
+                }
+                Some(Segment::File { offset, len }) => {
+                    if *budget == 0 {
+                        return Flush::Yield;
+                    }
+                    if !self.writable {
+                        return Flush::Blocked;
+                    }
+                    let want = (*len).min(*budget as u64) as usize;
+                    match io.send_file(&body.file, *offset, want) {
+                        // The file ended before the length we announced: the response
+                        // cannot be completed, and the framing is lost.
+                        Ok(0) => return Flush::Failed,
+                        Ok(n) => {
+                            *offset += n as u64;
+                            *len -= n as u64;
+                            *budget -= n;
+                            self.progress(n, cx);
+                        }
+                        Err(e) if interrupted(&e) => {}
+                        Err(e) if would_block(&e) => {
+                            self.writable = false;
+                            return Flush::Blocked;
+                        }
+                        Err(_) => return Flush::Failed,
+                    }
+                }
+            }
+        }
+    }
+
+    /// Bytes moved: count them, and push the write-stall deadline back.
+    fn progress(&mut self, n: usize, cx: &mut Context) {
+        cx.counters.bytes_sent += n as u64;
+        if let Some((TimeoutKind::WriteStall, since)) = &mut self.timer {
+            *since = cx.now;
+        }
+    }
+
+    /// Reads once into the input buffer. Ok(true): got bytes or EOF; Ok(false): would block.
+    fn fill<S: Transport>(&mut self, io: &mut S, cx: &mut Context) -> io::Result<bool> {
+        if self.input.is_empty() {
+            self.input = cx.buffers.take_input();
+        }
+        if self.end == self.input.len() && self.start > 0 {
+            self.input.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        let room = self.input.len() - self.end;
+        if room == 0 {
+            // Unreachable by construction (a full buffer always parses or fails), but a
+            // connection that cannot read must not spin.
+            return Err(io::ErrorKind::OutOfMemory.into());
+        }
+        loop {
+            match io.read(&mut self.input[self.end..]) {
+                Ok(0) => {
+                    self.eof = true;
+                    self.readable = false;
+                    return Ok(true);
+                }
+                Ok(n) => {
+                    if self.start == self.end && self.timer.is_some_and(|(k, _)| k == TimeoutKind::Idle) {
+                        self.timer = None; // The first byte of a new request.
+                    }
+                    self.end += n;
+                    // A short read drained the socket (epoll(7)); a half-closed peer is
+                    // read until EOF instead, since no further edge will announce it.
+                    if n < room && !self.hup {
+                        self.readable = false;
+                    }
+                    return Ok(true);
+                }
+                Err(e) if interrupted(&e) => {}
+                Err(e) if would_block(&e) => {
+                    self.readable = false;
+                    return Ok(false);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Chooses the timeout that applies to the state the connection is now in; the clock
+    /// restarts when the kind changes or a request boundary reset it.
+    fn update_timer(&mut self, now: Instant) {
+        let kind = match self.phase {
+            Phase::Linger { .. } => TimeoutKind::Linger,
+            _ if self.has_output() => TimeoutKind::WriteStall,
+            Phase::Body { .. } => TimeoutKind::Request,
+            Phase::Head if self.start < self.end || self.requests == 0 => TimeoutKind::Request,
+            Phase::Head => TimeoutKind::Idle,
+        };
+        match self.timer {
+            Some((current, _)) if current == kind => {}
+            _ => self.timer = Some((kind, now)),
+        }
+    }
+
+    /// The deadline passed. A client that sent part of a request gets a 408 (one write
+    /// attempt, no waiting); every other case just closes.
+    pub fn on_timeout<S: Transport>(&mut self, io: &mut S, cx: &mut Context) -> Status {
+        cx.counters.timeouts += 1;
+        let (kind, _) = self.deadline(&cx.timeouts);
+        let partial = self.start < self.end || matches!(self.phase, Phase::Body { .. });
+        if kind == TimeoutKind::Request && partial && !self.has_output() {
+            self.fail(ParseError::Timeout, cx);
+            let _ = io.write(&self.output);
+        }
+        self.release_buffers(cx);
+        Status::Close
+    }
+
+    fn release_buffers(&mut self, cx: &mut Context) {
+        cx.buffers.give_input(std::mem::take(&mut self.input));
+        cx.buffers.give_output(std::mem::take(&mut self.output));
+        self.body = None;
+    }
+}

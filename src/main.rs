@@ -1,0 +1,111 @@
+//! The `evserve` binary: flags -> `Config`, signals -> graceful stop, errors -> one line
+//! and a distinct exit status. No HTTP and no event loop here.
+use std::io;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use evserve::config::{Command, Config, HELP};
+use evserve::server::Server;
+
+/// Exit statuses, one per kind of start-up failure.
+const EXIT_USAGE: u8 = 2;
+const EXIT_ROOT: u8 = 3;
+const EXIT_ADDR_IN_USE: u8 = 4;
+const EXIT_PERMISSION: u8 = 5;
+const EXIT_BIND: u8 = 6;
+const EXIT_RUNTIME: u8 = 1;
+
+fn main() -> ExitCode {
+    let config = match Config::parse(std::env::args_os().skip(1)) {
+        Ok(Command::Run(config)) => config,
+        Ok(Command::Help) => {
+            print!("{HELP}");
+            return ExitCode::SUCCESS;
+        }
+        Ok(Command::Version) => {
+            println!("evserve {}", env!("CARGO_PKG_VERSION"));
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("evserve: {e} (see --help)");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    match std::fs::metadata(&config.root) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => return fail(EXIT_ROOT, &format!("root {} is not a folder", config.root.display())),
+        Err(e) => return fail(EXIT_ROOT, &format!("root {}: {e}", config.root.display())),
+    }
+    let server = match Server::bind(&config) {
+        Ok(s) => s,
+        Err(e) => return fail(bind_exit_code(&e), &bind_message(&config, &e)),
+    };
+    let handle = server.handle();
+    let signals = AtomicUsize::new(0);
+    let on_signal = move || {
+        if signals.fetch_add(1, Ordering::SeqCst) == 0 {
+            eprintln!("evserve: stopping (a second signal exits at once)");
+            handle.shutdown();
+        } else {
+            std::process::exit(130);
+        }
+    };
+    if let Err(e) = ctrlc::set_handler(on_signal) {
+        return fail(EXIT_RUNTIME, &format!("cannot install the signal handler: {e}"));
+    }
+    let root = std::fs::canonicalize(&config.root).unwrap_or(config.root.clone());
+    let urls: Vec<String> = server
+        .local_addrs()
+        .iter()
+        .map(|a| {
+            let dual = a.ip().is_unspecified()
+                && a.is_ipv6()
+                && !config.addrs.iter().any(|b| b.is_ipv4() && b.port() == a.port());
+            format!("http://{a}/{}", if dual { " (IPv4 too)" } else { "" })
+        })
+        .collect();
+    let workers = if config.workers > 1 { format!(" with {} workers", config.workers) } else { String::new() };
+    eprintln!("evserve: serving {} on {}{workers}", root.display(), urls.join(" and "));
+    match server.run() {
+        Ok(s) => {
+            eprintln!(
+                "evserve: stopped: {} connections, {} requests, {} bytes sent",
+                s.connections, s.requests, s.bytes_sent
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(EXIT_RUNTIME, &format!("event loop failed: {e}")),
+    }
+}
+
+fn fail(code: u8, message: &str) -> ExitCode {
+    eprintln!("evserve: {message}");
+    ExitCode::from(code)
+}
+
+fn bind_exit_code(e: &io::Error) -> u8 {
+    match e.kind() {
+        io::ErrorKind::AddrInUse => EXIT_ADDR_IN_USE,
+        io::ErrorKind::PermissionDenied => EXIT_PERMISSION,
+        _ => EXIT_BIND,
+    }
+}
+
+fn bind_message(config: &Config, e: &io::Error) -> String {
+    let addrs: Vec<String> = config.addrs.iter().map(ToString::to_string).collect();
+    match e.kind() {
+        io::ErrorKind::AddrInUse => {
+            format!("cannot listen on {}: address already in use (--port/--bind)", addrs.join(", "))
+        }
+        io::ErrorKind::PermissionDenied => {
+            format!(
+                "cannot listen on {}: permission denied (ports below 1024 need privileges; --port)",
+                addrs.join(", ")
+            )
+        }
+        io::ErrorKind::AddrNotAvailable => {
+            format!("cannot listen on {}: no such local address (--bind)", addrs.join(", "))
+        }
+        _ => format!("cannot start on {}: {e}", addrs.join(", ")),
+    }
+}

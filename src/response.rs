@@ -1,0 +1,195 @@
+//! Response heads rendered straight into the connection's output buffer, the cached
+//! `Date` value, and the small HTML bodies of error responses. Pure: no I/O.
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The `Server` field value.
+pub const SERVER: &str = concat!("evserve/", env!("CARGO_PKG_VERSION"));
+
+/// The methods every resource allows (for `Allow` on 405 and OPTIONS).
+pub const ALLOW: &str = "GET, HEAD, OPTIONS";
+
+/// The reason phrase of each status the server sends.
+pub fn reason(status: u16) -> &'static str {
+    match status {
+        100 => "Continue",
+        200 => "OK",
+        204 => "No Content",
+        206 => "Partial Content",
+        301 => "Moved Permanently",
+        304 => "Not Modified",
+        400 => "Bad Request",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        408 => "Request Timeout",
+        412 => "Precondition Failed",
+        413 => "Content Too Large",
+        414 => "URI Too Long",
+        416 => "Range Not Satisfiable",
+        417 => "Expectation Failed",
+        431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        503 => "Service Unavailable",
+        505 => "HTTP Version Not Supported",
+        _ => "Unknown",
+    }
+}
+
+/// The `Date` value, rendered once per second rather than once per response.
+#[derive(Debug, Clone)]
+pub struct DateCache {
+    second: u64,
+    text: String,
+}
+
+impl Default for DateCache {
+    fn default() -> Self {
+        let mut cache = DateCache { second: u64::MAX, text: String::new() };
+        cache.update(SystemTime::now());
+        cache
+    }
+}
+
+impl DateCache {
+    /// Re-renders the date if the second changed; called once per loop turn.
+    pub fn update(&mut self, now: SystemTime) {
+        let second = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        if second != self.second {
+            self.second = second;
+            self.text = httpdate::fmt_http_date(now);
+        }
+    }
+
+    pub fn get(&self) -> &str {
+        &self.text
+    }
+}
+
+/// Writes `HTTP/1.1 <status> <reason>`, `Date` and `Server`.
+pub fn status_line(out: &mut Vec<u8>, status: u16, date: &str) {
+    out.extend_from_slice(b"HTTP/1.1 ");
+    push_u64(out, u64::from(status));
+    out.push(b' ');
+    out.extend_from_slice(reason(status).as_bytes());
+    out.extend_from_slice(b"\r\nDate: ");
+    out.extend_from_slice(date.as_bytes());
+    out.extend_from_slice(b"\r\nServer: ");
+    out.extend_from_slice(SERVER.as_bytes());
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Writes one `Name: value` line.
+pub fn header(out: &mut Vec<u8>, name: &str, value: &str) {
+    header_bytes(out, name, value.as_bytes());
+}
+
+pub fn header_bytes(out: &mut Vec<u8>, name: &str, value: &[u8]) {
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value);
+    out.extend_from_slice(b"\r\n");
+}
+
+pub fn header_u64(out: &mut Vec<u8>, name: &str, value: u64) {
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b": ");
+    push_u64(out, value);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// `Content-Type`, with `; charset=utf-8` for text.
+pub fn content_type(out: &mut Vec<u8>, essence: &str, text: bool) {
+    out.extend_from_slice(b"Content-Type: ");
+    out.extend_from_slice(essence.as_bytes());
+    if text {
+        out.extend_from_slice(b"; charset=utf-8");
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+/// The connection field (when it differs from the version's default) and the blank line.
+pub fn finish(out: &mut Vec<u8>, close: bool, http10_keep_alive: bool) {
+    if close {
+        out.extend_from_slice(b"Connection: close\r\n");
+    } else if http10_keep_alive {
+        out.extend_from_slice(b"Connection: keep-alive\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Appends a decimal number without going through `fmt`.
+pub fn push_u64(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
+}
+
+/// The small HTML page sent with an error status.
+pub fn error_body(status: u16) -> String {
+    let title = format!("{status} {}", reason(status));
+    format!(
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title></head>\
+         <body><h1>{title}</h1><hr><p>evserve</p></body></html>\n"
+    )
+}
+
+/// A complete error response (head and, unless `head_only`, its HTML body).
+pub fn error(out: &mut Vec<u8>, status: u16, date: &str, close: bool, head_only: bool) {
+    let body = error_body(status);
+    status_line(out, status, date);
+    content_type(out, "text/html", true);
+    header_u64(out, "Content-Length", body.len() as u64);
+    header(out, "X-Content-Type-Options", "nosniff");
+    if status == 405 {
+        header(out, "Allow", ALLOW);
+    }
+    finish(out, close, false);
+    if !head_only {
+        out.extend_from_slice(body.as_bytes());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers() {
+        for n in [0, 7, 10, 99, 12345, u64::MAX] {
+            let mut out = Vec::new();
+            push_u64(&mut out, n);
+            assert_eq!(out, n.to_string().into_bytes());
+        }
+    }
+
+    #[test]
+    fn error_response_is_complete() {
+        let mut out = Vec::new();
+        error(&mut out, 405, "Thu, 01 Jan 1970 00:00:00 GMT", true, false);
+        let text = String::from_utf8(out).unwrap();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        assert!(head.starts_with("HTTP/1.1 405 Method Not Allowed\r\nDate: Thu, 01 Jan 1970 00:00:00 GMT\r\n"));
+        assert!(head.contains("\r\nAllow: GET, HEAD, OPTIONS"));
+        assert!(head.contains("\r\nConnection: close"));
+        assert!(head.contains(&format!("\r\nContent-Length: {}", body.len())));
+        assert!(body.contains("405 Method Not Allowed"));
+    }
+
+    #[test]
+    fn date_cache_renders_once_per_second() {
+        let mut d = DateCache::default();
+        d.update(UNIX_EPOCH + std::time::Duration::from_millis(784_111_777_000));
+        assert_eq!(d.get(), "Sun, 06 Nov 1994 08:49:37 GMT");
+        d.update(UNIX_EPOCH + std::time::Duration::from_millis(784_111_777_900));
+        assert_eq!(d.get(), "Sun, 06 Nov 1994 08:49:37 GMT");
+    }
+}

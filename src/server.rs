@@ -1,0 +1,545 @@
+//! The reactor: one `mio::Poll` loop per worker that owns the listeners, every connection
+//! (in a `Slab`, keyed by its token), the timers and the shutdown. It never looks at a byte
+//! of HTTP: it turns readiness into `Connection::drive` calls and `Status` into bookkeeping.
+//!
+//! Each turn: wait (until the earliest deadline) -> accept until WouldBlock -> drive each
+//! ready connection -> drive those that yielded their quantum -> expire deadlines -> flush
+//! the access log. Readiness is edge-triggered and every socket is registered once for
+//! both directions, so no turn spends a syscall on re-registration.
+use std::fs::File;
+use std::io;
+use std::net::{Shutdown, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Token, Waker};
+use slab::Slab;
+
+use crate::config::Config;
+use crate::connection::{Connection, Context, Counters, Status, Transport};
+use crate::handler::{Site, SiteOptions};
+use crate::log::AccessLog;
+use crate::timer::{Due, Timers};
+
+/// The waker's token; listeners count down from just below it. Slab keys count up from
+/// 0, so the two ranges never meet.
+const WAKER: Token = Token(usize::MAX);
+
+fn listener_token(i: usize) -> Token {
+    Token(usize::MAX - 1 - i)
+}
+
+/// Descriptors kept free for files, the log and the listeners when sizing the
+/// connection cap from `RLIMIT_NOFILE`.
+const FD_RESERVE: u64 = 64;
+
+/// While accepting is paused by EMFILE/ENFILE and no connection closes, try again after this.
+const ACCEPT_RETRY: Duration = Duration::from_millis(250);
+
+/// Readiness events taken per wakeup.
+const EVENTS_CAPACITY: usize = 1024;
+
+impl Transport for TcpStream {
+    /// The body goes from the page cache to the socket without passing through user space.
+    fn send_file(&mut self, file: &File, offset: u64, len: usize) -> io::Result<usize> {
+        let mut offset = offset;
+        Ok(rustix::fs::sendfile(&*self, file, Some(&mut offset), len)?)
+    }
+
+    fn shutdown_write(&mut self) -> io::Result<()> {
+        self.shutdown(Shutdown::Write)
+    }
+}
+
+/// Stops every loop of a server from any thread (a signal handler, a test).
+#[derive(Debug, Clone)]
+pub struct Handle {
+    stop: Arc<AtomicBool>,
+    wakers: Vec<Arc<Waker>>,
+}
+
+impl Handle {
+    /// Graceful stop: no new connections, idle ones closed, in-flight responses finish
+    /// until the drain timeout.
+    pub fn shutdown(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+        for w in &self.wakers {
+            let _ = w.wake();
+        }
+    }
+}
+
+/// Totals of a finished run, for the one-line summary.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Summary {
+    pub connections: u64,
+    pub requests: u64,
+    pub bytes_sent: u64,
+}
+
+/// A bound, not yet running server: one or more independent event loops.
+pub struct Server {
+    loops: Vec<EventLoop>,
+    addrs: Vec<SocketAddr>,
+    handle: Handle,
+}
+
+impl Server {
+    /// Opens the root, binds every address (for each worker, with SO_REUSEPORT) and
+    /// prepares the loops. Nothing is served until `run`.
+    pub fn bind(config: &Config) -> io::Result<Server> {
+        let nofile = raise_nofile_limit();
+        let max_connections = config
+            .max_connections
+            .unwrap_or_else(|| (nofile.saturating_sub(FD_RESERVE).max(64) as usize) / config.workers);
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut loops = Vec::with_capacity(config.workers);
+        let mut addrs = config.addrs.clone();
+        for id in 0..config.workers {
+            let event_loop = EventLoop::new(id, config, &addrs, max_connections, stop.clone())?;
+            // Port 0 picks a port once; the other workers share it.
+            addrs = event_loop.local_addrs()?;
+            loops.push(event_loop);
+        }
+        let wakers = loops.iter().map(|l| l.waker.clone()).collect();
+        Ok(Server { loops, addrs, handle: Handle { stop, wakers } })
+    }
+
+    /// The addresses actually bound (with the real port when 0 was asked).
+    pub fn local_addrs(&self) -> &[SocketAddr] {
+        &self.addrs
+    }
+
+    pub fn handle(&self) -> Handle {
+        self.handle.clone()
+    }
+
+    /// Runs every loop (the first on this thread) until a graceful stop completes.
+    pub fn run(self) -> io::Result<Summary> {
+        let mut loops = self.loops.into_iter();
+        let first = loops.next().expect("at least one worker");
+        let others: Vec<_> = loops
+            .map(|l| std::thread::Builder::new().name(format!("evserve-{}", l.id)).spawn(move || l.run()))
+            .collect::<io::Result<_>>()?;
+        let mut total = first.run()?;
+        for t in others {
+            let s = t.join().map_err(|_| io::Error::other("worker panicked"))??;
+            total.connections += s.connections;
+            total.requests += s.requests;
+            total.bytes_sent += s.bytes_sent;
+        }
+        Ok(total)
+    }
+}
+
+/// Raises the soft descriptor limit to the hard one and returns it.
+fn raise_nofile_limit() -> u64 {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut limit = getrlimit(Resource::Nofile);
+    if limit.current != limit.maximum {
+        let wanted = rustix::process::Rlimit { current: limit.maximum, maximum: limit.maximum };
+        if setrlimit(Resource::Nofile, wanted).is_ok() {
+            limit = wanted;
+        }
+    }
+    limit.current.unwrap_or(1 << 20)
+}
+
+/// A listening socket with the options the design needs, set before `bind`:
+/// SO_REUSEPORT lets each worker have its own accept queue; IPV6_V6ONLY off makes `::`
+/// serve IPv4 too unless an IPv4 address is also bound on that port.
+fn listen(addr: SocketAddr, reuse_port: bool, v6only: bool) -> io::Result<TcpListener> {
+    use rustix::net::{AddressFamily, SocketFlags, SocketType, sockopt};
+    let family = if addr.is_ipv4() { AddressFamily::INET } else { AddressFamily::INET6 };
+    let fd = rustix::net::socket_with(family, SocketType::STREAM, SocketFlags::CLOEXEC | SocketFlags::NONBLOCK, None)?;
+    sockopt::set_socket_reuseaddr(&fd, true)?;
+    if reuse_port {
+        sockopt::set_socket_reuseport(&fd, true)?;
+    }
+    if addr.is_ipv6() {
+        sockopt::set_ipv6_v6only(&fd, v6only)?;
+    }
+    rustix::net::bind(&fd, &addr)?;
+    rustix::net::listen(&fd, 4096)?;
+    Ok(TcpListener::from_std(std::net::TcpListener::from(fd)))
+}
+
+/// One connection and its timer bookkeeping.
+struct Slot {
+    stream: TcpStream,
+    conn: Connection,
+    /// The earliest deadline queued for this slot, and the generation that queued it.
+    armed: Option<Instant>,
+    generation: u64,
+}
+
+/// `--stats` bookkeeping.
+struct Stats {
+    every: Duration,
+    next: Instant,
+    last: Counters,
+    wakeups: u64,
+    events: u64,
+}
+
+/// One single-threaded reactor.
+struct EventLoop {
+    id: usize,
+    poll: Poll,
+    listeners: Vec<TcpListener>,
+    waker: Arc<Waker>,
+    stop: Arc<AtomicBool>,
+    slab: Slab<Slot>,
+    timers: Timers,
+    cx: Context,
+    max_connections: usize,
+    /// Listeners are registered; false while paused (at the cap, or out of descriptors).
+    accepting: bool,
+    accept_retry: Option<Instant>,
+    /// Connections that yielded their quantum: driven again next turn without an event.
+    yielded: Vec<usize>,
+    next_generation: u64,
+    drain_deadline: Option<Instant>,
+    drain_timeout: Duration,
+    stats: Option<Stats>,
+    trace: bool,
+}
+
+impl EventLoop {
+    fn new(
+        id: usize,
+        config: &Config,
+        addrs: &[SocketAddr],
+        max_connections: usize,
+        stop: Arc<AtomicBool>,
+    ) -> io::Result<Self> {
+        let poll = Poll::new()?;
+        let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        let mut listeners = Vec::new();
+        for (i, addr) in addrs.iter().enumerate() {
+            let v4_on_same_port = addrs.iter().any(|a| a.is_ipv4() && a.port() == addr.port());
+            let mut listener = listen(*addr, config.workers > 1, v4_on_same_port)?;
+            poll.registry().register(&mut listener, listener_token(i), Interest::READABLE)?;
+            listeners.push(listener);
+        }
+        let site = Site::new(&config.root, site_options(config))?;
+        let log = match &config.access_log {
+            // One log writer per worker would interleave partial lines; workers after the
+            // first write to the same file in whole buffered lines (O_APPEND).
+            Some(path) => Some(AccessLog::open(path)?),
+            None => None,
+        };
+        let now = Instant::now();
+        Ok(EventLoop {
+            id,
+            poll,
+            listeners,
+            waker,
+            stop,
+            slab: Slab::with_capacity(1024),
+            timers: Timers::default(),
+            cx: Context::new(site, config.limits, config.timeouts, log),
+            max_connections,
+            accepting: true,
+            accept_retry: None,
+            yielded: Vec::new(),
+            next_generation: 0,
+            drain_deadline: None,
+            drain_timeout: config.drain_timeout,
+            stats: config.stats.map(|every| Stats {
+                every,
+                next: now + every,
+                last: Counters::default(),
+                wakeups: 0,
+                events: 0,
+            }),
+            trace: config.trace,
+        })
+    }
+
+    fn local_addrs(&self) -> io::Result<Vec<SocketAddr>> {
+        self.listeners.iter().map(TcpListener::local_addr).collect()
+    }
+
+    fn run(mut self) -> io::Result<Summary> {
+        let mut events = Events::with_capacity(EVENTS_CAPACITY);
+        loop {
+            let timeout = self.poll_timeout();
+            if let Err(e) = self.poll.poll(&mut events, timeout)
+                && e.kind() != io::ErrorKind::Interrupted
+            {
+                return Err(e);
+            }
+            self.cx.tick();
+            if let Some(s) = &mut self.stats {
+                s.wakeups += 1;
+                s.events += events.iter().count() as u64;
+            }
+            for event in events.iter() {
+                match event.token() {
+                    WAKER => {}
+                    token if token.0 >= listener_token(self.listeners.len().saturating_sub(1)).0 => {
+                        self.accept(usize::MAX - 1 - token.0);
+                    }
+                    Token(key) => {
+                        if let Some(slot) = self.slab.get_mut(key) {
+                            if self.trace {
+                                eprintln!(
+                                    "trace: conn {key}: event{}{}{}",
+                                    if event.is_readable() { " readable" } else { "" },
+                                    if event.is_writable() { " writable" } else { "" },
+                                    if event.is_read_closed() { " read-closed" } else { "" }
+                                );
+                            }
+                            slot.conn.ready(event.is_readable(), event.is_writable(), event.is_read_closed());
+                            self.drive(key);
+                        }
+                    }
+                }
+            }
+            for key in std::mem::take(&mut self.yielded) {
+                self.drive(key);
+            }
+            self.expire_deadlines();
+            if let Some(log) = &mut self.cx.log
+                && let Some(e) = log.flush()
+            {
+                eprintln!("evserve: access log write failed, logging stops: {e}");
+            }
+            self.report_stats();
+            if self.stop.load(Ordering::Relaxed) && self.drain_deadline.is_none() {
+                self.begin_drain();
+            }
+            if let Some(deadline) = self.drain_deadline
+                && (self.slab.is_empty() || self.cx.now >= deadline)
+            {
+                break;
+            }
+            if !self.accepting && self.accept_retry.is_some_and(|t| self.cx.now >= t) {
+                self.resume_accepting();
+            }
+        }
+        let c = self.cx.counters;
+        Ok(Summary { connections: c.accepted, requests: c.requests, bytes_sent: c.bytes_sent })
+    }
+
+    /// Sleep until the earliest thing that must happen without an event.
+    fn poll_timeout(&self) -> Option<Duration> {
+        if !self.yielded.is_empty() {
+            return Some(Duration::ZERO);
+        }
+        let stats_next = self.stats.as_ref().map(|s| s.next);
+        [self.timers.next_deadline(), self.accept_retry, self.drain_deadline, stats_next]
+            .into_iter()
+            .flatten()
+            .min()
+            .map(|at| at.saturating_duration_since(Instant::now()) + Duration::from_millis(1))
+    }
+
+    /// Accepts until WouldBlock (edge-triggered: a queued client gets no second event).
+    fn accept(&mut self, index: usize) {
+        while self.accepting {
+            if self.slab.len() >= self.max_connections {
+                self.pause_accepting(None);
+                return;
+            }
+            match self.listeners[index].accept() {
+                Ok((stream, peer)) => self.admit(stream, peer),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => match e.raw_os_error() {
+                    // Out of descriptors or memory: stop polling the listener (no spinning)
+                    // until a connection closes or the retry time passes.
+                    Some(code) if is_resource_exhaustion(code) => {
+                        self.pause_accepting(Some(self.cx.now + ACCEPT_RETRY));
+                        return;
+                    }
+                    // The client gave up while queued (ECONNABORTED and the like).
+                    _ => {}
+                },
+            }
+        }
+    }
+
+    fn admit(&mut self, mut stream: TcpStream, peer: SocketAddr) {
+        // Responses leave in whole writes; Nagle would only delay the last packet.
+        let _ = stream.set_nodelay(true);
+        let entry = self.slab.vacant_entry();
+        let key = entry.key();
+        if let Err(e) = self.poll.registry().register(&mut stream, Token(key), Interest::READABLE | Interest::WRITABLE)
+        {
+            eprintln!("evserve: cannot register a connection: {e}");
+            return;
+        }
+        entry.insert(Slot { stream, conn: Connection::new(Some(peer), self.cx.now), armed: None, generation: 0 });
+        self.cx.counters.accepted += 1;
+        if self.trace {
+            eprintln!("trace: conn {key}: accepted from {peer}");
+        }
+        // The request often arrived with the handshake: read now rather than next turn.
+        self.drive(key);
+    }
+
+    fn drive(&mut self, key: usize) {
+        let Some(slot) = self.slab.get_mut(key) else { return };
+        let before = self.trace.then(|| (slot.conn.state_name(), self.cx.counters));
+        let status = slot.conn.drive(&mut slot.stream, &mut self.cx);
+        if let Some((state, counters)) = before {
+            eprintln!(
+                "trace: conn {key}: {state} -> {} ({status:?}; sent {} bytes, {} requests answered)",
+                if status == Status::Close { "closed" } else { slot.conn.state_name() },
+                self.cx.counters.bytes_sent - counters.bytes_sent,
+                self.cx.counters.requests - counters.requests,
+            );
+        }
+        match status {
+            Status::Close => self.close(key),
+            _ if self.drain_deadline.is_some() && slot.conn.state_name() == "idle" => self.close(key),
+            Status::Yield => {
+                self.yielded.push(key);
+                self.arm(key);
+            }
+            Status::Wait => self.arm(key),
+        }
+    }
+
+    /// Queues the connection's deadline if it is earlier than the one already queued; a
+    /// later one is found when the queued entry comes due (see `timer`).
+    fn arm(&mut self, key: usize) {
+        let Some(slot) = self.slab.get_mut(key) else { return };
+        let (kind, at) = slot.conn.deadline(&self.cx.timeouts);
+        if slot.armed.is_none_or(|armed| at < armed) {
+            self.next_generation += 1;
+            slot.generation = self.next_generation;
+            slot.armed = Some(at);
+            self.timers.arm(kind, at, key, slot.generation);
+        }
+    }
+
+    fn expire_deadlines(&mut self) {
+        let now = self.cx.now;
+        let mut expired = Vec::new();
+        let slab = &mut self.slab;
+        let timeouts = self.cx.timeouts;
+        self.timers.expire(now, |_, key, generation| match slab.get_mut(key) {
+            Some(slot) if slot.generation == generation => {
+                let (_, at) = slot.conn.deadline(&timeouts);
+                if at > now {
+                    slot.armed = Some(at);
+                    Due::Later(at)
+                } else {
+                    expired.push(key);
+                    Due::Expired
+                }
+            }
+            _ => Due::Stale,
+        });
+        for key in expired {
+            if let Some(slot) = self.slab.get_mut(key) {
+                if self.trace {
+                    eprintln!("trace: conn {key}: {} timed out", slot.conn.state_name());
+                }
+                slot.conn.on_timeout(&mut slot.stream, &mut self.cx);
+                self.close(key);
+            }
+        }
+    }
+
+    fn close(&mut self, key: usize) {
+        if let Some(mut slot) = self.slab.try_remove(key) {
+            let _ = self.poll.registry().deregister(&mut slot.stream);
+        }
+        if !self.accepting && self.drain_deadline.is_none() {
+            self.resume_accepting();
+        }
+    }
+
+    fn pause_accepting(&mut self, retry: Option<Instant>) {
+        if self.accepting {
+            for l in &mut self.listeners {
+                let _ = self.poll.registry().deregister(l);
+            }
+            self.accepting = false;
+        }
+        self.accept_retry = retry;
+    }
+
+    /// Re-registers the listeners and accepts at once: clients queued while paused
+    /// produce no new edge.
+    fn resume_accepting(&mut self) {
+        if self.accepting || self.slab.len() >= self.max_connections {
+            return;
+        }
+        for (i, l) in self.listeners.iter_mut().enumerate() {
+            let _ = self.poll.registry().register(l, listener_token(i), Interest::READABLE);
+        }
+        self.accepting = true;
+        self.accept_retry = None;
+        for i in 0..self.listeners.len() {
+            self.accept(i);
+        }
+    }
+
+    /// Graceful stop: refuse new connections, close idle ones now, give the rest until
+    /// the drain deadline.
+    fn begin_drain(&mut self) {
+        self.pause_accepting(None);
+        self.listeners.clear();
+        self.drain_deadline = Some(self.cx.now + self.drain_timeout);
+        let idle: Vec<usize> =
+            self.slab.iter().filter(|(_, s)| matches!(s.conn.state_name(), "idle" | "new")).map(|(k, _)| k).collect();
+        for key in idle {
+            self.close(key);
+        }
+    }
+
+    fn report_stats(&mut self) {
+        let Some(s) = &mut self.stats else { return };
+        if self.cx.now < s.next {
+            return;
+        }
+        let secs = s.every.as_secs_f64();
+        let c = self.cx.counters;
+        eprintln!(
+            "evserve: stats: worker {} open {} | accepted {:.0}/s requests {:.0}/s sent {:.0} B/s | wakeups {:.0}/s events/wakeup {:.2} | timeouts {}",
+            self.id,
+            self.slab.len(),
+            (c.accepted - s.last.accepted) as f64 / secs,
+            (c.requests - s.last.requests) as f64 / secs,
+            (c.bytes_sent - s.last.bytes_sent) as f64 / secs,
+            s.wakeups as f64 / secs,
+            if s.wakeups == 0 { 0.0 } else { s.events as f64 / s.wakeups as f64 },
+            c.timeouts - s.last.timeouts,
+        );
+        s.last = c;
+        s.wakeups = 0;
+        s.events = 0;
+        s.next = self.cx.now + s.every;
+    }
+}
+
+fn is_resource_exhaustion(code: i32) -> bool {
+    use rustix::io::Errno;
+    [Errno::MFILE, Errno::NFILE, Errno::NOBUFS, Errno::NOMEM].iter().any(|e| e.raw_os_error() == code)
+}
+
+/// The handler's options from the command line, with the extra header lines rendered
+/// once (they were validated by `config`).
+fn site_options(config: &Config) -> SiteOptions {
+    let mut extra = Vec::new();
+    if let Some(cc) = &config.cache_control {
+        crate::response::header(&mut extra, "Cache-Control", cc);
+    }
+    for (name, value) in &config.headers {
+        crate::response::header(&mut extra, name, value);
+    }
+    SiteOptions {
+        dotfiles: config.dotfiles,
+        listing: config.listing,
+        spa: config.spa,
+        mime: config.mime.clone(),
+        extra_headers: extra,
+    }
+}
