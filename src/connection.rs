@@ -607,3 +607,181 @@ impl Connection {
         self.body = None;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::handler::SiteOptions;
+    use std::collections::VecDeque;
+
+    /// A scripted stream: reads return the queued chunks then WouldBlock (or EOF);
+    /// writes accept at most `write_limit` bytes, and WouldBlock while `write_blocked`.
+    #[derive(Default)]
+    struct Mock {
+        chunks: VecDeque<Vec<u8>>,
+        eof: bool,
+        out: Vec<u8>,
+        write_limit: usize,
+        write_blocked: bool,
+        writes: usize,
+    }
+
+    impl Read for Mock {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            match self.chunks.pop_front() {
+                Some(mut chunk) => {
+                    let n = chunk.len().min(buf.len());
+                    buf[..n].copy_from_slice(&chunk[..n]);
+                    if n < chunk.len() {
+                        self.chunks.push_front(chunk.split_off(n));
+                    }
+                    Ok(n)
+                }
+                None if self.eof => Ok(0),
+                None => Err(io::ErrorKind::WouldBlock.into()),
+            }
+        }
+    }
+
+    impl Write for Mock {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if self.write_blocked {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            self.writes += 1;
+            let n = buf.len().min(if self.write_limit == 0 { usize::MAX } else { self.write_limit });
+            self.out.extend_from_slice(&buf[..n]);
+            Ok(n)
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Transport for Mock {}
+
+    struct Setup {
+        dir: std::path::PathBuf,
+        cx: Context,
+    }
+
+    impl Drop for Setup {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+
+    fn setup(name: &str) -> Setup {
+        let dir = std::env::temp_dir().join(format!("evserve-conn-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("a.txt"), "hello").unwrap();
+        std::fs::write(dir.join("big.bin"), vec![9u8; 100_000]).unwrap();
+        let site = Site::new(&dir, SiteOptions::default()).unwrap();
+        Setup { dir, cx: Context::new(site, Limits::default(), Timeouts::default(), None) }
+    }
+
+    const GET_A: &[u8] = b"GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n";
+
+    fn responses(out: &[u8]) -> usize {
+        out.windows(9).filter(|w| w == b"HTTP/1.1 ").count()
+    }
+
+    #[test]
+    fn partial_head_waits_then_answers() {
+        let mut s = setup("partial");
+        let mut conn = Connection::new(None, s.cx.now);
+        let mut io = Mock { chunks: VecDeque::from([GET_A[..10].to_vec()]), ..Mock::default() };
+        assert_eq!(conn.drive(&mut io, &mut s.cx), Status::Wait);
+        assert!(io.out.is_empty());
+        io.chunks.push_back(GET_A[10..].to_vec());
+        conn.ready(true, false, false);
+        assert_eq!(conn.drive(&mut io, &mut s.cx), Status::Wait);
+        assert!(io.out.starts_with(b"HTTP/1.1 200 OK\r\n") && io.out.ends_with(b"hello"));
+    }
+
+    #[test]
+    fn pipelined_requests_leave_in_one_write() {
+        let mut s = setup("batch");
+        let mut conn = Connection::new(None, s.cx.now);
+        let mut io = Mock { chunks: VecDeque::from([GET_A.repeat(3)]), ..Mock::default() };
+        assert_eq!(conn.drive(&mut io, &mut s.cx), Status::Wait);
+        assert_eq!(responses(&io.out), 3);
+        assert_eq!(io.writes, 1);
+        assert_eq!(conn.requests(), 3);
+    }
+
+    #[test]
+    fn a_slow_reader_gets_every_byte() {
+        let mut s = setup("slow");
+        let mut conn = Connection::new(None, s.cx.now);
+        let req = b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n".to_vec();
+        let mut io = Mock { chunks: VecDeque::from([req]), write_limit: 1000, ..Mock::default() };
+        // Each drive writes until a short write; the loop would then wait for writability.
+        let mut turns = 0;
+        while io.out.len() < 100_000 {
+            conn.ready(false, true, false);
+            assert_ne!(conn.drive(&mut io, &mut s.cx), Status::Close);
+            turns += 1;
+            assert!(turns < 1000, "no progress");
+        }
+        let head_end = io.out.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+        assert_eq!(io.out.len() - head_end, 100_000);
+        assert_eq!(conn.state_name(), "idle");
+    }
+
+    #[test]
+    fn idle_connections_hold_no_buffers() {
+        let mut s = setup("idle");
+        let mut conn = Connection::new(None, s.cx.now);
+        let mut io = Mock { chunks: VecDeque::from([GET_A.to_vec()]), ..Mock::default() };
+        assert_eq!(conn.drive(&mut io, &mut s.cx), Status::Wait);
+        assert_eq!(conn.state_name(), "idle");
+        assert_eq!(conn.input.len(), 0);
+        assert_eq!(conn.output.capacity(), 0);
+        assert!(std::mem::size_of::<Connection>() <= 256, "Connection is {} bytes", std::mem::size_of::<Connection>());
+    }
+
+    #[test]
+    fn deadlines_follow_the_state() {
+        let mut s = setup("timers");
+        let t0 = s.cx.now;
+        let timeouts = s.cx.timeouts;
+        let mut conn = Connection::new(None, t0);
+        assert_eq!(conn.deadline(&timeouts), (TimeoutKind::Request, t0 + timeouts.request));
+        let mut io =
+            Mock { chunks: VecDeque::from([b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n".to_vec()]), ..Mock::default() };
+        io.write_blocked = true;
+        s.cx.now = t0 + std::time::Duration::from_secs(1);
+        assert_eq!(conn.drive(&mut io, &mut s.cx), Status::Wait);
+        assert_eq!(conn.deadline(&timeouts).0, TimeoutKind::WriteStall);
+        io.write_blocked = false;
+        s.cx.now = t0 + std::time::Duration::from_secs(2);
+        conn.ready(false, true, false);
+        assert_eq!(conn.drive(&mut io, &mut s.cx), Status::Wait);
+        assert_eq!(conn.deadline(&timeouts), (TimeoutKind::Idle, s.cx.now + timeouts.idle));
+    }
+
+    #[test]
+    fn eof_after_the_request_still_answers_then_closes() {
+        let mut s = setup("eof");
+        let mut conn = Connection::new(None, s.cx.now);
+        let mut io = Mock { chunks: VecDeque::from([GET_A.to_vec()]), eof: true, ..Mock::default() };
+        conn.ready(true, true, true);
+        assert_eq!(conn.drive(&mut io, &mut s.cx), Status::Close);
+        assert!(io.out.ends_with(b"hello"));
+    }
+
+    #[test]
+    fn a_bad_request_is_answered_then_lingers_until_eof() {
+        let mut s = setup("linger");
+        let mut conn = Connection::new(None, s.cx.now);
+        let mut io = Mock { chunks: VecDeque::from([b"BAD\r\n\r\nmore junk".to_vec()]), ..Mock::default() };
+        assert_eq!(conn.drive(&mut io, &mut s.cx), Status::Wait);
+        assert!(io.out.starts_with(b"HTTP/1.1 400 Bad Request\r\n"));
+        assert_eq!(conn.state_name(), "lingering");
+        io.eof = true;
+        conn.ready(true, false, true);
+        assert_eq!(conn.drive(&mut io, &mut s.cx), Status::Close);
+    }
+}
