@@ -134,6 +134,8 @@ pub struct Context {
     pub buffers: Buffers,
     pub counters: Counters,
     pub log: Option<AccessLog>,
+    /// `--trace`: what the connection being driven did, step by step (None: off, and free).
+    pub trace: Option<Vec<String>>,
 }
 
 impl Context {
@@ -147,6 +149,14 @@ impl Context {
             date: DateCache::default(),
             counters: Counters::default(),
             log,
+            trace: None,
+        }
+    }
+
+    /// Records one step for `--trace`; the message is only built when tracing is on.
+    fn trace(&mut self, message: impl FnOnce() -> String) {
+        if let Some(steps) = &mut self.trace {
+            steps.push(message());
         }
     }
 
@@ -295,7 +305,13 @@ impl Connection {
 
     fn run<S: Transport>(&mut self, io: &mut S, cx: &mut Context) -> Status {
         let mut budget = WRITE_QUANTUM;
+        let mut state = self.state_name();
         loop {
+            if cx.trace.is_some() && state != self.state_name() {
+                let next = self.state_name();
+                cx.trace(|| format!("state {state} -> {next}"));
+                state = next;
+            }
             if self.has_output() {
                 match self.flush(io, cx, &mut budget) {
                     Flush::Done => {}
@@ -368,7 +384,11 @@ impl Connection {
             }
             let parsed = request::parse(&self.input[self.start..self.end], &cx.limits);
             let (req, head_len) = match parsed {
-                Ok(Some(parsed)) => parsed,
+                Ok(Some(parsed)) => {
+                    let (r, _) = &parsed;
+                    cx.trace(|| format!("parsed {} {:?} HTTP/1.{}", r.method, r.target, r.minor_version));
+                    parsed
+                }
                 Ok(None) => return progressed,
                 Err(e) => {
                     self.fail(e, cx);
@@ -385,6 +405,7 @@ impl Connection {
             }
             self.body_done = false;
             let reply = cx.site.respond(&req, cx.date.get(), &mut self.output);
+            cx.trace(|| format!("response {} planned, body {} bytes", reply.status, reply.body_len));
             if let Some(log) = &mut cx.log {
                 let target = match req.target {
                     request::Target::Path(p) => p,
@@ -422,6 +443,7 @@ impl Connection {
 
     /// Answers a request that cannot be served (bad framing, limits, timeout) and closes.
     fn fail(&mut self, e: ParseError, cx: &mut Context) {
+        cx.trace(|| format!("{e}: answering {} and closing", e.status()));
         if self.output.capacity() == 0 {
             self.output = cx.buffers.take_output();
         }
@@ -458,6 +480,7 @@ impl Connection {
                 match io.write(&self.output[self.written..]) {
                     Ok(0) => return Flush::Failed,
                     Ok(n) => {
+                        cx.trace(|| format!("wrote {n} of {pending} bytes"));
                         self.progress(n, cx);
                         self.written += n;
                         // A short write means the socket buffer is full (epoll(7)):
@@ -469,6 +492,7 @@ impl Connection {
                     }
                     Err(e) if interrupted(&e) => {}
                     Err(e) if would_block(&e) => {
+                        cx.trace(|| "write: WouldBlock".into());
                         self.writable = false;
                         return Flush::Blocked;
                     }
@@ -501,6 +525,7 @@ impl Connection {
                         // cannot be completed, and the framing is lost.
                         Ok(0) => return Flush::Failed,
                         Ok(n) => {
+                            cx.trace(|| format!("sendfile sent {n} bytes"));
                             *offset += n as u64;
                             *len -= n as u64;
                             *budget -= n;
@@ -508,6 +533,7 @@ impl Connection {
                         }
                         Err(e) if interrupted(&e) => {}
                         Err(e) if would_block(&e) => {
+                            cx.trace(|| "sendfile: WouldBlock".into());
                             self.writable = false;
                             return Flush::Blocked;
                         }
@@ -545,11 +571,13 @@ impl Connection {
         loop {
             match io.read(&mut self.input[self.end..]) {
                 Ok(0) => {
+                    cx.trace(|| "read: EOF".into());
                     self.eof = true;
                     self.readable = false;
                     return Ok(true);
                 }
                 Ok(n) => {
+                    cx.trace(|| format!("read {n} bytes"));
                     if self.start == self.end && self.timer.is_some_and(|(k, _)| k == TimeoutKind::Idle) {
                         self.timer = None; // The first byte of a new request.
                     }
@@ -563,6 +591,7 @@ impl Connection {
                 }
                 Err(e) if interrupted(&e) => {}
                 Err(e) if would_block(&e) => {
+                    cx.trace(|| "read: WouldBlock".into());
                     self.readable = false;
                     return Ok(false);
                 }

@@ -240,7 +240,10 @@ impl EventLoop {
             stop,
             slab: Slab::with_capacity(1024),
             timers: Timers::default(),
-            cx: Context::new(site, config.limits, config.timeouts, log),
+            cx: Context {
+                trace: config.trace.then(Vec::new),
+                ..Context::new(site, config.limits, config.timeouts, log)
+            },
             max_connections,
             accepting: true,
             accept_retry: None,
@@ -384,15 +387,13 @@ impl EventLoop {
 
     fn drive(&mut self, key: usize) {
         let Some(slot) = self.slab.get_mut(key) else { return };
-        let before = self.trace.then(|| (slot.conn.state_name(), self.cx.counters));
         let status = slot.conn.drive(&mut slot.stream, &mut self.cx);
-        if let Some((state, counters)) = before {
-            eprintln!(
-                "trace: conn {key}: {state} -> {} ({status:?}; sent {} bytes, {} requests answered)",
-                if status == Status::Close { "closed" } else { slot.conn.state_name() },
-                self.cx.counters.bytes_sent - counters.bytes_sent,
-                self.cx.counters.requests - counters.requests,
-            );
+        if let Some(steps) = &mut self.cx.trace {
+            for step in steps.drain(..) {
+                eprintln!("trace: conn {key}: {step}");
+            }
+            let state = if status == Status::Close { "closed" } else { slot.conn.state_name() };
+            eprintln!("trace: conn {key}: now {state} ({status:?})");
         }
         match status {
             Status::Close => self.close(key),
