@@ -29,6 +29,8 @@ pub struct Config {
     pub headers: Vec<(String, String)>,
     pub access_log: Option<PathBuf>,
     pub drain_timeout: Duration,
+    /// How long the open-file cache trusts an entry before re-checking it (0: always).
+    pub cache_ttl: Duration,
     /// Independent loops, each with its own SO_REUSEPORT listener.
     pub workers: usize,
     pub stats: Option<Duration>,
@@ -51,6 +53,7 @@ impl Default for Config {
             headers: Vec::new(),
             access_log: None,
             drain_timeout: Duration::from_secs(10),
+            cache_ttl: Duration::from_secs(1),
             workers: 1,
             stats: None,
             trace: false,
@@ -110,6 +113,8 @@ Serving:
       --mime EXT=TYPE       media type for an extension; repeatable
       --cache-control VALUE Cache-Control on every successful response
       --header 'NAME: VALUE' extra header on every successful response; repeatable
+      --cache-ttl S         trust cached file metadata (and small files' bytes) for S
+                            seconds before re-checking; 0: re-check every request [default: 1]
 
 Limits:
       --max-head-bytes N    request line + header fields (431/414 beyond) [default: 8192]
@@ -202,6 +207,17 @@ impl Config {
                 Long("idle-timeout") => c.timeouts.idle = seconds(&mut parser, "--idle-timeout")?,
                 Long("write-timeout") => c.timeouts.write_stall = seconds(&mut parser, "--write-timeout")?,
                 Long("drain-timeout") => c.drain_timeout = seconds(&mut parser, "--drain-timeout")?,
+                Long("cache-ttl") => {
+                    let v = text(&mut parser, "--cache-ttl")?;
+                    c.cache_ttl = v
+                        .parse::<f64>()
+                        .ok()
+                        .filter(|s| s.is_finite() && (0.0..=3600.0).contains(s))
+                        .map(Duration::from_secs_f64)
+                        .ok_or_else(|| {
+                            UsageError(format!("--cache-ttl: expected seconds from 0 to 3600, got {v:?}"))
+                        })?;
+                }
                 Long("access-log") => c.access_log = Some(parser.value()?.into()),
                 Long("stats") => c.stats = Some(seconds(&mut parser, "--stats")?),
                 Long("trace") => c.trace = true,

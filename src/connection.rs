@@ -404,7 +404,7 @@ impl Connection {
                 continue;
             }
             self.body_done = false;
-            let reply = cx.site.respond(&req, cx.date.get(), &mut self.output);
+            let reply = cx.site.respond(&req, cx.date.get(), cx.now, &mut self.output);
             cx.trace(|| format!("response {} planned, body {} bytes", reply.status, reply.body_len));
             if let Some(log) = &mut cx.log {
                 let target = match req.target {

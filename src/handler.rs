@@ -17,8 +17,9 @@ use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, Instant};
 
+use crate::cache::{CachedFile, FileCache, Lookup, Source, Variant};
 use crate::files::{self, Coding, Conditions, MimeOverrides, Precondition, RangeOutcome};
 use crate::listing;
 use crate::request::{Request, Target};
@@ -41,6 +42,8 @@ pub struct SiteOptions {
     pub mime: MimeOverrides,
     /// Header lines (`Name: value\r\n`, already validated) added to every 2xx and 304.
     pub extra_headers: Vec<u8>,
+    /// How long a cached lookup is trusted before it is re-checked (0: every request).
+    pub cache_ttl: Duration,
 }
 
 /// The served folder, opened once: every lookup is relative to this descriptor, so
@@ -49,6 +52,7 @@ pub struct SiteOptions {
 pub struct Site {
     root: File,
     options: SiteOptions,
+    cache: FileCache,
 }
 
 /// The rest of a response after its head, streamed by the connection.
@@ -88,25 +92,18 @@ struct Ctx<'o> {
     http10_keep_alive: bool,
 }
 
-/// A representation chosen for a response: the file or one of its sidecars.
-struct Representation {
-    file: File,
-    len: u64,
-    modified: SystemTime,
-    coding: Option<Coding>,
-}
-
 impl Site {
     pub fn new(root: &Path, options: SiteOptions) -> io::Result<Site> {
         let root = File::open(root)?;
         if !root.metadata()?.is_dir() {
             return Err(io::Error::new(io::ErrorKind::NotADirectory, "not a folder"));
         }
-        Ok(Site { root, options })
+        let cache = FileCache::new(options.cache_ttl);
+        Ok(Site { root, options, cache })
     }
 
     /// Plans the response to `req`, writing its head into `out`.
-    pub fn respond(&self, req: &Request, date: &str, out: &mut Vec<u8>) -> Reply {
+    pub fn respond(&mut self, req: &Request, date: &str, now: Instant, out: &mut Vec<u8>) -> Reply {
         let mut cx = Ctx {
             out,
             date,
@@ -123,142 +120,100 @@ impl Site {
         let resolved = match resolve::resolve_target(target, self.options.dotfiles) {
             Ok(r) => r,
             Err(Reject::BadRequest(_)) => return cx.error(400, true),
-            Err(Reject::Hidden) => return self.not_found(&mut cx, req, ""),
+            Err(Reject::Hidden) => return self.not_found(&mut cx, req, "", now),
         };
-        let file = match resolve::open_beneath(&self.root, &resolved.path) {
-            Ok(file) => file,
-            Err(e) => return self.open_failed(&mut cx, req, &e, &resolved.path),
-        };
-        let meta = match file.metadata() {
-            Ok(m) => m,
-            Err(_) => return cx.error(500, false),
-        };
-        if meta.is_dir() {
-            if !resolved.dir_form {
-                return cx.redirect_to_folder(&resolved);
-            }
-            return self.serve_folder(&mut cx, req, &resolved, file);
+        match self.cache.lookup(&self.root, &resolved.path, now) {
+            Lookup::File(_) if resolved.dir_form => self.not_found(&mut cx, req, &resolved.path, now),
+            Lookup::File(file) => self.serve_file(&mut cx, req, &resolved.path, &file),
+            Lookup::Dir if !resolved.dir_form => cx.redirect_to_folder(&resolved),
+            Lookup::Dir => self.serve_folder(&mut cx, req, &resolved, now),
+            Lookup::Special | Lookup::Denied => cx.error(403, false),
+            Lookup::Missing => self.not_found(&mut cx, req, &resolved.path, now),
+            Lookup::Exhausted => cx.error(503, false),
         }
-        if !meta.is_file() {
-            return cx.error(403, false);
-        }
-        if resolved.dir_form {
-            return self.not_found(&mut cx, req, &resolved.path);
-        }
-        self.serve_file(&mut cx, req, &resolved.path, file, &meta)
     }
 
     /// `dir/`: its `index.html`, else a listing when enabled, else 404.
-    fn serve_folder(&self, cx: &mut Ctx, req: &Request, resolved: &Resolved, dir: File) -> Reply {
+    fn serve_folder(&mut self, cx: &mut Ctx, req: &Request, resolved: &Resolved, now: Instant) -> Reply {
         let index =
             if resolved.path.is_empty() { "index.html".to_string() } else { format!("{}/index.html", resolved.path) };
-        match resolve::open_beneath(&self.root, &index).and_then(|f| f.metadata().map(|m| (f, m))) {
-            Ok((file, meta)) if meta.is_file() => self.serve_file(cx, req, &index, file, &meta),
-            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => cx.error(403, false),
+        match self.cache.lookup(&self.root, &index, now) {
+            Lookup::File(file) => self.serve_file(cx, req, &index, &file),
+            Lookup::Denied => cx.error(403, false),
+            Lookup::Exhausted => cx.error(503, false),
             _ if self.options.listing => {
                 let json = req.fields.accept.is_some_and(listing::wants_json);
-                match listing::render(dir, &resolved.path, self.options.dotfiles, json) {
+                let page = resolve::open_beneath(&self.root, &resolved.path)
+                    .and_then(|dir| listing::render(dir, &resolved.path, self.options.dotfiles, json));
+                match page {
                     Ok(page) => {
                         cx.generated(200, if json { "application/json" } else { "text/html" }, page, &self.options)
                     }
                     Err(_) => cx.error(403, false),
                 }
             }
-            _ => self.not_found(cx, req, &index),
-        }
-    }
-
-    fn open_failed(&self, cx: &mut Ctx, req: &Request, e: &io::Error, path: &str) -> Reply {
-        match e.kind() {
-            io::ErrorKind::PermissionDenied => cx.error(403, false),
-            _ => self.not_found(cx, req, path),
+            _ => self.not_found(cx, req, &index, now),
         }
     }
 
     /// 404: the SPA entry point for extension-less paths when `--spa` is on, the site's own
     /// `404.html` (status kept) when there is one, else the built-in page.
-    fn not_found(&self, cx: &mut Ctx, req: &Request, path: &str) -> Reply {
+    fn not_found(&mut self, cx: &mut Ctx, req: &Request, path: &str, now: Instant) -> Reply {
         let last = path.rsplit('/').next().unwrap_or("");
         if self.options.spa
             && !last.contains('.')
-            && let Some((file, meta)) = self.open_regular("index.html")
+            && let Lookup::File(index) = self.cache.lookup(&self.root, "index.html", now)
         {
-            return self.serve_file(cx, req, "index.html", file, &meta);
+            return self.serve_file(cx, req, "index.html", &index);
         }
-        if let Some((file, meta)) = self.open_regular("404.html") {
-            let rep = Representation { len: meta.len(), file, modified: SystemTime::UNIX_EPOCH, coding: None };
-            return cx.page(404, rep);
+        if let Lookup::File(page) = self.cache.lookup(&self.root, "404.html", now) {
+            return cx.page(404, &page.original);
         }
         cx.error(404, false)
     }
 
-    fn open_regular(&self, rel: &str) -> Option<(File, std::fs::Metadata)> {
-        let file = resolve::open_beneath(&self.root, rel).ok()?;
-        let meta = file.metadata().ok()?;
-        meta.is_file().then_some((file, meta))
-    }
-
     /// A regular file: sidecar negotiation, preconditions, ranges, then the response.
-    fn serve_file(&self, cx: &mut Ctx, req: &Request, path: &str, file: File, meta: &std::fs::Metadata) -> Reply {
-        let modified = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
-        let original = Representation { file, len: meta.len(), modified, coding: None };
-        let mut sidecars = self.sidecars(path, modified);
-        let available: Vec<Coding> = sidecars.iter().filter_map(|r| r.coding).collect();
-        let rep = match files::negotiate(req.fields.accept_encoding, &available) {
-            Some(c) => sidecars.swap_remove(available.iter().position(|&a| a == c).unwrap_or(0)),
-            None => original,
-        };
+    fn serve_file(&self, cx: &mut Ctx, req: &Request, path: &str, file: &CachedFile) -> Reply {
+        let mut available = [Coding::Br; 3];
+        for (slot, v) in available.iter_mut().zip(&file.sidecars) {
+            *slot = v.coding.unwrap_or(Coding::Br);
+        }
+        let available = &available[..file.sidecars.len()];
+        let rep = files::negotiate(req.fields.accept_encoding, available)
+            .and_then(|c| file.sidecar(c))
+            .unwrap_or(&file.original);
         let media = files::media_type(path, &self.options.mime);
-        let etag = files::etag(rep.len, rep.modified, rep.coding);
-        let v = Validators { etag: &etag, modified: rep.modified, coding: rep.coding, vary: !available.is_empty() };
+        let v = Validators { variant: rep, vary: !available.is_empty() };
         let conditions = Conditions {
             if_match: req.fields.if_match,
             if_none_match: req.fields.if_none_match,
             if_modified_since: req.fields.if_modified_since,
             if_unmodified_since: req.fields.if_unmodified_since,
         };
-        match files::evaluate(&conditions, true, &etag, rep.modified) {
+        match files::evaluate(&conditions, true, &rep.etag, rep.modified) {
             Precondition::Proceed => {}
             Precondition::NotModified => return cx.not_modified(&v, &self.options),
             Precondition::Failed => return cx.error(412, false),
         }
         let ranges = match (req.fields.range, req.fields.if_range) {
             (None, _) => RangeOutcome::Full,
-            (Some(_), Some(if_range)) if !files::if_range_allows(if_range, &etag, rep.modified) => RangeOutcome::Full,
+            (Some(_), Some(if_range)) if !files::if_range_allows(if_range, &rep.etag, rep.modified) => {
+                RangeOutcome::Full
+            }
             (Some(range), _) => files::parse_range(range, rep.len),
         };
         match ranges {
-            RangeOutcome::Full => cx.full(rep, media, &v, &self.options),
-            RangeOutcome::Partial(list) if list.len() == 1 => cx.single_range(rep, media, list[0], &v, &self.options),
-            RangeOutcome::Partial(list) => cx.multipart(rep, media, &list, &v, &self.options),
+            RangeOutcome::Full => cx.full(media, &v, &self.options),
+            RangeOutcome::Partial(list) if list.len() == 1 => cx.single_range(media, list[0], &v, &self.options),
+            RangeOutcome::Partial(list) => cx.multipart(media, &list, &v, &self.options),
             RangeOutcome::Unsatisfiable => cx.unsatisfiable(rep.len),
         }
     }
-
-    /// The pre-compressed variants of `path` that are regular files no older than it.
-    fn sidecars(&self, path: &str, modified: SystemTime) -> Vec<Representation> {
-        if Coding::ALL.iter().any(|c| path.ends_with(c.suffix())) {
-            return Vec::new();
-        }
-        let mut found = Vec::new();
-        for coding in Coding::ALL {
-            let name = format!("{path}{}", coding.suffix());
-            if let Some((file, meta)) = self.open_regular(&name) {
-                let m = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
-                if m >= modified {
-                    found.push(Representation { file, len: meta.len(), modified: m, coding: Some(coding) });
-                }
-            }
-        }
-        found
-    }
 }
 
-/// The validators and variant facts every 200, 206 and 304 of a representation carries.
+/// The representation chosen for a response and whether it varies by Accept-Encoding.
 struct Validators<'a> {
-    etag: &'a str,
-    modified: SystemTime,
-    coding: Option<Coding>,
+    variant: &'a Variant,
     /// The file has sidecars, so the response depends on Accept-Encoding.
     vary: bool,
 }
@@ -276,10 +231,11 @@ impl Ctx<'_> {
         response::finish(self.out, self.close, self.http10_keep_alive);
     }
 
+    /// The fields every 200, 206 and 304 of a representation carries.
     fn validators(&mut self, v: &Validators, options: &SiteOptions) {
-        response::header(self.out, "ETag", v.etag);
-        response::header(self.out, "Last-Modified", &httpdate::fmt_http_date(v.modified));
-        if let Some(c) = v.coding {
+        response::header(self.out, "ETag", &v.variant.etag);
+        response::header(self.out, "Last-Modified", &v.variant.last_modified);
+        if let Some(c) = v.variant.coding {
             response::header(self.out, "Content-Encoding", c.token());
         }
         if v.vary {
@@ -294,46 +250,43 @@ impl Ctx<'_> {
         response::header(self.out, "X-Content-Type-Options", "nosniff");
     }
 
-    /// Appends `len` bytes of `file` from `offset` after the head when small, or plans
-    /// them as a streamed body. `None` when a small read came up short: the file shrank.
-    fn file_body(&mut self, file: File, offset: u64, len: u64) -> Option<Option<Body>> {
+    /// Finishes a response whose body is `len` bytes of `source` from `offset`: appended
+    /// after the head when in memory or small, else planned as a streamed body. A file
+    /// that shrank under us leaves the head promising bytes we cannot send, so the
+    /// connection closes.
+    fn with_body(&mut self, status: u16, source: &Source, offset: u64, len: u64) -> Reply {
         if self.head_only || len == 0 {
-            return Some(None);
+            return self.reply(status, None, len);
         }
-        if len <= INLINE_BODY_MAX {
-            let at = self.out.len();
-            self.out.resize(at + len as usize, 0);
-            if file.read_exact_at(&mut self.out[at..], offset).is_err() {
-                self.out.truncate(at);
-                return None;
+        match source {
+            Source::Memory(bytes) => self.out.extend_from_slice(&bytes[offset as usize..(offset + len) as usize]),
+            Source::File(file) if len <= INLINE_BODY_MAX => {
+                let at = self.out.len();
+                self.out.resize(at + len as usize, 0);
+                if file.read_exact_at(&mut self.out[at..], offset).is_err() {
+                    self.out.truncate(at);
+                    return Reply { status, body: None, body_len: 0, close: true };
+                }
             }
-            return Some(None);
+            Source::File(file) => {
+                let segments = VecDeque::from([Segment::File { offset, len }]);
+                return self.reply(status, Some(Body { file: file.clone(), segments }), len);
+            }
         }
-        let segments = VecDeque::from([Segment::File { offset, len }]);
-        Some(Some(Body { file: Arc::new(file), segments }))
+        self.reply(status, None, len)
     }
 
-    /// Finishes a response whose body is a file range; a file that shrank under us
-    /// leaves the head promising bytes we cannot send, so the connection must close.
-    fn with_file_body(&mut self, status: u16, file: File, offset: u64, len: u64) -> Reply {
-        match self.file_body(file, offset, len) {
-            Some(body) => self.reply(status, body, len),
-            None => Reply { status, body: None, body_len: 0, close: true },
-        }
-    }
-
-    fn full(&mut self, rep: Representation, media: files::MediaType, v: &Validators, options: &SiteOptions) -> Reply {
+    fn full(&mut self, media: files::MediaType, v: &Validators, options: &SiteOptions) -> Reply {
         self.begin(200);
-        self.entity(media.essence, media.text, rep.len);
+        self.entity(media.essence, media.text, v.variant.len);
         response::header(self.out, "Accept-Ranges", "bytes");
         self.validators(v, options);
         self.end();
-        self.with_file_body(200, rep.file, 0, rep.len)
+        self.with_body(200, &v.variant.source, 0, v.variant.len)
     }
 
     fn single_range(
         &mut self,
-        rep: Representation,
         media: files::MediaType,
         r: files::ByteRange,
         v: &Validators,
@@ -341,25 +294,24 @@ impl Ctx<'_> {
     ) -> Reply {
         self.begin(206);
         self.entity(media.essence, media.text, r.len());
-        let content_range = format!("bytes {}-{}/{}", r.start, r.end, rep.len);
+        let content_range = format!("bytes {}-{}/{}", r.start, r.end, v.variant.len);
         response::header(self.out, "Content-Range", &content_range);
         response::header(self.out, "Accept-Ranges", "bytes");
         self.validators(v, options);
         self.end();
-        self.with_file_body(206, rep.file, r.start, r.len())
+        self.with_body(206, &v.variant.source, r.start, r.len())
     }
 
     /// Several ranges: `multipart/byteranges` (RFC 9110 section 14.6), each part headed by
-    /// its own Content-Type and Content-Range, streamed like any body.
+    /// its own Content-Type and Content-Range; parts of a file on disk are streamed.
     fn multipart(
         &mut self,
-        rep: Representation,
         media: files::MediaType,
         list: &[files::ByteRange],
         v: &Validators,
         options: &SiteOptions,
     ) -> Reply {
-        let boundary = multipart_boundary(v.etag);
+        let boundary = multipart_boundary(&v.variant.etag);
         let charset = if media.text { "; charset=utf-8" } else { "" };
         let mut segments = VecDeque::new();
         let mut total = 0u64;
@@ -367,7 +319,7 @@ impl Ctx<'_> {
             let lead = if i == 0 { "" } else { "\r\n" };
             let part = format!(
                 "{lead}--{boundary}\r\nContent-Type: {}{charset}\r\nContent-Range: bytes {}-{}/{}\r\n\r\n",
-                media.essence, r.start, r.end, rep.len
+                media.essence, r.start, r.end, v.variant.len
             );
             total += part.len() as u64 + r.len();
             segments.push_back(Segment::Bytes(part.into_bytes()));
@@ -382,8 +334,23 @@ impl Ctx<'_> {
         response::header(self.out, "Accept-Ranges", "bytes");
         self.validators(v, options);
         self.end();
-        let body = (!self.head_only).then(|| Body { file: Arc::new(rep.file), segments });
-        self.reply(206, body, total)
+        if self.head_only {
+            return self.reply(206, None, total);
+        }
+        match &v.variant.source {
+            Source::File(file) => self.reply(206, Some(Body { file: file.clone(), segments }), total),
+            Source::Memory(bytes) => {
+                for segment in segments {
+                    match segment {
+                        Segment::Bytes(b) => self.out.extend_from_slice(&b),
+                        Segment::File { offset, len } => {
+                            self.out.extend_from_slice(&bytes[offset as usize..(offset + len) as usize])
+                        }
+                    }
+                }
+                self.reply(206, None, total)
+            }
+        }
     }
 
     fn not_modified(&mut self, v: &Validators, options: &SiteOptions) -> Reply {
@@ -404,11 +371,11 @@ impl Ctx<'_> {
 
     /// A whole file sent with a status of its own (the site's 404 page): no validators,
     /// since the file is not the target's representation.
-    fn page(&mut self, status: u16, rep: Representation) -> Reply {
+    fn page(&mut self, status: u16, page: &Variant) -> Reply {
         self.begin(status);
-        self.entity("text/html", true, rep.len);
+        self.entity("text/html", true, page.len);
         self.end();
-        self.with_file_body(status, rep.file, 0, rep.len)
+        self.with_body(status, &page.source, 0, page.len)
     }
 
     /// A body made in memory (a folder listing).

@@ -16,6 +16,7 @@
 //! so its state machine is unit-tested with scripted I/O.
 #![forbid(unsafe_code)]
 
+pub mod cache;
 pub mod config;
 pub mod connection;
 pub mod error;

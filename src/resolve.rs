@@ -8,6 +8,7 @@
 //!    (`openat2` with `RESOLVE_BENEATH`): a symlink may point anywhere inside the root, never
 //!    out of it, and no check-then-open race exists. Where `openat2` is missing, a walk with
 //!    `O_NOFOLLOW` refuses every symlink instead.
+use std::borrow::Cow;
 use std::fs::File;
 use std::io;
 use std::os::fd::AsFd;
@@ -26,8 +27,9 @@ pub enum Reject {
 /// A target reduced to a path under the root.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resolved<'a> {
-    /// Relative path, segments joined by `/`; empty for the root itself.
-    pub path: String,
+    /// Relative path, segments joined by `/`; empty for the root itself. Borrowed from
+    /// the target when it needed no decoding or normalising (the common case).
+    pub path: Cow<'a, str>,
     /// The target's path ended in `/` (asks for a folder).
     pub dir_form: bool,
     /// The query string without its `?`, kept for redirects.
@@ -45,6 +47,13 @@ pub fn resolve_target(target: &str, allow_dotfiles: bool) -> Result<Resolved<'_>
     }
     if raw_path.contains('#') {
         return Err(Reject::BadRequest("fragment in request target"));
+    }
+    // Fast path: nothing to decode, no dot segment (hence no dotfile), no empty segment.
+    let plain = raw_path.bytes().all(|b| b.is_ascii_graphic() && b != b'%' && b != b'\\');
+    if plain && !raw_path.contains("/.") && !raw_path.contains("//") {
+        let dir_form = raw_path.ends_with('/');
+        let path = raw_path[1..].strip_suffix('/').unwrap_or(&raw_path[1..]);
+        return Ok(Resolved { path: Cow::Borrowed(path), dir_form, query });
     }
     let decoded = percent_decode(raw_path.as_bytes())?;
     if let Some(&b) = decoded.iter().find(|&&b| b < 0x20 || b == 0x7f || b == b'\\') {
@@ -79,7 +88,7 @@ pub fn resolve_target(target: &str, allow_dotfiles: bool) -> Result<Resolved<'_>
     }
     // A trailing `/.` or `/..` also names a folder.
     let dir_form = dir_form || decoded.ends_with("/.") || decoded.ends_with("/..");
-    Ok(Resolved { path: segments.join("/"), dir_form, query })
+    Ok(Resolved { path: Cow::Owned(segments.join("/")), dir_form, query })
 }
 
 /// Decodes `%XX` escapes exactly once; a `%` not followed by two hex digits is refused.
@@ -228,8 +237,8 @@ mod tests {
         assert!(CASES.len() >= 50);
         for (target, want) in CASES {
             let got = match resolve_target(target, false) {
-                Ok(r) if r.dir_form => Dir(Box::leak(r.path.into_boxed_str())),
-                Ok(r) => Path(Box::leak(r.path.into_boxed_str())),
+                Ok(r) if r.dir_form => Dir(Box::leak(r.path.into_owned().into_boxed_str())),
+                Ok(r) => Path(Box::leak(r.path.into_owned().into_boxed_str())),
                 Err(Reject::BadRequest(_)) => Bad,
                 Err(Reject::Hidden) => Hidden,
             };

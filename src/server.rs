@@ -542,5 +542,6 @@ fn site_options(config: &Config) -> SiteOptions {
         spa: config.spa,
         mime: config.mime.clone(),
         extra_headers: extra,
+        cache_ttl: config.cache_ttl,
     }
 }

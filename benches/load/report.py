@@ -40,6 +40,10 @@ def fmt(v, digits=2, thousands=False):
     return f"{v:.{digits}f}"
 
 
+def mib(kib):
+    return fmt(kib / 1024, 1) if kib is not None else "—"
+
+
 def ratio(a, b):
     if a is None or b is None or b == 0:
         return "—"
@@ -75,8 +79,8 @@ def summarise(rows, servers, runs):
             errs = [num(r["errors"]) for r in sel]
             out[(scen, srv)] = {
                 "rps": median(num(r["rps"]) for r in sel),
-                "p99_ms": median((num(r["p99_us"]) or 0) / 1000 if num(r["p99_us"]) is not None
-                                 else None for r in sel),
+                "p99_ms": median(v / 1000 for v in (num(r["p99_us"]) for r in sel)
+                                 if v is not None),
                 "gib_s": median(num(r["gib_s"]) for r in sel),
                 "cpu": median(num(r["cpu_us_req"]) for r in sel),
                 "pct": median(num(r["cpu_pct"]) for r in sel),
@@ -139,10 +143,9 @@ def idle_table(rows, servers):
              "| fresh request ms | evserve/this KiB/conn ↓ |",
              "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for srv, m in per.items():
-        mib = lambda k: fmt(m[k] / 1024, 1) if m[k] is not None else "—"  # noqa: E731
         rel = "—" if srv == REF or ref is None else ratio(ref["kib"], m["kib"])
-        lines.append(f"| {srv} | {fmt(m['held'], 0)} | {fmt(m['alive'], 0)} | {mib('before')} "
-                     f"| {mib('after')} | {fmt(m['kib'], 2)} | {fmt(m['fresh'], 3)} | {rel} |")
+        lines.append(f"| {srv} | {fmt(m['held'], 0)} | {fmt(m['alive'], 0)} | {mib(m['before'])} "
+                     f"| {mib(m['after'])} | {fmt(m['kib'], 2)} | {fmt(m['fresh'], 3)} | {rel} |")
     return lines
 
 
@@ -277,7 +280,8 @@ def main():
     rounds = max((int(r["round"]) for r in rows if r["round"].isdigit()), default=0)
 
     md = ["# evserve load benchmark", ""]
-    for key in ("date", "command", "nproc", "kernel", "cpu", "servers", "load", "setup"):
+    for key in ("date", "command", "nproc", "kernel", "cpu", "servers", "load", "setup",
+                "loadavg"):
         if key in meta:
             value = f"`{meta[key]}`" if key == "command" else meta[key]
             md.append(f"- **{key}**: {value}")

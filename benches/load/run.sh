@@ -368,14 +368,25 @@ listener 127.0.0.1:$port {
 }
 EOF
     SERVER_CMD=("$LWAN_BIN")
-    if "$LWAN_BIN" --help 2>&1 | grep -q -- '--config'; then
-        SERVER_CMD+=(-c "$conf")
-    fi
+    local help
+    help=$("$LWAN_BIN" --help 2>&1 || true)   # lwan --help exits 1
+    if [[ $help == *--config* ]]; then SERVER_CMD+=(-c "$conf"); fi
 }
 
-# evserve_binary: sets EVSERVE_BIN, building it when needed; fails when
-# there is no usable binary.
+# evserve_binary: sets EVSERVE_BIN, building it when needed, and copies it
+# into the temp dir so a rebuild during the benchmark cannot swap it (the
+# idle scenario restarts servers).  Fails when there is no usable binary.
+EVSERVE_COPY=""
 evserve_binary() {
+    if [[ -n $EVSERVE_COPY ]]; then return 0; fi
+    resolve_evserve || return 1
+    EVSERVE_COPY=$WORK/bin/evserve
+    mkdir -p "$WORK/bin"
+    cp "$EVSERVE_BIN" "$EVSERVE_COPY"
+    say "evserve: benchmarking a copy of $EVSERVE_BIN"
+}
+
+resolve_evserve() {
     if [[ -n $EVSERVE_BIN ]]; then
         [[ -x $EVSERVE_BIN ]] || { say "evserve: EVSERVE_BIN=$EVSERVE_BIN is not executable"; return 1; }
         return 0
@@ -426,7 +437,7 @@ launch_server() {
         evserve) evserve_binary || return 1
                  local -a extra=()
                  read -r -a extra <<<"$EVSERVE_ARGS"
-                 SERVER_CMD=("$EVSERVE_BIN" "$WWW" --bind 127.0.0.1 --port "$port" "${extra[@]}") ;;
+                 SERVER_CMD=("$EVSERVE_COPY" "$WWW" --bind 127.0.0.1 --port "$port" "${extra[@]}") ;;
         nginx | lighttpd | h2o)
                  command -v "$name" >/dev/null || { say "$name: not installed, skipped"; return 1; }
                  "write_${name}_conf" "$port" ;;
@@ -643,6 +654,7 @@ strace_run() {
 
 # -------------------------------------------------------------------- main --
 
+LOADAVG_START=$(cut -d' ' -f1-3 /proc/loadavg)
 say "evserve load benchmark: $CMDLINE"
 say "workdir $WORK, fd limit $NOFILE, server CPU $SERVER_CPU, load CPU $LOAD_CPU"
 for name in $SERVERS; do
@@ -703,7 +715,7 @@ for name in "${ACTIVE[@]}"; do
         nginx) v=$(nginx -v 2>&1 | sed 's/.*: //') ;;
         lighttpd) v=$(lighttpd -v 2>&1 | head -n1 | awk '{ print $1 }') ;;
         h2o) v="h2o/$(h2o --version 2>&1 | head -n1 | awk '{ print $3 }')" ;;
-        evserve) v="evserve ($(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')${EVSERVE_ARGS:+ $EVSERVE_ARGS})" ;;
+        evserve) v="evserve ($(git -C "$REPO" describe --always --dirty 2>/dev/null || echo '?')${EVSERVE_ARGS:+ $EVSERVE_ARGS})" ;;
         *) v=$name ;;
     esac
     VERSIONS+="${VERSIONS:+, }$v"
@@ -717,5 +729,6 @@ python3 "$HERE/report.py" --tsv "$TSV" --md "$OUT_DIR/results.md" --svg "$OUT_DI
     --meta "cpu=$CPU_MODEL" \
     --meta "servers=$VERSIONS" \
     --meta "load=wrk $(wrk -v 2>&1 | head -n1 | awk '{ print $2 }'), $(command -v h2load >/dev/null && h2load --version | head -n1 || echo 'no h2load')" \
+    --meta "loadavg=$LOADAVG_START at start, $(cut -d' ' -f1-3 /proc/loadavg) at end (1/5/15 min; other work on the machine skews results)" \
     --meta "setup=servers on CPU $SERVER_CPU, load generator on CPU $LOAD_CPU, ${DURATION}s per run, $ROUNDS round(s), median shown"
 say "wrote $OUT_DIR/results.md, $TSV, $OUT_DIR/conns.svg"

@@ -72,7 +72,13 @@ impl TestServer {
 
     /// Starts with a default config adjusted by `tweak`.
     pub fn with(root: &Path, tweak: impl FnOnce(&mut Config)) -> TestServer {
-        let mut config = Config { root: root.to_path_buf(), addrs: vec!["127.0.0.1:0".parse().unwrap()], ..Config::default() };
+        // Tests change files between requests and expect to see it: re-check every request.
+        let mut config = Config {
+            root: root.to_path_buf(),
+            addrs: vec!["127.0.0.1:0".parse().unwrap()],
+            cache_ttl: Duration::ZERO,
+            ..Config::default()
+        };
         tweak(&mut config);
         let server = Server::bind(&config).expect("bind");
         let addr = server.local_addrs()[0];
@@ -226,11 +232,8 @@ impl Process {
         let mut stderr = BufReader::new(child.stderr.take().unwrap());
         let mut first_line = String::new();
         stderr.read_line(&mut first_line).unwrap();
-        let addr = first_line
-            .split("http://")
-            .nth(1)
-            .and_then(|rest| rest.split('/').next())
-            .and_then(|a| a.parse().ok());
+        let addr =
+            first_line.split("http://").nth(1).and_then(|rest| rest.split('/').next()).and_then(|a| a.parse().ok());
         Process { child, addr, stderr, first_line }
     }
 

@@ -1,0 +1,290 @@
+//! The open-file and metadata cache: what a path is (file, folder, missing), its open
+//! descriptor, its validators rendered once, its pre-compressed sidecars, and for small
+//! files the bytes themselves. A hit costs no system call at all.
+//!
+//! Freshness: an entry is trusted for `ttl` (default 1 s, `--cache-ttl`), then re-checked
+//! with one `statat` per name (the file and its three sidecar names): if device, inode,
+//! size, modification time and type are unchanged the entry is kept, otherwise it is
+//! loaded again. With `ttl = 0` every request re-checks, so changes show at once. The
+//! re-check follows symlinks like the open does; it only compares identities, and any
+//! change leads back to the confined `open_beneath`, so it cannot reach outside the root.
+use std::collections::HashMap;
+use std::fs::File;
+use std::io;
+use std::os::fd::AsFd;
+use std::os::unix::fs::FileExt;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use rustix::fs::{AtFlags, FileType};
+
+use crate::files::{self, Coding};
+use crate::resolve::open_beneath;
+
+/// Files up to this size are kept in memory whole, so a hit is served by one `write`.
+pub const MEMORY_FILE_MAX: u64 = 16 * 1024;
+
+/// At most this many bytes of file contents are held in memory, over all entries.
+pub const MEMORY_BUDGET: usize = 32 * 1024 * 1024;
+
+/// At most this many paths are cached (each large file holds a descriptor).
+pub const CAPACITY: usize = 4096;
+
+/// Where a representation's bytes come from.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// The whole (small) file, read when the entry was loaded.
+    Memory(Arc<[u8]>),
+    /// An open descriptor, for `sendfile` or `pread`.
+    File(Arc<File>),
+}
+
+/// One representation of a file: the file itself or a pre-compressed sidecar.
+#[derive(Debug)]
+pub struct Variant {
+    pub coding: Option<Coding>,
+    pub source: Source,
+    pub len: u64,
+    pub modified: SystemTime,
+    pub etag: String,
+    /// `Last-Modified` as an HTTP-date.
+    pub last_modified: String,
+}
+
+/// A regular file and the sidecars that may replace it.
+#[derive(Debug)]
+pub struct CachedFile {
+    pub original: Variant,
+    /// Valid sidecars (regular, not older than the original), in `Coding::ALL` order.
+    pub sidecars: Vec<Variant>,
+}
+
+impl CachedFile {
+    pub fn sidecar(&self, coding: Coding) -> Option<&Variant> {
+        self.sidecars.iter().find(|v| v.coding == Some(coding))
+    }
+}
+
+/// What a path under the root turned out to be.
+#[derive(Debug, Clone)]
+pub enum Lookup {
+    File(Arc<CachedFile>),
+    Dir,
+    /// A FIFO, socket or device: never served.
+    Special,
+    Missing,
+    Denied,
+    /// Out of descriptors: try again later (not cached).
+    Exhausted,
+}
+
+/// What `statat` says about a name; a change means the entry is stale.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Identity {
+    dev: u64,
+    ino: u64,
+    size: i64,
+    mtime: (i64, i64),
+    kind: u32,
+}
+
+#[derive(Debug)]
+struct Slot {
+    lookup: Lookup,
+    checked: Instant,
+    /// The identities of the name and of its sidecar names when loaded.
+    identities: [Option<Identity>; 4],
+    memory: usize,
+}
+
+/// Path -> lookup, with time-bounded trust.
+#[derive(Debug)]
+pub struct FileCache {
+    slots: HashMap<String, Slot>,
+    ttl: Duration,
+    memory: usize,
+}
+
+impl FileCache {
+    pub fn new(ttl: Duration) -> Self {
+        FileCache { slots: HashMap::new(), ttl, memory: 0 }
+    }
+
+    /// What `rel` (a clean relative path) is, from the cache when fresh.
+    pub fn lookup(&mut self, root: &File, rel: &str, now: Instant) -> Lookup {
+        if let Some(slot) = self.slots.get_mut(rel) {
+            if now < slot.checked + self.ttl {
+                return slot.lookup.clone();
+            }
+            if slot.identities == probe(root, rel) {
+                slot.checked = now;
+                return slot.lookup.clone();
+            }
+        }
+        let identities = probe(root, rel);
+        let (lookup, memory) = self.load(root, rel);
+        if matches!(lookup, Lookup::Exhausted) {
+            return lookup;
+        }
+        if let Some(old) = self.slots.remove(rel) {
+            self.memory -= old.memory;
+        }
+        if self.slots.len() >= CAPACITY {
+            self.evict(now);
+        }
+        self.memory += memory;
+        self.slots.insert(rel.to_string(), Slot { lookup: lookup.clone(), checked: now, identities, memory });
+        lookup
+    }
+
+    /// Drops stale entries, and everything if that is not enough (rare: a site with more
+    /// hot paths than the capacity just misses more).
+    fn evict(&mut self, now: Instant) {
+        let ttl = self.ttl;
+        self.slots.retain(|_, s| now < s.checked + ttl);
+        if self.slots.len() >= CAPACITY {
+            self.slots.clear();
+        }
+        self.memory = self.slots.values().map(|s| s.memory).sum();
+    }
+
+    fn load(&self, root: &File, rel: &str) -> (Lookup, usize) {
+        let file = match open_beneath(root, rel) {
+            Ok(f) => f,
+            Err(e) => return (lookup_error(&e), 0),
+        };
+        let meta = match file.metadata() {
+            Ok(m) => m,
+            Err(e) => return (lookup_error(&e), 0),
+        };
+        if meta.is_dir() {
+            return (Lookup::Dir, 0);
+        }
+        if !meta.is_file() {
+            return (Lookup::Special, 0);
+        }
+        let mut memory = 0;
+        let Some(original) = self.variant(file, &meta, None, &mut memory) else {
+            return (Lookup::Missing, 0);
+        };
+        let mut sidecars = Vec::new();
+        // A sidecar of a sidecar (`x.gz.br`) is never looked for.
+        if !Coding::ALL.iter().any(|c| rel.ends_with(c.suffix())) {
+            for coding in Coding::ALL {
+                let Ok(file) = open_beneath(root, &format!("{rel}{}", coding.suffix())) else { continue };
+                let Ok(meta) = file.metadata() else { continue };
+                let fresh = meta.modified().is_ok_and(|m| m >= original.modified);
+                if meta.is_file() && fresh {
+                    sidecars.extend(self.variant(file, &meta, Some(coding), &mut memory));
+                }
+            }
+        }
+        (Lookup::File(Arc::new(CachedFile { original, sidecars })), memory)
+    }
+
+    /// Renders the validators once and keeps a small file's bytes when the budget allows.
+    /// None when the file shrank while being read.
+    fn variant(
+        &self,
+        file: File,
+        meta: &std::fs::Metadata,
+        coding: Option<Coding>,
+        memory: &mut usize,
+    ) -> Option<Variant> {
+        let len = meta.len();
+        let modified = meta.modified().unwrap_or(UNIX_EPOCH);
+        let source = if len <= MEMORY_FILE_MAX && self.memory + *memory + len as usize <= MEMORY_BUDGET {
+            let mut bytes = vec![0; len as usize];
+            file.read_exact_at(&mut bytes, 0).ok()?;
+            *memory += bytes.len();
+            Source::Memory(bytes.into())
+        } else {
+            Source::File(Arc::new(file))
+        };
+        Some(Variant {
+            coding,
+            source,
+            len,
+            modified,
+            etag: files::etag(len, modified, coding),
+            last_modified: httpdate::fmt_http_date(modified),
+        })
+    }
+
+    /// Entries held (for tests).
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+}
+
+fn lookup_error(e: &io::Error) -> Lookup {
+    match e.raw_os_error().map(rustix::io::Errno::from_raw_os_error) {
+        Some(rustix::io::Errno::ACCESS) | Some(rustix::io::Errno::PERM) => Lookup::Denied,
+        Some(rustix::io::Errno::MFILE) | Some(rustix::io::Errno::NFILE) | Some(rustix::io::Errno::NOMEM) => {
+            Lookup::Exhausted
+        }
+        _ => Lookup::Missing,
+    }
+}
+
+/// The identities of `rel` and its sidecar names, one `statat` each.
+fn probe(root: &File, rel: &str) -> [Option<Identity>; 4] {
+    let stat = |name: &str| {
+        let path = if name.is_empty() { "." } else { name };
+        rustix::fs::statat(root.as_fd(), path, AtFlags::empty()).ok().map(|st| Identity {
+            dev: st.st_dev,
+            ino: st.st_ino,
+            size: st.st_size,
+            mtime: (st.st_mtime, st.st_mtime_nsec as i64),
+            kind: FileType::from_raw_mode(st.st_mode).as_raw_mode(),
+        })
+    };
+    let main = stat(rel);
+    let is_file = main.is_some_and(|m| m.kind == FileType::RegularFile.as_raw_mode());
+    let mut ids = [main, None, None, None];
+    if is_file {
+        for (i, coding) in Coding::ALL.iter().enumerate() {
+            ids[i + 1] = stat(&format!("{rel}{}", coding.suffix()));
+        }
+    }
+    ids
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hits_revalidation_and_changes() {
+        let dir = std::env::temp_dir().join(format!("evserve-cache-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("sub")).unwrap();
+        std::fs::write(dir.join("a.txt"), "one").unwrap();
+        let root = File::open(&dir).unwrap();
+        let t0 = Instant::now();
+        let mut cache = FileCache::new(Duration::from_secs(1));
+        let Lookup::File(first) = cache.lookup(&root, "a.txt", t0) else { panic!() };
+        assert!(matches!(first.original.source, Source::Memory(ref b) if &b[..] == b"one"));
+        std::fs::write(dir.join("a.txt"), "two!").unwrap();
+        // Within the TTL the old entry is trusted...
+        let Lookup::File(same) = cache.lookup(&root, "a.txt", t0) else { panic!() };
+        assert!(Arc::ptr_eq(&first, &same));
+        // ...after it, the change (size) is seen.
+        let Lookup::File(new) = cache.lookup(&root, "a.txt", t0 + Duration::from_secs(2)) else { panic!() };
+        assert_eq!(new.original.len, 4);
+        // Unchanged after the TTL: the same entry, re-checked.
+        let Lookup::File(again) = cache.lookup(&root, "a.txt", t0 + Duration::from_secs(4)) else { panic!() };
+        assert!(Arc::ptr_eq(&new, &again));
+        assert!(matches!(cache.lookup(&root, "sub", t0), Lookup::Dir));
+        assert!(matches!(cache.lookup(&root, "nope", t0), Lookup::Missing));
+        // A sidecar appearing is noticed at the next check.
+        std::fs::write(dir.join("a.txt.gz"), "gz").unwrap();
+        let Lookup::File(with) = cache.lookup(&root, "a.txt", t0 + Duration::from_secs(6)) else { panic!() };
+        assert!(with.sidecar(Coding::Gzip).is_some());
+        assert_eq!(cache.len(), 3);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
