@@ -1,1 +1,95 @@
-fn main() {}
+//! Micro-benchmarks of the pure per-request work: parsing a head, resolving a target
+//! (including adversarial ones), planning a response from the cache, and parsing ranges.
+//! Run with `cargo bench --bench micro`; figures are per iteration with throughput.
+use std::hint::black_box;
+use std::time::Instant;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use evserve::files;
+use evserve::handler::{Site, SiteOptions};
+use evserve::request::{self, Limits};
+use evserve::resolve;
+
+const CURL: &[u8] =
+    b"GET /index.html HTTP/1.1\r\nHost: localhost:8000\r\nUser-Agent: curl/7.88.1\r\nAccept: */*\r\n\r\n";
+const BROWSER: &[u8] = b"GET /assets/app.js?v=42 HTTP/1.1\r\nHost: example.org\r\nConnection: keep-alive\r\n\
+User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36\r\n\
+Accept: */*\r\nSec-Fetch-Site: same-origin\r\nSec-Fetch-Mode: no-cors\r\nSec-Fetch-Dest: script\r\n\
+Referer: https://example.org/\r\nAccept-Encoding: gzip, deflate, br, zstd\r\nAccept-Language: en-US,en;q=0.9\r\n\
+If-None-Match: \"1f9-6b064fa7.38b6a82d\"\r\nIf-Modified-Since: Wed, 25 Nov 2026 03:01:59 GMT\r\n\r\n";
+
+fn parse(c: &mut Criterion) {
+    let limits = Limits::default();
+    let mut g = c.benchmark_group("parse");
+    for (name, raw) in [("curl", CURL), ("browser", BROWSER)] {
+        g.throughput(Throughput::Bytes(raw.len() as u64));
+        g.bench_function(name, |b| b.iter(|| request::parse(black_box(raw), &limits).unwrap().unwrap().1));
+    }
+    g.finish();
+}
+
+fn resolve_targets(c: &mut Criterion) {
+    let mut g = c.benchmark_group("resolve");
+    let encoded_dots = format!("/{}", "%2e%2e%2f".repeat(256));
+    let deep = format!("/{}", "a/b/../".repeat(256));
+    let cases: [(&str, &str); 4] = [
+        ("plain", "/assets/app.js?v=42"),
+        ("encoded", "/caf%C3%A9/sp%20ace.html"),
+        ("encoded_dots_x256", &encoded_dots),
+        ("dot_segments_x256", &deep),
+    ];
+    for (name, target) in cases {
+        g.throughput(Throughput::Bytes(target.len() as u64));
+        g.bench_function(name, |b| b.iter(|| resolve::resolve_target(black_box(target), false).is_ok()));
+    }
+    g.finish();
+}
+
+/// The whole handler on a cache hit: what one keep-alive request costs besides syscalls.
+fn respond(c: &mut Criterion) {
+    let dir = std::env::temp_dir().join(format!("evserve-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("index.html"), vec![b'x'; 1024]).unwrap();
+    std::fs::create_dir_all(dir.join("assets")).unwrap();
+    std::fs::write(dir.join("assets/app.js"), vec![b'y'; 4096]).unwrap();
+    let options = SiteOptions { cache_ttl: std::time::Duration::from_secs(3600), ..SiteOptions::default() };
+    let mut site = Site::new(&dir, options).unwrap();
+    let limits = Limits::default();
+    let now = Instant::now();
+    let mut out = Vec::with_capacity(4096);
+    let mut g = c.benchmark_group("respond");
+    for (name, raw) in [("1k_hit", CURL), ("browser_etag_mismatch", BROWSER)] {
+        g.throughput(Throughput::Elements(1));
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                out.clear();
+                let (req, _) = request::parse(raw, &limits).unwrap().unwrap();
+                site.respond(&req, "Wed, 25 Nov 2026 03:01:59 GMT", now, &mut out).status
+            })
+        });
+    }
+    g.finish();
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+fn ranges(c: &mut Criterion) {
+    let mut g = c.benchmark_group("range");
+    g.bench_function("single", |b| b.iter(|| files::parse_range(black_box(b"bytes=100-200"), 1 << 20)));
+    g.bench_function("sixteen", |b| {
+        b.iter(|| {
+            files::parse_range(
+                black_box(
+                    b"bytes=0-1,4-5,8-9,12-13,16-17,20-21,24-25,28-29,32-33,36-37,40-41,44-45,48-49,52-53,56-57,60-61",
+                ),
+                1 << 20,
+            )
+        })
+    });
+    g.bench_function("accept_encoding", |b| {
+        b.iter(|| files::negotiate(black_box(Some(b"gzip, deflate, br;q=0.9, zstd;q=0.8")), &files::Coding::ALL))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, parse, resolve_targets, respond, ranges);
+criterion_main!(benches);
