@@ -192,7 +192,9 @@ impl FileCache {
         memory: &mut usize,
     ) -> Option<Variant> {
         let len = meta.len();
-        let modified = meta.modified().unwrap_or(UNIX_EPOCH);
+        let mtime = meta.modified().unwrap_or(UNIX_EPOCH);
+        // A modification time in the future is not announced (RFC 9110 section 8.8.2.1).
+        let modified = mtime.min(SystemTime::now());
         let source = if len <= MEMORY_FILE_MAX && self.memory + *memory + len as usize <= MEMORY_BUDGET {
             let mut bytes = vec![0; len as usize];
             file.read_exact_at(&mut bytes, 0).ok()?;
@@ -206,7 +208,7 @@ impl FileCache {
             source,
             len,
             modified,
-            etag: files::etag(len, modified, coding),
+            etag: files::etag(len, mtime, coding),
             last_modified: httpdate::fmt_http_date(modified),
         })
     }

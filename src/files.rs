@@ -40,6 +40,7 @@ pub fn media_type<'a>(path: &str, overrides: &'a MimeOverrides) -> MediaType<'a>
         // RFC 9239 made text/javascript the one name; mime_guess still says application/.
         "js" | "mjs" | "cjs" => "text/javascript",
         "wasm" => "application/wasm",
+        "woff" => "font/woff",
         "avif" => "image/avif",
         "webmanifest" => "application/manifest+json",
         "" => "application/octet-stream",

@@ -378,10 +378,11 @@ impl Ctx<'_> {
         self.with_body(status, &page.source, 0, page.len)
     }
 
-    /// A body made in memory (a folder listing).
+    /// A folder listing, made in memory; HTML or JSON by `Accept`, hence `Vary`.
     fn generated(&mut self, status: u16, essence: &str, body: Vec<u8>, options: &SiteOptions) -> Reply {
         self.begin(status);
         self.entity(essence, true, body.len() as u64);
+        response::header(self.out, "Vary", "Accept");
         self.out.extend_from_slice(&options.extra_headers);
         self.end();
         self.inline(status, &body)

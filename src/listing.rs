@@ -90,7 +90,8 @@ pub fn to_html(path: &str, entries: &[Entry], truncated: bool) -> Vec<u8> {
         let slash = if e.is_dir { "/" } else { "" };
         let size = if e.is_dir { "-".to_string() } else { e.size.to_string() };
         html.push_str(&format!(
-            "<tr><td><a href=\"./{href}{slash}\">{}{slash}</a></td><td>{size}</td><td>{}</td></tr>\n",
+            "<tr><td><a href=\"./{}{slash}\">{}{slash}</a></td><td>{size}</td><td>{}</td></tr>\n",
+            escape_html(&href),
             escape_html(&e.name),
             httpdate::fmt_http_date(e.modified)
         ));
@@ -163,7 +164,7 @@ mod tests {
     #[test]
     fn hostile_names_are_escaped() {
         let html = String::from_utf8(to_html("d", &[entry("<script>\"a b&.html", false)], false)).unwrap();
-        assert!(html.contains("href=\"./%3Cscript%3E%22a%20b&.html\""));
+        assert!(html.contains("href=\"./%3Cscript%3E%22a%20b&amp;.html\""));
         assert!(html.contains(">&lt;script&gt;&quot;a b&amp;.html<"));
         assert!(!html.contains("<script>"));
         let json = String::from_utf8(to_json(&[entry("q\"\\\n", false)])).unwrap();
