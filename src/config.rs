@@ -103,7 +103,7 @@ Listening:
                             (127.0.0.1, ::, [::1]:8080); repeatable [default: 0.0.0.0]
       --workers N|auto      independent event loops, each with its own SO_REUSEPORT
                             listener (auto: one per core) [default: 1]
-      --max-connections N   open connections per loop [default: descriptor limit - 64]
+      --max-connections N   open connections per loop [default: descriptor limit - 16 - 1/8]
 
 Serving:
       --dotfiles            serve dotfiles and dot-folders (/.well-known/ is always served)

@@ -407,6 +407,9 @@ impl ChunkedDiscard {
             let used = match self.state {
                 ChunkState::Done => return Ok(Discarded::Done(pos)),
                 ChunkState::Size => match httparse::parse_chunk_size(rest) {
+                    Ok(httparse::Status::Complete((n, _))) if n > MAX_CHUNK_LINE => {
+                        return Err(ParseError::Malformed("chunk size line too long"));
+                    }
                     Ok(httparse::Status::Complete((n, 0))) => {
                         self.state = ChunkState::Trailer;
                         n
@@ -438,9 +441,9 @@ impl ChunkedDiscard {
                         self.state = ChunkState::Done;
                         2
                     }
-                    Some(line) => line + 2,
+                    Some(line) if line < MAX_CHUNK_LINE => line + 2,
                     None if rest.len() < MAX_CHUNK_LINE => 0,
-                    None => return Err(ParseError::Malformed("trailer line too long")),
+                    _ => return Err(ParseError::Malformed("trailer line too long")),
                 },
             };
             self.seen += used as u64;

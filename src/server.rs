@@ -31,9 +31,10 @@ fn listener_token(i: usize) -> Token {
     Token(usize::MAX - 1 - i)
 }
 
-/// Descriptors kept free for files, the log and the listeners when sizing the
-/// connection cap from `RLIMIT_NOFILE`.
-const FD_RESERVE: u64 = 64;
+/// Descriptors kept free for the process itself (standard streams, epoll, waker,
+/// listeners, root, log) and for opening files, when sizing the connection cap from
+/// `RLIMIT_NOFILE`: this many plus an eighth of the limit.
+const FD_RESERVE: u64 = 16;
 
 /// While accepting is paused by EMFILE/ENFILE and no connection closes, try again after this.
 const ACCEPT_RETRY: Duration = Duration::from_millis(250);
@@ -91,9 +92,9 @@ impl Server {
     /// prepares the loops. Nothing is served until `run`.
     pub fn bind(config: &Config) -> io::Result<Server> {
         let nofile = raise_nofile_limit();
-        let max_connections = config
-            .max_connections
-            .unwrap_or_else(|| (nofile.saturating_sub(FD_RESERVE).max(64) as usize) / config.workers);
+        let max_connections = config.max_connections.unwrap_or_else(|| {
+            (nofile.saturating_sub(FD_RESERVE + nofile / 8).max(1) as usize / config.workers).max(1)
+        });
         let stop = Arc::new(AtomicBool::new(false));
         let mut loops = Vec::with_capacity(config.workers);
         let mut addrs = config.addrs.clone();
