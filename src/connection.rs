@@ -61,6 +61,12 @@ pub trait Transport: Read + Write {
         self.write(&chunk[..n])
     }
 
+    /// Writes bytes that a file body will follow at once: the TCP stream says so
+    /// (`MSG_MORE`) so the head and the body's first bytes share segments.
+    fn write_more(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.write(buf)
+    }
+
     /// Half-closes the sending side (for a lingering close).
     fn shutdown_write(&mut self) -> io::Result<()> {
         Ok(())
@@ -477,7 +483,9 @@ impl Connection {
                     return Flush::Blocked;
                 }
                 let pending = self.output.len() - self.written;
-                match io.write(&self.output[self.written..]) {
+                let bytes = &self.output[self.written..];
+                let wrote = if self.body.is_some() { io.write_more(bytes) } else { io.write(bytes) };
+                match wrote {
                     Ok(0) => return Flush::Failed,
                     Ok(n) => {
                         cx.trace(|| format!("wrote {n} of {pending} bytes"));

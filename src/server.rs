@@ -49,6 +49,10 @@ impl Transport for TcpStream {
         Ok(rustix::fs::sendfile(&*self, file, Some(&mut offset), len)?)
     }
 
+    fn write_more(&mut self, buf: &[u8]) -> io::Result<usize> {
+        Ok(rustix::net::send(&*self, buf, rustix::net::SendFlags::MORE)?)
+    }
+
     fn shutdown_write(&mut self) -> io::Result<()> {
         self.shutdown(Shutdown::Write)
     }
