@@ -18,7 +18,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rustix::fs::{AtFlags, FileType};
 
-use crate::files::{self, Coding};
+use crate::files::{self, Coding, MimeOverrides};
 use crate::resolve::open_beneath;
 
 /// Files up to this size are kept in memory whole, so a hit is served by one `write`.
@@ -54,6 +54,8 @@ pub struct Variant {
 /// A regular file and the sidecars that may replace it.
 #[derive(Debug)]
 pub struct CachedFile {
+    /// The `Content-Type` value (by the path's extension), shared by every variant.
+    pub content_type: String,
     pub original: Variant,
     /// Valid sidecars (regular, not older than the original), in `Coding::ALL` order.
     pub sidecars: Vec<Variant>,
@@ -101,13 +103,14 @@ struct Slot {
 #[derive(Debug)]
 pub struct FileCache {
     slots: HashMap<String, Slot>,
+    mime: MimeOverrides,
     ttl: Duration,
     memory: usize,
 }
 
 impl FileCache {
-    pub fn new(ttl: Duration) -> Self {
-        FileCache { slots: HashMap::new(), ttl, memory: 0 }
+    pub fn new(ttl: Duration, mime: MimeOverrides) -> Self {
+        FileCache { slots: HashMap::new(), mime, ttl, memory: 0 }
     }
 
     /// What `rel` (a clean relative path) is, from the cache when fresh.
@@ -179,7 +182,10 @@ impl FileCache {
                 }
             }
         }
-        (Lookup::File(Arc::new(CachedFile { original, sidecars })), memory)
+        let media = files::media_type(rel, &self.mime);
+        let content_type =
+            if media.text { format!("{}; charset=utf-8", media.essence) } else { media.essence.to_string() };
+        (Lookup::File(Arc::new(CachedFile { content_type, original, sidecars })), memory)
     }
 
     /// Renders the validators once and keeps a small file's bytes when the budget allows.
@@ -267,7 +273,7 @@ mod tests {
         std::fs::write(dir.join("a.txt"), "one").unwrap();
         let root = File::open(&dir).unwrap();
         let t0 = Instant::now();
-        let mut cache = FileCache::new(Duration::from_secs(1));
+        let mut cache = FileCache::new(Duration::from_secs(1), MimeOverrides::new());
         let Lookup::File(first) = cache.lookup(&root, "a.txt", t0) else { panic!() };
         assert!(matches!(first.original.source, Source::Memory(ref b) if &b[..] == b"one"));
         std::fs::write(dir.join("a.txt"), "two!").unwrap();

@@ -26,6 +26,9 @@ use crate::request::{Request, Target};
 use crate::resolve::{self, Reject, Resolved};
 use crate::response::{self, ALLOW};
 
+/// The media type of every page the server writes itself.
+const HTML: &str = "text/html; charset=utf-8";
+
 /// A body at most this long is copied after the head so that both leave in one write;
 /// a longer one is sent with `sendfile` straight from the page cache.
 pub const INLINE_BODY_MAX: u64 = 16 * 1024;
@@ -98,7 +101,7 @@ impl Site {
         if !root.metadata()?.is_dir() {
             return Err(io::Error::new(io::ErrorKind::NotADirectory, "not a folder"));
         }
-        let cache = FileCache::new(options.cache_ttl);
+        let cache = FileCache::new(options.cache_ttl, options.mime.clone());
         Ok(Site { root, options, cache })
     }
 
@@ -124,7 +127,7 @@ impl Site {
         };
         match self.cache.lookup(&self.root, &resolved.path, now) {
             Lookup::File(_) if resolved.dir_form => self.not_found(&mut cx, req, &resolved.path, now),
-            Lookup::File(file) => self.serve_file(&mut cx, req, &resolved.path, &file),
+            Lookup::File(file) => self.serve_file(&mut cx, req, &file),
             Lookup::Dir if !resolved.dir_form => cx.redirect_to_folder(&resolved),
             Lookup::Dir => self.serve_folder(&mut cx, req, &resolved, now),
             Lookup::Special | Lookup::Denied => cx.error(403, false),
@@ -138,7 +141,7 @@ impl Site {
         let index =
             if resolved.path.is_empty() { "index.html".to_string() } else { format!("{}/index.html", resolved.path) };
         match self.cache.lookup(&self.root, &index, now) {
-            Lookup::File(file) => self.serve_file(cx, req, &index, &file),
+            Lookup::File(file) => self.serve_file(cx, req, &file),
             Lookup::Denied => cx.error(403, false),
             Lookup::Exhausted => cx.error(503, false),
             _ if self.options.listing => {
@@ -164,7 +167,7 @@ impl Site {
             && !last.contains('.')
             && let Lookup::File(index) = self.cache.lookup(&self.root, "index.html", now)
         {
-            return self.serve_file(cx, req, "index.html", &index);
+            return self.serve_file(cx, req, &index);
         }
         if let Lookup::File(page) = self.cache.lookup(&self.root, "404.html", now) {
             return cx.page(404, &page.original);
@@ -173,7 +176,7 @@ impl Site {
     }
 
     /// A regular file: sidecar negotiation, preconditions, ranges, then the response.
-    fn serve_file(&self, cx: &mut Ctx, req: &Request, path: &str, file: &CachedFile) -> Reply {
+    fn serve_file(&self, cx: &mut Ctx, req: &Request, file: &CachedFile) -> Reply {
         let mut available = [Coding::Br; 3];
         for (slot, v) in available.iter_mut().zip(&file.sidecars) {
             *slot = v.coding.unwrap_or(Coding::Br);
@@ -182,7 +185,6 @@ impl Site {
         let rep = files::negotiate(req.fields.accept_encoding, available)
             .and_then(|c| file.sidecar(c))
             .unwrap_or(&file.original);
-        let media = files::media_type(path, &self.options.mime);
         let v = Validators { variant: rep, vary: !available.is_empty() };
         let conditions = Conditions {
             if_match: req.fields.if_match,
@@ -203,9 +205,11 @@ impl Site {
             (Some(range), _) => files::parse_range(range, rep.len),
         };
         match ranges {
-            RangeOutcome::Full => cx.full(media, &v, &self.options),
-            RangeOutcome::Partial(list) if list.len() == 1 => cx.single_range(media, list[0], &v, &self.options),
-            RangeOutcome::Partial(list) => cx.multipart(media, &list, &v, &self.options),
+            RangeOutcome::Full => cx.full(&file.content_type, &v, &self.options),
+            RangeOutcome::Partial(list) if list.len() == 1 => {
+                cx.single_range(&file.content_type, list[0], &v, &self.options)
+            }
+            RangeOutcome::Partial(list) => cx.multipart(&file.content_type, &list, &v, &self.options),
             RangeOutcome::Unsatisfiable => cx.unsatisfiable(rep.len),
         }
     }
@@ -244,8 +248,8 @@ impl Ctx<'_> {
         self.out.extend_from_slice(&options.extra_headers);
     }
 
-    fn entity(&mut self, essence: &str, text: bool, len: u64) {
-        response::content_type(self.out, essence, text);
+    fn entity(&mut self, content_type: &str, len: u64) {
+        response::header(self.out, "Content-Type", content_type);
         response::header_u64(self.out, "Content-Length", len);
         response::header(self.out, "X-Content-Type-Options", "nosniff");
     }
@@ -276,9 +280,9 @@ impl Ctx<'_> {
         self.reply(status, None, len)
     }
 
-    fn full(&mut self, media: files::MediaType, v: &Validators, options: &SiteOptions) -> Reply {
+    fn full(&mut self, content_type: &str, v: &Validators, options: &SiteOptions) -> Reply {
         self.begin(200);
-        self.entity(media.essence, media.text, v.variant.len);
+        self.entity(content_type, v.variant.len);
         response::header(self.out, "Accept-Ranges", "bytes");
         self.validators(v, options);
         self.end();
@@ -287,13 +291,13 @@ impl Ctx<'_> {
 
     fn single_range(
         &mut self,
-        media: files::MediaType,
+        content_type: &str,
         r: files::ByteRange,
         v: &Validators,
         options: &SiteOptions,
     ) -> Reply {
         self.begin(206);
-        self.entity(media.essence, media.text, r.len());
+        self.entity(content_type, r.len());
         let content_range = format!("bytes {}-{}/{}", r.start, r.end, v.variant.len);
         response::header(self.out, "Content-Range", &content_range);
         response::header(self.out, "Accept-Ranges", "bytes");
@@ -306,20 +310,19 @@ impl Ctx<'_> {
     /// its own Content-Type and Content-Range; parts of a file on disk are streamed.
     fn multipart(
         &mut self,
-        media: files::MediaType,
+        content_type: &str,
         list: &[files::ByteRange],
         v: &Validators,
         options: &SiteOptions,
     ) -> Reply {
         let boundary = multipart_boundary(&v.variant.etag);
-        let charset = if media.text { "; charset=utf-8" } else { "" };
         let mut segments = VecDeque::new();
         let mut total = 0u64;
         for (i, r) in list.iter().enumerate() {
             let lead = if i == 0 { "" } else { "\r\n" };
             let part = format!(
-                "{lead}--{boundary}\r\nContent-Type: {}{charset}\r\nContent-Range: bytes {}-{}/{}\r\n\r\n",
-                media.essence, r.start, r.end, v.variant.len
+                "{lead}--{boundary}\r\nContent-Type: {content_type}\r\nContent-Range: bytes {}-{}/{}\r\n\r\n",
+                r.start, r.end, v.variant.len
             );
             total += part.len() as u64 + r.len();
             segments.push_back(Segment::Bytes(part.into_bytes()));
@@ -329,8 +332,7 @@ impl Ctx<'_> {
         total += tail.len() as u64;
         segments.push_back(Segment::Bytes(tail.into_bytes()));
         self.begin(206);
-        let content_type = format!("multipart/byteranges; boundary={boundary}");
-        self.entity(&content_type, false, total);
+        self.entity(&format!("multipart/byteranges; boundary={boundary}"), total);
         response::header(self.out, "Accept-Ranges", "bytes");
         self.validators(v, options);
         self.end();
@@ -363,7 +365,7 @@ impl Ctx<'_> {
     fn unsatisfiable(&mut self, len: u64) -> Reply {
         let body = response::error_body(416);
         self.begin(416);
-        self.entity("text/html", true, body.len() as u64);
+        self.entity(HTML, body.len() as u64);
         response::header(self.out, "Content-Range", &format!("bytes */{len}"));
         self.end();
         self.inline(416, body.as_bytes())
@@ -373,7 +375,7 @@ impl Ctx<'_> {
     /// since the file is not the target's representation.
     fn page(&mut self, status: u16, page: &Variant) -> Reply {
         self.begin(status);
-        self.entity("text/html", true, page.len);
+        self.entity(HTML, page.len);
         self.end();
         self.with_body(status, &page.source, 0, page.len)
     }
@@ -381,7 +383,7 @@ impl Ctx<'_> {
     /// A folder listing, made in memory; HTML or JSON by `Accept`, hence `Vary`.
     fn generated(&mut self, status: u16, essence: &str, body: Vec<u8>, options: &SiteOptions) -> Reply {
         self.begin(status);
-        self.entity(essence, true, body.len() as u64);
+        self.entity(&format!("{essence}; charset=utf-8"), body.len() as u64);
         response::header(self.out, "Vary", "Accept");
         self.out.extend_from_slice(&options.extra_headers);
         self.end();
@@ -429,7 +431,7 @@ impl Ctx<'_> {
         let body = response::error_body(301);
         self.begin(301);
         response::header(self.out, "Location", &location);
-        self.entity("text/html", true, body.len() as u64);
+        self.entity(HTML, body.len() as u64);
         self.end();
         self.inline(301, body.as_bytes())
     }
