@@ -56,6 +56,8 @@ pub struct Site {
     root: File,
     options: SiteOptions,
     cache: FileCache,
+    /// Scratch for `dir/index.html` paths.
+    index_path: String,
 }
 
 /// The rest of a response after its head, streamed by the connection.
@@ -102,7 +104,7 @@ impl Site {
             return Err(io::Error::new(io::ErrorKind::NotADirectory, "not a folder"));
         }
         let cache = FileCache::new(options.cache_ttl, options.mime.clone());
-        Ok(Site { root, options, cache })
+        Ok(Site { root, options, cache, index_path: String::new() })
     }
 
     /// Plans the response to `req`, writing its head into `out`.
@@ -138,9 +140,21 @@ impl Site {
 
     /// `dir/`: its `index.html`, else a listing when enabled, else 404.
     fn serve_folder(&mut self, cx: &mut Ctx, req: &Request, resolved: &Resolved, now: Instant) -> Reply {
-        let index =
-            if resolved.path.is_empty() { "index.html".to_string() } else { format!("{}/index.html", resolved.path) };
-        match self.cache.lookup(&self.root, &index, now) {
+        // Built in a reused buffer: no allocation per request.
+        let mut index = std::mem::take(&mut self.index_path);
+        index.clear();
+        if !resolved.path.is_empty() {
+            index.push_str(&resolved.path);
+            index.push('/');
+        }
+        index.push_str("index.html");
+        let reply = self.serve_index(cx, req, resolved, &index, now);
+        self.index_path = index;
+        reply
+    }
+
+    fn serve_index(&mut self, cx: &mut Ctx, req: &Request, resolved: &Resolved, index: &str, now: Instant) -> Reply {
+        match self.cache.lookup(&self.root, index, now) {
             Lookup::File(file) => self.serve_file(cx, req, &file),
             Lookup::Denied => cx.error(403, false),
             Lookup::Exhausted => cx.error(503, false),
@@ -155,7 +169,7 @@ impl Site {
                     Err(_) => cx.error(403, false),
                 }
             }
-            _ => self.not_found(cx, req, &index, now),
+            _ => self.not_found(cx, req, index, now),
         }
     }
 

@@ -1,0 +1,46 @@
+//! "Zero allocations per request in steady state": a counting global allocator around the
+//! whole request path (parse, resolve, cache hit, head rendering) on a warm cache.
+use std::alloc::System;
+use std::time::{Duration, Instant};
+
+use evserve::handler::{Site, SiteOptions};
+use evserve::request::{self, Limits};
+use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
+
+#[global_allocator]
+static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+
+#[test]
+fn a_cached_hit_allocates_nothing() {
+    let dir = std::env::temp_dir().join(format!("evserve-alloc-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("assets")).unwrap();
+    std::fs::write(dir.join("assets/app.js"), vec![b'x'; 4096]).unwrap();
+    std::fs::write(dir.join("index.html"), "home").unwrap();
+    let options = SiteOptions { cache_ttl: Duration::from_secs(3600), ..SiteOptions::default() };
+    let mut site = Site::new(&dir, options).unwrap();
+    let limits = Limits::default();
+    let now = Instant::now();
+    let mut out = Vec::with_capacity(64 * 1024);
+    let requests: [&[u8]; 3] = [
+        b"GET /assets/app.js?v=1 HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip, br\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: x\r\nUser-Agent: test\r\n\r\n",
+        b"HEAD /index.html HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+    ];
+    let mut serve = |raw: &[u8], out: &mut Vec<u8>| {
+        out.clear();
+        let (req, _) = request::parse(raw, &limits).unwrap().unwrap();
+        site.respond(&req, "Wed, 25 Nov 2026 03:01:59 GMT", now, out).status
+    };
+    for raw in requests {
+        assert_eq!(serve(raw, &mut out), 200); // warms the cache
+    }
+    let region = Region::new(GLOBAL);
+    for _ in 0..1000 {
+        for raw in requests {
+            serve(raw, &mut out);
+        }
+    }
+    let allocations = region.change().allocations;
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(allocations, 0, "{allocations} allocations for 3000 cached requests");
+}
