@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use evserve::config::{Command, Config, HELP};
-use evserve::server::Server;
+use evserve::server::{Server, StartError};
 
 /// Exit statuses, one per kind of start-up failure.
 const EXIT_USAGE: u8 = 2;
@@ -13,6 +13,7 @@ const EXIT_ROOT: u8 = 3;
 const EXIT_ADDR_IN_USE: u8 = 4;
 const EXIT_PERMISSION: u8 = 5;
 const EXIT_BIND: u8 = 6;
+const EXIT_ACCESS_LOG: u8 = 7;
 const EXIT_RUNTIME: u8 = 1;
 
 fn main() -> ExitCode {
@@ -38,7 +39,7 @@ fn main() -> ExitCode {
     }
     let server = match Server::bind(&config) {
         Ok(s) => s,
-        Err(e) => return fail(bind_exit_code(&e), &bind_message(&config, &e)),
+        Err(e) => return fail(start_exit_code(&e), &e.to_string()),
     };
     let handle = server.handle();
     let signals = AtomicUsize::new(0);
@@ -83,29 +84,14 @@ fn fail(code: u8, message: &str) -> ExitCode {
     ExitCode::from(code)
 }
 
-fn bind_exit_code(e: &io::Error) -> u8 {
-    match e.kind() {
-        io::ErrorKind::AddrInUse => EXIT_ADDR_IN_USE,
-        io::ErrorKind::PermissionDenied => EXIT_PERMISSION,
-        _ => EXIT_BIND,
-    }
-}
-
-fn bind_message(config: &Config, e: &io::Error) -> String {
-    let addrs: Vec<String> = config.addrs.iter().map(ToString::to_string).collect();
-    match e.kind() {
-        io::ErrorKind::AddrInUse => {
-            format!("cannot listen on {}: address already in use (--port/--bind)", addrs.join(", "))
-        }
-        io::ErrorKind::PermissionDenied => {
-            format!(
-                "cannot listen on {}: permission denied (ports below 1024 need privileges; --port)",
-                addrs.join(", ")
-            )
-        }
-        io::ErrorKind::AddrNotAvailable => {
-            format!("cannot listen on {}: no such local address (--bind)", addrs.join(", "))
-        }
-        _ => format!("cannot start on {}: {e}", addrs.join(", ")),
+/// One exit status per kind of start-up failure (see the constants above).
+fn start_exit_code(e: &StartError) -> u8 {
+    match e {
+        StartError::Root(..) => EXIT_ROOT,
+        StartError::Listen(_, e) if e.kind() == io::ErrorKind::AddrInUse => EXIT_ADDR_IN_USE,
+        StartError::Listen(_, e) if e.kind() == io::ErrorKind::PermissionDenied => EXIT_PERMISSION,
+        StartError::Listen(..) => EXIT_BIND,
+        StartError::AccessLog(..) => EXIT_ACCESS_LOG,
+        StartError::Poll(_) => EXIT_RUNTIME,
     }
 }

@@ -6,9 +6,11 @@
 //! ready connection -> drive those that yielded their quantum -> expire deadlines -> flush
 //! the access log. Readiness is edge-triggered and every socket is registered once for
 //! both directions, so no turn spends a syscall on re-registration.
+use std::fmt;
 use std::fs::File;
 use std::io;
 use std::net::{Shutdown, SocketAddr};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -84,6 +86,39 @@ pub struct Summary {
     pub bytes_sent: u64,
 }
 
+/// Why the server could not start; each names what failed, for a one-line message.
+#[derive(Debug)]
+pub enum StartError {
+    /// The root folder cannot be opened or is not a folder.
+    Root(PathBuf, io::Error),
+    /// An address cannot be listened on.
+    Listen(SocketAddr, io::Error),
+    /// The access log cannot be opened for appending.
+    AccessLog(PathBuf, io::Error),
+    /// The event loop itself (epoll, eventfd) could not be set up.
+    Poll(io::Error),
+}
+
+impl fmt::Display for StartError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StartError::Root(p, e) => write!(f, "root {}: {e}", p.display()),
+            StartError::Listen(a, e) => match e.kind() {
+                io::ErrorKind::AddrInUse => write!(f, "cannot listen on {a}: address already in use (--port/--bind)"),
+                io::ErrorKind::PermissionDenied => {
+                    write!(f, "cannot listen on {a}: permission denied (ports below 1024 need privileges; --port)")
+                }
+                io::ErrorKind::AddrNotAvailable => write!(f, "cannot listen on {a}: no such local address (--bind)"),
+                _ => write!(f, "cannot listen on {a}: {e} (--bind/--port)"),
+            },
+            StartError::AccessLog(p, e) => write!(f, "--access-log {}: {e}", p.display()),
+            StartError::Poll(e) => write!(f, "cannot create the event loop: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for StartError {}
+
 /// A bound, not yet running server: one or more independent event loops.
 pub struct Server {
     loops: Vec<EventLoop>,
@@ -94,7 +129,7 @@ pub struct Server {
 impl Server {
     /// Opens the root, binds every address (for each worker, with SO_REUSEPORT) and
     /// prepares the loops. Nothing is served until `run`.
-    pub fn bind(config: &Config) -> io::Result<Server> {
+    pub fn bind(config: &Config) -> Result<Server, StartError> {
         let nofile = raise_nofile_limit();
         let max_connections = config.max_connections.unwrap_or_else(|| {
             (nofile.saturating_sub(FD_RESERVE + nofile / 8).max(1) as usize / config.workers).max(1)
@@ -105,7 +140,7 @@ impl Server {
         for id in 0..config.workers {
             let event_loop = EventLoop::new(id, config, &addrs, max_connections, stop.clone())?;
             // Port 0 picks a port once; the other workers share it.
-            addrs = event_loop.local_addrs()?;
+            addrs = event_loop.local_addrs().map_err(StartError::Poll)?;
             loops.push(event_loop);
         }
         let wakers = loops.iter().map(|l| l.waker.clone()).collect();
@@ -219,21 +254,23 @@ impl EventLoop {
         addrs: &[SocketAddr],
         max_connections: usize,
         stop: Arc<AtomicBool>,
-    ) -> io::Result<Self> {
-        let poll = Poll::new()?;
-        let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+    ) -> Result<Self, StartError> {
+        let poll = Poll::new().map_err(StartError::Poll)?;
+        let waker = Arc::new(Waker::new(poll.registry(), WAKER).map_err(StartError::Poll)?);
         let mut listeners = Vec::new();
         for (i, addr) in addrs.iter().enumerate() {
             let v4_on_same_port = addrs.iter().any(|a| a.is_ipv4() && a.port() == addr.port());
-            let mut listener = listen(*addr, config.workers > 1, v4_on_same_port)?;
-            poll.registry().register(&mut listener, listener_token(i), Interest::READABLE)?;
+            let mut listener =
+                listen(*addr, config.workers > 1, v4_on_same_port).map_err(|e| StartError::Listen(*addr, e))?;
+            poll.registry().register(&mut listener, listener_token(i), Interest::READABLE).map_err(StartError::Poll)?;
             listeners.push(listener);
         }
-        let site = Site::new(&config.root, site_options(config))?;
+        let site =
+            Site::new(&config.root, site_options(config)).map_err(|e| StartError::Root(config.root.clone(), e))?;
         let log = match &config.access_log {
             // One log writer per worker would interleave partial lines; workers after the
             // first write to the same file in whole buffered lines (O_APPEND).
-            Some(path) => Some(AccessLog::open(path)?),
+            Some(path) => Some(AccessLog::open(path).map_err(|e| StartError::AccessLog(path.clone(), e))?),
             None => None,
         };
         let now = Instant::now();
