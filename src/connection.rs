@@ -103,7 +103,9 @@ pub struct Buffers {
 
 impl Buffers {
     pub fn new(limits: &Limits) -> Self {
-        Buffers { input_size: limits.max_head_bytes.max(MIN_INPUT_BUFFER), inputs: Vec::new(), outputs: Vec::new() }
+        // A full-size head must still leave room for the body bytes that follow it.
+        let input_size = (limits.max_head_bytes + 4096).max(MIN_INPUT_BUFFER);
+        Buffers { input_size, inputs: Vec::new(), outputs: Vec::new() }
     }
 
     fn take_input(&mut self) -> Box<[u8]> {
@@ -270,6 +272,11 @@ impl Connection {
     /// Requests answered on this connection so far.
     pub fn requests(&self) -> u64 {
         self.requests
+    }
+
+    /// Between requests, with nothing buffered: safe to close at once (graceful drain).
+    pub fn is_idle(&self) -> bool {
+        self.phase == Phase::Head && self.start == self.end && !self.has_output()
     }
 
     /// A short name of the current state, for `--trace`.

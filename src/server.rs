@@ -338,7 +338,10 @@ impl EventLoop {
                                     if event.is_read_closed() { " read-closed" } else { "" }
                                 );
                             }
-                            slot.conn.ready(event.is_readable(), event.is_writable(), event.is_read_closed());
+                            // An error or a closed write side is reported to whichever
+                            // direction is in use: the next syscall surfaces it.
+                            let failed = event.is_error() || event.is_write_closed();
+                            slot.conn.ready(event.is_readable(), event.is_writable() || failed, event.is_read_closed());
                             self.drive(key);
                         }
                     }
@@ -439,7 +442,7 @@ impl EventLoop {
         }
         match status {
             Status::Close => self.close(key),
-            _ if self.drain_deadline.is_some() && slot.conn.state_name() == "idle" => self.close(key),
+            _ if self.drain_deadline.is_some() && slot.conn.is_idle() => self.close(key),
             Status::Yield => {
                 self.yielded.push(key);
                 self.arm(key);
@@ -533,8 +536,7 @@ impl EventLoop {
         self.pause_accepting(None);
         self.listeners.clear();
         self.drain_deadline = Some(self.cx.now + self.drain_timeout);
-        let idle: Vec<usize> =
-            self.slab.iter().filter(|(_, s)| matches!(s.conn.state_name(), "idle" | "new")).map(|(k, _)| k).collect();
+        let idle: Vec<usize> = self.slab.iter().filter(|(_, s)| s.conn.is_idle()).map(|(k, _)| k).collect();
         for key in idle {
             self.close(key);
         }
