@@ -491,7 +491,10 @@ impl Connection {
                 }
                 let pending = self.output.len() - self.written;
                 let bytes = &self.output[self.written..];
-                let wrote = if self.body.is_some() { io.write_more(bytes) } else { io.write(bytes) };
+                // MSG_MORE only when body bytes follow at once: corked bytes with nothing
+                // after them would wait for the kernel's 200 ms cork timer.
+                let more = self.body.as_ref().is_some_and(|b| !b.segments.is_empty());
+                let wrote = if more { io.write_more(bytes) } else { io.write(bytes) };
                 match wrote {
                     Ok(0) => return Flush::Failed,
                     Ok(n) => {

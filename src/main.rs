@@ -61,7 +61,7 @@ fn main() -> ExitCode {
         .map(|a| {
             let dual = a.ip().is_unspecified()
                 && a.is_ipv6()
-                && !config.addrs.iter().any(|b| b.is_ipv4() && b.port() == a.port());
+                && !server.local_addrs().iter().any(|b| b.is_ipv4() && b.port() == a.port());
             format!("http://{a}/{}", if dual { " (IPv4 too)" } else { "" })
         })
         .collect();

@@ -258,10 +258,20 @@ impl EventLoop {
         let poll = Poll::new().map_err(StartError::Poll)?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER).map_err(StartError::Poll)?);
         let mut listeners = Vec::new();
-        for (i, addr) in addrs.iter().enumerate() {
-            let v4_on_same_port = addrs.iter().any(|a| a.is_ipv4() && a.port() == addr.port());
+        // Every address asking for port 0 gets the one port the first of them was given,
+        // so `--bind :: --bind 0.0.0.0 --port 0` is one port on both families.
+        let mut chosen_port: Option<u16> = None;
+        for (i, configured) in addrs.iter().enumerate() {
+            let v4_on_same_port = addrs.iter().any(|a| a.is_ipv4() && a.port() == configured.port());
+            let mut addr = *configured;
+            if addr.port() == 0 {
+                addr.set_port(chosen_port.unwrap_or(0));
+            }
             let mut listener =
-                listen(*addr, config.workers > 1, v4_on_same_port).map_err(|e| StartError::Listen(*addr, e))?;
+                listen(addr, config.workers > 1, v4_on_same_port).map_err(|e| StartError::Listen(addr, e))?;
+            if configured.port() == 0 && chosen_port.is_none() {
+                chosen_port = listener.local_addr().ok().map(|a| a.port());
+            }
             poll.registry().register(&mut listener, listener_token(i), Interest::READABLE).map_err(StartError::Poll)?;
             listeners.push(listener);
         }
