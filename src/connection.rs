@@ -460,7 +460,7 @@ impl Connection {
         if self.output.capacity() == 0 {
             self.output = cx.buffers.take_output();
         }
-        response::error(&mut self.output, e.status(), cx.date.get(), true, false);
+        response::error(&mut self.output, e.status(), cx.date.get(), true, false, false);
         if let Some(log) = &mut cx.log {
             let record = Record {
                 peer: self.peer,

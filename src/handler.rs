@@ -422,7 +422,7 @@ impl Ctx<'_> {
     /// sends next is not worth reading.
     fn error(&mut self, status: u16, close: bool) -> Reply {
         self.close |= close;
-        response::error(self.out, status, self.date, self.close, self.head_only);
+        response::error(self.out, status, self.date, self.close, self.http10_keep_alive, self.head_only);
         let len = response::error_body(status).len() as u64;
         self.reply(status, None, len)
     }

@@ -37,6 +37,14 @@ pub struct Resolved<'a> {
 }
 
 /// Maps an origin-form target (`/a/b?q`) to a path under the root, or refuses it.
+///
+/// ```
+/// use evserve::resolve::{Reject, resolve_target};
+/// let r = resolve_target("/docs/../caf%C3%A9/?lang=fr", false).unwrap();
+/// assert_eq!((&*r.path, r.dir_form, r.query), ("café", true, Some("lang=fr")));
+/// assert!(matches!(resolve_target("/%2e%2e/etc/passwd", false), Err(Reject::BadRequest(_))));
+/// assert_eq!(resolve_target("/.git/config", false), Err(Reject::Hidden));
+/// ```
 pub fn resolve_target(target: &str, allow_dotfiles: bool) -> Result<Resolved<'_>, Reject> {
     let (raw_path, query) = match target.split_once('?') {
         Some((p, q)) => (p, Some(q)),

@@ -143,7 +143,7 @@ pub fn error_body(status: u16) -> String {
 }
 
 /// A complete error response (head and, unless `head_only`, its HTML body).
-pub fn error(out: &mut Vec<u8>, status: u16, date: &str, close: bool, head_only: bool) {
+pub fn error(out: &mut Vec<u8>, status: u16, date: &str, close: bool, http10_keep_alive: bool, head_only: bool) {
     let body = error_body(status);
     status_line(out, status, date);
     content_type(out, "text/html", true);
@@ -152,7 +152,7 @@ pub fn error(out: &mut Vec<u8>, status: u16, date: &str, close: bool, head_only:
     if status == 405 {
         header(out, "Allow", ALLOW);
     }
-    finish(out, close, false);
+    finish(out, close, http10_keep_alive);
     if !head_only {
         out.extend_from_slice(body.as_bytes());
     }
@@ -174,7 +174,7 @@ mod tests {
     #[test]
     fn error_response_is_complete() {
         let mut out = Vec::new();
-        error(&mut out, 405, "Thu, 01 Jan 1970 00:00:00 GMT", true, false);
+        error(&mut out, 405, "Thu, 01 Jan 1970 00:00:00 GMT", true, false, false);
         let text = String::from_utf8(out).unwrap();
         let (head, body) = text.split_once("\r\n\r\n").unwrap();
         assert!(head.starts_with("HTTP/1.1 405 Method Not Allowed\r\nDate: Thu, 01 Jan 1970 00:00:00 GMT\r\n"));

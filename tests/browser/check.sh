@@ -32,6 +32,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/evserve-browser.XXXXXX")
 server=""
 drain=""
 failed=0
+passed=0
 cleanup() {
   if [[ -n $server ]] && kill -0 "$server" 2>/dev/null; then kill -KILL "$server" 2>/dev/null || true; fi
   if [[ -n $drain ]]; then kill "$drain" 2>/dev/null || true; fi
@@ -39,10 +40,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ok() { echo "ok:   $*"; }
+ok() {
+  echo "ok:   $*"
+  passed=$((passed + 1))
+}
 fail() {
   echo "FAIL: $*" >&2
-  failed=1
+  failed=$((failed + 1))
 }
 
 # The site: a copy of htdocs/ plus two test pages.
@@ -186,6 +190,7 @@ if [[ $failed != 0 ]]; then
   echo "--- chromium stderr (last 20 lines)" >&2
   grep -v dbus "$work/chromium.log" | tail -n 20 >&2 || true
   echo "browser check FAILED" >&2
+  echo "browser: $passed passed, $failed failed"
   exit 1
 fi
-echo "browser check passed"
+echo "browser: $passed passed, 0 failed"
