@@ -63,6 +63,9 @@ impl Default for Config {
 
 pub const DEFAULT_PORT: u16 = 8000;
 
+/// Listening addresses per loop (each listener takes a token below the waker's).
+pub const MAX_BINDS: usize = 1024;
+
 /// What the command line asks for.
 #[derive(Debug)]
 pub enum Command {
@@ -227,6 +230,9 @@ impl Config {
         }
         if let Some(root) = root {
             c.root = root;
+        }
+        if binds.len() > MAX_BINDS {
+            return Err(UsageError(format!("--bind: at most {MAX_BINDS} addresses")));
         }
         if binds.is_empty() {
             binds.push((IpAddr::V4(Ipv4Addr::UNSPECIFIED), None));

@@ -33,6 +33,9 @@ fn listener_token(i: usize) -> Token {
     Token(usize::MAX - 1 - i)
 }
 
+/// Listener tokens occupy this many values below the waker's.
+const MAX_LISTENERS: usize = crate::config::MAX_BINDS;
+
 /// Descriptors kept free for the process itself (standard streams, epoll, waker,
 /// listeners, root, log) and for opening files, when sizing the connection cap from
 /// `RLIMIT_NOFILE`: this many plus an eighth of the limit.
@@ -335,8 +338,11 @@ impl EventLoop {
             for event in events.iter() {
                 match event.token() {
                     WAKER => {}
-                    token if token.0 >= listener_token(self.listeners.len().saturating_sub(1)).0 => {
-                        self.accept(usize::MAX - 1 - token.0);
+                    token if token.0 > usize::MAX - 1 - MAX_LISTENERS => {
+                        let index = usize::MAX - 1 - token.0;
+                        if index < self.listeners.len() {
+                            self.accept(index);
+                        }
                     }
                     Token(key) => {
                         if let Some(slot) = self.slab.get_mut(key) {
@@ -407,16 +413,26 @@ impl EventLoop {
                 Ok((stream, peer)) => self.admit(stream, peer),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => match e.raw_os_error() {
-                    // Out of descriptors or memory: stop polling the listener (no spinning)
-                    // until a connection closes or the retry time passes.
-                    Some(code) if is_resource_exhaustion(code) => {
-                        self.pause_accepting(Some(self.cx.now + ACCEPT_RETRY));
-                        return;
+                Err(e) => {
+                    use rustix::io::Errno;
+                    match e.raw_os_error().map(Errno::from_raw_os_error) {
+                        // That one client failed (gave up while queued, a protocol error, a
+                        // firewall verdict): take the next.
+                        Some(Errno::CONNABORTED | Errno::PROTO | Errno::PERM) => {}
+                        // Out of descriptors or memory: stop polling the listener (no
+                        // spinning) until a connection closes or the retry time passes.
+                        Some(Errno::MFILE | Errno::NFILE | Errno::NOBUFS | Errno::NOMEM) => {
+                            self.pause_accepting(Some(self.cx.now + ACCEPT_RETRY));
+                            return;
+                        }
+                        // Anything else is unexpected; say so and retry later rather than spin.
+                        _ => {
+                            eprintln!("evserve: accept failed: {e}");
+                            self.pause_accepting(Some(self.cx.now + ACCEPT_RETRY));
+                            return;
+                        }
                     }
-                    // The client gave up while queued (ECONNABORTED and the like).
-                    _ => {}
-                },
+                }
             }
         }
     }
@@ -575,11 +591,6 @@ impl EventLoop {
         s.events = 0;
         s.next = self.cx.now + s.every;
     }
-}
-
-fn is_resource_exhaustion(code: i32) -> bool {
-    use rustix::io::Errno;
-    [Errno::MFILE, Errno::NFILE, Errno::NOBUFS, Errno::NOMEM].iter().any(|e| e.raw_os_error() == code)
 }
 
 /// The handler's options from the command line, with the extra header lines rendered
