@@ -885,25 +885,22 @@ fn trace_follows_one_connection_from_accept_to_close() {
     let accepted = accepted.unwrap_or_else(|| panic!("no accept traced for port {port}: {:#?}", p.seen));
     let prefix = accepted.strip_suffix(&suffix).unwrap().to_string() + ": ";
 
-    // What the connection does with the request, up to waiting for the next one.
+    // What the connection does with the request, up to waiting for the next one, then
+    // what it does when the client leaves.
     let mut steps = Vec::new();
-    let idle = p.line_where(IO_TIMEOUT, |l| match l.strip_prefix(&prefix) {
-        Some(step) => {
-            steps.push(step.to_string());
-            step.starts_with("now idle")
-        }
-        None => false,
-    });
-    assert!(idle.is_some(), "the connection never went idle: {steps:#?}");
+    let mut trace_until = |p: &mut Evserve, last: &str| {
+        p.line_where(IO_TIMEOUT, |l| match l.strip_prefix(&prefix) {
+            Some(step) => {
+                steps.push(step.to_string());
+                step.starts_with(last)
+            }
+            None => false,
+        })
+        .is_some()
+    };
+    assert!(trace_until(&mut p, "now idle"), "the connection never went idle");
     drop(s);
-    let closed = p.line_where(IO_TIMEOUT, |l| match l.strip_prefix(&prefix) {
-        Some(step) => {
-            steps.push(step.to_string());
-            step.starts_with("now closed")
-        }
-        None => false,
-    });
-    assert!(closed.is_some(), "the close was not traced: {steps:#?}");
+    assert!(trace_until(&mut p, "now closed"), "the close was not traced");
 
     let number = |step: &str, before: &str, after: &str| -> Option<usize> {
         step.strip_prefix(before)?.split_once(after)?.0.parse().ok()
