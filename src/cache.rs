@@ -27,7 +27,7 @@ pub const MEMORY_FILE_MAX: u64 = 16 * 1024;
 /// At most this many bytes of file contents are held in memory, over all entries.
 pub const MEMORY_BUDGET: usize = 32 * 1024 * 1024;
 
-/// At most this many paths are cached (each large file holds a descriptor).
+/// At most this many paths are cached.
 pub const CAPACITY: usize = 4096;
 
 /// Where a representation's bytes come from.
@@ -97,6 +97,8 @@ struct Slot {
     /// The identities of the name and of its sidecar names when loaded.
     identities: [Option<Identity>; 4],
     memory: usize,
+    /// Descriptors the entry holds open (large files and their sidecars).
+    fds: usize,
 }
 
 /// Path -> lookup, with time-bounded trust.
@@ -106,11 +108,15 @@ pub struct FileCache {
     mime: MimeOverrides,
     ttl: Duration,
     memory: usize,
+    /// Descriptors held by all entries, and the most they may hold: cached descriptors
+    /// share `RLIMIT_NOFILE` with connections, so they are bounded too.
+    fds: usize,
+    max_fds: usize,
 }
 
 impl FileCache {
-    pub fn new(ttl: Duration, mime: MimeOverrides) -> Self {
-        FileCache { slots: HashMap::new(), mime, ttl, memory: 0 }
+    pub fn new(ttl: Duration, mime: MimeOverrides, max_fds: usize) -> Self {
+        FileCache { slots: HashMap::new(), mime, ttl, memory: 0, fds: 0, max_fds }
     }
 
     /// What `rel` (a clean relative path) is, from the cache when fresh.
@@ -130,25 +136,29 @@ impl FileCache {
             return lookup;
         }
         if let Some(old) = self.slots.remove(rel) {
-            self.memory -= old.memory;
+            self.forget(&old);
         }
-        if self.slots.len() >= CAPACITY {
-            self.evict(now);
+        let fds = descriptors(&lookup);
+        if fds > self.max_fds {
+            return lookup; // Served, not kept.
+        }
+        // Room by random replacement: the hash order picks the victim, in O(1), so a
+        // crawl over more files than the capacity costs a miss each, never a sweep.
+        while self.slots.len() >= CAPACITY || self.fds + fds > self.max_fds {
+            let Some(victim) = self.slots.keys().next().cloned() else { break };
+            if let Some(old) = self.slots.remove(&victim) {
+                self.forget(&old);
+            }
         }
         self.memory += memory;
-        self.slots.insert(rel.to_string(), Slot { lookup: lookup.clone(), checked: now, identities, memory });
+        self.fds += fds;
+        self.slots.insert(rel.to_string(), Slot { lookup: lookup.clone(), checked: now, identities, memory, fds });
         lookup
     }
 
-    /// Drops stale entries, and everything if that is not enough (rare: a site with more
-    /// hot paths than the capacity just misses more).
-    fn evict(&mut self, now: Instant) {
-        let ttl = self.ttl;
-        self.slots.retain(|_, s| now < s.checked + ttl);
-        if self.slots.len() >= CAPACITY {
-            self.slots.clear();
-        }
-        self.memory = self.slots.values().map(|s| s.memory).sum();
+    fn forget(&mut self, slot: &Slot) {
+        self.memory -= slot.memory;
+        self.fds -= slot.fds;
     }
 
     fn load(&self, root: &File, rel: &str) -> (Lookup, usize) {
@@ -229,6 +239,16 @@ impl FileCache {
     }
 }
 
+/// How many descriptors a lookup keeps open.
+fn descriptors(lookup: &Lookup) -> usize {
+    match lookup {
+        Lookup::File(f) => {
+            std::iter::once(&f.original).chain(&f.sidecars).filter(|v| matches!(v.source, Source::File(_))).count()
+        }
+        _ => 0,
+    }
+}
+
 fn lookup_error(e: &io::Error) -> Lookup {
     match e.raw_os_error().map(rustix::io::Errno::from_raw_os_error) {
         Some(rustix::io::Errno::ACCESS) | Some(rustix::io::Errno::PERM) => Lookup::Denied,
@@ -273,7 +293,7 @@ mod tests {
         std::fs::write(dir.join("a.txt"), "one").unwrap();
         let root = File::open(&dir).unwrap();
         let t0 = Instant::now();
-        let mut cache = FileCache::new(Duration::from_secs(1), MimeOverrides::new());
+        let mut cache = FileCache::new(Duration::from_secs(1), MimeOverrides::new(), 8);
         let Lookup::File(first) = cache.lookup(&root, "a.txt", t0) else { panic!() };
         assert!(matches!(first.original.source, Source::Memory(ref b) if &b[..] == b"one"));
         std::fs::write(dir.join("a.txt"), "two!").unwrap();
@@ -293,6 +313,26 @@ mod tests {
         let Lookup::File(with) = cache.lookup(&root, "a.txt", t0 + Duration::from_secs(6)) else { panic!() };
         assert!(with.sidecar(Coding::Gzip).is_some());
         assert_eq!(cache.len(), 3);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn held_descriptors_are_bounded() {
+        let dir = std::env::temp_dir().join(format!("evserve-cache-fds-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for name in ["a", "b", "c"] {
+            std::fs::write(dir.join(name), vec![0u8; MEMORY_FILE_MAX as usize + 1]).unwrap();
+        }
+        let root = File::open(&dir).unwrap();
+        let t0 = Instant::now();
+        let mut cache = FileCache::new(Duration::from_secs(60), MimeOverrides::new(), 2);
+        for name in ["a", "b", "c", "a", "b", "c"] {
+            assert!(matches!(cache.lookup(&root, name, t0), Lookup::File(_)));
+            assert!(cache.fds <= 2 && cache.len() <= 2, "{} descriptors in {} entries", cache.fds, cache.len());
+        }
+        let mut none = FileCache::new(Duration::from_secs(60), MimeOverrides::new(), 0);
+        assert!(matches!(none.lookup(&root, "a", t0), Lookup::File(_)));
+        assert!(none.is_empty());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -47,6 +47,8 @@ pub struct SiteOptions {
     pub extra_headers: Vec<u8>,
     /// How long a cached lookup is trusted before it is re-checked (0: every request).
     pub cache_ttl: Duration,
+    /// Most descriptors the file cache may keep open.
+    pub cache_fds: usize,
 }
 
 /// The served folder, opened once: every lookup is relative to this descriptor, so
@@ -103,7 +105,7 @@ impl Site {
         if !root.metadata()?.is_dir() {
             return Err(io::Error::new(io::ErrorKind::NotADirectory, "not a folder"));
         }
-        let cache = FileCache::new(options.cache_ttl, options.mime.clone());
+        let cache = FileCache::new(options.cache_ttl, options.mime.clone(), options.cache_fds);
         Ok(Site { root, options, cache, index_path: String::new() })
     }
 

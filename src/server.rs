@@ -137,11 +137,13 @@ impl Server {
         let max_connections = config.max_connections.unwrap_or_else(|| {
             (nofile.saturating_sub(FD_RESERVE + nofile / 8).max(1) as usize / config.workers).max(1)
         });
+        // The open-file cache may keep half of the descriptors reserved for files.
+        let cache_fds = (nofile / 16 / config.workers as u64).max(8) as usize;
         let stop = Arc::new(AtomicBool::new(false));
         let mut loops = Vec::with_capacity(config.workers);
         let mut addrs = config.addrs.clone();
         for id in 0..config.workers {
-            let event_loop = EventLoop::new(id, config, &addrs, max_connections, stop.clone())?;
+            let event_loop = EventLoop::new(id, config, &addrs, max_connections, cache_fds, stop.clone())?;
             // Port 0 picks a port once; the other workers share it.
             addrs = event_loop.local_addrs().map_err(StartError::Poll)?;
             loops.push(event_loop);
@@ -256,6 +258,7 @@ impl EventLoop {
         config: &Config,
         addrs: &[SocketAddr],
         max_connections: usize,
+        cache_fds: usize,
         stop: Arc<AtomicBool>,
     ) -> Result<Self, StartError> {
         let poll = Poll::new().map_err(StartError::Poll)?;
@@ -278,8 +281,8 @@ impl EventLoop {
             poll.registry().register(&mut listener, listener_token(i), Interest::READABLE).map_err(StartError::Poll)?;
             listeners.push(listener);
         }
-        let site =
-            Site::new(&config.root, site_options(config)).map_err(|e| StartError::Root(config.root.clone(), e))?;
+        let site = Site::new(&config.root, site_options(config, cache_fds))
+            .map_err(|e| StartError::Root(config.root.clone(), e))?;
         let log = match &config.access_log {
             // One log writer per worker would interleave partial lines; workers after the
             // first write to the same file in whole buffered lines (O_APPEND).
@@ -595,7 +598,7 @@ impl EventLoop {
 
 /// The handler's options from the command line, with the extra header lines rendered
 /// once (they were validated by `config`).
-fn site_options(config: &Config) -> SiteOptions {
+fn site_options(config: &Config, cache_fds: usize) -> SiteOptions {
     let mut extra = Vec::new();
     if let Some(cc) = &config.cache_control {
         crate::response::header(&mut extra, "Cache-Control", cc);
@@ -610,5 +613,6 @@ fn site_options(config: &Config) -> SiteOptions {
         mime: config.mime.clone(),
         extra_headers: extra,
         cache_ttl: config.cache_ttl,
+        cache_fds,
     }
 }

@@ -372,3 +372,31 @@ mod binary {
         }
     }
 }
+
+/// A site with more files than the open-file cache holds (4096 entries), crawled twice
+/// with the cache trusted: every file comes back whole, whatever was evicted.
+#[test]
+fn a_site_larger_than_the_file_cache_is_served_whole() {
+    let f = Fixture::new();
+    let count = 5000;
+    for i in 0..count {
+        // A few large files too, so that cached descriptors are bounded as well.
+        let len = if i % 500 == 0 { 40_000 } else { 10 + i % 97 };
+        f.file(&format!("d{}/f{i}.txt", i % 50), vec![b'a' + (i % 26) as u8; len]);
+    }
+    let server = TestServer::with(&f.root(), |c| c.cache_ttl = Duration::from_secs(3600));
+    let mut s = BufReader::new(server.connect());
+    for round in 0..2 {
+        for chunk in (0..count).collect::<Vec<_>>().chunks(100) {
+            let batch: String =
+                chunk.iter().map(|i| format!("GET /d{}/f{i}.txt HTTP/1.1\r\nHost: x\r\n\r\n", i % 50)).collect();
+            s.get_mut().write_all(batch.as_bytes()).unwrap();
+            for &i in chunk {
+                let r = read_response(&mut s, false);
+                let len = if i % 500 == 0 { 40_000 } else { 10 + i % 97 };
+                assert_eq!((r.status, r.body.len()), (200, len), "round {round}, file {i}");
+                assert!(r.body.iter().all(|&b| b == b'a' + (i % 26) as u8), "round {round}, file {i}");
+            }
+        }
+    }
+}
