@@ -59,6 +59,8 @@ pub struct CachedFile {
     pub original: Variant,
     /// Valid sidecars (regular, not older than the original), in `Coding::ALL` order.
     pub sidecars: Vec<Variant>,
+    /// The sidecars' codings, for negotiation.
+    pub codings: Vec<Coding>,
 }
 
 impl CachedFile {
@@ -88,6 +90,15 @@ struct Identity {
     size: i64,
     mtime: (i64, i64),
     kind: u32,
+}
+
+/// A fresh load: the lookup and what keeping it would cost.
+struct Loaded {
+    lookup: Lookup,
+    memory: usize,
+    fds: usize,
+    /// False when part of it could not be known (out of descriptors): serve, don't keep.
+    complete: bool,
 }
 
 #[derive(Debug)]
@@ -121,39 +132,46 @@ impl FileCache {
 
     /// What `rel` (a clean relative path) is, from the cache when fresh.
     pub fn lookup(&mut self, root: &File, rel: &str, now: Instant) -> Lookup {
+        let mut probed = None;
         if let Some(slot) = self.slots.get_mut(rel) {
             if now < slot.checked + self.ttl {
                 return slot.lookup.clone();
             }
-            if slot.identities == probe(root, rel) {
+            let identities = probe(root, rel);
+            if slot.identities == identities {
                 slot.checked = now;
                 return slot.lookup.clone();
             }
+            probed = Some(identities);
         }
-        let identities = probe(root, rel);
-        let (lookup, memory) = self.load(root, rel);
-        if matches!(lookup, Lookup::Exhausted) {
-            return lookup;
-        }
+        let identities = probed.unwrap_or_else(|| probe(root, rel));
+        let loaded = self.load(root, rel);
         if let Some(old) = self.slots.remove(rel) {
             self.forget(&old);
         }
-        let fds = descriptors(&lookup);
-        if fds > self.max_fds {
-            return lookup; // Served, not kept.
+        if !loaded.complete || loaded.fds > self.max_fds {
+            return loaded.lookup; // Served, not kept.
         }
-        // Room by random replacement: the hash order picks the victim, in O(1), so a
-        // crawl over more files than the capacity costs a miss each, never a sweep.
+        self.make_room(loaded.fds);
+        self.memory += loaded.memory;
+        self.fds += loaded.fds;
+        let slot =
+            Slot { lookup: loaded.lookup.clone(), checked: now, identities, memory: loaded.memory, fds: loaded.fds };
+        self.slots.insert(rel.to_string(), slot);
+        loaded.lookup
+    }
+
+    /// Evicts until one more entry (holding `fds` descriptors) fits. Random replacement:
+    /// the hash order picks the victim, so a crawl over more files than fit costs one miss
+    /// per file, never a sweep of the cache. When descriptors are short, only an entry
+    /// that holds one is worth evicting.
+    fn make_room(&mut self, fds: usize) {
         while self.slots.len() >= CAPACITY || self.fds + fds > self.max_fds {
-            let Some(victim) = self.slots.keys().next().cloned() else { break };
-            if let Some(old) = self.slots.remove(&victim) {
-                self.forget(&old);
-            }
+            let need_fd = self.fds + fds > self.max_fds;
+            let victim = self.slots.iter().find(|(_, s)| !need_fd || s.fds > 0).map(|(k, _)| k.clone());
+            let Some(old) = victim.and_then(|k| self.slots.remove(&k)) else { break };
+            self.forget(&old);
         }
-        self.memory += memory;
-        self.fds += fds;
-        self.slots.insert(rel.to_string(), Slot { lookup: lookup.clone(), checked: now, identities, memory, fds });
-        lookup
     }
 
     fn forget(&mut self, slot: &Slot) {
@@ -161,30 +179,40 @@ impl FileCache {
         self.fds -= slot.fds;
     }
 
-    fn load(&self, root: &File, rel: &str) -> (Lookup, usize) {
+    fn load(&self, root: &File, rel: &str) -> Loaded {
+        let done = |lookup| Loaded { complete: !matches!(lookup, Lookup::Exhausted), lookup, memory: 0, fds: 0 };
         let file = match open_beneath(root, rel) {
             Ok(f) => f,
-            Err(e) => return (lookup_error(&e), 0),
+            Err(e) => return done(lookup_error(&e)),
         };
         let meta = match file.metadata() {
             Ok(m) => m,
-            Err(e) => return (lookup_error(&e), 0),
+            Err(e) => return done(lookup_error(&e)),
         };
         if meta.is_dir() {
-            return (Lookup::Dir, 0);
+            return done(Lookup::Dir);
         }
         if !meta.is_file() {
-            return (Lookup::Special, 0);
+            return done(Lookup::Special);
         }
         let mut memory = 0;
         let Some(original) = self.variant(file, &meta, None, &mut memory) else {
-            return (Lookup::Missing, 0);
+            return done(Lookup::Missing);
         };
         let mut sidecars = Vec::new();
+        let mut complete = true;
         // A sidecar of a sidecar (`x.gz.br`) is never looked for.
         if !Coding::ALL.iter().any(|c| rel.ends_with(c.suffix())) {
             for coding in Coding::ALL {
-                let Ok(file) = open_beneath(root, &format!("{rel}{}", coding.suffix())) else { continue };
+                let file = match open_beneath(root, &format!("{rel}{}", coding.suffix())) {
+                    Ok(file) => file,
+                    Err(e) => {
+                        // Absent is a fact; anything else (out of descriptors) is not, and
+                        // an entry missing a sidecar must not be kept.
+                        complete &= matches!(lookup_error(&e), Lookup::Missing);
+                        continue;
+                    }
+                };
                 let Ok(meta) = file.metadata() else { continue };
                 let fresh = meta.modified().is_ok_and(|m| m >= original.modified);
                 if meta.is_file() && fresh {
@@ -195,7 +223,10 @@ impl FileCache {
         let media = files::media_type(rel, &self.mime);
         let content_type =
             if media.text { format!("{}; charset=utf-8", media.essence) } else { media.essence.to_string() };
-        (Lookup::File(Arc::new(CachedFile { content_type, original, sidecars })), memory)
+        let codings = sidecars.iter().filter_map(|v| v.coding).collect();
+        let lookup = Lookup::File(Arc::new(CachedFile { content_type, codings, original, sidecars }));
+        let fds = descriptors(&lookup);
+        Loaded { lookup, memory, fds, complete }
     }
 
     /// Renders the validators once and keeps a small file's bytes when the budget allows.

@@ -196,8 +196,8 @@ impl Config {
                         .ok_or_else(|| UsageError(format!("--header: expected 'Name: value', got {v:?}")))?;
                     c.headers.push((name.to_string(), value.to_string()));
                 }
-                Long("max-head-bytes") => c.limits.max_head_bytes = positive(&mut parser, "--max-head-bytes")?,
-                Long("max-uri-bytes") => c.limits.max_uri_bytes = positive(&mut parser, "--max-uri-bytes")?,
+                Long("max-head-bytes") => c.limits.max_head_bytes = buffer_size(&mut parser, "--max-head-bytes")?,
+                Long("max-uri-bytes") => c.limits.max_uri_bytes = buffer_size(&mut parser, "--max-uri-bytes")?,
                 Long("max-headers") => {
                     let n: usize = positive(&mut parser, "--max-headers")?;
                     if n > MAX_HEADERS_CAP {
@@ -261,6 +261,18 @@ fn positive<T: std::str::FromStr + PartialOrd + Default>(
     }
     Ok(n)
 }
+
+/// A byte limit that sizes a per-connection buffer: bounded, so memory stays bounded.
+fn buffer_size(parser: &mut lexopt::Parser, flag: &str) -> Result<usize, UsageError> {
+    let n: usize = positive(parser, flag)?;
+    if n > MAX_BUFFER_LIMIT {
+        return Err(UsageError(format!("{flag}: at most {MAX_BUFFER_LIMIT} bytes")));
+    }
+    Ok(n)
+}
+
+/// The largest `--max-head-bytes` / `--max-uri-bytes` accepted.
+pub const MAX_BUFFER_LIMIT: usize = 1024 * 1024;
 
 fn seconds(parser: &mut lexopt::Parser, flag: &str) -> Result<Duration, UsageError> {
     let v = text(parser, flag)?;
@@ -363,6 +375,7 @@ mod tests {
             (&["--idle-timeout", "-1"][..], "--idle-timeout"),
             (&["--max-headers", "1000"][..], "--max-headers"),
             (&["--workers", "0"][..], "--workers"),
+            (&["--max-head-bytes", "18446744073709551615"][..], "--max-head-bytes"),
         ] {
             let e = parse(args).unwrap_err();
             assert!(e.0.contains(flag), "{e} should name {flag}");

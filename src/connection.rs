@@ -80,7 +80,7 @@ pub enum Status {
     Wait,
     /// Used its quantum with work left: drive again next turn without waiting.
     Yield,
-    /// Done: deregister and drop.
+    /// Done: drop the connection.
     Close,
 }
 
@@ -144,6 +144,8 @@ pub struct Context {
     pub log: Option<AccessLog>,
     /// `--trace`: what the connection being driven did, step by step (None: off, and free).
     pub trace: Option<Vec<String>>,
+    /// The server is stopping: answer with `Connection: close`.
+    pub draining: bool,
 }
 
 impl Context {
@@ -158,6 +160,7 @@ impl Context {
             counters: Counters::default(),
             log,
             trace: None,
+            draining: false,
         }
     }
 
@@ -334,10 +337,15 @@ impl Connection {
                 }
             }
             if self.close_after && !matches!(self.phase, Phase::Linger { .. }) {
-                if !self.linger || self.eof {
+                // Closing with unread input makes the kernel answer with a reset, which
+                // can destroy the end of our response in the client's buffers. Close at
+                // once only when nothing can be pending: EOF seen, or the last read was
+                // short (the queue was empty) with no readable edge since.
+                let quiet = self.eof || (!self.linger && !self.readable && self.start == self.end);
+                if quiet {
                     return Status::Close;
                 }
-                // Half-close, then drain: the client reads our error before the close.
+                // Half-close, then drain: the client reads our response before the close.
                 let _ = io.shutdown_write();
                 self.phase = Phase::Linger { dropped: 0 };
                 self.timer = None;
@@ -417,6 +425,8 @@ impl Connection {
                 continue;
             }
             self.body_done = false;
+            // While the server drains, every response is the connection's last.
+            let req = request::Request { keep_alive: req.keep_alive && !cx.draining, ..req };
             let reply = cx.site.respond(&req, cx.date.get(), cx.now, &mut self.output);
             cx.trace(|| format!("response {} planned, body {} bytes", reply.status, reply.body_len));
             if let Some(log) = &mut cx.log {

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::cache::{CachedFile, FileCache, Lookup, Source, Variant};
-use crate::files::{self, Coding, Conditions, MimeOverrides, Precondition, RangeOutcome};
+use crate::files::{self, Conditions, MimeOverrides, Precondition, RangeOutcome};
 use crate::listing;
 use crate::request::{Request, Target};
 use crate::resolve::{self, Reject, Resolved};
@@ -119,7 +119,7 @@ impl Site {
             http10_keep_alive: req.minor_version == 0 && req.keep_alive,
         };
         let target = match (req.method, req.target) {
-            ("OPTIONS", _) => return cx.options(),
+            ("OPTIONS", _) => return cx.options(&self.options),
             ("GET" | "HEAD", Target::Path(target)) => target,
             ("GET" | "HEAD", Target::Asterisk) => return cx.error(400, true),
             _ => return cx.error(405, false),
@@ -127,7 +127,8 @@ impl Site {
         let resolved = match resolve::resolve_target(target, self.options.dotfiles) {
             Ok(r) => r,
             Err(Reject::BadRequest(_)) => return cx.error(400, true),
-            Err(Reject::Hidden) => return self.not_found(&mut cx, req, "", now),
+            // The raw path keeps the dot, so a hidden name never looks like an SPA route.
+            Err(Reject::Hidden) => return self.not_found(&mut cx, req, target.split('?').next().unwrap_or(""), now),
         };
         match self.cache.lookup(&self.root, &resolved.path, now) {
             Lookup::File(_) if resolved.dir_form => self.not_found(&mut cx, req, &resolved.path, now),
@@ -193,15 +194,10 @@ impl Site {
 
     /// A regular file: sidecar negotiation, preconditions, ranges, then the response.
     fn serve_file(&self, cx: &mut Ctx, req: &Request, file: &CachedFile) -> Reply {
-        let mut available = [Coding::Br; 3];
-        for (slot, v) in available.iter_mut().zip(&file.sidecars) {
-            *slot = v.coding.unwrap_or(Coding::Br);
-        }
-        let available = &available[..file.sidecars.len()];
-        let rep = files::negotiate(req.fields.accept_encoding, available)
+        let rep = files::negotiate(req.fields.accept_encoding, &file.codings)
             .and_then(|c| file.sidecar(c))
             .unwrap_or(&file.original);
-        let v = Validators { variant: rep, vary: !available.is_empty() };
+        let v = Validators { variant: rep, vary: !file.codings.is_empty() };
         let conditions = Conditions {
             if_match: req.fields.if_match,
             if_none_match: req.fields.if_none_match,
@@ -413,9 +409,10 @@ impl Ctx<'_> {
         self.reply(status, None, body.len() as u64)
     }
 
-    fn options(&mut self) -> Reply {
+    fn options(&mut self, options: &SiteOptions) -> Reply {
         self.begin(204);
         response::header(self.out, "Allow", ALLOW);
+        self.out.extend_from_slice(&options.extra_headers);
         self.end();
         self.reply(204, None, 0)
     }

@@ -9,6 +9,7 @@ use rustix::fs::{AtFlags, FileType};
 use crate::files::media_type;
 use crate::handler::encode_path;
 use crate::request::{list_items, trim_ows};
+use crate::resolve::open_beneath;
 
 /// A folder with more entries than this is listed in part (and says so): the listing is
 /// built in memory, so its size must be bounded.
@@ -23,7 +24,7 @@ pub struct Entry {
     pub modified: SystemTime,
 }
 
-/// True when `Accept` names `application/json` with a non-zero q before any HTML.
+/// True when `Accept` names `application/json` with a non-zero q (whatever else it names).
 pub fn wants_json(accept: &[u8]) -> bool {
     list_items(accept).any(|item| {
         let mut parts = item.split(|&b| b == b';');
@@ -55,8 +56,15 @@ fn read_entries(dir: &File, dotfiles: bool) -> io::Result<(Vec<Entry>, bool)> {
         if entries.len() == MAX_ENTRIES {
             return Ok((entries, true));
         }
-        // Symlinks are described by what they point to; a dangling one is skipped.
-        let Ok(st) = rustix::fs::statat(dir, name, AtFlags::empty()) else { continue };
+        // A symlink is described by what it points to, found by the same confined open as
+        // serving uses (here: beneath the listed folder), so nothing outside leaks its size
+        // or date; a dangling or escaping link is left out.
+        let Ok(mut st) = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) else { continue };
+        if FileType::from_raw_mode(st.st_mode) == FileType::Symlink {
+            let Ok(target) = open_beneath(dir, name) else { continue };
+            let Ok(target_st) = rustix::fs::fstat(&target) else { continue };
+            st = target_st;
+        }
         let kind = FileType::from_raw_mode(st.st_mode);
         if kind != FileType::Directory && kind != FileType::RegularFile {
             continue;

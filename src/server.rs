@@ -218,6 +218,9 @@ struct Slot {
     /// The earliest deadline queued for this slot, and the generation that queued it.
     armed: Option<Instant>,
     generation: u64,
+    /// In `yielded`: driven once more this turn by that list, not by its events, so one
+    /// connection never gets two quanta in a turn.
+    yielded: bool,
 }
 
 /// `--stats` bookkeeping.
@@ -361,13 +364,18 @@ impl EventLoop {
                             // direction is in use: the next syscall surfaces it.
                             let failed = event.is_error() || event.is_write_closed();
                             slot.conn.ready(event.is_readable(), event.is_writable() || failed, event.is_read_closed());
-                            self.drive(key);
+                            if !slot.yielded {
+                                self.drive(key);
+                            }
                         }
                     }
                 }
             }
             for key in std::mem::take(&mut self.yielded) {
-                self.drive(key);
+                if let Some(slot) = self.slab.get_mut(key) {
+                    slot.yielded = false;
+                    self.drive(key);
+                }
             }
             self.expire_deadlines();
             if let Some(log) = &mut self.cx.log
@@ -450,7 +458,13 @@ impl EventLoop {
             eprintln!("evserve: cannot register a connection: {e}");
             return;
         }
-        entry.insert(Slot { stream, conn: Connection::new(Some(peer), self.cx.now), armed: None, generation: 0 });
+        entry.insert(Slot {
+            stream,
+            conn: Connection::new(Some(peer), self.cx.now),
+            armed: None,
+            generation: 0,
+            yielded: false,
+        });
         self.cx.counters.accepted += 1;
         if self.trace {
             eprintln!("trace: conn {key}: accepted from {peer}");
@@ -473,6 +487,7 @@ impl EventLoop {
             Status::Close => self.close(key),
             _ if self.drain_deadline.is_some() && slot.conn.is_idle() => self.close(key),
             Status::Yield => {
+                slot.yielded = true;
                 self.yielded.push(key);
                 self.arm(key);
             }
@@ -562,6 +577,7 @@ impl EventLoop {
     /// Graceful stop: refuse new connections, close idle ones now, give the rest until
     /// the drain deadline.
     fn begin_drain(&mut self) {
+        self.cx.draining = true;
         self.pause_accepting(None);
         self.listeners.clear();
         self.drain_deadline = Some(self.cx.now + self.drain_timeout);

@@ -400,3 +400,75 @@ fn a_site_larger_than_the_file_cache_is_served_whole() {
         }
     }
 }
+
+/// A `Connection: close` response with more client bytes behind it: closing with unread
+/// input would reset the connection and could destroy the end of the response, so the
+/// server half-closes and drains instead. The body must arrive whole, then a clean EOF.
+#[test]
+fn a_closing_response_survives_bytes_the_client_sent_after_it() {
+    let f = site();
+    let big: Vec<u8> = (0..5_000_000u32).map(|i| (i % 251) as u8).collect();
+    f.file("big.bin", &big);
+    let server = TestServer::start(&f.root());
+    for late in [false, true] {
+        let mut s = server.connect();
+        let second = b"GET /style.css HTTP/1.1\r\nHost: x\r\n\r\n";
+        s.write_all(b"GET /big.bin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+        if !late {
+            s.write_all(second).unwrap();
+        }
+        let mut r = BufReader::new(s);
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut r, &mut line).unwrap();
+        if late {
+            r.get_mut().write_all(second).unwrap();
+        }
+        let mut rest = Vec::new();
+        r.read_to_end(&mut rest).expect("a clean close, not a reset");
+        let head_len = rest.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+        assert_eq!(rest.len() - head_len, big.len(), "late={late}");
+        assert_eq!(digest(&rest[head_len..]), digest(&big));
+    }
+}
+
+/// `--spa` answers extension-less routes, but a dotfile stays hidden (404).
+#[test]
+fn spa_does_not_unhide_dotfiles() {
+    let f = site();
+    f.file(".env", "SECRET=1");
+    let server = TestServer::with(&f.root(), |c| c.spa = true);
+    assert_eq!(server.get("GET /some/route HTTP/1.1\r\nHost: x\r\n\r\n").status, 200);
+    let r = server.get("GET /.env HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(r.status, 404);
+    assert!(!r.text().contains("SECRET"));
+}
+
+/// A listing describes symlinks by their targets only when those stay inside the folder:
+/// the size and date of a file outside the root never show.
+#[test]
+fn listings_do_not_describe_files_outside_the_root() {
+    let f = site();
+    let outside = f.outside("secret.bin", vec![0u8; 12_345]);
+    std::os::unix::fs::symlink(&outside, f.root().join("docs/escape")).unwrap();
+    std::os::unix::fs::symlink("page.txt", f.root().join("docs/inside")).unwrap();
+    let server = TestServer::with(&f.root(), |c| c.listing = true);
+    std::fs::remove_file(f.root().join("docs/index.html")).unwrap();
+    let r = server.get("GET /docs/ HTTP/1.1\r\nHost: x\r\nAccept: application/json\r\n\r\n");
+    assert_eq!(r.status, 200);
+    let json = r.text();
+    assert!(json.contains("\"inside\"") && !json.contains("escape") && !json.contains("12345"), "{json}");
+}
+
+/// Extra headers go on every successful response, the 204 of OPTIONS included.
+#[test]
+fn options_carries_the_configured_headers() {
+    let f = site();
+    let server = TestServer::with(&f.root(), |c| {
+        c.cache_control = Some("max-age=60".into());
+        c.headers.push(("Access-Control-Allow-Origin".into(), "*".into()));
+    });
+    let r = server.get("OPTIONS /style.css HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(r.status, 204);
+    assert_eq!(r.header("Access-Control-Allow-Origin"), Some("*"));
+    assert_eq!(r.header("Cache-Control"), Some("max-age=60"));
+}
