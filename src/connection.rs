@@ -29,7 +29,8 @@ use crate::request::{self, BodyDiscard, BodyFraming, Discarded, Limits, ParseErr
 use crate::response::{self, DateCache};
 use crate::timer::{TimeoutKind, Timeouts};
 
-/// Most bytes one connection may send per loop turn before it yields to the others.
+/// Most bytes (head, small bodies and file data alike) one connection may send per loop
+/// turn before it yields to the others.
 pub const WRITE_QUANTUM: usize = 2 * 1024 * 1024;
 
 /// Pipelined responses are batched into one write until the output holds this much.
@@ -335,6 +336,11 @@ impl Connection {
                     Flush::Yield => return Status::Yield,
                     Flush::Failed => return Status::Close,
                 }
+                // A client that pipelines without end and reads as fast must not keep this
+                // one drive going forever: its quantum counts every byte sent.
+                if budget == 0 {
+                    return Status::Yield;
+                }
             }
             if self.close_after && !matches!(self.phase, Phase::Linger { .. }) {
                 // Closing with unread input makes the kernel answer with a reset, which
@@ -511,6 +517,7 @@ impl Connection {
                         cx.trace(|| format!("wrote {n} of {pending} bytes"));
                         self.progress(n, cx);
                         self.written += n;
+                        *budget = budget.saturating_sub(n);
                         // A short write means the socket buffer is full (epoll(7)):
                         // wait for the writable edge instead of asking again.
                         if n < pending {
@@ -785,6 +792,19 @@ mod tests {
         let head_end = io.out.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
         assert_eq!(io.out.len() - head_end, 100_000);
         assert_eq!(conn.state_name(), "idle");
+    }
+
+    #[test]
+    fn an_endless_pipeline_yields_after_a_quantum() {
+        let mut s = setup("quantum");
+        let mut conn = Connection::new(None, s.cx.now);
+        let req = b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n".repeat(40); // 40 x 100 kB
+        let mut io = Mock { chunks: VecDeque::from([req]), ..Mock::default() };
+        assert_eq!(conn.drive(&mut io, &mut s.cx), Status::Yield);
+        let first = io.out.len();
+        assert!((WRITE_QUANTUM..WRITE_QUANTUM + 200_000).contains(&first), "{first} bytes in one turn");
+        while conn.drive(&mut io, &mut s.cx) == Status::Yield {}
+        assert_eq!(responses(&io.out), 40);
     }
 
     #[test]
