@@ -39,15 +39,20 @@ struct Exit {
     stdout: String,
 }
 
+/// The binary with piped output and no input.
+fn spawn(args: &[&str]) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_evserve"))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 impl Evserve {
     fn start(args: &[&str]) -> Evserve {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_evserve"))
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut child = spawn(args);
         let stderr = child.stderr.take().unwrap();
         let (tx, lines) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
@@ -146,13 +151,7 @@ fn summary(exit: &Exit) -> &str {
 
 /// Runs the binary for a command that must end by itself (errors, --help, --version).
 fn run_to_exit(args: &[&str]) -> (Option<i32>, String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_evserve"))
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn(args);
     let mut status = None;
     let exited = eventually(Duration::from_secs(10), || {
         status = child.try_wait().unwrap();
