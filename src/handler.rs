@@ -127,16 +127,16 @@ impl Site {
         let resolved = match resolve::resolve_target(target, self.options.dotfiles) {
             Ok(r) => r,
             Err(Reject::BadRequest(_)) => return cx.error(400, true),
-            // The raw path keeps the dot, so a hidden name never looks like an SPA route.
-            Err(Reject::Hidden) => return self.not_found(&mut cx, req, target.split('?').next().unwrap_or(""), now),
+            // A hidden name is never an SPA route.
+            Err(Reject::Hidden) => return self.not_found(&mut cx, req, false, now),
         };
         match self.cache.lookup(&self.root, &resolved.path, now) {
-            Lookup::File(_) if resolved.dir_form => self.not_found(&mut cx, req, &resolved.path, now),
+            Lookup::File(_) if resolved.dir_form => self.not_found(&mut cx, req, false, now),
             Lookup::File(file) => self.serve_file(&mut cx, req, &file),
             Lookup::Dir if !resolved.dir_form => cx.redirect_to_folder(&resolved),
             Lookup::Dir => self.serve_folder(&mut cx, req, &resolved, now),
             Lookup::Special | Lookup::Denied => cx.error(403, false),
-            Lookup::Missing => self.not_found(&mut cx, req, &resolved.path, now),
+            Lookup::Missing => self.not_found(&mut cx, req, is_spa_route(&resolved.path), now),
             Lookup::Exhausted => cx.error(503, false),
         }
     }
@@ -172,16 +172,15 @@ impl Site {
                     Err(_) => cx.error(403, false),
                 }
             }
-            _ => self.not_found(cx, req, index, now),
+            _ => self.not_found(cx, req, false, now),
         }
     }
 
-    /// 404: the SPA entry point for extension-less paths when `--spa` is on, the site's own
+    /// 404: the SPA entry point for a missing route when `--spa` is on, the site's own
     /// `404.html` (status kept) when there is one, else the built-in page.
-    fn not_found(&mut self, cx: &mut Ctx, req: &Request, path: &str, now: Instant) -> Reply {
-        let last = path.rsplit('/').next().unwrap_or("");
+    fn not_found(&mut self, cx: &mut Ctx, req: &Request, spa_route: bool, now: Instant) -> Reply {
         if self.options.spa
-            && !last.contains('.')
+            && spa_route
             && let Lookup::File(index) = self.cache.lookup(&self.root, "index.html", now)
         {
             return self.serve_file(cx, req, &index);
@@ -448,6 +447,12 @@ impl Ctx<'_> {
         self.end();
         self.inline(301, body.as_bytes())
     }
+}
+
+/// A missing path the SPA entry point answers: its last segment has no extension (so
+/// `/app/settings` is a route, `/app.js` a missing asset).
+fn is_spa_route(path: &str) -> bool {
+    !path.rsplit('/').next().unwrap_or("").contains('.')
 }
 
 /// A boundary that cannot be predicted from outside and is unlikely to occur in the file.

@@ -438,9 +438,11 @@ fn spa_does_not_unhide_dotfiles() {
     f.file(".env", "SECRET=1");
     let server = TestServer::with(&f.root(), |c| c.spa = true);
     assert_eq!(server.get("GET /some/route HTTP/1.1\r\nHost: x\r\n\r\n").status, 200);
-    let r = server.get("GET /.env HTTP/1.1\r\nHost: x\r\n\r\n");
-    assert_eq!(r.status, 404);
-    assert!(!r.text().contains("SECRET"));
+    for target in ["/.env", "/%2eenv", "/a/.hidden"] {
+        let r = server.get(&format!("GET {target} HTTP/1.1\r\nHost: x\r\n\r\n"));
+        assert_eq!(r.status, 404, "{target}");
+        assert!(!r.text().contains("SECRET"));
+    }
 }
 
 /// A listing describes symlinks by their targets only when those stay inside the folder:
