@@ -44,6 +44,9 @@ const FD_RESERVE: u64 = 16;
 /// While accepting is paused by EMFILE/ENFILE and no connection closes, try again after this.
 const ACCEPT_RETRY: Duration = Duration::from_millis(250);
 
+/// Stale timer entries tolerated before a sweep (see `EventLoop::close`).
+const STALE_TIMERS_SLACK: usize = 4096;
+
 /// Readiness events taken per wakeup.
 const EVENTS_CAPACITY: usize = 1024;
 
@@ -543,6 +546,13 @@ impl EventLoop {
     /// readiness is harmless (reads and writes just see WouldBlock).
     fn close(&mut self, key: usize) {
         self.slab.try_remove(key);
+        // A closed connection's deadline stays queued until it comes due (lazy removal);
+        // sweep when the stale ones outnumber the live, so memory follows open connections,
+        // not the connection rate. Amortised: each sweep at least halves the queues.
+        if self.timers.len() > 2 * self.slab.len() + STALE_TIMERS_SLACK {
+            let slab = &self.slab;
+            self.timers.retain(|key, generation| slab.get(key).is_some_and(|s| s.generation == generation));
+        }
         if !self.accepting && self.drain_deadline.is_none() {
             self.resume_accepting();
         }

@@ -114,6 +114,14 @@ impl Timers {
         }
     }
 
+    /// Drops the entries `live(key, generation)` disowns: stale entries otherwise stay
+    /// until they come due, so a high connection rate would pile them up.
+    pub fn retain(&mut self, mut live: impl FnMut(usize, u64) -> bool) {
+        for queue in &mut self.queues {
+            queue.retain(|e| live(e.key, e.generation));
+        }
+    }
+
     /// Entries held, stale ones included (for tests and stats).
     pub fn len(&self) -> usize {
         self.queues.iter().map(VecDeque::len).sum()
@@ -158,6 +166,9 @@ mod tests {
         assert_eq!(seen, vec![2, 3, 1]);
         assert_eq!(timers.next_deadline(), Some(t0 + s(20)));
         assert_eq!(timers.len(), 2);
+        timers.retain(|key, _| key != 4);
+        assert_eq!(timers.len(), 1);
+        assert_eq!(timers.next_deadline(), Some(t0 + s(20)));
     }
 
     #[test]
