@@ -14,7 +14,8 @@
 //! `main -> server -> connection -> {request, handler -> {resolve, files, response}}`.
 //! `server` is the only module that touches mio; `connection` is generic over the stream
 //! so its state machine is unit-tested with scripted I/O.
-#![forbid(unsafe_code)]
+// No unsafe code, but for one setsockopt that rustix does not wrap (`server::set_defer_accept`).
+#![deny(unsafe_code)]
 
 pub mod cache;
 pub mod config;

@@ -209,9 +209,30 @@ fn listen(addr: SocketAddr, reuse_port: bool, v6only: bool) -> io::Result<TcpLis
     if addr.is_ipv6() {
         sockopt::set_ipv6_v6only(&fd, v6only)?;
     }
+    set_defer_accept(std::os::fd::AsFd::as_fd(&fd), 1)?;
     rustix::net::bind(&fd, &addr)?;
     rustix::net::listen(&fd, 4096)?;
     Ok(TcpListener::from_std(std::net::TcpListener::from(fd)))
+}
+
+/// `TCP_DEFER_ACCEPT`: the kernel wakes the listener only once a client's first data has
+/// arrived (or after `seconds`), so accept is followed by a read that finds the request.
+#[allow(unsafe_code)]
+fn set_defer_accept(fd: std::os::fd::BorrowedFd, seconds: i32) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let value: libc::c_int = seconds;
+    // SAFETY: `fd` is an open socket borrowed for the whole call; the pointer and length
+    // describe `value`, a live c_int on this stack frame that setsockopt only reads.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_DEFER_ACCEPT,
+            (&raw const value).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
 }
 
 /// One connection and its timer bookkeeping.
@@ -640,5 +661,40 @@ fn site_options(config: &Config, cache_fds: usize) -> SiteOptions {
         extra_headers: extra,
         cache_ttl: config.cache_ttl,
         cache_fds,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::{AsFd, AsRawFd};
+
+    /// Reads TCP_DEFER_ACCEPT back (the kernel stores it rounded to SYN-ACK retransmits).
+    #[allow(unsafe_code)]
+    fn defer_accept(fd: std::os::fd::BorrowedFd) -> libc::c_int {
+        let mut value: libc::c_int = -1;
+        let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+        // SAFETY: `fd` is an open socket for the call; the pointers describe `value` and
+        // `len`, live locals that getsockopt writes within their sizes.
+        let rc = unsafe {
+            libc::getsockopt(
+                fd.as_raw_fd(),
+                libc::IPPROTO_TCP,
+                libc::TCP_DEFER_ACCEPT,
+                (&raw mut value).cast(),
+                &raw mut len,
+            )
+        };
+        assert_eq!(rc, 0, "{}", io::Error::last_os_error());
+        value
+    }
+
+    #[test]
+    fn listeners_defer_accept_until_data() {
+        let listener = listen("127.0.0.1:0".parse().unwrap(), false, false).unwrap();
+        assert!(defer_accept(listener.as_fd()) > 0);
+        // Not a socket: an error, not undefined behaviour.
+        let file = File::open("/dev/null").unwrap();
+        assert!(set_defer_accept(file.as_fd(), 1).is_err());
     }
 }
