@@ -16,6 +16,7 @@
 //!
 //! Buffers come from a pool shared by the loop and go back to it whenever they are
 //! empty, so an idle keep-alive connection holds no buffer at all.
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
@@ -24,7 +25,7 @@ use std::time::{Instant, SystemTime};
 
 use crate::error::{interrupted, would_block};
 use crate::handler::{Body, Segment, Site};
-use crate::log::{AccessLog, Record};
+use crate::log::{AccessLog, Pending, Record};
 use crate::request::{self, BodyDiscard, BodyFraming, Discarded, Limits, ParseError};
 use crate::response::{self, DateCache};
 use crate::timer::{TimeoutKind, Timeouts};
@@ -204,6 +205,39 @@ enum Flush {
     Failed,
 }
 
+/// Access-log lines of responses still being sent (only with `--access-log`). Byte offsets
+/// over the connection's life tell when a response has left, and how much of it.
+#[derive(Debug, Default)]
+struct ResponseLog {
+    pending: VecDeque<LogEntry>,
+    /// Bytes queued for sending so far, and bytes sent.
+    queued: u64,
+    sent: u64,
+}
+
+/// One response's line and where its bytes lie in the connection's output.
+#[derive(Debug)]
+struct LogEntry {
+    line: Pending,
+    start: u64,
+    head: u64,
+    end: u64,
+}
+
+/// Notes `total` bytes queued for sending on a connection, `body` of them a body; with a
+/// record they are that response's, and its log line is written once they have all left.
+/// (A function of the log alone, so it can run while the request borrows the input.)
+fn log_queued(log: &mut Option<Box<ResponseLog>>, cx: &mut Context, record: Option<&Record>, total: u64, body: u64) {
+    let Some(access_log) = &mut cx.log else { return };
+    let log = log.get_or_insert_with(Default::default);
+    let start = log.queued;
+    log.queued += total;
+    if let Some(record) = record {
+        let line = access_log.begin(record, SystemTime::now());
+        log.pending.push_back(LogEntry { line, start, head: total - body, end: log.queued });
+    }
+}
+
 /// One client connection.
 #[derive(Debug)]
 pub struct Connection {
@@ -233,6 +267,7 @@ pub struct Connection {
     /// The timer this connection runs against and since when (None: restart it).
     timer: Option<(TimeoutKind, Instant)>,
     requests: u64,
+    log: Option<Box<ResponseLog>>,
 }
 
 impl Connection {
@@ -257,6 +292,7 @@ impl Connection {
             linger: false,
             timer: Some((TimeoutKind::Request, now)),
             requests: 0,
+            log: None,
         }
     }
 
@@ -425,7 +461,9 @@ impl Connection {
             progressed = true;
             if req.body != BodyFraming::None && !self.body_done {
                 if req.expect_continue && req.minor_version == 1 {
-                    self.output.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+                    const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+                    self.output.extend_from_slice(CONTINUE);
+                    log_queued(&mut self.log, cx, None, CONTINUE.len() as u64, 0);
                 }
                 self.phase = Phase::Body { head_len, discard: BodyDiscard::new(req.body) };
                 continue;
@@ -433,9 +471,12 @@ impl Connection {
             self.body_done = false;
             // While the server drains, every response is the connection's last.
             let req = request::Request { keep_alive: req.keep_alive && !cx.draining, ..req };
+            let queued_before = self.output.len();
             let reply = cx.site.respond(&req, cx.date.get(), cx.now, &mut self.output);
             cx.trace(|| format!("response {} planned, body {} bytes", reply.status, reply.body_len));
-            if let Some(log) = &mut cx.log {
+            if cx.log.is_some() {
+                let streamed: u64 = reply.body.as_ref().map_or(0, |b| b.segments.iter().map(Segment::size).sum());
+                let total = (self.output.len() - queued_before) as u64 + streamed;
                 let target = match req.target {
                     request::Target::Path(p) => p,
                     request::Target::Asterisk => "*",
@@ -446,11 +487,10 @@ impl Connection {
                     target,
                     minor_version: req.minor_version,
                     status: reply.status,
-                    body_bytes: reply.body_len,
                     referer: req.fields.referer,
                     user_agent: req.fields.user_agent,
                 };
-                log.record(&record, SystemTime::now());
+                log_queued(&mut self.log, cx, Some(&record), total, reply.body_len);
             }
             self.start += head_len;
             self.requests += 1;
@@ -476,19 +516,20 @@ impl Connection {
         if self.output.capacity() == 0 {
             self.output = cx.buffers.take_output();
         }
+        let queued_before = self.output.len();
         response::error(&mut self.output, e.status(), cx.date.get(), true, false, false);
-        if let Some(log) = &mut cx.log {
+        if cx.log.is_some() {
             let record = Record {
                 peer: self.peer,
                 method: None,
                 target: "",
                 minor_version: 1,
                 status: e.status(),
-                body_bytes: response::error_body(e.status()).len() as u64,
                 referer: None,
                 user_agent: None,
             };
-            log.record(&record, SystemTime::now());
+            let total = (self.output.len() - queued_before) as u64;
+            log_queued(&mut self.log, cx, Some(&record), total, response::error_body(e.status()).len() as u64);
         }
         self.start = self.end;
         self.phase = Phase::Head;
@@ -579,9 +620,26 @@ impl Connection {
         }
     }
 
-    /// Bytes moved: count them, and push the write-stall deadline back.
+    /// Writes the log lines of responses cut short, with the body bytes that did leave.
+    fn abandon_logs(&mut self, cx: &mut Context) {
+        let (Some(log), Some(access_log)) = (self.log.take(), &mut cx.log) else { return };
+        for e in log.pending {
+            let sent = log.sent.saturating_sub(e.start).min(e.end - e.start).saturating_sub(e.head);
+            access_log.finish(e.line, sent);
+        }
+    }
+
+    /// Bytes moved: count them, log the responses they completed, and push the
+    /// write-stall deadline back.
     fn progress(&mut self, n: usize, cx: &mut Context) {
         cx.counters.bytes_sent += n as u64;
+        if let (Some(log), Some(access_log)) = (&mut self.log, &mut cx.log) {
+            log.sent += n as u64;
+            while log.pending.front().is_some_and(|e| e.end <= log.sent) {
+                let e = log.pending.pop_front().expect("checked");
+                access_log.finish(e.line, e.end - e.start - e.head);
+            }
+        }
         if let Some((TimeoutKind::WriteStall, since)) = &mut self.timer {
             *since = cx.now;
         }
@@ -659,13 +717,21 @@ impl Connection {
         let partial = self.start < self.end || matches!(self.phase, Phase::Body { .. });
         if kind == TimeoutKind::Request && partial && !self.has_output() {
             self.fail(ParseError::Timeout, cx);
-            let _ = io.write(&self.output);
+            if let Ok(n) = io.write(&self.output) {
+                self.progress(n, cx);
+            }
         }
         self.release_buffers(cx);
         Status::Close
     }
 
+    /// Gives up on the connection (the server is stopping): buffers back, log lines out.
+    pub fn abandon(&mut self, cx: &mut Context) {
+        self.release_buffers(cx);
+    }
+
     fn release_buffers(&mut self, cx: &mut Context) {
+        self.abandon_logs(cx);
         cx.buffers.give_input(std::mem::take(&mut self.input));
         cx.buffers.give_output(std::mem::take(&mut self.output));
         self.body = None;

@@ -78,6 +78,16 @@ pub enum Segment {
     File { offset: u64, len: u64 },
 }
 
+impl Segment {
+    /// Bytes this piece adds to the body.
+    pub fn size(&self) -> u64 {
+        match self {
+            Segment::Bytes(b) => b.len() as u64,
+            Segment::File { len, .. } => *len,
+        }
+    }
+}
+
 /// The plan for one response: its head (and any inline body) is already in `out`.
 #[derive(Debug)]
 pub struct Reply {

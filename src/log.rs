@@ -26,6 +26,13 @@ pub struct AccessLog {
     broken: bool,
 }
 
+/// A line waiting for its byte count: what comes before it, and after.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pending {
+    head: Vec<u8>,
+    tail: Vec<u8>,
+}
+
 /// One response, as the log sees it.
 #[derive(Debug, Clone, Copy)]
 pub struct Record<'a> {
@@ -35,7 +42,6 @@ pub struct Record<'a> {
     pub target: &'a str,
     pub minor_version: u8,
     pub status: u16,
-    pub body_bytes: u64,
     pub referer: Option<&'a [u8]>,
     pub user_agent: Option<&'a [u8]>,
 }
@@ -57,46 +63,56 @@ impl AccessLog {
         })
     }
 
-    pub fn record(&mut self, r: &Record, now: SystemTime) {
-        if self.broken {
-            return;
-        }
+    /// Renders the line for `r` except the byte count, which is known only once the
+    /// response has been sent (or abandoned): `%b` is what really left, as in nginx.
+    pub fn begin(&mut self, r: &Record, now: SystemTime) -> Pending {
         let second = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
         if second != self.stamp_second {
             self.stamp_second = second;
             self.stamp = clf_time(second);
         }
-        let b = &mut self.buf;
+        let mut head = Vec::with_capacity(128);
         match r.peer {
-            Some(p) => b.extend_from_slice(p.ip().to_canonical().to_string().as_bytes()),
-            None => b.push(b'-'),
+            Some(p) => head.extend_from_slice(p.ip().to_canonical().to_string().as_bytes()),
+            None => head.push(b'-'),
         }
-        b.extend_from_slice(b" - - ");
-        b.extend_from_slice(self.stamp.as_bytes());
-        b.extend_from_slice(b" \"");
+        head.extend_from_slice(b" - - ");
+        head.extend_from_slice(self.stamp.as_bytes());
+        head.extend_from_slice(b" \"");
         if let Some(method) = r.method {
-            escape_into(b, method.as_bytes());
-            b.push(b' ');
-            escape_into(b, r.target.as_bytes());
-            b.extend_from_slice(if r.minor_version == 0 { b" HTTP/1.0" } else { b" HTTP/1.1" });
+            escape_into(&mut head, method.as_bytes());
+            head.push(b' ');
+            escape_into(&mut head, r.target.as_bytes());
+            head.extend_from_slice(if r.minor_version == 0 { b" HTTP/1.0" } else { b" HTTP/1.1" });
         } else {
-            b.push(b'-');
+            head.push(b'-');
         }
-        b.extend_from_slice(format!("\" {} ", r.status).as_bytes());
-        if r.body_bytes == 0 {
-            b.push(b'-');
-        } else {
-            b.extend_from_slice(r.body_bytes.to_string().as_bytes());
-        }
+        head.extend_from_slice(format!("\" {} ", r.status).as_bytes());
+        let mut tail = Vec::with_capacity(64);
         for field in [r.referer, r.user_agent] {
-            b.extend_from_slice(b" \"");
+            tail.extend_from_slice(b" \"");
             match field {
-                Some(v) => escape_into(b, v),
-                None => b.push(b'-'),
+                Some(v) => escape_into(&mut tail, v),
+                None => tail.push(b'-'),
             }
-            b.push(b'"');
+            tail.push(b'"');
         }
-        b.push(b'\n');
+        tail.push(b'\n');
+        Pending { head, tail }
+    }
+
+    /// Buffers the finished line with the body bytes actually sent.
+    pub fn finish(&mut self, line: Pending, body_bytes: u64) {
+        if self.broken {
+            return;
+        }
+        self.buf.extend_from_slice(&line.head);
+        if body_bytes == 0 {
+            self.buf.push(b'-');
+        } else {
+            self.buf.extend_from_slice(body_bytes.to_string().as_bytes());
+        }
+        self.buf.extend_from_slice(&line.tail);
     }
 
     /// Writes what is buffered; called once per loop turn and at shutdown. Returns the

@@ -420,6 +420,13 @@ impl EventLoop {
                 self.resume_accepting();
             }
         }
+        // Past the drain deadline: whatever is left is dropped, its log lines written.
+        for (_, slot) in self.slab.iter_mut() {
+            slot.conn.abandon(&mut self.cx);
+        }
+        if let Some(e) = self.cx.log.as_mut().and_then(AccessLog::flush) {
+            eprintln!("evserve: access log write failed: {e}");
+        }
         let c = self.cx.counters;
         Ok(Summary { connections: c.accepted, requests: c.requests, bytes_sent: c.bytes_sent })
     }

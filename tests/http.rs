@@ -474,3 +474,31 @@ fn options_carries_the_configured_headers() {
     assert_eq!(r.header("Access-Control-Allow-Origin"), Some("*"));
     assert_eq!(r.header("Cache-Control"), Some("max-age=60"));
 }
+
+/// The access log's byte count is what really left: a download abandoned part-way logs
+/// less than the file, a complete one logs all of it, a HEAD logs `-`.
+#[test]
+fn the_access_log_counts_bytes_actually_sent() {
+    let f = site();
+    f.file("big.bin", vec![5u8; 16 << 20]);
+    let log_path = f.path.join("access.log");
+    let server = TestServer::with(&f.root(), |c| c.access_log = Some(log_path.clone()));
+    let mut s = server.connect();
+    s.write_all(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut some = [0u8; 65536];
+    s.read_exact(&mut some).unwrap();
+    drop(s);
+    let css = server.get("GET /style.css HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(css.status, 200);
+    assert_eq!(server.get("HEAD /style.css HTTP/1.1\r\nHost: x\r\n\r\n").status, 200);
+    server.stop();
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    let bytes_of = |needle: &str| -> String {
+        let line = log.lines().find(|l| l.contains(needle)).unwrap_or_else(|| panic!("no {needle:?} in {log}"));
+        line.split("\" ").nth(1).unwrap().split(' ').nth(1).unwrap().to_string()
+    };
+    let big: u64 = bytes_of("GET /big.bin").parse().unwrap();
+    assert!(big < 16 << 20, "an abandoned download logged {big} bytes");
+    assert_eq!(bytes_of("GET /style.css"), css.body.len().to_string());
+    assert_eq!(bytes_of("HEAD /style.css"), "-");
+}
