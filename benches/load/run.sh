@@ -51,8 +51,8 @@ All settings come from the environment:
   EVSERVE_ARGS=      extra evserve arguments, e.g. "--workers 2"
   NO_BUILD=0         1: never run cargo build
   LWAN_BIN=          lwan binary (lwan is not packaged; skipped if unset)
-  SERVER_CPU=0       CPU the servers are pinned to
-  LOAD_CPU=1         CPU the load generators are pinned to
+  SERVER_CPU=0       CPU(s) the servers are pinned to (a taskset list: 0, 0-1)
+  LOAD_CPU=1         CPU(s) the load generators are pinned to
   BASE_PORT=18080    evserve port; nginx +1, lighttpd +2, h2o +3, lwan +4
   WRK_TIMEOUT=5s     wrk per-request timeout
   COOLDOWN=1         seconds of pause between runs
@@ -112,9 +112,12 @@ KEEP_TMP=${KEEP_TMP:-0}
 die() { echo "run.sh: $*" >&2; exit 1; }
 say() { echo "$*" >&2; }   # progress goes to stderr; the table to stdout
 
-for v in DURATION ROUNDS IDLE_CONNS IDLE_DEADLINE STRACE_DURATION SERVER_CPU \
-         LOAD_CPU BASE_PORT COOLDOWN; do
+for v in DURATION ROUNDS IDLE_CONNS IDLE_DEADLINE STRACE_DURATION BASE_PORT COOLDOWN; do
     [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a non-negative integer (got '${!v}')"
+done
+# CPU sets are taskset lists ("0", "0,1", "0-1"): several CPUs let `--workers N` spread.
+for v in SERVER_CPU LOAD_CPU; do
+    [[ ${!v} =~ ^[0-9]+([,-][0-9]+)*$ ]] || die "$v must be a CPU list like 0 or 0-1 (got '${!v}')"
 done
 ((DURATION >= 1 && ROUNDS >= 1)) || die "DURATION and ROUNDS must be >= 1"
 for n in $CONNS; do [[ $n =~ ^[1-9][0-9]*$ ]] || die "bad CONNS entry '$n'"; done
@@ -124,8 +127,9 @@ for tool in wrk curl taskset python3 ps ss timeout; do
     command -v "$tool" >/dev/null || die "$tool not found (this script installs nothing)"
 done
 NCPU=$(nproc)
-((SERVER_CPU < NCPU && LOAD_CPU < NCPU)) ||
-    die "SERVER_CPU/LOAD_CPU must be < nproc ($NCPU)"
+for cpu in ${SERVER_CPU//[,-]/ } ${LOAD_CPU//[,-]/ }; do
+    ((cpu < NCPU)) || die "SERVER_CPU/LOAD_CPU must name CPUs below nproc ($NCPU)"
+done
 CLK_TCK=$(getconf CLK_TCK)
 
 # Many connections need many descriptors: raise the soft limit to the hard
