@@ -276,7 +276,6 @@ struct EventLoop {
     drain_deadline: Option<Instant>,
     drain_timeout: Duration,
     stats: Option<Stats>,
-    trace: bool,
 }
 
 impl EventLoop {
@@ -343,7 +342,6 @@ impl EventLoop {
                 wakeups: 0,
                 events: 0,
             }),
-            trace: config.trace,
         })
     }
 
@@ -376,7 +374,7 @@ impl EventLoop {
                     }
                     Token(key) => {
                         if let Some(slot) = self.slab.get_mut(key) {
-                            if self.trace {
+                            if self.cx.trace.is_some() {
                                 eprintln!(
                                     "trace: conn {key}: event{}{}{}",
                                     if event.is_readable() { " readable" } else { "" },
@@ -497,7 +495,7 @@ impl EventLoop {
             yielded: false,
         });
         self.cx.counters.accepted += 1;
-        if self.trace {
+        if self.cx.trace.is_some() {
             eprintln!("trace: conn {key}: accepted from {peer}");
         }
         // The request often arrived with the handshake: read now rather than next turn.
@@ -559,7 +557,7 @@ impl EventLoop {
         });
         for key in expired {
             if let Some(slot) = self.slab.get_mut(key) {
-                if self.trace {
+                if self.cx.trace.is_some() {
                     eprintln!("trace: conn {key}: {} timed out", slot.conn.state_name());
                 }
                 slot.conn.on_timeout(&mut slot.stream, &mut self.cx);
