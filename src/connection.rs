@@ -10,8 +10,9 @@
 //!    |                       v                                        v
 //!    |  keep-alive        Writing (output buffer, then file segments) <-+
 //!    +--------------------------+ response done
-//!                               | close: error response -> Linger (half-close, drain) -> closed
-//!                               +------> closed
+//!                               | close, client bytes possibly pending (always after an
+//!                               | error response) -> Linger (half-close, drain) -> closed
+//!                               +------> closed (close, nothing pending)
 //! ```
 //!
 //! Buffers come from a pool shared by the loop and go back to it whenever they are
