@@ -518,7 +518,7 @@ impl Connection {
             self.output = cx.buffers.take_output();
         }
         let queued_before = self.output.len();
-        response::error(&mut self.output, e.status(), cx.date.get(), true, false, false);
+        let body_len = response::error(&mut self.output, e.status(), cx.date.get(), true, false, false);
         if cx.log.is_some() {
             let record = Record {
                 peer: self.peer,
@@ -530,7 +530,7 @@ impl Connection {
                 user_agent: None,
             };
             let total = (self.output.len() - queued_before) as u64;
-            log_queued(&mut self.log, cx, Some(&record), total, response::error_body(e.status()).len() as u64);
+            log_queued(&mut self.log, cx, Some(&record), total, body_len);
         }
         self.start = self.end;
         self.phase = Phase::Head;

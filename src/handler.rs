@@ -24,10 +24,7 @@ use crate::files::{self, Conditions, MimeOverrides, Precondition, RangeOutcome};
 use crate::listing;
 use crate::request::{Request, Target};
 use crate::resolve::{self, Reject, Resolved};
-use crate::response::{self, ALLOW};
-
-/// The media type of every page the server writes itself.
-const HTML: &str = "text/html; charset=utf-8";
+use crate::response::{self, ALLOW, HTML};
 
 /// A body at most this long is copied after the head so that both leave in one write;
 /// a longer one is sent with `sendfile` straight from the page cache.
@@ -430,8 +427,7 @@ impl Ctx<'_> {
     /// sends next is not worth reading.
     fn error(&mut self, status: u16, close: bool) -> Reply {
         self.close |= close;
-        response::error(self.out, status, self.date, self.close, self.http10_keep_alive, self.head_only);
-        let len = response::error_body(status).len() as u64;
+        let len = response::error(self.out, status, self.date, self.close, self.http10_keep_alive, self.head_only);
         self.reply(status, None, len)
     }
 

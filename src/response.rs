@@ -98,16 +98,6 @@ pub fn header_u64(out: &mut Vec<u8>, name: &str, value: u64) {
     out.extend_from_slice(b"\r\n");
 }
 
-/// `Content-Type`, with `; charset=utf-8` for text.
-pub fn content_type(out: &mut Vec<u8>, essence: &str, text: bool) {
-    out.extend_from_slice(b"Content-Type: ");
-    out.extend_from_slice(essence.as_bytes());
-    if text {
-        out.extend_from_slice(b"; charset=utf-8");
-    }
-    out.extend_from_slice(b"\r\n");
-}
-
 /// The connection field (when it differs from the version's default) and the blank line.
 pub fn finish(out: &mut Vec<u8>, close: bool, http10_keep_alive: bool) {
     if close {
@@ -142,11 +132,15 @@ pub fn error_body(status: u16) -> String {
     )
 }
 
-/// A complete error response (head and, unless `head_only`, its HTML body).
-pub fn error(out: &mut Vec<u8>, status: u16, date: &str, close: bool, http10_keep_alive: bool, head_only: bool) {
+/// The media type of every page the server writes itself.
+pub const HTML: &str = "text/html; charset=utf-8";
+
+/// A complete error response (head and, unless `head_only`, its HTML body). Returns the
+/// body's length (sent or not), for the access log.
+pub fn error(out: &mut Vec<u8>, status: u16, date: &str, close: bool, http10_keep_alive: bool, head_only: bool) -> u64 {
     let body = error_body(status);
     status_line(out, status, date);
-    content_type(out, "text/html", true);
+    header(out, "Content-Type", HTML);
     header_u64(out, "Content-Length", body.len() as u64);
     header(out, "X-Content-Type-Options", "nosniff");
     if status == 405 {
@@ -156,6 +150,7 @@ pub fn error(out: &mut Vec<u8>, status: u16, date: &str, close: bool, http10_kee
     if !head_only {
         out.extend_from_slice(body.as_bytes());
     }
+    body.len() as u64
 }
 
 #[cfg(test)]
