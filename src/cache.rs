@@ -260,6 +260,13 @@ impl FileCache {
         })
     }
 
+    /// Drops every entry: the root they were looked up under was swapped for another.
+    pub fn clear(&mut self) {
+        self.slots.clear();
+        self.memory = 0;
+        self.fds = 0;
+    }
+
     /// Entries held (for tests).
     pub fn len(&self) -> usize {
         self.slots.len()

@@ -15,7 +15,7 @@ use std::collections::VecDeque;
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -48,11 +48,13 @@ pub struct SiteOptions {
     pub cache_fds: usize,
 }
 
-/// The served folder, opened once: every lookup is relative to this descriptor, so
-/// renaming or replacing the folder's path later cannot redirect lookups.
+/// The served folder. Every lookup is relative to the held descriptor, so one response
+/// never mixes files of two trees; the path it came from is re-resolved at most once per
+/// `cache_ttl` (`RootWatch`), so a deploy that swaps the path is picked up.
 #[derive(Debug)]
 pub struct Site {
     root: File,
+    watch: RootWatch,
     options: SiteOptions,
     cache: FileCache,
     /// Scratch for `dir/index.html` paths.
@@ -108,16 +110,47 @@ struct Ctx<'o> {
 
 impl Site {
     pub fn new(root: &Path, options: SiteOptions) -> io::Result<Site> {
-        let root = File::open(root)?;
-        if !root.metadata()?.is_dir() {
-            return Err(io::Error::new(io::ErrorKind::NotADirectory, "not a folder"));
-        }
+        let (root_dir, id) = open_folder(root)?;
+        let watch = RootWatch::new(root.to_path_buf(), id, Instant::now());
         let cache = FileCache::new(options.cache_ttl, options.mime.clone(), options.cache_fds);
-        Ok(Site { root, options, cache, index_path: String::new() })
+        Ok(Site { root: root_dir, watch, options, cache, index_path: String::new() })
+    }
+
+    /// Re-resolves the root's path when a check is due: one `stat`, and only when it names
+    /// another folder than the one held, an open and a swap. The old tree's cache entries
+    /// go with it; responses in flight keep the files they already hold. While the path is
+    /// missing or not a folder (mid-deploy) the old tree is served.
+    fn refresh_root(&mut self, now: Instant) {
+        if !self.watch.due(now, self.options.cache_ttl) {
+            return;
+        }
+        self.watch.checked = now;
+        let found = find_root(&self.watch.path, self.watch.held);
+        let seen = match &found {
+            Ok(None) => Some(self.watch.held),
+            Ok(Some((_, id))) => Some(*id),
+            Err(_) => None,
+        };
+        let verdict = self.watch.observe(seen);
+        let path = self.watch.path.display();
+        match (verdict, found) {
+            (Verdict::Changed, Ok(Some((root, id)))) => {
+                self.root = root;
+                self.watch.held = id;
+                self.cache.clear();
+                eprintln!("evserve: root {path} now resolves to a new folder");
+            }
+            (Verdict::Unusable, Err(e)) => {
+                eprintln!("evserve: root {path}: {e}; still serving the folder it named before")
+            }
+            (Verdict::Back, _) => eprintln!("evserve: root {path} names its folder again"),
+            _ => {}
+        }
     }
 
     /// Plans the response to `req`, writing its head into `out`.
     pub fn respond(&mut self, req: &Request, date: &str, now: Instant, out: &mut Vec<u8>) -> Reply {
+        self.refresh_root(now);
         let mut cx = Ctx {
             out,
             date,
@@ -229,6 +262,81 @@ impl Site {
             }
             RangeOutcome::Partial(list) => cx.multipart(&file.content_type, &list, &v, &self.options),
             RangeOutcome::Unsatisfiable => cx.unsatisfiable(rep.len),
+        }
+    }
+}
+
+/// (device, inode): which folder a path names.
+type FolderId = (u64, u64);
+
+/// Opens `path` as the root, the way start-up does: it must be a folder.
+fn open_folder(path: &Path) -> io::Result<(File, FolderId)> {
+    let dir = File::open(path)?;
+    let id = as_folder(rustix::fs::fstat(&dir)?)?;
+    Ok((dir, id))
+}
+
+/// What the root's path names now: `None` for the folder held (one `stat`, following
+/// symlinks), else the other folder it names, opened.
+fn find_root(path: &Path, held: FolderId) -> io::Result<Option<(File, FolderId)>> {
+    match as_folder(rustix::fs::stat(path)?)? {
+        id if id == held => Ok(None),
+        _ => open_folder(path).map(Some),
+    }
+}
+
+fn as_folder(st: rustix::fs::Stat) -> io::Result<FolderId> {
+    if rustix::fs::FileType::from_raw_mode(st.st_mode) != rustix::fs::FileType::Directory {
+        return Err(io::Error::new(io::ErrorKind::NotADirectory, "not a folder"));
+    }
+    Ok((st.st_dev, st.st_ino))
+}
+
+/// The root's path and the folder held for it: when to look again, and what a look means.
+/// Pure bookkeeping; `Site::refresh_root` does the system calls.
+#[derive(Debug)]
+struct RootWatch {
+    path: PathBuf,
+    held: FolderId,
+    checked: Instant,
+    /// The path was missing or not a folder at the last check (and that was said once).
+    unusable: bool,
+}
+
+/// The outcome of one check of the root's path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    /// It names the folder held.
+    Same,
+    /// It names another folder: open it and swap.
+    Changed,
+    /// It stopped naming a folder: keep the old one, say so (once).
+    Unusable,
+    /// Still not a folder; already said.
+    StillUnusable,
+    /// After an unusable spell, it names the held folder again.
+    Back,
+}
+
+impl RootWatch {
+    fn new(path: PathBuf, held: FolderId, checked: Instant) -> Self {
+        RootWatch { path, held, checked, unusable: false }
+    }
+
+    /// At most one check per `ttl`; with 0, every request.
+    fn due(&self, now: Instant, ttl: Duration) -> bool {
+        now.saturating_duration_since(self.checked) >= ttl
+    }
+
+    /// Judges what the path names now (`None`: nothing usable) against the held folder.
+    fn observe(&mut self, seen: Option<FolderId>) -> Verdict {
+        let was_unusable = std::mem::replace(&mut self.unusable, seen.is_none());
+        match seen {
+            None if was_unusable => Verdict::StillUnusable,
+            None => Verdict::Unusable,
+            Some(id) if id != self.held => Verdict::Changed,
+            Some(_) if was_unusable => Verdict::Back,
+            Some(_) => Verdict::Same,
         }
     }
 }
@@ -478,5 +586,68 @@ pub fn encode_path(path: &str, out: &mut String) {
         } else {
             out.push_str(&format!("%{b:02X}"));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn root_checks_are_due_once_per_ttl() {
+        let t0 = Instant::now();
+        let watch = RootWatch::new(PathBuf::from("site"), (1, 2), t0);
+        let ttl = Duration::from_millis(50);
+        assert!(!watch.due(t0, ttl));
+        assert!(!watch.due(t0 + Duration::from_millis(49), ttl));
+        assert!(watch.due(t0 + ttl, ttl));
+        // A clock reading older than the last check is not due (and does not panic).
+        let later = RootWatch::new(PathBuf::from("site"), (1, 2), t0 + ttl);
+        assert!(!later.due(t0, ttl));
+        // With 0, every request checks.
+        assert!(watch.due(t0, Duration::ZERO));
+    }
+
+    #[test]
+    fn a_missing_root_is_reported_once_per_episode() {
+        let mut watch = RootWatch::new(PathBuf::from("site"), (1, 2), Instant::now());
+        assert_eq!(watch.observe(Some((1, 2))), Verdict::Same);
+        assert_eq!(watch.observe(None), Verdict::Unusable);
+        assert_eq!(watch.observe(None), Verdict::StillUnusable);
+        assert_eq!(watch.observe(Some((1, 2))), Verdict::Back);
+        assert_eq!(watch.observe(Some((1, 2))), Verdict::Same);
+        assert_eq!(watch.observe(None), Verdict::Unusable, "a new episode is reported again");
+        // A new folder after a missing spell is a change, not a return.
+        assert_eq!(watch.observe(Some((1, 3))), Verdict::Changed);
+        // The caller swaps; until then every look says Changed.
+        assert_eq!(watch.observe(Some((1, 3))), Verdict::Changed);
+    }
+
+    /// With the clock in hand: an entry cached just before the swap is still within its TTL
+    /// when the swap is noticed, and must not be served from the new tree.
+    #[test]
+    fn a_swapped_root_drops_the_old_trees_cache() {
+        let base = std::env::temp_dir().join(format!("evserve-handler-swap-{}", std::process::id()));
+        let site_dir = base.join("site");
+        std::fs::create_dir_all(&site_dir).unwrap();
+        std::fs::write(site_dir.join("old.txt"), "old").unwrap();
+        let ttl = Duration::from_secs(10);
+        let mut site = Site::new(&site_dir, SiteOptions { cache_ttl: ttl, ..SiteOptions::default() }).unwrap();
+        let t0 = Instant::now();
+        let limits = crate::request::Limits::default();
+        let get = |site: &mut Site, target: &str, now: Instant| {
+            let raw = format!("GET {target} HTTP/1.1\r\nHost: x\r\n\r\n");
+            let (req, _) = crate::request::parse(raw.as_bytes(), &limits).unwrap().unwrap();
+            let mut out = Vec::new();
+            site.respond(&req, "Wed, 25 Nov 2026 03:01:59 GMT", now, &mut out).status
+        };
+        assert_eq!(get(&mut site, "/old.txt", t0 + Duration::from_secs(1)), 200);
+        std::fs::rename(&site_dir, base.join("site.old")).unwrap();
+        std::fs::create_dir(&site_dir).unwrap();
+        // Before the root's check is due, the old tree is served...
+        assert_eq!(get(&mut site, "/old.txt", t0 + ttl / 2), 200);
+        // ...once it is, the new one, though old.txt's own entry is still fresh.
+        assert_eq!(get(&mut site, "/old.txt", t0 + ttl), 404);
+        std::fs::remove_dir_all(&base).unwrap();
     }
 }
