@@ -1,5 +1,7 @@
-//! Command line -> `Config`. Every limit, timeout and switch of the server is here with
-//! its default; `--help` is generated from the same table of flags, so the two agree.
+//! Command line -> `Config`. Every flag is one row of `FLAGS`: its name, value, default,
+//! help text and the function that validates and stores it. The parser, the defaults of
+//! `Config::default()`, `--help` and the README's flag list all come from that table, so
+//! they cannot drift apart.
 use std::ffi::OsString;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -38,26 +40,12 @@ pub struct Config {
 }
 
 impl Default for Config {
+    /// The defaults are the table's: each flag's default text goes through the same
+    /// function as a value given on the command line.
     fn default() -> Self {
-        Config {
-            root: PathBuf::from("htdocs"),
-            addrs: vec![SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), DEFAULT_PORT)],
-            limits: Limits::default(),
-            timeouts: Timeouts::default(),
-            max_connections: None,
-            dotfiles: false,
-            listing: false,
-            spa: false,
-            mime: MimeOverrides::new(),
-            cache_control: None,
-            headers: Vec::new(),
-            access_log: None,
-            drain_timeout: Duration::from_secs(10),
-            cache_ttl: Duration::from_secs(1),
-            workers: 1,
-            stats: None,
-            trace: false,
-        }
+        let mut draft = Draft::new();
+        draft.apply_defaults().expect("every default in FLAGS is valid");
+        draft.finish()
     }
 }
 
@@ -65,6 +53,9 @@ pub const DEFAULT_PORT: u16 = 8000;
 
 /// Listening addresses per loop (each listener takes a token below the waker's).
 pub const MAX_BINDS: usize = 1024;
+
+/// The largest `--max-head-bytes` / `--max-uri-bytes` accepted.
+pub const MAX_BUFFER_LIMIT: usize = 1024 * 1024;
 
 /// What the command line asks for.
 #[derive(Debug)]
@@ -92,199 +83,581 @@ impl From<lexopt::Error> for UsageError {
     }
 }
 
-/// The help text: every flag with its default.
-pub const HELP: &str = "\
-evserve: a static-file HTTP/1.1 server on one non-blocking event loop
+/// The groups `--help` shows, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Section {
+    Listening,
+    Serving,
+    Limits,
+    Timeouts,
+    Operating,
+}
 
-Usage: evserve [ROOT] [OPTIONS]
+impl Section {
+    const ALL: [Section; 5] =
+        [Section::Listening, Section::Serving, Section::Limits, Section::Timeouts, Section::Operating];
 
-  ROOT                      folder to serve [default: htdocs]
+    fn title(self) -> &'static str {
+        match self {
+            Section::Listening => "Listening",
+            Section::Serving => "Serving",
+            Section::Limits => "Limits",
+            Section::Timeouts => "Timeouts (seconds, fractions allowed)",
+            Section::Operating => "Operating",
+        }
+    }
+}
 
-Listening:
-  -p, --port PORT           port (0: any free port) [default: 8000]
-  -b, --bind ADDR           address to listen on, IPv4 or IPv6, optionally with a port
-                            (127.0.0.1, ::, [::1]:8080); repeatable [default: 0.0.0.0]
-      --workers N|auto      independent event loops, each with its own SO_REUSEPORT
-                            listener (auto: one per core) [default: 1]
-      --max-connections N   open connections per loop [default: descriptor limit - 16 - 1/8]
+/// What a flag does when it is given.
+#[derive(Clone, Copy)]
+pub enum Action {
+    /// Takes a value: validate it and store it in the draft (the error names no flag;
+    /// the parser adds it).
+    Value(fn(&mut Draft, OsString) -> Result<(), String>),
+    /// A switch without a value.
+    Switch(fn(&mut Draft)),
+    Help,
+    Version,
+}
 
-Serving:
-      --dotfiles            serve dotfiles and dot-folders (/.well-known/ is always served)
-      --listing             list folders that have no index.html (HTML, or JSON on
-                            Accept: application/json)
-      --spa                 serve /index.html for missing paths without an extension
-      --mime EXT=TYPE       media type for an extension; repeatable
-      --cache-control VALUE Cache-Control on every successful response
-      --header 'NAME: VALUE' extra header on every successful response; repeatable
-      --cache-ttl S         trust cached file metadata (and small files' bytes) for S
-                            seconds before re-checking; 0: re-check every request [default: 1]
+/// One command-line flag, everything about it in one place.
+#[derive(Clone, Copy)]
+pub struct Flag {
+    /// The long name without dashes: `--port` is `port`.
+    pub long: &'static str,
+    pub short: Option<char>,
+    /// The value's placeholder in `--help` (`PORT`); None for a switch.
+    pub value: Option<&'static str>,
+    /// Help text; `\n` starts a continuation line.
+    pub help: &'static str,
+    /// Applied before the command line (and shown as `[default: ...]`): None when the
+    /// flag is off by default, or its default is described in `help` instead.
+    pub default: Option<&'static str>,
+    /// Shown as `[default: ...]` when there is no `default` to apply (`off`, a formula).
+    pub default_text: Option<&'static str>,
+    pub section: Section,
+    pub action: Action,
+}
 
-Limits:
-      --max-head-bytes N    request line + header fields (431/414 beyond) [default: 8192]
-      --max-uri-bytes N     request target (414 beyond) [default: 4096]
-      --max-headers N       header fields (431 beyond; at most 256) [default: 64]
-      --max-body-bytes N    request body, read and discarded (413 beyond) [default: 65536]
+impl fmt::Debug for Flag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "--{}", self.long)
+    }
+}
 
-Timeouts (seconds, fractions allowed):
-      --request-timeout S   a request head must arrive within S of its first byte
-                            (408 then close) [default: 10]
-      --idle-timeout S      keep-alive wait for the next request [default: 15]
-      --write-timeout S     a response making no progress is dropped [default: 30]
-      --drain-timeout S     on SIGINT/SIGTERM, time given to responses in flight [default: 10]
+/// Every flag, in `--help` order.
+pub static FLAGS: &[Flag] = &[
+    Flag {
+        long: "port",
+        short: Some('p'),
+        value: Some("PORT"),
+        help: "port (0: any free port)",
+        default: Some("8000"),
+        default_text: None,
+        section: Section::Listening,
+        action: Action::Value(|d, v| {
+            d.port = number(v)?;
+            Ok(())
+        }),
+    },
+    Flag {
+        long: "bind",
+        short: Some('b'),
+        value: Some("ADDR"),
+        help: "address to listen on, IPv4 or IPv6, optionally with a port\n(127.0.0.1, ::, [::1]:8080); repeatable",
+        default: None,
+        default_text: Some("0.0.0.0"),
+        section: Section::Listening,
+        action: Action::Value(|d, v| {
+            if d.binds.len() == MAX_BINDS {
+                return Err(format!("at most {MAX_BINDS} addresses"));
+            }
+            d.binds.push(parse_bind(&text(v)?)?);
+            Ok(())
+        }),
+    },
+    Flag {
+        long: "workers",
+        short: None,
+        value: Some("N|auto"),
+        help: "independent event loops, each with its own SO_REUSEPORT\nlistener (auto: one per core)",
+        default: Some("1"),
+        default_text: None,
+        section: Section::Listening,
+        action: Action::Value(|d, v| {
+            let v = text(v)?;
+            d.config.workers = if v == "auto" {
+                std::thread::available_parallelism().map_or(1, |n| n.get())
+            } else {
+                v.parse()
+                    .ok()
+                    .filter(|n| (1..=1024).contains(n))
+                    .ok_or(format!("expected 1 to 1024 or auto, got {v:?}"))?
+            };
+            Ok(())
+        }),
+    },
+    Flag {
+        long: "max-connections",
+        short: None,
+        value: Some("N"),
+        help: "open connections per loop",
+        default: None,
+        default_text: Some("descriptor limit - 16 - 1/8"),
+        section: Section::Listening,
+        action: Action::Value(|d, v| {
+            d.config.max_connections = Some(positive(v)?);
+            Ok(())
+        }),
+    },
+    Flag {
+        long: "dotfiles",
+        short: None,
+        value: None,
+        help: "serve dotfiles and dot-folders (/.well-known/ is always served)",
+        default: None,
+        default_text: None,
+        section: Section::Serving,
+        action: Action::Switch(|d| d.config.dotfiles = true),
+    },
+    Flag {
+        long: "listing",
+        short: None,
+        value: None,
+        help: "list folders that have no index.html (HTML, or JSON on\nAccept: application/json)",
+        default: None,
+        default_text: None,
+        section: Section::Serving,
+        action: Action::Switch(|d| d.config.listing = true),
+    },
+    Flag {
+        long: "spa",
+        short: None,
+        value: None,
+        help: "serve /index.html for missing paths without an extension",
+        default: None,
+        default_text: None,
+        section: Section::Serving,
+        action: Action::Switch(|d| d.config.spa = true),
+    },
+    Flag {
+        long: "mime",
+        short: None,
+        value: Some("EXT=TYPE"),
+        help: "media type for an extension; repeatable",
+        default: None,
+        default_text: None,
+        section: Section::Serving,
+        action: Action::Value(|d, v| {
+            let v = text(v)?;
+            let (ext, ty) = v
+                .split_once('=')
+                .filter(|(e, t)| !e.is_empty() && valid_media_type(t))
+                .ok_or(format!("expected EXT=TYPE like md=text/markdown, got {v:?}"))?;
+            d.config.mime.insert(ext.trim_start_matches('.').to_ascii_lowercase(), ty.to_string());
+            Ok(())
+        }),
+    },
+    Flag {
+        long: "cache-control",
+        short: None,
+        value: Some("VALUE"),
+        help: "Cache-Control on every successful response",
+        default: None,
+        default_text: None,
+        section: Section::Serving,
+        action: Action::Value(|d, v| {
+            let v = text(v)?;
+            if !valid_field_value(&v) {
+                return Err(format!("invalid header value {v:?}"));
+            }
+            d.config.cache_control = Some(v);
+            Ok(())
+        }),
+    },
+    Flag {
+        long: "header",
+        short: None,
+        value: Some("'NAME: VALUE'"),
+        help: "extra header on every successful response; repeatable",
+        default: None,
+        default_text: None,
+        section: Section::Serving,
+        action: Action::Value(|d, v| {
+            let v = text(v)?;
+            let (name, value) = v
+                .split_once(':')
+                .map(|(n, val)| (n, val.trim()))
+                .filter(|(n, val)| is_token(n) && valid_field_value(val))
+                .ok_or(format!("expected 'Name: value', got {v:?}"))?;
+            d.config.headers.push((name.to_string(), value.to_string()));
+            Ok(())
+        }),
+    },
+    Flag {
+        long: "cache-ttl",
+        short: None,
+        value: Some("S"),
+        help: "trust cached file metadata (and small files' bytes, and the\nroot's path) for S seconds before re-checking; 0: re-check\nevery request",
+        default: Some("1"),
+        default_text: None,
+        section: Section::Serving,
+        action: Action::Value(|d, v| {
+            let v = text(v)?;
+            d.config.cache_ttl = v
+                .parse::<f64>()
+                .ok()
+                .filter(|s| s.is_finite() && (0.0..=3600.0).contains(s))
+                .map(Duration::from_secs_f64)
+                .ok_or(format!("expected seconds from 0 to 3600, got {v:?}"))?;
+            Ok(())
+        }),
+    },
+    Flag {
+        long: "max-head-bytes",
+        short: None,
+        value: Some("N"),
+        help: "request line + header fields (431/414 beyond)",
+        default: Some("8192"),
+        default_text: None,
+        section: Section::Limits,
+        action: Action::Value(|d, v| {
+            d.config.limits.max_head_bytes = buffer_size(v)?;
+            Ok(())
+        }),
+    },
+    Flag {
+        long: "max-uri-bytes",
+        short: None,
+        value: Some("N"),
+        help: "request target (414 beyond)",
+        default: Some("4096"),
+        default_text: None,
+        section: Section::Limits,
+        action: Action::Value(|d, v| {
+            d.config.limits.max_uri_bytes = buffer_size(v)?;
+            Ok(())
+        }),
+    },
+    Flag {
+        long: "max-headers",
+        short: None,
+        value: Some("N"),
+        help: "header fields (431 beyond; at most 256)",
+        default: Some("64"),
+        default_text: None,
+        section: Section::Limits,
+        action: Action::Value(|d, v| {
+            let n: usize = positive(v)?;
+            if n > MAX_HEADERS_CAP {
+                return Err(format!("at most {MAX_HEADERS_CAP}"));
+            }
+            d.config.limits.max_headers = n;
+            Ok(())
+        }),
+    },
+    Flag {
+        long: "max-body-bytes",
+        short: None,
+        value: Some("N"),
+        help: "request body, read and discarded (413 beyond)",
+        default: Some("65536"),
+        default_text: None,
+        section: Section::Limits,
+        action: Action::Value(|d, v| {
+            d.config.limits.max_body_bytes = number(v)?;
+            Ok(())
+        }),
+    },
+    Flag {
+        long: "request-timeout",
+        short: None,
+        value: Some("S"),
+        help: "a request head must arrive within S of its first byte\n(408 then close)",
+        default: Some("10"),
+        default_text: None,
+        section: Section::Timeouts,
+        action: Action::Value(|d, v| {
+            d.config.timeouts.request = seconds(v)?;
+            Ok(())
+        }),
+    },
+    Flag {
+        long: "idle-timeout",
+        short: None,
+        value: Some("S"),
+        help: "keep-alive wait for the next request",
+        default: Some("15"),
+        default_text: None,
+        section: Section::Timeouts,
+        action: Action::Value(|d, v| {
+            d.config.timeouts.idle = seconds(v)?;
+            Ok(())
+        }),
+    },
+    Flag {
+        long: "write-timeout",
+        short: None,
+        value: Some("S"),
+        help: "a response making no progress is dropped",
+        default: Some("30"),
+        default_text: None,
+        section: Section::Timeouts,
+        action: Action::Value(|d, v| {
+            d.config.timeouts.write_stall = seconds(v)?;
+            Ok(())
+        }),
+    },
+    Flag {
+        long: "drain-timeout",
+        short: None,
+        value: Some("S"),
+        help: "on SIGINT/SIGTERM, time given to responses in flight",
+        default: Some("10"),
+        default_text: None,
+        section: Section::Timeouts,
+        action: Action::Value(|d, v| {
+            d.config.drain_timeout = seconds(v)?;
+            Ok(())
+        }),
+    },
+    Flag {
+        long: "access-log",
+        short: None,
+        value: Some("PATH"),
+        help: "Combined Log Format access log (- for stdout)",
+        default: None,
+        default_text: Some("off"),
+        section: Section::Operating,
+        action: Action::Value(|d, v| {
+            d.config.access_log = Some(v.into());
+            Ok(())
+        }),
+    },
+    Flag {
+        long: "stats",
+        short: None,
+        value: Some("S"),
+        help: "print loop statistics every S seconds",
+        default: None,
+        default_text: Some("off"),
+        section: Section::Operating,
+        action: Action::Value(|d, v| {
+            d.config.stats = Some(seconds(v)?);
+            Ok(())
+        }),
+    },
+    Flag {
+        long: "trace",
+        short: None,
+        value: None,
+        help: "log every readiness event and state change",
+        default: None,
+        default_text: Some("off"),
+        section: Section::Operating,
+        action: Action::Switch(|d| d.config.trace = true),
+    },
+    Flag {
+        long: "help",
+        short: Some('h'),
+        value: None,
+        help: "this help",
+        default: None,
+        default_text: None,
+        section: Section::Operating,
+        action: Action::Help,
+    },
+    Flag {
+        long: "version",
+        short: Some('V'),
+        value: None,
+        help: "the version",
+        default: None,
+        default_text: None,
+        section: Section::Operating,
+        action: Action::Version,
+    },
+];
 
-Operating:
-      --access-log PATH     Combined Log Format access log (- for stdout) [default: off]
-      --stats S             print loop statistics every S seconds [default: off]
-      --trace               log every readiness event and state change [default: off]
-  -h, --help                this help
-  -V, --version             the version
+/// What `--help` says about signals (they are not flags, but operators look for them here).
+const SIGNALS: &str = "\
+Signals:
+  SIGINT, SIGTERM           stop accepting, let responses in flight finish (up to
+                            --drain-timeout), print a summary and exit 0; a second
+                            one exits at once with 128 + the signal number
+  SIGHUP, SIGUSR1           reopen the access log (after logrotate moved it)
 ";
+
+/// A `Config` being built from defaults and then the command line.
+#[derive(Debug)]
+pub struct Draft {
+    config: Config,
+    port: u16,
+    binds: Vec<(IpAddr, Option<u16>)>,
+    root: Option<PathBuf>,
+}
+
+impl Draft {
+    fn new() -> Draft {
+        let config = Config {
+            root: PathBuf::from("htdocs"),
+            addrs: Vec::new(),
+            limits: Limits::default(),
+            timeouts: Timeouts::default(),
+            max_connections: None,
+            dotfiles: false,
+            listing: false,
+            spa: false,
+            mime: MimeOverrides::new(),
+            cache_control: None,
+            headers: Vec::new(),
+            access_log: None,
+            drain_timeout: Duration::ZERO,
+            cache_ttl: Duration::ZERO,
+            workers: 1,
+            stats: None,
+            trace: false,
+        };
+        Draft { config, port: DEFAULT_PORT, binds: Vec::new(), root: None }
+    }
+
+    fn apply_defaults(&mut self) -> Result<(), UsageError> {
+        for flag in FLAGS {
+            if let (Some(default), Action::Value(apply)) = (flag.default, flag.action) {
+                apply(self, default.into()).map_err(|e| UsageError(format!("--{}: {e}", flag.long)))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> Config {
+        if let Some(root) = self.root {
+            self.config.root = root;
+        }
+        if self.binds.is_empty() {
+            self.binds.push((IpAddr::V4(Ipv4Addr::UNSPECIFIED), None));
+        }
+        let port = self.port;
+        self.config.addrs = self.binds.into_iter().map(|(ip, p)| SocketAddr::new(ip, p.unwrap_or(port))).collect();
+        self.config
+    }
+}
 
 impl Config {
     /// Parses the arguments after the program name.
     pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageError> {
-        use lexopt::prelude::*;
-        let mut c = Config::default();
-        let mut port = DEFAULT_PORT;
-        let mut binds: Vec<(IpAddr, Option<u16>)> = Vec::new();
-        let mut root: Option<PathBuf> = None;
+        use lexopt::Arg;
+        let mut draft = Draft::new();
+        draft.apply_defaults()?;
         let mut parser = lexopt::Parser::from_args(args);
         while let Some(arg) = parser.next()? {
-            match arg {
-                Short('h') | Long("help") => return Ok(Command::Help),
-                Short('V') | Long("version") => return Ok(Command::Version),
-                Short('p') | Long("port") => port = number(&mut parser, "--port")?,
-                Short('b') | Long("bind") => binds.push(parse_bind(&text(&mut parser, "--bind")?)?),
-                Long("workers") => {
-                    let v = text(&mut parser, "--workers")?;
-                    c.workers = if v == "auto" {
-                        std::thread::available_parallelism().map_or(1, |n| n.get())
-                    } else {
-                        v.parse()
-                            .ok()
-                            .filter(|&n| (1..=1024).contains(&n))
-                            .ok_or_else(|| UsageError(format!("--workers: expected 1 to 1024 or auto, got {v:?}")))?
-                    };
+            let flag = match arg {
+                Arg::Short(c) => FLAGS.iter().find(|f| f.short == Some(c)),
+                Arg::Long(name) => FLAGS.iter().find(|f| f.long == name),
+                Arg::Value(v) if draft.root.is_none() => {
+                    draft.root = Some(v.into());
+                    continue;
                 }
-                Long("max-connections") => {
-                    c.max_connections = Some(positive(&mut parser, "--max-connections")?);
+                Arg::Value(_) => None,
+            };
+            let Some(flag) = flag else { return Err(arg.unexpected().into()) };
+            match flag.action {
+                Action::Help => return Ok(Command::Help),
+                Action::Version => return Ok(Command::Version),
+                Action::Switch(set) => set(&mut draft),
+                Action::Value(apply) => {
+                    let value = parser.value()?;
+                    apply(&mut draft, value).map_err(|e| UsageError(format!("--{}: {e}", flag.long)))?;
                 }
-                Long("dotfiles") => c.dotfiles = true,
-                Long("listing") => c.listing = true,
-                Long("spa") => c.spa = true,
-                Long("mime") => {
-                    let v = text(&mut parser, "--mime")?;
-                    let (ext, ty) =
-                        v.split_once('=').filter(|(e, t)| !e.is_empty() && valid_media_type(t)).ok_or_else(|| {
-                            UsageError(format!("--mime: expected EXT=TYPE like md=text/markdown, got {v:?}"))
-                        })?;
-                    c.mime.insert(ext.trim_start_matches('.').to_ascii_lowercase(), ty.to_string());
-                }
-                Long("cache-control") => {
-                    let v = text(&mut parser, "--cache-control")?;
-                    if !valid_field_value(&v) {
-                        return Err(UsageError(format!("--cache-control: invalid header value {v:?}")));
-                    }
-                    c.cache_control = Some(v);
-                }
-                Long("header") => {
-                    let v = text(&mut parser, "--header")?;
-                    let (name, value) = v
-                        .split_once(':')
-                        .map(|(n, val)| (n, val.trim()))
-                        .filter(|(n, val)| is_token(n) && valid_field_value(val))
-                        .ok_or_else(|| UsageError(format!("--header: expected 'Name: value', got {v:?}")))?;
-                    c.headers.push((name.to_string(), value.to_string()));
-                }
-                Long("max-head-bytes") => c.limits.max_head_bytes = buffer_size(&mut parser, "--max-head-bytes")?,
-                Long("max-uri-bytes") => c.limits.max_uri_bytes = buffer_size(&mut parser, "--max-uri-bytes")?,
-                Long("max-headers") => {
-                    let n: usize = positive(&mut parser, "--max-headers")?;
-                    if n > MAX_HEADERS_CAP {
-                        return Err(UsageError(format!("--max-headers: at most {MAX_HEADERS_CAP}")));
-                    }
-                    c.limits.max_headers = n;
-                }
-                Long("max-body-bytes") => c.limits.max_body_bytes = number(&mut parser, "--max-body-bytes")?,
-                Long("request-timeout") => c.timeouts.request = seconds(&mut parser, "--request-timeout")?,
-                Long("idle-timeout") => c.timeouts.idle = seconds(&mut parser, "--idle-timeout")?,
-                Long("write-timeout") => c.timeouts.write_stall = seconds(&mut parser, "--write-timeout")?,
-                Long("drain-timeout") => c.drain_timeout = seconds(&mut parser, "--drain-timeout")?,
-                Long("cache-ttl") => {
-                    let v = text(&mut parser, "--cache-ttl")?;
-                    c.cache_ttl = v
-                        .parse::<f64>()
-                        .ok()
-                        .filter(|s| s.is_finite() && (0.0..=3600.0).contains(s))
-                        .map(Duration::from_secs_f64)
-                        .ok_or_else(|| {
-                            UsageError(format!("--cache-ttl: expected seconds from 0 to 3600, got {v:?}"))
-                        })?;
-                }
-                Long("access-log") => c.access_log = Some(parser.value()?.into()),
-                Long("stats") => c.stats = Some(seconds(&mut parser, "--stats")?),
-                Long("trace") => c.trace = true,
-                Value(v) if root.is_none() => root = Some(v.into()),
-                _ => return Err(arg.unexpected().into()),
             }
         }
-        if let Some(root) = root {
-            c.root = root;
-        }
-        if binds.len() > MAX_BINDS {
-            return Err(UsageError(format!("--bind: at most {MAX_BINDS} addresses")));
-        }
-        if binds.is_empty() {
-            binds.push((IpAddr::V4(Ipv4Addr::UNSPECIFIED), None));
-        }
-        c.addrs = binds.into_iter().map(|(ip, p)| SocketAddr::new(ip, p.unwrap_or(port))).collect();
-        Ok(Command::Run(Box::new(c)))
+        Ok(Command::Run(Box::new(draft.finish())))
     }
 }
 
-fn text(parser: &mut lexopt::Parser, flag: &str) -> Result<String, UsageError> {
-    parser.value()?.into_string().map_err(|v| UsageError(format!("{flag}: not valid UTF-8: {v:?}")))
+/// The `--help` text, rendered from `FLAGS`.
+pub fn help() -> String {
+    let mut out = String::from(
+        "evserve: a static-file HTTP/1.1 server on one non-blocking event loop\n\n\
+         Usage: evserve [ROOT] [OPTIONS]\n\n",
+    );
+    help_line(&mut out, "ROOT", "folder to serve [default: htdocs]");
+    for section in Section::ALL {
+        out.push('\n');
+        out.push_str(section.title());
+        out.push_str(":\n");
+        for flag in FLAGS.iter().filter(|f| f.section == section) {
+            let mut label = match flag.short {
+                Some(c) => format!("-{c}, --{}", flag.long),
+                None => format!("    --{}", flag.long),
+            };
+            if let Some(value) = flag.value {
+                label.push(' ');
+                label.push_str(value);
+            }
+            let mut text = flag.help.to_string();
+            if let Some(default) = flag.default.or(flag.default_text) {
+                text.push_str(&format!(" [default: {default}]"));
+            }
+            help_line(&mut out, &label, &text);
+        }
+    }
+    out.push('\n');
+    out.push_str(SIGNALS);
+    out
 }
 
-fn number<T: std::str::FromStr>(parser: &mut lexopt::Parser, flag: &str) -> Result<T, UsageError> {
-    let v = text(parser, flag)?;
-    v.parse().map_err(|_| UsageError(format!("{flag}: expected a number, got {v:?}")))
+/// Help text starts in this column.
+const HELP_COLUMN: usize = 28;
+
+/// `  LABEL   text`, the text's further lines indented to the same column.
+fn help_line(out: &mut String, label: &str, text: &str) {
+    let mut lines = text.lines();
+    let first = lines.next().unwrap_or_default();
+    let pad = HELP_COLUMN.saturating_sub(2 + label.len()).max(1);
+    out.push_str(&format!("  {label}{}{first}\n", " ".repeat(pad)));
+    for line in lines {
+        out.push_str(&format!("{}{line}\n", " ".repeat(HELP_COLUMN)));
+    }
 }
 
-fn positive<T: std::str::FromStr + PartialOrd + Default>(
-    parser: &mut lexopt::Parser,
-    flag: &str,
-) -> Result<T, UsageError> {
-    let n: T = number(parser, flag)?;
+fn text(v: OsString) -> Result<String, String> {
+    v.into_string().map_err(|v| format!("not valid UTF-8: {v:?}"))
+}
+
+fn number<T: std::str::FromStr>(v: OsString) -> Result<T, String> {
+    let v = text(v)?;
+    v.parse().map_err(|_| format!("expected a number, got {v:?}"))
+}
+
+fn positive<T: std::str::FromStr + PartialOrd + Default>(v: OsString) -> Result<T, String> {
+    let n: T = number(v)?;
     if n <= T::default() {
-        return Err(UsageError(format!("{flag}: must be greater than 0")));
+        return Err("must be greater than 0".into());
     }
     Ok(n)
 }
 
 /// A byte limit that sizes a per-connection buffer: bounded, so memory stays bounded.
-fn buffer_size(parser: &mut lexopt::Parser, flag: &str) -> Result<usize, UsageError> {
-    let n: usize = positive(parser, flag)?;
+fn buffer_size(v: OsString) -> Result<usize, String> {
+    let n: usize = positive(v)?;
     if n > MAX_BUFFER_LIMIT {
-        return Err(UsageError(format!("{flag}: at most {MAX_BUFFER_LIMIT} bytes")));
+        return Err(format!("at most {MAX_BUFFER_LIMIT} bytes"));
     }
     Ok(n)
 }
 
-/// The largest `--max-head-bytes` / `--max-uri-bytes` accepted.
-pub const MAX_BUFFER_LIMIT: usize = 1024 * 1024;
-
-fn seconds(parser: &mut lexopt::Parser, flag: &str) -> Result<Duration, UsageError> {
-    let v = text(parser, flag)?;
+fn seconds(v: OsString) -> Result<Duration, String> {
+    let v = text(v)?;
     v.parse::<f64>()
         .ok()
         .filter(|s| s.is_finite() && *s > 0.0 && *s <= 86_400.0)
         .map(Duration::from_secs_f64)
-        .ok_or_else(|| UsageError(format!("{flag}: expected seconds between 0 and 86400, got {v:?}")))
+        .ok_or(format!("expected seconds between 0 and 86400, got {v:?}"))
 }
 
 /// `1.2.3.4`, `::1`, `[::1]`, `1.2.3.4:80` or `[::1]:80`.
-fn parse_bind(v: &str) -> Result<(IpAddr, Option<u16>), UsageError> {
+fn parse_bind(v: &str) -> Result<(IpAddr, Option<u16>), String> {
     if let Ok(ip) = v.parse::<IpAddr>() {
         return Ok((ip, None));
     }
@@ -296,7 +669,7 @@ fn parse_bind(v: &str) -> Result<(IpAddr, Option<u16>), UsageError> {
     {
         return Ok((ip, None));
     }
-    Err(UsageError(format!("--bind: expected an IP address like 127.0.0.1 or ::1, got {v:?}")))
+    Err(format!("expected an IP address like 127.0.0.1 or ::1, got {v:?}"))
 }
 
 /// RFC 9110 token characters (field names).
@@ -382,5 +755,27 @@ mod tests {
         }
         assert!(parse(&["a", "b"]).is_err());
         assert!(parse(&["--nope"]).is_err());
+    }
+
+    #[test]
+    fn the_table_has_one_row_per_name() {
+        for (i, a) in FLAGS.iter().enumerate() {
+            for b in &FLAGS[i + 1..] {
+                assert_ne!(a.long, b.long);
+                assert!(a.short.is_none() || a.short != b.short, "{a:?} and {b:?} share -{:?}", a.short);
+            }
+            assert!(a.default.is_none() || a.default_text.is_none(), "{a:?}: one kind of default");
+            assert_eq!(a.value.is_some(), matches!(a.action, Action::Value(_)), "{a:?}: value placeholder");
+        }
+    }
+
+    #[test]
+    fn the_readme_shows_the_help_text() {
+        let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+        let help = help();
+        assert!(
+            readme.contains(&format!("```text\n{help}```")),
+            "README.md's flag list differs from --help; paste `cargo run -- --help` into it:\n{help}"
+        );
     }
 }

@@ -4,7 +4,7 @@ use std::io;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use evserve::config::{Command, Config, HELP};
+use evserve::config::{self, Command, Config};
 use evserve::server::{Server, StartError};
 
 /// Exit statuses, one per kind of start-up failure.
@@ -20,7 +20,7 @@ fn main() -> ExitCode {
     let config = match Config::parse(std::env::args_os().skip(1)) {
         Ok(Command::Run(config)) => config,
         Ok(Command::Help) => {
-            print!("{HELP}");
+            print!("{}", config::help());
             return ExitCode::SUCCESS;
         }
         Ok(Command::Version) => {
