@@ -544,18 +544,29 @@ impl Draft {
 }
 
 impl Config {
-    /// Parses the arguments after the program name.
+    /// Parses the arguments after the program name, with `EVSERVE_<FLAG>` variables from
+    /// the process environment.
     pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageError> {
+        Self::parse_with_env(args, |name| std::env::var_os(name))
+    }
+
+    /// Parses `args`, taking a flag that is not on the command line from the variable
+    /// `env_name(flag)` (so the flag wins), and the port from `PORT` when neither
+    /// `--port` nor `EVSERVE_PORT` is set (the convention of container platforms).
+    pub fn parse_with_env(
+        args: impl IntoIterator<Item = OsString>,
+        env: impl Fn(&str) -> Option<OsString>,
+    ) -> Result<Command, UsageError> {
         use lexopt::Arg;
-        let mut draft = Draft::new();
-        draft.apply_defaults()?;
+        let mut given: Vec<(&'static Flag, Option<OsString>)> = Vec::new();
+        let mut root = None;
         let mut parser = lexopt::Parser::from_args(args);
         while let Some(arg) = parser.next()? {
             let flag = match arg {
                 Arg::Short(c) => FLAGS.iter().find(|f| f.short == Some(c)),
                 Arg::Long(name) => FLAGS.iter().find(|f| f.long == name),
-                Arg::Value(v) if draft.root.is_none() => {
-                    draft.root = Some(v.into());
+                Arg::Value(v) if root.is_none() => {
+                    root = Some(v);
                     continue;
                 }
                 Arg::Value(_) => None,
@@ -564,14 +575,63 @@ impl Config {
             match flag.action {
                 Action::Help => return Ok(Command::Help),
                 Action::Version => return Ok(Command::Version),
-                Action::Switch(set) => set(&mut draft),
-                Action::Value(apply) => {
-                    let value = parser.value()?;
-                    apply(&mut draft, value).map_err(|e| UsageError(format!("--{}: {e}", flag.long)))?;
+                Action::Switch(_) => given.push((flag, None)),
+                Action::Value(_) => given.push((flag, Some(parser.value()?))),
+            }
+        }
+        let mut draft = Draft::new();
+        draft.apply_defaults()?;
+        draft.root = root.or_else(|| env(ROOT_ENV)).map(PathBuf::from);
+        for flag in FLAGS.iter().filter(|f| !given.iter().any(|(g, _)| g.long == f.long)) {
+            let name = env_name(flag);
+            let (name, value) = match env(&name) {
+                Some(v) => (name, v),
+                None if flag.long == "port" => match env("PORT") {
+                    Some(v) => ("PORT".to_string(), v),
+                    None => continue,
+                },
+                None => continue,
+            };
+            draft.apply_env(flag, &name, value)?;
+        }
+        for (flag, value) in given {
+            match (flag.action, value) {
+                (Action::Switch(set), _) => set(&mut draft),
+                (Action::Value(apply), Some(v)) => {
+                    apply(&mut draft, v).map_err(|e| UsageError(format!("--{}: {e}", flag.long)))?
                 }
+                _ => unreachable!("values were taken for value flags only"),
             }
         }
         Ok(Command::Run(Box::new(draft.finish())))
+    }
+}
+
+/// The variable that names the folder to serve when no ROOT is given.
+pub const ROOT_ENV: &str = "EVSERVE_ROOT";
+
+/// `--idle-timeout` -> `EVSERVE_IDLE_TIMEOUT`.
+pub fn env_name(flag: &Flag) -> String {
+    format!("EVSERVE_{}", flag.long.to_ascii_uppercase().replace('-', "_"))
+}
+
+impl Draft {
+    /// A flag's value from the environment; a switch takes `1`/`true`/`yes`/`on` or
+    /// `0`/`false`/`no`/`off`/empty. The error names the variable.
+    fn apply_env(&mut self, flag: &Flag, name: &str, value: OsString) -> Result<(), UsageError> {
+        let wrong = |e: String| UsageError(format!("{name} (--{}): {e}", flag.long));
+        match flag.action {
+            Action::Value(apply) => apply(self, value).map_err(wrong),
+            Action::Switch(set) => match value.to_str().map(str::to_ascii_lowercase).as_deref() {
+                Some("1" | "true" | "yes" | "on") => {
+                    set(self);
+                    Ok(())
+                }
+                Some("" | "0" | "false" | "no" | "off") => Ok(()),
+                _ => Err(wrong(format!("expected 1 or 0, got {value:?}"))),
+            },
+            Action::Help | Action::Version => Ok(()),
+        }
     }
 }
 
@@ -579,7 +639,10 @@ impl Config {
 pub fn help() -> String {
     let mut out = String::from(
         "evserve: a static-file HTTP/1.1 server on one non-blocking event loop\n\n\
-         Usage: evserve [ROOT] [OPTIONS]\n\n",
+         Usage: evserve [ROOT] [OPTIONS]\n\n\
+         Every flag can also be set in the environment as EVSERVE_<FLAG> (EVSERVE_IDLE_TIMEOUT=30,\n\
+         EVSERVE_TRACE=1, EVSERVE_ROOT=/srv/www); the command line wins. PORT is used when\n\
+         neither --port nor EVSERVE_PORT is set.\n\n",
     );
     help_line(&mut out, "ROOT", "folder to serve [default: htdocs]");
     for section in Section::ALL {
@@ -777,5 +840,57 @@ mod tests {
             readme.contains(&format!("```text\n{help}```")),
             "README.md's flag list differs from --help; paste `cargo run -- --help` into it:\n{help}"
         );
+    }
+
+    fn parse_env(args: &[&str], vars: &[(&str, &str)]) -> Result<Config, UsageError> {
+        let env = |name: &str| vars.iter().find(|(n, _)| *n == name).map(|(_, v)| OsString::from(v));
+        match Config::parse_with_env(args.iter().map(OsString::from), env)? {
+            Command::Run(c) => Ok(*c),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_environment_fills_in_what_the_command_line_leaves_out() {
+        let c = parse_env(
+            &["--idle-timeout", "3"],
+            &[
+                ("EVSERVE_IDLE_TIMEOUT", "9"),
+                ("EVSERVE_WRITE_TIMEOUT", "7"),
+                ("EVSERVE_TRACE", "1"),
+                ("EVSERVE_LISTING", "0"),
+                ("EVSERVE_ROOT", "/srv/www"),
+                ("EVSERVE_HEADER", "X-A: b"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.timeouts.idle, Duration::from_secs(3), "the flag wins");
+        assert_eq!(c.timeouts.write_stall, Duration::from_secs(7));
+        assert!(c.trace && !c.listing);
+        assert_eq!(c.root, PathBuf::from("/srv/www"));
+        assert_eq!(c.headers, vec![("X-A".to_string(), "b".to_string())]);
+        // A repeatable flag on the command line replaces the variable, not adds to it.
+        let c = parse_env(&["-b", "::1"], &[("EVSERVE_BIND", "127.0.0.1")]).unwrap();
+        assert_eq!(c.addrs, vec!["[::1]:8000".parse().unwrap()]);
+        assert_eq!(parse_env(&["site"], &[("EVSERVE_ROOT", "/x")]).unwrap().root, PathBuf::from("site"));
+    }
+
+    #[test]
+    fn port_comes_from_the_flag_then_evserve_port_then_port() {
+        let port = |args: &[&str], vars: &[(&str, &str)]| parse_env(args, vars).unwrap().addrs[0].port();
+        assert_eq!(port(&[], &[]), DEFAULT_PORT);
+        assert_eq!(port(&[], &[("PORT", "5000")]), 5000);
+        assert_eq!(port(&[], &[("PORT", "5000"), ("EVSERVE_PORT", "6000")]), 6000);
+        assert_eq!(port(&["-p", "7000"], &[("PORT", "5000"), ("EVSERVE_PORT", "6000")]), 7000);
+    }
+
+    #[test]
+    fn a_bad_variable_is_named() {
+        let e = parse_env(&[], &[("EVSERVE_PORT", "x")]).unwrap_err();
+        assert!(e.0.starts_with("EVSERVE_PORT (--port): "), "{e}");
+        let e = parse_env(&[], &[("PORT", "http")]).unwrap_err();
+        assert!(e.0.starts_with("PORT (--port): "), "{e}");
+        let e = parse_env(&[], &[("EVSERVE_TRACE", "maybe")]).unwrap_err();
+        assert!(e.0.contains("EVSERVE_TRACE"), "{e}");
     }
 }
