@@ -1061,6 +1061,23 @@ mod tests {
     }
 
     #[test]
+    fn a_body_is_discarded_across_small_and_big_buffers() {
+        let mut s = setup("body");
+        let mut conn = Connection::new(None, s.cx.now);
+        let head = b"GET /a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n";
+        let body = vec![b'b'; 5000];
+        // The head and a few body bytes wait in a small buffer; the rest fills it and grows it.
+        let mut io = Mock { chunks: VecDeque::from([[&head[..], &body[..10]].concat()]), ..Mock::default() };
+        assert_eq!(conn.drive(&mut io, &mut s.cx), Status::Wait);
+        assert_eq!((conn.state_name(), conn.input.len()), ("reading-body", SMALL_INPUT_BUFFER));
+        io.chunks.push_back([&body[10..], GET_A].concat());
+        conn.ready(true, false, false);
+        assert_eq!(conn.drive(&mut io, &mut s.cx), Status::Wait);
+        assert_eq!(responses(&io.out), 2);
+        assert!(io.out.ends_with(b"hello"));
+    }
+
+    #[test]
     fn a_pipelined_burst_larger_than_the_small_buffer_is_answered_in_one_write() {
         let mut s = setup("burst");
         let mut conn = Connection::new(None, s.cx.now);
