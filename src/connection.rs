@@ -16,7 +16,9 @@
 //! ```
 //!
 //! Buffers come from a pool shared by the loop and go back to it whenever they are
-//! empty, so an idle keep-alive connection holds no buffer at all.
+//! empty, so an idle keep-alive connection holds no buffer at all. Input starts in a small
+//! buffer (`SMALL_INPUT_BUFFER`) and moves to a big one only when a read fills it, so a
+//! client waiting mid-head holds 1 KiB, not a full-size head's worth.
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -38,14 +40,26 @@ pub const WRITE_QUANTUM: usize = 2 * 1024 * 1024;
 /// Pipelined responses are batched into one write until the output holds this much.
 pub const BATCH_BYTES: usize = 64 * 1024;
 
-/// Smallest read buffer: large enough to take a burst of pipelined requests in one read.
+/// Every connection's first input buffer. A typical head, or a handful of small pipelined
+/// ones, fits; a connection waiting in the middle of a head (a slow client, or slowloris)
+/// holds only this much.
+pub const SMALL_INPUT_BUFFER: usize = 1024;
+
+/// Smallest big input buffer: large enough to take a burst of pipelined requests in one read.
 pub const MIN_INPUT_BUFFER: usize = 16 * 1024;
 
 /// A lingering close throws away at most this much unread input before giving up.
 const LINGER_MAX_BYTES: u64 = 1024 * 1024;
 
-/// Pooled buffers above this count are freed rather than kept.
-const POOL_MAX: usize = 1024;
+/// What each of the three pools (small inputs, big inputs, outputs) keeps at most, in bytes.
+/// In a steady load nearly every buffer goes back at the end of the drive that took it
+/// (only connections waiting mid-request, or blocked on a full socket, keep theirs), so a
+/// pool only has to cover the swing in how many are held between drives: 512 small, 32 big
+/// (at the default 16 KiB) and 7 output buffers keep a pipelined load allocation-free. A
+/// burst (10,000 slowloris clients, a crowd of slow readers) needs far more for a moment;
+/// keeping them all would pin their memory for the life of the process (1024 big buffers
+/// were 16 MiB), so what the pool cannot take is freed.
+const POOL_BYTES: usize = 512 * 1024;
 
 /// An output buffer that grew past this is freed instead of pooled.
 const OUTPUT_KEEP_MAX: usize = 256 * 1024;
@@ -99,25 +113,38 @@ pub struct Counters {
 /// Reusable buffers, shared by all connections of one (single-threaded) loop.
 #[derive(Debug)]
 pub struct Buffers {
-    input_size: usize,
-    inputs: Vec<Box<[u8]>>,
+    /// Bytes of a big input buffer: a full-size head plus the body bytes that follow it.
+    big_size: usize,
+    small: Vec<Box<[u8]>>,
+    big: Vec<Box<[u8]>>,
     outputs: Vec<Vec<u8>>,
 }
 
 impl Buffers {
     pub fn new(limits: &Limits) -> Self {
         // A full-size head must still leave room for the body bytes that follow it.
-        let input_size = (limits.max_head_bytes + 4096).max(MIN_INPUT_BUFFER);
-        Buffers { input_size, inputs: Vec::new(), outputs: Vec::new() }
+        let big_size = (limits.max_head_bytes + 4096).max(MIN_INPUT_BUFFER);
+        Buffers { big_size, small: Vec::new(), big: Vec::new(), outputs: Vec::new() }
     }
 
-    fn take_input(&mut self) -> Box<[u8]> {
-        self.inputs.pop().unwrap_or_else(|| vec![0; self.input_size].into_boxed_slice())
+    /// How many buffers of `size` bytes a pool keeps.
+    fn keeps(size: usize) -> usize {
+        (POOL_BYTES / size).max(2)
+    }
+
+    fn take_input(&mut self, big: bool) -> Box<[u8]> {
+        let (pool, size) = if big { (&mut self.big, self.big_size) } else { (&mut self.small, SMALL_INPUT_BUFFER) };
+        pool.pop().unwrap_or_else(|| vec![0; size].into_boxed_slice())
     }
 
     fn give_input(&mut self, buf: Box<[u8]>) {
-        if !buf.is_empty() && self.inputs.len() < POOL_MAX {
-            self.inputs.push(buf);
+        let pool = match buf.len() {
+            SMALL_INPUT_BUFFER => &mut self.small,
+            n if n == self.big_size => &mut self.big,
+            _ => return, // The empty placeholder of a connection without a buffer.
+        };
+        if pool.len() < Self::keeps(buf.len()) {
+            pool.push(buf);
         }
     }
 
@@ -127,7 +154,8 @@ impl Buffers {
 
     fn give_output(&mut self, mut buf: Vec<u8>) {
         buf.clear();
-        if buf.capacity() > 0 && buf.capacity() <= OUTPUT_KEEP_MAX && self.outputs.len() < POOL_MAX {
+        let kept = self.outputs.len() < Self::keeps(BATCH_BYTES + 4096);
+        if buf.capacity() > 0 && buf.capacity() <= OUTPUT_KEEP_MAX && kept {
             self.outputs.push(buf);
         }
     }
@@ -244,10 +272,14 @@ fn log_queued(log: &mut Option<Box<ResponseLog>>, cx: &mut Context, record: Opti
 pub struct Connection {
     peer: Option<SocketAddr>,
     phase: Phase,
-    /// Bytes read, not yet consumed: `input[start..end]`. Empty (no allocation) when idle.
+    /// Bytes read, not yet consumed: `input[start..end]`. Empty (no allocation) when idle,
+    /// small while what it holds fits in a small buffer, big while more does.
     input: Box<[u8]>,
     start: usize,
     end: usize,
+    /// The last read brought more than a small buffer holds (a pipelined burst, a long
+    /// head, a body): the next one goes straight into a big buffer, in one syscall.
+    big_reads: bool,
     /// Rendered response bytes, written from `written` on.
     output: Vec<u8>,
     written: usize,
@@ -281,6 +313,7 @@ impl Connection {
             input: Box::default(),
             start: 0,
             end: 0,
+            big_reads: false,
             output: Vec::new(),
             written: 0,
             body: None,
@@ -349,6 +382,9 @@ impl Connection {
             self.start = 0;
             self.end = 0;
             cx.buffers.give_input(std::mem::take(&mut self.input));
+        } else if self.input.len() > SMALL_INPUT_BUFFER && self.end - self.start < SMALL_INPUT_BUFFER {
+            // A connection that waits holds a buffer the size of what it holds.
+            self.move_input(false, cx);
         }
         if !self.has_output() {
             self.written = 0;
@@ -647,22 +683,25 @@ impl Connection {
     }
 
     /// Reads once into the input buffer. Ok(true): got bytes or EOF; Ok(false): would block.
+    /// A read that fills a small buffer moves its bytes into a big one and reads again at
+    /// once: the rest of a burst is likely queued, and answering the burst as a whole keeps
+    /// its responses in one write.
     fn fill<S: Transport>(&mut self, io: &mut S, cx: &mut Context) -> io::Result<bool> {
-        if self.input.is_empty() {
-            self.input = cx.buffers.take_input();
-        }
-        if self.end == self.input.len() && self.start > 0 {
-            self.input.copy_within(self.start..self.end, 0);
-            self.end -= self.start;
-            self.start = 0;
-        }
-        let room = self.input.len() - self.end;
-        if room == 0 {
-            // Unreachable by construction (a full buffer always parses or fails), but a
-            // connection that cannot read must not spin.
-            return Err(io::ErrorKind::OutOfMemory.into());
-        }
+        self.make_room(cx);
+        let mut got = false;
         loop {
+            let room = self.input.len() - self.end;
+            if room == 0 {
+                // Unreachable by construction, but a connection that cannot read must not
+                // spin. A small buffer is never full here (`make_room` grows it), so this is
+                // a big one, compacted, holding `big_size` >= max_head_bytes + 4096 unparsed
+                // bytes. `process` ran before this read and left them unparsed, so they hold
+                // no complete head; a partial head of max_head_bytes or more is already a
+                // 431/414, and in a body's phase the bytes are a head of at most
+                // max_head_bytes plus under 4096 of an unfinished chunk-size or trailer line
+                // (longer is a 400). So a full buffer always parses or fails.
+                return Err(io::ErrorKind::OutOfMemory.into());
+            }
             match io.read(&mut self.input[self.end..]) {
                 Ok(0) => {
                     cx.trace(|| "read: EOF".into());
@@ -676,6 +715,13 @@ impl Connection {
                         self.timer = None; // The first byte of a new request.
                     }
                     self.end += n;
+                    self.big_reads = self.end - self.start > SMALL_INPUT_BUFFER;
+                    if n == room && self.input.len() == SMALL_INPUT_BUFFER {
+                        self.big_reads = true;
+                        self.move_input(true, cx);
+                        got = true;
+                        continue;
+                    }
                     // A short read drained the socket (epoll(7)); a half-closed peer is
                     // read until EOF instead, since no further edge will announce it.
                     if n < room && !self.hup {
@@ -687,11 +733,38 @@ impl Connection {
                 Err(e) if would_block(&e) => {
                     cx.trace(|| "read: WouldBlock".into());
                     self.readable = false;
-                    return Ok(false);
+                    return Ok(got);
                 }
                 Err(e) => return Err(e),
             }
         }
+    }
+
+    /// Before a read: a buffer to read into (big when the reads have been big), a full
+    /// small one grown, a full big one compacted.
+    fn make_room(&mut self, cx: &mut Context) {
+        if self.input.is_empty() {
+            self.input = cx.buffers.take_input(self.big_reads);
+        } else if self.input.len() == SMALL_INPUT_BUFFER && (self.big_reads || self.end == self.input.len()) {
+            self.move_input(true, cx);
+        }
+        if self.end == self.input.len() && self.start > 0 {
+            self.input.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+    }
+
+    /// Moves the unconsumed input into a fresh big (or small) buffer, to the front, and
+    /// gives the old one back to the pool.
+    fn move_input(&mut self, big: bool, cx: &mut Context) {
+        let pending = self.end - self.start;
+        let mut buf = cx.buffers.take_input(big);
+        buf[..pending].copy_from_slice(&self.input[self.start..self.end]);
+        cx.trace(|| format!("input buffer {} -> {} bytes", self.input.len(), buf.len()));
+        cx.buffers.give_input(std::mem::replace(&mut self.input, buf));
+        self.start = 0;
+        self.end = pending;
     }
 
     /// Chooses the timeout that applies to the state the connection is now in; the clock
@@ -927,5 +1000,131 @@ mod tests {
         io.eof = true;
         conn.ready(true, false, true);
         assert_eq!(conn.drive(&mut io, &mut s.cx), Status::Close);
+    }
+
+    /// A head of `len` bytes for /a.txt, padded with one field.
+    fn head_of(len: usize) -> Vec<u8> {
+        let start = b"GET /a.txt HTTP/1.1\r\nHost: x\r\nX-Pad: ";
+        let mut head = start.to_vec();
+        head.resize(len - 4, b'p');
+        head.extend_from_slice(b"\r\n\r\n");
+        head
+    }
+
+    #[test]
+    fn a_half_sent_head_holds_only_a_small_buffer() {
+        let mut s = setup("half");
+        let mut conn = Connection::new(None, s.cx.now);
+        let mut io =
+            Mock { chunks: VecDeque::from([b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ".to_vec()]), ..Mock::default() };
+        assert_eq!(conn.drive(&mut io, &mut s.cx), Status::Wait);
+        assert_eq!(conn.state_name(), "reading-head");
+        assert_eq!(conn.input.len(), SMALL_INPUT_BUFFER);
+    }
+
+    #[test]
+    fn a_head_larger_than_the_small_buffer_grows_and_is_answered() {
+        let mut s = setup("grow");
+        let mut conn = Connection::new(None, s.cx.now);
+        let head = head_of(3000);
+        // Sent in pieces, so that a drive ends while the head is still arriving.
+        let mut io = Mock { chunks: VecDeque::from([head[..1500].to_vec()]), ..Mock::default() };
+        assert_eq!(conn.drive(&mut io, &mut s.cx), Status::Wait);
+        assert!(conn.input.len() > SMALL_INPUT_BUFFER, "1500 bytes held in {}", conn.input.len());
+        io.chunks.push_back(head[1500..].to_vec());
+        conn.ready(true, false, false);
+        assert_eq!(conn.drive(&mut io, &mut s.cx), Status::Wait);
+        assert!(io.out.starts_with(b"HTTP/1.1 200 OK\r\n") && io.out.ends_with(b"hello"));
+    }
+
+    #[test]
+    fn a_head_of_the_limit_parses_and_one_byte_more_is_431_however_reads_split() {
+        for split in [1, 100, SMALL_INPUT_BUFFER - 1, SMALL_INPUT_BUFFER, SMALL_INPUT_BUFFER + 1, 5000] {
+            for (len, status) in [(8192, "200 OK"), (8193, "431 ")] {
+                let mut s = setup("limit");
+                let mut conn = Connection::new(None, s.cx.now);
+                let head = head_of(len);
+                let mut io = Mock { chunks: head.chunks(split).map(<[u8]>::to_vec).collect(), ..Mock::default() };
+                // Each short read ends a drive, as a drained socket would.
+                while !io.chunks.is_empty() && io.out.is_empty() {
+                    conn.ready(true, false, false);
+                    assert_ne!(conn.drive(&mut io, &mut s.cx), Status::Close);
+                }
+                let want = format!("HTTP/1.1 {status}");
+                assert!(
+                    io.out.starts_with(want.as_bytes()),
+                    "{len} bytes in reads of {split}: {:?}",
+                    String::from_utf8_lossy(&io.out)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_body_is_discarded_across_small_and_big_buffers() {
+        let mut s = setup("body");
+        let mut conn = Connection::new(None, s.cx.now);
+        let head = b"GET /a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n";
+        let body = vec![b'b'; 5000];
+        // The head and a few body bytes wait in a small buffer; the rest fills it and grows it.
+        let mut io = Mock { chunks: VecDeque::from([[&head[..], &body[..10]].concat()]), ..Mock::default() };
+        assert_eq!(conn.drive(&mut io, &mut s.cx), Status::Wait);
+        assert_eq!((conn.state_name(), conn.input.len()), ("reading-body", SMALL_INPUT_BUFFER));
+        io.chunks.push_back([&body[10..], GET_A].concat());
+        conn.ready(true, false, false);
+        assert_eq!(conn.drive(&mut io, &mut s.cx), Status::Wait);
+        assert_eq!(responses(&io.out), 2);
+        assert!(io.out.ends_with(b"hello"));
+    }
+
+    #[test]
+    fn a_pipelined_burst_larger_than_the_small_buffer_is_answered_in_one_write() {
+        let mut s = setup("burst");
+        let mut conn = Connection::new(None, s.cx.now);
+        let burst = GET_A.repeat(40); // 1280 bytes
+        assert!(burst.len() > SMALL_INPUT_BUFFER);
+        let mut io = Mock { chunks: VecDeque::from([burst.clone()]), ..Mock::default() };
+        assert_eq!(conn.drive(&mut io, &mut s.cx), Status::Wait);
+        assert_eq!((responses(&io.out), io.writes), (40, 1));
+        // The next burst goes straight into a big buffer: one read, one write.
+        io.chunks.push_back(burst);
+        conn.ready(true, false, false);
+        s.cx.trace = Some(Vec::new());
+        assert_eq!(conn.drive(&mut io, &mut s.cx), Status::Wait);
+        assert_eq!((responses(&io.out), io.writes), (80, 2));
+        let steps = s.cx.trace.take().unwrap();
+        assert_eq!(steps.iter().filter(|t| t.starts_with("read")).count(), 1, "{steps:?}");
+    }
+
+    #[test]
+    fn drained_buffers_go_back_to_their_pools() {
+        let mut s = setup("pools");
+        let mut conn = Connection::new(None, s.cx.now);
+        let head = head_of(3000);
+        let mut io = Mock { chunks: VecDeque::from([head[..10].to_vec()]), ..Mock::default() };
+        assert_eq!(conn.drive(&mut io, &mut s.cx), Status::Wait);
+        assert_eq!((s.cx.buffers.small.len(), s.cx.buffers.big.len()), (0, 0));
+        io.chunks.push_back(head[10..].to_vec());
+        conn.ready(true, false, false);
+        assert_eq!(conn.drive(&mut io, &mut s.cx), Status::Wait);
+        assert!(io.out.ends_with(b"hello"));
+        // The small buffer went back when the head outgrew it, the big one once drained.
+        assert_eq!((conn.input.len(), s.cx.buffers.small.len(), s.cx.buffers.big.len()), (0, 1, 1));
+        // A few bytes left waiting move back into a small buffer.
+        io.chunks.push_back([GET_A, &GET_A[..10]].concat());
+        conn.ready(true, false, false);
+        assert_eq!(conn.drive(&mut io, &mut s.cx), Status::Wait);
+        assert_eq!(conn.input.len(), SMALL_INPUT_BUFFER);
+    }
+
+    #[test]
+    fn pools_keep_a_bounded_number_of_buffers() {
+        let mut buffers = Buffers::new(&Limits::default());
+        for _ in 0..2000 {
+            buffers.give_input(vec![0; SMALL_INPUT_BUFFER].into_boxed_slice());
+            buffers.give_input(vec![0; MIN_INPUT_BUFFER].into_boxed_slice());
+            buffers.give_output(Vec::with_capacity(BATCH_BYTES + 4096));
+        }
+        assert_eq!((buffers.small.len(), buffers.big.len(), buffers.outputs.len()), (512, 32, 7));
     }
 }

@@ -2,14 +2,22 @@
 """Idle keep-alive connection probe for benches/load/run.sh.
 
 Opens N keep-alive connections to a server on 127.0.0.1, sends one GET on
-each and reads the full response, then leaves them open and idle.  Reports
-the server's resident memory (VmRSS summed over the given pids) before and
-after, how many of the idle connections the server still keeps open, and
-the latency of fresh requests made while the idle connections are held.
+each and reads the full response, then leaves them open and idle.  With
+--half-heads H it also opens H connections that send the start of a head
+(`GET / HTTP/1.1`, `Host: x`, `X-Slow: `) and nothing more, as a slowloris
+client does; the server must hold those mid-head until --request-timeout.
+Reports the server's resident memory (VmRSS summed over the given pids)
+before and after, how many of the held connections the server still keeps
+open, the KiB of RSS per open connection, and the latency of fresh requests
+made while they are held.
 
 Prints exactly one machine-readable line on stdout:
 
     IDLE held=N alive=M rss_before_kib=A rss_after_kib=B kib_per_conn=K fresh_ms=F
+
+(held and alive count both kinds; with --half-heads, `half_heads=H` is
+appended to the line.)  Run the server with a --request-timeout longer
+than the whole probe, or the half-sent heads get their 408 first.
 
 Everything is bounded by --deadline seconds (connections opened so far are
 used if the deadline hits while opening).  Standard library only.
@@ -75,6 +83,16 @@ def one_request(port, request, timeout):
     return sock
 
 
+HALF_HEAD = b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: "
+
+
+def half_head(port, timeout):
+    """Connect and send the start of a head, never its end; return the socket."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    sock.sendall(HALF_HEAD)
+    return sock
+
+
 def still_open(sockets):
     """Count sockets with nothing to read (an idle, open keep-alive
     connection); a server-side close makes the socket readable (EOF)."""
@@ -89,7 +107,10 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--path", default="/1k.bin")
-    ap.add_argument("--conns", type=int, default=5000)
+    ap.add_argument("--conns", type=int, default=5000,
+                    help="connections left idle after one request")
+    ap.add_argument("--half-heads", type=int, default=0,
+                    help="connections left in the middle of a head")
     ap.add_argument("--pids", default="", help="space-separated server pids")
     ap.add_argument("--deadline", type=float, default=60.0, help="seconds")
     ap.add_argument("--settle", type=float, default=1.0,
@@ -107,9 +128,13 @@ def main():
     held = []
     failures = 0
     try:
-        while len(held) < args.conns and time.monotonic() < deadline:
+        wanted = args.conns + args.half_heads
+        while len(held) < wanted and time.monotonic() < deadline:
             try:
-                held.append(one_request(args.port, request, timeout=5))
+                if len(held) < args.conns:
+                    held.append(one_request(args.port, request, timeout=5))
+                else:
+                    held.append(half_head(args.port, timeout=5))
             except OSError as exc:  # ConnectionError and timeouts included
                 failures += 1
                 if failures > 50:
@@ -140,7 +165,8 @@ def main():
     fresh_ms = statistics.median(fresh) if fresh else float("nan")
     print(f"IDLE held={len(held)} alive={alive} rss_before_kib={rss_before} "
           f"rss_after_kib={rss_after} kib_per_conn={per_conn:.3f} "
-          f"fresh_ms={fresh_ms:.3f}")
+          f"fresh_ms={fresh_ms:.3f}"
+          + (f" half_heads={args.half_heads}" if args.half_heads else ""))
     if failures:
         print(f"idle: {failures} connection attempts failed", file=sys.stderr)
 
