@@ -635,8 +635,8 @@ impl EventLoop {
         }
     }
 
-    /// Up to a batch of the longest-idle keep-alive connections (`Connection::idle_since`),
-    /// oldest first; none during a drain. The timer FIFOs cannot list them (`arm` queues
+    /// Up to a batch of the longest-idle keep-alive connections (`Connection::idle_since`,
+    /// to the loop turn: ties go by key), oldest first; none during a drain. The timer FIFOs cannot list them (`arm` queues
     /// only an earlier deadline), so this scans the slab: O(open) for a batch of open/16
     /// (at most 32), i.e. about 16 slots looked at per connection reaped up to 512 open,
     /// open/32 beyond. It runs only at the cap or out of descriptors.

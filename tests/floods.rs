@@ -159,6 +159,8 @@ fn flood(extra: &[&str], open_max: usize, warning: &str) {
         }),
         "only {closed} of {CLIENTS} held connections were closed to make room"
     );
+    // Oldest idle first (to the loop turn: the clients answered in one turn are equally old).
+    assert_eq!(closed_by_server(held[0].get_mut()), Some(true), "the longest-idle connection was kept");
 
     // Every reaped connection is counted: the stats lines add up to them.
     let mut reaped = 0;
