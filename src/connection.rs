@@ -108,6 +108,8 @@ pub struct Counters {
     pub requests: u64,
     pub bytes_sent: u64,
     pub timeouts: u64,
+    /// Idle keep-alive connections closed to make room for new clients.
+    pub reaped: u64,
 }
 
 /// Reusable buffers, shared by all connections of one (single-threaded) loop.
@@ -351,6 +353,16 @@ impl Connection {
     /// Between requests, with nothing buffered: safe to close at once (graceful drain).
     pub fn is_idle(&self) -> bool {
         self.phase == Phase::Head && self.start == self.end && !self.has_output()
+    }
+
+    /// Since when it has waited for its next request, once one was answered (None: new,
+    /// mid-request, writing or lingering). Closing it then loses nothing, so the server
+    /// reaps the longest-idle of these when it runs out of connection slots.
+    pub fn idle_since(&self) -> Option<Instant> {
+        match self.timer {
+            Some((TimeoutKind::Idle, since)) if self.requests > 0 && self.is_idle() => Some(since),
+            _ => None,
+        }
     }
 
     /// A short name of the current state, for `--trace`.

@@ -6,6 +6,7 @@
 //! ready connection -> drive those that yielded their quantum -> expire deadlines -> flush
 //! the access log. Readiness is edge-triggered and every socket is registered once for
 //! both directions, so no turn spends a syscall on re-registration.
+use std::collections::BinaryHeap;
 use std::fmt;
 use std::fs::File;
 use std::io;
@@ -43,6 +44,9 @@ const FD_RESERVE: u64 = 16;
 
 /// While accepting is paused by EMFILE/ENFILE and no connection closes, try again after this.
 const ACCEPT_RETRY: Duration = Duration::from_millis(250);
+
+/// Most idle keep-alive connections closed at once to make room (nginx drains up to 32).
+const REAP_BATCH_MAX: usize = 32;
 
 /// Stale timer entries tolerated before a sweep (see `EventLoop::close`).
 const STALE_TIMERS_SLACK: usize = 4096;
@@ -247,6 +251,13 @@ struct Slot {
     yielded: bool,
 }
 
+/// What ran out when idle connections are reaped (for the one warning per episode).
+#[derive(Clone, Copy)]
+enum Shortage {
+    Connections,
+    Descriptors,
+}
+
 /// `--stats` bookkeeping.
 struct Stats {
     every: Duration,
@@ -270,6 +281,9 @@ struct EventLoop {
     /// Listeners are registered; false while paused (at the cap, or out of descriptors).
     accepting: bool,
     accept_retry: Option<Instant>,
+    /// Reaping idle connections for room: the open count when this episode began (it ends
+    /// once closes bring them below half that), so the warning is printed once per episode.
+    reap_episode: Option<usize>,
     /// Connections that yielded their quantum: driven again next turn without an event.
     yielded: Vec<usize>,
     next_generation: u64,
@@ -331,6 +345,7 @@ impl EventLoop {
             max_connections,
             accepting: true,
             accept_retry: None,
+            reap_episode: None,
             yielded: Vec::new(),
             next_generation: 0,
             drain_deadline: None,
@@ -443,14 +458,28 @@ impl EventLoop {
     }
 
     /// Accepts until WouldBlock (edge-triggered: a queued client gets no second event).
+    /// At the cap a client is taken only if idle keep-alive connections can make room, and
+    /// they are closed only once a client really came; with none idle, accepting pauses
+    /// and clients wait in the kernel's queue.
     fn accept(&mut self, index: usize) {
+        // Reaped for EMFILE and not yet accepted since: another EMFILE means the freed
+        // descriptors went elsewhere (another worker, ENFILE), and reaping more would not help.
+        let mut reaped_in_vain = false;
         while self.accepting {
+            let mut room = Vec::new();
             if self.slab.len() >= self.max_connections {
-                self.pause_accepting(None);
-                return;
+                room = self.oldest_idle();
+                if room.is_empty() {
+                    self.pause_accepting(None);
+                    return;
+                }
             }
             match self.listeners[index].accept() {
-                Ok((stream, peer)) => self.admit(stream, peer),
+                Ok((stream, peer)) => {
+                    reaped_in_vain = false;
+                    self.reap(&room, Shortage::Connections);
+                    self.admit(stream, peer);
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
@@ -459,9 +488,20 @@ impl EventLoop {
                         // That one client failed (gave up while queued, a protocol error, a
                         // firewall verdict): take the next.
                         Some(Errno::CONNABORTED | Errno::PROTO | Errno::PERM) => {}
-                        // Out of descriptors or memory: stop polling the listener (no
-                        // spinning) until a connection closes or the retry time passes.
-                        Some(Errno::MFILE | Errno::NFILE | Errno::NOBUFS | Errno::NOMEM) => {
+                        // Out of descriptors: idle keep-alive connections give theirs up,
+                        // or, with none (or in vain), pause as below.
+                        Some(Errno::MFILE | Errno::NFILE) => {
+                            let room = if room.is_empty() { self.oldest_idle() } else { room };
+                            if room.is_empty() || reaped_in_vain {
+                                self.pause_accepting(Some(self.cx.now + ACCEPT_RETRY));
+                                return;
+                            }
+                            self.reap(&room, Shortage::Descriptors);
+                            reaped_in_vain = true;
+                        }
+                        // Out of memory: stop polling the listener (no spinning) until a
+                        // connection closes or becomes idle, or the retry time passes.
+                        Some(Errno::NOBUFS | Errno::NOMEM) => {
                             self.pause_accepting(Some(self.cx.now + ACCEPT_RETRY));
                             return;
                         }
@@ -520,7 +560,10 @@ impl EventLoop {
                 self.yielded.push(key);
                 self.arm(key);
             }
-            Status::Wait => self.arm(key),
+            Status::Wait => {
+                self.arm(key);
+                self.resume_if_reapable(key);
+            }
         }
     }
 
@@ -571,6 +614,17 @@ impl EventLoop {
     /// for it still in this turn's batch finds an empty or reused slot, and a spurious
     /// readiness is harmless (reads and writes just see WouldBlock).
     fn close(&mut self, key: usize) {
+        self.release(key);
+        if self.reap_episode.is_some_and(|open| self.slab.len() < open / 2) {
+            self.reap_episode = None;
+        }
+        if !self.accepting && self.drain_deadline.is_none() {
+            self.resume_accepting();
+        }
+    }
+
+    /// Frees the slot (see `close`), and sometimes sweeps stale timer entries.
+    fn release(&mut self, key: usize) {
         self.slab.try_remove(key);
         // A closed connection's deadline stays queued until it comes due (lazy removal);
         // sweep when the stale ones outnumber the live, so memory follows open connections,
@@ -579,7 +633,66 @@ impl EventLoop {
             let slab = &self.slab;
             self.timers.retain(|key, generation| slab.get(key).is_some_and(|s| s.generation == generation));
         }
-        if !self.accepting && self.drain_deadline.is_none() {
+    }
+
+    /// Up to a batch of the longest-idle keep-alive connections (`Connection::idle_since`,
+    /// to the loop turn: ties go by key), oldest first; none during a drain. The timer FIFOs cannot list them (`arm` queues
+    /// only an earlier deadline), so this scans the slab: O(open) for a batch of open/16
+    /// (at most 32), i.e. about 16 slots looked at per connection reaped up to 512 open,
+    /// open/32 beyond. It runs only at the cap or out of descriptors.
+    fn oldest_idle(&self) -> Vec<usize> {
+        if self.drain_deadline.is_some() {
+            return Vec::new();
+        }
+        let batch = (self.slab.len() / 16).clamp(1, REAP_BATCH_MAX);
+        // A max-heap of the `batch` oldest so far: the newest of them is the one to drop.
+        let mut oldest = BinaryHeap::with_capacity(batch + 1);
+        for (key, slot) in &self.slab {
+            if let Some(since) = slot.conn.idle_since() {
+                oldest.push((since, key));
+                if oldest.len() > batch {
+                    oldest.pop();
+                }
+            }
+        }
+        oldest.into_sorted_vec().into_iter().map(|(_, key)| key).collect()
+    }
+
+    /// Closes idle keep-alive connections (between requests, nothing buffered: they lose
+    /// nothing) to make room for new clients; says so once per episode.
+    fn reap(&mut self, keys: &[usize], shortage: Shortage) {
+        if keys.is_empty() {
+            return;
+        }
+        if self.reap_episode.is_none() {
+            match shortage {
+                Shortage::Connections => eprintln!(
+                    "evserve: connection limit {} reached, closing idle keep-alive connections",
+                    self.max_connections
+                ),
+                Shortage::Descriptors => eprintln!(
+                    "evserve: out of descriptors at {} connections, closing idle keep-alive connections",
+                    self.slab.len()
+                ),
+            }
+            self.reap_episode = Some(self.slab.len());
+        }
+        for &key in keys {
+            if self.cx.trace.is_some() {
+                eprintln!("trace: conn {key}: idle, closed to make room");
+            }
+            self.release(key);
+            self.cx.counters.reaped += 1;
+        }
+    }
+
+    /// Accepting paused for want of room, and this connection just became idle: it can
+    /// make room, so accept again (it is reaped only if a client is really waiting).
+    fn resume_if_reapable(&mut self, key: usize) {
+        if !self.accepting
+            && self.drain_deadline.is_none()
+            && self.slab.get(key).is_some_and(|s| s.conn.idle_since().is_some())
+        {
             self.resume_accepting();
         }
     }
@@ -595,9 +708,9 @@ impl EventLoop {
     }
 
     /// Re-registers the listeners and accepts at once: clients queued while paused
-    /// produce no new edge.
+    /// produce no new edge. At the cap `accept` pauses again unless a connection is idle.
     fn resume_accepting(&mut self) {
-        if self.accepting || self.slab.len() >= self.max_connections {
+        if self.accepting {
             return;
         }
         for (i, l) in self.listeners.iter_mut().enumerate() {
@@ -631,7 +744,7 @@ impl EventLoop {
         let secs = s.every.as_secs_f64();
         let c = self.cx.counters;
         eprintln!(
-            "evserve: stats: worker {} open {} | accepted {:.0}/s requests {:.0}/s sent {:.0} B/s | wakeups {:.0}/s events/wakeup {:.2} | timeouts {}",
+            "evserve: stats: worker {} open {} | accepted {:.0}/s requests {:.0}/s sent {:.0} B/s | wakeups {:.0}/s events/wakeup {:.2} | timeouts {} reaped {}",
             self.id,
             self.slab.len(),
             (c.accepted - s.last.accepted) as f64 / secs,
@@ -640,6 +753,7 @@ impl EventLoop {
             s.wakeups as f64 / secs,
             if s.wakeups == 0 { 0.0 } else { s.events as f64 / s.wakeups as f64 },
             c.timeouts - s.last.timeouts,
+            c.reaped - s.last.reaped,
         );
         s.last = c;
         s.wakeups = 0;
