@@ -479,14 +479,14 @@ pub static FLAGS: &[Flag] = &[
     },
 ];
 
-/// What `--help` says about signals (they are not flags, but operators look for them here).
-const SIGNALS: &str = "\
-Signals:
-  SIGINT, SIGTERM           stop accepting, let responses in flight finish (up to
-                            --drain-timeout), print a summary and exit 0; a second
-                            one exits at once with 128 + the signal number
-  SIGHUP, SIGUSR1           reopen the access log (after logrotate moved it)
-";
+/// What each signal does (they are not flags, but operators look for them in `--help`).
+pub static SIGNALS: &[(&str, &str)] = &[
+    (
+        "SIGINT, SIGTERM",
+        "stop accepting, let responses in flight finish (up to\n--drain-timeout), print a summary and exit 0; a second\none exits at once with 128 + the signal number",
+    ),
+    ("SIGHUP, SIGUSR1", "reopen the access log (after logrotate moved it)"),
+];
 
 /// A `Config` being built from defaults and then the command line.
 #[derive(Debug)]
@@ -665,8 +665,10 @@ pub fn help() -> String {
             help_line(&mut out, &label, &text);
         }
     }
-    out.push('\n');
-    out.push_str(SIGNALS);
+    out.push_str("\nSignals:\n");
+    for (signals, text) in SIGNALS {
+        help_line(&mut out, signals, text);
+    }
     out
 }
 
