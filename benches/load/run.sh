@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # benches/load/run.sh: loopback load benchmark of evserve against nginx,
-# lighttpd, h2o and (optionally) lwan.  Run with --help for the settings.
+# lighttpd, h2o, (optionally) lwan, and the floor (examples/floor.rs: the least
+# mio keep-alive loop, one fixed in-memory response).  Run with --help for the
+# settings.
 #
 # Every server serves the same generated directory from its own port on
 # 127.0.0.1, pinned to one CPU; the load generator (wrk / h2load / idle.py)
@@ -18,7 +20,12 @@ usage() {
     cat <<'EOF'
 Usage: benches/load/run.sh [--help]
 
-Loopback HTTP/1.1 load benchmark: evserve vs nginx, lighttpd, h2o, lwan.
+Loopback HTTP/1.1 load benchmark: evserve vs nginx, lighttpd, h2o, lwan,
+and the floor (examples/floor.rs: the least mio loop that answers keep-alive
+requests, with one fixed in-memory 1 KiB response; a yardstick of the CPU a
+request costs with no real work done).  The floor runs only in ka-1k,
+pipelined and the strace pass; the report's "x floor" column divides each
+server's CPU/request by the floor's.
 Needs (installs nothing): wrk, curl, taskset, python3; optional h2load
 (nghttp2-client; "pipelined" scenario), strace (STRACE=1), nginx, lighttpd,
 h2o (a missing peer is skipped).  Run as root for the server fd limits.
@@ -40,7 +47,7 @@ All settings come from the environment:
   CONNS="100 1000 10000"   connection counts of the conns scenario
   IDLE_CONNS=5000    idle connections held by the idle scenario
   IDLE_DEADLINE=60   seconds allowed for opening them
-  SERVERS="evserve nginx lighttpd h2o lwan"   servers to try
+  SERVERS="evserve floor nginx lighttpd h2o lwan"   servers to try
   STRACE=0           1: extra pass, strace -c -f during a short ka-1k run,
                      reports syscalls per request (strace slows servers;
                      the pass is only for counts)
@@ -49,17 +56,22 @@ All settings come from the environment:
                      rebuilt with cargo build --release when older than
                      src/ or missing)
   EVSERVE_ARGS=      extra evserve arguments, e.g. "--workers 2"
+  FLOOR_BIN=         floor binary (default: target/release/examples/floor,
+                     rebuilt with cargo build --release --example floor
+                     when older than examples/floor.rs or missing)
   NO_BUILD=0         1: never run cargo build
   LWAN_BIN=          lwan binary (lwan is not packaged; skipped if unset)
   SERVER_CPU=0       CPU(s) the servers are pinned to (a taskset list: 0, 0-1)
   LOAD_CPU=1         CPU(s) the load generators are pinned to
-  BASE_PORT=18080    evserve port; nginx +1, lighttpd +2, h2o +3, lwan +4
+  BASE_PORT=18080    evserve port; nginx +1, lighttpd +2, h2o +3, lwan +4,
+                     floor +5
   WRK_TIMEOUT=5s     wrk per-request timeout
   COOLDOWN=1         seconds of pause between runs
   OUT_DIR=<script dir>   where results.md, results.tsv, conns.svg go
   KEEP_TMP=0         1: keep the temp dir (configs, logs) for inspection
 
 Example:  QUICK=1 benches/load/run.sh
+          SERVERS="evserve floor" SCENARIOS="ka-1k pipelined" QUICK=1 benches/load/run.sh
           STRACE=1 EVSERVE_ARGS="--workers 1" benches/load/run.sh
 EOF
 }
@@ -75,7 +87,7 @@ esac
 
 # Remember which settings the caller passed, for the report's command line.
 SETTING_NAMES=(QUICK DURATION ROUNDS SCENARIOS CONNS IDLE_CONNS IDLE_DEADLINE
-    SERVERS STRACE STRACE_DURATION EVSERVE_BIN EVSERVE_ARGS NO_BUILD LWAN_BIN
+    SERVERS STRACE STRACE_DURATION EVSERVE_BIN EVSERVE_ARGS FLOOR_BIN NO_BUILD LWAN_BIN
     SERVER_CPU LOAD_CPU BASE_PORT WRK_TIMEOUT COOLDOWN OUT_DIR KEEP_TMP)
 CMDLINE=""
 for v in "${SETTING_NAMES[@]}"; do
@@ -94,11 +106,12 @@ SCENARIOS=${SCENARIOS:-ka-1k pipelined ka-1m big-100m close conns idle}
 CONNS=${CONNS:-100 1000 10000}
 IDLE_CONNS=${IDLE_CONNS:-5000}
 IDLE_DEADLINE=${IDLE_DEADLINE:-60}
-SERVERS=${SERVERS:-evserve nginx lighttpd h2o lwan}
+SERVERS=${SERVERS:-evserve floor nginx lighttpd h2o lwan}
 STRACE=${STRACE:-0}
 STRACE_DURATION=${STRACE_DURATION:-3}
 EVSERVE_BIN=${EVSERVE_BIN:-}
 EVSERVE_ARGS=${EVSERVE_ARGS:-}
+FLOOR_BIN=${FLOOR_BIN:-}
 NO_BUILD=${NO_BUILD:-0}
 LWAN_BIN=${LWAN_BIN:-}
 SERVER_CPU=${SERVER_CPU:-0}
@@ -147,7 +160,8 @@ MAXCONN=$((NOFILE - 64))
 # ------------------------------------------------------ process bookkeeping --
 
 declare -A PORT=([evserve]=$BASE_PORT [nginx]=$((BASE_PORT + 1))
-    [lighttpd]=$((BASE_PORT + 2)) [h2o]=$((BASE_PORT + 3)) [lwan]=$((BASE_PORT + 4)))
+    [lighttpd]=$((BASE_PORT + 2)) [h2o]=$((BASE_PORT + 3)) [lwan]=$((BASE_PORT + 4))
+    [floor]=$((BASE_PORT + 5)))
 declare -A PID=()     # server name -> pid of the process we started
 ACTIVE=()             # servers that started and passed the checks
 STRACE_PID=""
@@ -419,6 +433,42 @@ resolve_evserve() {
     [[ -x $EVSERVE_BIN ]]
 }
 
+# floor_binary: sets FLOOR_COPY to a copy of the floor example (built with
+# cargo when missing or older than its source), like evserve_binary.
+FLOOR_COPY=""
+floor_binary() {
+    if [[ -n $FLOOR_COPY ]]; then return 0; fi
+    if [[ -z $FLOOR_BIN ]]; then
+        FLOOR_BIN=$REPO/target/release/examples/floor
+        local stale=""
+        if [[ -x $FLOOR_BIN ]]; then
+            stale=$(find "$REPO/examples/floor.rs" "$REPO/Cargo.lock" -newer "$FLOOR_BIN" -print -quit 2>/dev/null || true)
+        fi
+        if [[ $NO_BUILD != 1 && (! -x $FLOOR_BIN || -n $stale) ]] && command -v cargo >/dev/null; then
+            say "floor: cargo build --release --example floor ..."
+            if ! (cd "$REPO" && cargo build --release --example floor) >>"$WORK/log/cargo.log" 2>&1; then
+                say "floor: build failed (last lines of the log follow)"
+                tail -n 15 "$WORK/log/cargo.log" >&2
+                return 1
+            fi
+        fi
+    fi
+    [[ -x $FLOOR_BIN ]] || { say "floor: no binary at $FLOOR_BIN"; return 1; }
+    FLOOR_COPY=$WORK/bin/floor
+    mkdir -p "$WORK/bin"
+    cp "$FLOOR_BIN" "$FLOOR_COPY"
+    say "floor: benchmarking a copy of $FLOOR_BIN"
+}
+
+# serves NAME SCENARIO: can this server run the scenario?  The floor answers
+# every request with the same 1 KiB, keep-alive only (it ignores
+# "Connection: close" and has no files, so 1m/100m, close and idle are out;
+# the conns counts would also measure its small listen backlog).
+serves() {
+    [[ $1 != floor ]] && return 0
+    case $2 in ka-1k | pipelined | strace) return 0 ;; *) return 1 ;; esac
+}
+
 port_busy() { [[ -n $(ss -Hltn "sport = :$1" 2>/dev/null) ]]; }
 
 # fetch_check PORT FILE: 200 with the file's exact size?
@@ -445,6 +495,8 @@ launch_server() {
         nginx | lighttpd | h2o)
                  command -v "$name" >/dev/null || { say "$name: not installed, skipped"; return 1; }
                  "write_${name}_conf" "$port" ;;
+        floor)   floor_binary || return 1
+                 SERVER_CMD=("$FLOOR_COPY" --port "$port" --body-bytes "$(stat -c %s "$WWW/1k.bin")") ;;
         lwan)    [[ -n $LWAN_BIN ]] || { say "lwan: LWAN_BIN not set, skipped"; return 1; }
                  [[ -x $LWAN_BIN ]] || { say "lwan: $LWAN_BIN not executable, skipped"; return 1; }
                  write_lwan_conf "$port" ;;
@@ -475,9 +527,10 @@ launch_server() {
 # the right size and that keep-alive works.  A failing server is stopped
 # and none of its runs happen.
 start_server() {
-    local name=$1 port=${PORT[$1]} file ok=1 conns
+    local name=$1 port=${PORT[$1]} file ok=1 conns files="index.html 1k.bin 1m.bin 100m.bin"
     launch_server "$name" || return 1
-    for file in index.html 1k.bin 1m.bin 100m.bin; do
+    [[ $name == floor ]] && files=1k.bin   # its one response is the 1 KiB file's size
+    for file in $files; do
         fetch_check "$port" "$file" || ok=0
     done
     # Keep-alive check: the second fetch must reuse the first connection.
@@ -686,6 +739,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
         n=${#ACTIVE[@]}
         for ((k = 0; k < n; k++)); do
             name=${ACTIVE[$(((k + round - 1) % n))]}
+            serves "$name" "$scen" || continue
             if ! alive "$name"; then
                 say "  $name is no longer running (see its log); skipped"
                 continue
@@ -702,7 +756,7 @@ if [[ $STRACE == 1 ]]; then
     if command -v strace >/dev/null; then
         say "== strace pass (${STRACE_DURATION}s ka-1k per server)"
         for name in "${ACTIVE[@]}"; do
-            alive "$name" && strace_run "$name"
+            alive "$name" && serves "$name" strace && strace_run "$name"
             sleep "$COOLDOWN"
         done
     else
@@ -719,6 +773,7 @@ for name in "${ACTIVE[@]}"; do
         nginx) v=$(nginx -v 2>&1 | sed 's/.*: //') ;;
         lighttpd) v=$(lighttpd -v 2>&1 | head -n1 | awk '{ print $1 }') ;;
         h2o) v="h2o/$(h2o --version 2>&1 | head -n1 | awk '{ print $3 }')" ;;
+        floor) v="floor (examples/floor.rs)" ;;
         evserve) v="evserve ($(git -C "$REPO" describe --always --dirty 2>/dev/null || echo '?')${EVSERVE_ARGS:+ $EVSERVE_ARGS})" ;;
         *) v=$name ;;
     esac
