@@ -94,10 +94,10 @@ pub enum Section {
 }
 
 impl Section {
-    const ALL: [Section; 5] =
+    pub const ALL: [Section; 5] =
         [Section::Listening, Section::Serving, Section::Limits, Section::Timeouts, Section::Operating];
 
-    fn title(self) -> &'static str {
+    pub fn title(self) -> &'static str {
         match self {
             Section::Listening => "Listening",
             Section::Serving => "Serving",

@@ -1,0 +1,16 @@
+# bash completion for evserve; generated from src/config.rs by tests/packaging.rs.
+_evserve() {
+    local cur prev
+    cur="${COMP_WORDS[COMP_CWORD]}"
+    prev="${COMP_WORDS[COMP_CWORD-1]}"
+    case "$prev" in
+        --access-log) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        -p|--port|-b|--bind|--workers|--max-connections|--mime|--cache-control|--header|--cache-ttl|--max-head-bytes|--max-uri-bytes|--max-headers|--max-body-bytes|--request-timeout|--idle-timeout|--write-timeout|--drain-timeout|--stats) COMPREPLY=(); return ;;
+    esac
+    if [[ "$cur" == -* ]]; then
+        COMPREPLY=($(compgen -W "-p --port -b --bind --workers --max-connections --dotfiles --listing --spa --mime --cache-control --header --cache-ttl --max-head-bytes --max-uri-bytes --max-headers --max-body-bytes --request-timeout --idle-timeout --write-timeout --drain-timeout --access-log --stats --trace -h --help -V --version" -- "$cur"))
+    else
+        COMPREPLY=($(compgen -d -- "$cur"))
+    fi
+}
+complete -F _evserve evserve

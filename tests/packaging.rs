@@ -1,0 +1,238 @@
+//! The man page and the shell completions in `contrib/` are generated from the one flag table
+//! (`evserve::config::FLAGS`), so they cannot drift from `--help`. This test renders them and
+//! fails when a checked-in file differs; `EVSERVE_REGENERATE=1 cargo test --test packaging`
+//! writes them anew. Where the real tools are installed (groff, bash, zsh, fish) it also checks
+//! that they accept the files.
+use std::path::PathBuf;
+use std::process::Command;
+
+use evserve::config::{Action, FLAGS, Flag, ROOT_ENV, SIGNALS, Section, env_name};
+
+/// The exit statuses main.rs uses, for the man page.
+const EXIT_STATUSES: &[(u8, &str)] = &[
+    (0, "stopped after a graceful drain, or --help/--version"),
+    (1, "the event loop failed at run time"),
+    (2, "a bad flag, value or EVSERVE_ variable"),
+    (3, "the root folder is missing or not a folder"),
+    (4, "an address is already in use"),
+    (5, "permission denied (a port below 1024 without privileges)"),
+    (6, "another listen error, such as an address that is not local"),
+    (7, "the access log cannot be opened"),
+];
+
+fn one_line(help: &str) -> String {
+    help.lines().collect::<Vec<_>>().join(" ")
+}
+
+fn default_of(flag: &Flag) -> Option<&'static str> {
+    flag.default.or(flag.default_text)
+}
+
+/// Roff needs backslashes doubled and a leading dot or quote escaped.
+fn roff(text: &str) -> String {
+    let text = text.replace('\\', "\\\\").replace('-', "\\-");
+    if text.starts_with('.') || text.starts_with('\'') { format!("\\&{text}") } else { text }
+}
+
+fn man_page() -> String {
+    let mut out = String::new();
+    out.push_str(".\\\" Generated from src/config.rs by tests/packaging.rs; do not edit.\n");
+    out.push_str(".TH EVSERVE 1 \"\" \"evserve\" \"User Commands\"\n");
+    out.push_str(".SH NAME\nevserve \\- a static\\-file HTTP/1.1 server on one non\\-blocking event loop\n");
+    out.push_str(".SH SYNOPSIS\n.B evserve\n[\\fIROOT\\fR] [\\fIOPTIONS\\fR]\n");
+    out.push_str(
+        ".SH DESCRIPTION\n\
+         evserve serves the folder \\fIROOT\\fR (default \\fBhtdocs\\fR) over HTTP/1.0 and HTTP/1.1 \
+         from one single\\-threaded \\fBepoll\\fR(7) loop per worker: keep\\-alive, pipelining, \
+         conditional and range requests, pre\\-compressed sidecars and folder listings, with \
+         strict request framing and bounded memory per connection.\n",
+    );
+    for section in Section::ALL {
+        out.push_str(&format!(".SH {}\n", section.title().to_uppercase()));
+        for flag in FLAGS.iter().filter(|f| f.section == section) {
+            out.push_str(".TP\n");
+            let short = flag.short.map(|c| format!("\\fB\\-{c}\\fR, ")).unwrap_or_default();
+            let value = flag.value.map(|v| format!(" \\fI{}\\fR", roff(v))).unwrap_or_default();
+            out.push_str(&format!("{short}\\fB\\-\\-{}\\fR{value}\n", roff(flag.long)));
+            out.push_str(&roff(&one_line(flag.help)));
+            if let Some(default) = default_of(flag) {
+                out.push_str(&format!(" [default: {}]", roff(default)));
+            }
+            out.push('\n');
+        }
+    }
+    out.push_str(".SH ENVIRONMENT\n");
+    out.push_str(&format!(
+        "Every flag can also be set as \\fBEVSERVE_\\fIFLAG\\fR (\\fB{}\\fR=30, \\fB{}\\fR=1); \
+         the command line wins. A switch takes 1, true, yes or on (0, false, no, off or empty: off). \
+         \\fB{}\\fR names the folder when no \\fIROOT\\fR is given. \\fBPORT\\fR is used when \
+         neither \\fB\\-\\-port\\fR nor \\fBEVSERVE_PORT\\fR is set.\n",
+        roff(&env_name(flag("idle-timeout"))),
+        roff(&env_name(flag("trace"))),
+        roff(ROOT_ENV),
+    ));
+    out.push_str(".SH SIGNALS\n");
+    for (signals, text) in SIGNALS {
+        out.push_str(&format!(".TP\n\\fB{}\\fR\n{}\n", roff(signals), roff(&one_line(text))));
+    }
+    out.push_str(".SH EXIT STATUS\n");
+    for (code, text) in EXIT_STATUSES {
+        out.push_str(&format!(".TP\n{code}\n{}\n", roff(text)));
+    }
+    out.push_str(".SH SEE ALSO\nThe README and docs/architecture.md in the source tree.\n");
+    out
+}
+
+fn flag(long: &str) -> &'static Flag {
+    FLAGS.iter().find(|f| f.long == long).expect("flag exists")
+}
+
+/// Flags whose value is a file or folder, for completion.
+fn takes_path(flag: &Flag) -> bool {
+    matches!(flag.value, Some("PATH"))
+}
+
+fn takes_value(flag: &Flag) -> bool {
+    matches!(flag.action, Action::Value(_))
+}
+
+fn bash() -> String {
+    let all: Vec<String> = FLAGS
+        .iter()
+        .flat_map(|f| f.short.map(|c| format!("-{c}")).into_iter().chain([format!("--{}", f.long)]))
+        .collect();
+    let valued: Vec<String> = FLAGS
+        .iter()
+        .filter(|f| takes_value(f) && !takes_path(f))
+        .flat_map(|f| f.short.map(|c| format!("-{c}")).into_iter().chain([format!("--{}", f.long)]))
+        .collect();
+    let paths: Vec<String> = FLAGS.iter().filter(|f| takes_path(f)).map(|f| format!("--{}", f.long)).collect();
+    format!(
+        "# bash completion for evserve; generated from src/config.rs by tests/packaging.rs.\n\
+         _evserve() {{\n\
+         \x20   local cur prev\n\
+         \x20   cur=\"${{COMP_WORDS[COMP_CWORD]}}\"\n\
+         \x20   prev=\"${{COMP_WORDS[COMP_CWORD-1]}}\"\n\
+         \x20   case \"$prev\" in\n\
+         \x20       {}) COMPREPLY=($(compgen -f -- \"$cur\")); return ;;\n\
+         \x20       {}) COMPREPLY=(); return ;;\n\
+         \x20   esac\n\
+         \x20   if [[ \"$cur\" == -* ]]; then\n\
+         \x20       COMPREPLY=($(compgen -W \"{}\" -- \"$cur\"))\n\
+         \x20   else\n\
+         \x20       COMPREPLY=($(compgen -d -- \"$cur\"))\n\
+         \x20   fi\n\
+         }}\n\
+         complete -F _evserve evserve\n",
+        paths.join("|"),
+        valued.join("|"),
+        all.join(" "),
+    )
+}
+
+/// Brackets and colons end a description in zsh's `_arguments` specs.
+fn zsh_text(help: &str) -> String {
+    one_line(help).replace('\'', "'\\''").replace('[', "(").replace(']', ")").replace(':', "\\:")
+}
+
+fn zsh() -> String {
+    let mut out =
+        String::from("#compdef evserve\n# Generated from src/config.rs by tests/packaging.rs.\n_arguments -s \\\n");
+    for f in FLAGS {
+        let names = match f.short {
+            Some(c) => format!("'(-{c} --{long})'{{-{c},--{long}}}", long = f.long),
+            None => format!("--{}", f.long),
+        };
+        let action = match f.value {
+            Some("PATH") => ":path:_files",
+            Some(v) => &format!(":{}:", zsh_text(v).to_lowercase()),
+            None => "",
+        };
+        let spec = format!("[{}]{action}", zsh_text(f.help));
+        let repeat = if f.help.contains("repeatable") { "'*'" } else { "" };
+        out.push_str(&format!("  {repeat}{names}'{spec}' \\\n"));
+    }
+    out.push_str("  '1:root folder:_files -/'\n");
+    out
+}
+
+fn fish() -> String {
+    let mut out = String::from("# fish completion for evserve; generated from src/config.rs by tests/packaging.rs.\n");
+    out.push_str("complete -c evserve -f -a '(__fish_complete_directories)'\n");
+    for f in FLAGS {
+        let mut line = String::from("complete -c evserve");
+        if let Some(c) = f.short {
+            line.push_str(&format!(" -s {c}"));
+        }
+        line.push_str(&format!(" -l {}", f.long));
+        if takes_path(f) {
+            line.push_str(" -r -F");
+        } else if takes_value(f) {
+            line.push_str(" -x");
+        }
+        line.push_str(&format!(" -d '{}'\n", one_line(f.help).replace('\\', "\\\\").replace('\'', "\\'")));
+        out.push_str(&line);
+    }
+    out
+}
+
+fn generated() -> Vec<(PathBuf, String)> {
+    let contrib = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("contrib");
+    vec![
+        (contrib.join("evserve.1"), man_page()),
+        (contrib.join("completions/evserve.bash"), bash()),
+        (contrib.join("completions/_evserve"), zsh()),
+        (contrib.join("completions/evserve.fish"), fish()),
+    ]
+}
+
+#[test]
+fn man_page_and_completions_are_current() {
+    let regenerate = std::env::var_os("EVSERVE_REGENERATE").is_some();
+    let mut stale = Vec::new();
+    for (path, text) in generated() {
+        if regenerate {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, &text).unwrap();
+        } else if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
+            stale.push(path.display().to_string());
+        }
+    }
+    assert!(stale.is_empty(), "out of date: {stale:?}; run EVSERVE_REGENERATE=1 cargo test --test packaging");
+}
+
+/// Runs a checker if it is installed; returns its stderr on failure.
+fn check_with(program: &str, args: &[&str]) -> Option<Result<(), String>> {
+    let out = Command::new(program).args(args).output().ok()?;
+    Some(if out.status.success() && out.stderr.is_empty() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    })
+}
+
+#[test]
+fn the_real_tools_accept_the_generated_files() {
+    let files = generated();
+    let path = |i: usize| files[i].0.to_str().unwrap();
+    let checks = [
+        ("groff", vec!["-man", "-Tutf8", "-ww", "-z", path(0)]),
+        ("bash", vec!["-n", path(1)]),
+        ("zsh", vec!["-n", path(2)]),
+        ("fish", vec!["--no-execute", path(3)]),
+    ];
+    for (program, args) in checks {
+        match check_with(program, &args) {
+            None => eprintln!("skipped: {program} is not installed"),
+            Some(result) => assert_eq!(result, Ok(()), "{program} {args:?}"),
+        }
+    }
+}
+
+#[test]
+fn bash_completion_offers_every_flag() {
+    let script = bash();
+    for f in FLAGS {
+        assert!(script.contains(&format!("--{}", f.long)), "--{}", f.long);
+    }
+}
