@@ -25,6 +25,7 @@ use crate::listing;
 use crate::request::{Request, Target};
 use crate::resolve::{self, Reject, Resolved};
 use crate::response::{self, ALLOW, HTML};
+use crate::text::encode_path;
 
 /// A body at most this long is copied after the head so that both leave in one write;
 /// a longer one is sent with `sendfile` straight from the page cache.
@@ -575,18 +576,6 @@ fn multipart_boundary(etag: &str) -> String {
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write(etag.as_bytes());
     format!("evserve-{:016x}", h.finish())
-}
-
-/// Percent-encodes a decoded path for a `Location` header: everything outside RFC 3986
-/// `pchar` and `/` is escaped.
-pub fn encode_path(path: &str, out: &mut String) {
-    for &b in path.as_bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
 }
 
 #[cfg(test)]

@@ -29,4 +29,5 @@ pub mod request;
 pub mod resolve;
 pub mod response;
 pub mod server;
+pub mod text;
 pub mod timer;

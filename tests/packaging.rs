@@ -236,3 +236,63 @@ fn bash_completion_offers_every_flag() {
         assert!(script.contains(&format!("--{}", f.long)), "--{}", f.long);
     }
 }
+
+/// A scratch folder under the system temp dir, removed on drop.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("evserve-packaging-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn the_systemd_units_pass_systemd_analyze_verify() {
+    if Command::new("systemd-analyze").arg("--version").output().is_err() {
+        eprintln!("skipped: systemd-analyze is not installed");
+        return;
+    }
+    // verify checks that ExecStart exists and that the Documentation= man page opens.
+    let contrib = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("contrib");
+    let scratch = Scratch::new("units");
+    let service = std::fs::read_to_string(contrib.join("systemd/evserve.service")).unwrap();
+    let service = service.replace("/usr/local/bin/evserve", env!("CARGO_BIN_EXE_evserve"));
+    std::fs::write(scratch.0.join("evserve.service"), service).unwrap();
+    std::fs::copy(contrib.join("systemd/evserve.socket"), scratch.0.join("evserve.socket")).unwrap();
+    std::fs::create_dir_all(scratch.0.join("man/man1")).unwrap();
+    std::fs::copy(contrib.join("evserve.1"), scratch.0.join("man/man1/evserve.1")).unwrap();
+    let out = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(scratch.0.join("evserve.socket"))
+        .arg(scratch.0.join("evserve.service"))
+        .env("MANPATH", scratch.0.join("man"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && stderr.trim().is_empty(), "systemd-analyze verify: {stderr}");
+}
+
+#[test]
+fn the_logrotate_snippet_parses() {
+    let contrib = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("contrib");
+    let scratch = Scratch::new("logrotate");
+    let state = scratch.0.join("state");
+    // -d: debug, a dry run that parses the file and reports errors without rotating.
+    let Ok(out) =
+        Command::new("logrotate").arg("-d").arg("-s").arg(&state).arg(contrib.join("logrotate.conf")).output()
+    else {
+        eprintln!("skipped: logrotate is not installed");
+        return;
+    };
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && !stderr.contains("error"), "logrotate -d: {stderr}");
+}
