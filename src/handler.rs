@@ -1939,6 +1939,16 @@ mod tests {
                 ..BASE
             },
             Case {
+                name: "range past a sidecar's end: 416 with the sidecar's length",
+                req: "GET /style.css HTTP/1.1",
+                send: &["Accept-Encoding: gzip", "Range: bytes=12-"],
+                status: 416,
+                headers: &[("Content-Range", "bytes */10")],
+                body: Want::Error(416),
+                plan: Plan::Inline,
+                ..BASE
+            },
+            Case {
                 name: "a sidecar asked by name: itself, no coding",
                 req: "GET /style.css.gz HTTP/1.1",
                 send: &["Accept-Encoding: gzip"],
