@@ -693,7 +693,7 @@ mod tests {
         "0123456789".repeat(BIG_LEN / 10)
     }
 
-    /// Builds the fixture once: `site/` (the served root), `bare/` (a root without
+    /// Builds the fixture once (`respond_table` removes it when every case passed): `site/` (the served root), `bare/` (a root without
     /// `404.html` or `index.html`) and `outside.txt` next to them.
     fn fixture() -> &'static Path {
         static BASE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
@@ -2339,5 +2339,6 @@ mod tests {
             }
         }
         assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
+        std::fs::remove_dir_all(fixture()).unwrap();
     }
 }
