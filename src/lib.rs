@@ -26,6 +26,7 @@ pub mod handler;
 pub mod listing;
 pub mod log;
 pub mod request;
+pub mod privileges;
 pub mod resolve;
 pub mod response;
 pub mod server;
