@@ -185,7 +185,11 @@ impl AccessLog {
         } else {
             (Sink::open(path)?, Some(path.to_path_buf()))
         };
-        Ok(AccessLog {
+        Ok(AccessLog::with_sink(sink, path, worker, writer))
+    }
+
+    fn with_sink(sink: Sink, path: Option<PathBuf>, worker: usize, writer: Writer) -> AccessLog {
+        AccessLog {
             sink,
             path,
             next: None,
@@ -199,7 +203,7 @@ impl AccessLog {
             dropped: 0,
             dropping: false,
             drop_notice: false,
-        })
+        }
     }
 
     /// Renders the line for `r` except the byte count, which is known only once the
@@ -420,6 +424,116 @@ mod tests {
         assert_eq!(clf_time(971_185_736), "[10/Oct/2000:13:48:56 +0000]");
         assert_eq!(clf_time(951_782_400), "[29/Feb/2000:00:00:00 +0000]");
         assert_eq!(clf_time(4_102_444_799), "[31/Dec/2099:23:59:59 +0000]");
+    }
+
+    /// A pipe whose write end is non-blocking, as `Sink::stdout` makes one.
+    fn pipe_log() -> (AccessLog, std::io::PipeReader) {
+        let (reader, writer) = std::io::pipe().unwrap();
+        let fd = std::os::fd::OwnedFd::from(writer);
+        rustix::fs::fcntl_setfl(&fd, rustix::fs::fcntl_getfl(&fd).unwrap() | OFlags::NONBLOCK).unwrap();
+        rustix::fs::fcntl_setfl(&reader, rustix::fs::fcntl_getfl(&reader).unwrap() | OFlags::NONBLOCK).unwrap();
+        (AccessLog::with_sink(Sink::NonBlocking(File::from(fd)), None, 0, Writer::default()), reader)
+    }
+
+    /// Line `n`, padded to about `len` bytes.
+    fn line(n: usize, len: usize) -> Pending {
+        let head = format!("line {n:06} {} ", "x".repeat(len.saturating_sub(20))).into_bytes();
+        Pending { head, tail: b"\n".to_vec() }
+    }
+
+    /// Everything the pipe holds now.
+    fn drain(reader: &mut std::io::PipeReader) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut buf = [0u8; 65536];
+        loop {
+            match io::Read::read(reader, &mut buf) {
+                Ok(0) => return out,
+                Ok(n) => out.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return out,
+                Err(e) => panic!("{e}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_stalled_pipe_keeps_order_and_drops_whole_lines_once_full() {
+        const LINES: usize = 2000;
+        let (mut log, mut reader) = pipe_log();
+        for n in 0..LINES {
+            log.finish(line(n, 1000), 7);
+            if n % 10 == 0 {
+                assert!(log.flush().is_none());
+            }
+        }
+        assert!(log.flush().is_none());
+        assert!(log.is_behind() && log.dropped() > 0, "{} dropped", log.dropped());
+        assert!(log.buf.len() <= MAX_PENDING);
+        assert!(log.take_drop_notice());
+        assert!(!log.take_drop_notice(), "one notice per episode");
+        // The reader catches up: the episode ends, everything kept arrives in order.
+        let mut out = Vec::new();
+        while log.is_behind() {
+            out.extend(drain(&mut reader));
+            assert!(log.flush().is_none());
+        }
+        out.extend(drain(&mut reader));
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.ends_with('\n'));
+        let numbers: Vec<usize> = text.lines().map(|l| l[5..11].parse().unwrap()).collect();
+        assert!(numbers.windows(2).all(|w| w[0] < w[1]), "reordered or repeated");
+        assert!(text.lines().all(|l| l.len() == text.lines().next().unwrap().len()), "a cut line");
+        assert_eq!(numbers.len() as u64 + log.dropped(), LINES as u64);
+        // A new episode is announced again.
+        assert!(!log.dropping);
+    }
+
+    #[test]
+    fn a_reopened_file_gets_whole_lines_only() {
+        let (mut log, mut reader) = pipe_log();
+        // One line larger than the pipe: the first write takes only part of it.
+        log.finish(line(1, 100_000), 1);
+        assert!(log.flush().is_none());
+        assert!(log.mid_line && log.is_behind());
+        let dir = std::env::temp_dir().join(format!("evserve-log-unit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("new.log");
+        log.path = Some(path.clone());
+        log.reopen().unwrap();
+        log.finish(line(2, 100), 1);
+        let mut out = Vec::new();
+        while log.is_behind() {
+            out.extend(drain(&mut reader));
+            assert!(log.flush().is_none());
+        }
+        out.extend(drain(&mut reader));
+        let old = String::from_utf8(out).unwrap();
+        let new = std::fs::read_to_string(&path).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(old.lines().count(), 1, "the begun line ends in the old file");
+        assert!(old.starts_with("line 000001 ") && old.ends_with('\n'));
+        assert!(new.starts_with("line 000002 ") && new.ends_with('\n') && new.lines().count() == 1, "{new:?}");
+    }
+
+    #[test]
+    fn workers_on_one_pipe_never_cut_each_others_lines() {
+        let (mut a, mut reader) = pipe_log();
+        let Sink::NonBlocking(f) = &a.sink else { unreachable!() };
+        let sink = Sink::NonBlocking(f.try_clone().unwrap());
+        let mut b = AccessLog::with_sink(sink, None, 1, a.writer.clone());
+        a.finish(line(1, 100_000), 1);
+        assert!(a.flush().is_none());
+        assert!(a.mid_line);
+        b.finish(line(2, 100), 1);
+        let mut out = Vec::new();
+        while a.is_behind() || b.is_behind() {
+            out.extend(drain(&mut reader));
+            assert!(b.flush().is_none());
+            assert!(a.flush().is_none());
+        }
+        out.extend(drain(&mut reader));
+        let text = String::from_utf8(out).unwrap();
+        let starts: Vec<&str> = text.lines().map(|l| &l[..11]).collect();
+        assert_eq!(starts, ["line 000001", "line 000002"], "interleaved");
     }
 
     #[test]

@@ -41,10 +41,15 @@ struct Exit {
 
 /// The binary with piped output and no input.
 fn spawn(args: &[&str]) -> std::process::Child {
+    spawn_to(args, Stdio::piped())
+}
+
+/// The binary with piped stderr, no input and `stdout` as its standard output.
+fn spawn_to(args: &[&str], stdout: Stdio) -> std::process::Child {
     Command::new(env!("CARGO_BIN_EXE_evserve"))
         .args(args)
         .stdin(Stdio::null())
-        .stdout(Stdio::piped())
+        .stdout(stdout)
         .stderr(Stdio::piped())
         .spawn()
         .unwrap()
@@ -52,17 +57,22 @@ fn spawn(args: &[&str]) -> std::process::Child {
 
 impl Evserve {
     fn start(args: &[&str]) -> Evserve {
-        Self::start_with(args, true).0
+        Self::start_with(args, Stdio::piped(), true).0
     }
 
     /// Starts with stdout left to the caller: a pipe that only it may read.
     fn start_holding_stdout(args: &[&str]) -> (Evserve, std::process::ChildStdout) {
-        let (p, out) = Self::start_with(args, false);
+        let (p, out) = Self::start_with(args, Stdio::piped(), false);
         (p, out.expect("stdout"))
     }
 
-    fn start_with(args: &[&str], collect_stdout: bool) -> (Evserve, Option<std::process::ChildStdout>) {
-        let mut child = spawn(args);
+    /// Starts with `stdout` (a socket, a file) as standard output.
+    fn start_with_stdout(args: &[&str], stdout: Stdio) -> Evserve {
+        Self::start_with(args, stdout, false).0
+    }
+
+    fn start_with(args: &[&str], stdout: Stdio, collect_stdout: bool) -> (Evserve, Option<std::process::ChildStdout>) {
+        let mut child = spawn_to(args, stdout);
         let stderr = child.stderr.take().unwrap();
         let (tx, lines) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
@@ -73,16 +83,16 @@ impl Evserve {
                 }
             }
         });
-        let mut out = child.stdout.take().unwrap();
-        let (stdout, held) = if collect_stdout {
-            let reader = std::thread::spawn(move || {
-                let mut s = String::new();
-                let _ = out.read_to_string(&mut s);
-                s
-            });
-            (Some(reader), None)
-        } else {
-            (None, Some(out))
+        let (stdout, held) = match child.stdout.take() {
+            Some(mut out) if collect_stdout => {
+                let reader = std::thread::spawn(move || {
+                    let mut s = String::new();
+                    let _ = out.read_to_string(&mut s);
+                    s
+                });
+                (Some(reader), None)
+            }
+            out => (None, out),
         };
         let mut p = Evserve { child, lines, seen: Vec::new(), stdout, first_line: String::new() };
         match p.lines.recv_timeout(START) {
@@ -837,13 +847,80 @@ fn a_failed_reopen_keeps_the_old_file_and_says_why_once() {
 // 3c. A stalled access-log reader
 
 #[test]
-fn a_stalled_access_log_reader_never_stalls_the_server() {
+fn a_stalled_access_log_reader_on_a_pipe_never_stalls_the_server() {
+    let f = site();
+    let args = stalled_log_args(&f);
+    let (p, pipe) = Evserve::start_holding_stdout(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    stalled_reader_is_survived(p, Box::new(pipe));
+}
+
+/// The same with standard output a socket (as systemd's journal gives), where the server
+/// sends with MSG_DONTWAIT.
+#[test]
+fn a_stalled_access_log_reader_on_a_socket_never_stalls_the_server() {
+    let f = site();
+    let (ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+    let args = stalled_log_args(&f);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let p = Evserve::start_with_stdout(&args, Stdio::from(std::os::fd::OwnedFd::from(theirs)));
+    stalled_reader_is_survived(p, Box::new(ours));
+}
+
+/// The same with `--access-log FIFO`; a FIFO nobody reads is refused at start, at once.
+#[test]
+fn a_stalled_access_log_fifo_never_stalls_the_server() {
+    use rustix::fs::{FileType, Mode, OFlags};
+    let f = site();
+    let fifo = f.path.join("log.fifo");
+    rustix::fs::mknodat(rustix::fs::CWD, &fifo, FileType::Fifo, Mode::from_raw_mode(0o600), 0).unwrap();
+    let fifo_arg = fifo.to_str().unwrap();
+    let (code, _, err) = run_to_exit(&[&root(&f), "--port", "0", "--bind", "127.0.0.1", "--access-log", fifo_arg]);
+    assert_eq!(code, Some(7), "a FIFO without a reader: {err}");
+    // A reader that opens and then never reads (non-blocking open: no writer yet).
+    let reader = rustix::fs::open(&fifo, OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC, Mode::empty()).unwrap();
+    let mut args = stalled_log_args(&f);
+    let dash = args.iter().position(|a| a == "-").unwrap();
+    args[dash] = fifo_arg.to_string();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let p = Evserve::start(&args);
+    // Reads at the end block until the server has closed its end.
+    rustix::fs::fcntl_setfl(&reader, OFlags::empty()).unwrap();
+    stalled_reader_is_survived(p, Box::new(std::fs::File::from(reader)));
+}
+
+/// Descriptor 1 is shared with whoever started the server (a shell, a pipeline): its
+/// open file description must stay blocking for them.
+#[test]
+fn access_log_dash_leaves_the_shared_stdout_blocking() {
+    use rustix::fs::OFlags;
+    let f = site();
+    let (mut reader, writer) = std::io::pipe().unwrap();
+    let ours = writer.try_clone().unwrap();
+    let mut p = Evserve::start_with_stdout(
+        &[&root(&f), "--port", "0", "--bind", "127.0.0.1", "--access-log", "-"],
+        Stdio::from(writer),
+    );
+    assert_eq!(get_a(p.addr()).status, 200);
+    let mut line = [0u8; 1];
+    reader.read_exact(&mut line).unwrap();
+    assert!(
+        !rustix::fs::fcntl_getfl(&ours).unwrap().contains(OFlags::NONBLOCK),
+        "O_NONBLOCK leaked to the shared pipe"
+    );
+    drop(ours);
+    p.signal(Signal::INT);
+    assert_eq!(p.wait(Duration::from_secs(10)).code, Some(0));
+}
+
+fn stalled_log_args(f: &Fixture) -> Vec<String> {
+    let args = ["--port", "0", "--bind", "127.0.0.1", "--access-log", "-", "--stats", "1"];
+    std::iter::once(root(f)).chain(args.iter().map(|a| a.to_string())).collect()
+}
+
+/// `stdout` is the server's standard output, not read until the end.
+fn stalled_reader_is_survived(mut p: Evserve, mut stdout: Box<dyn Read + Send>) {
     const REQUESTS: usize = 1200;
     const BATCH: usize = 20;
-    let f = site();
-    let root = root(&f);
-    let args = [&root, "--port", "0", "--bind", "127.0.0.1", "--access-log", "-", "--stats", "1"];
-    let (mut p, mut pipe) = Evserve::start_holding_stdout(&args);
     // Lines of about 3 KiB: the pipe (64 KiB) fills after some 20 of them, the log's
     // buffer (1 MiB) after some 350 more; the rest must be dropped, not waited for.
     let ua = "u".repeat(3000);
@@ -865,7 +942,7 @@ fn a_stalled_access_log_reader_never_stalls_the_server() {
     // The reader wakes up: what was kept arrives, in whole lines.
     let reader = std::thread::spawn(move || {
         let mut out = String::new();
-        pipe.read_to_string(&mut out).unwrap();
+        stdout.read_to_string(&mut out).unwrap();
         out
     });
     p.signal(Signal::INT);
