@@ -1,29 +1,159 @@
 //! The access log in Combined Log Format. Lines are appended to a buffer as responses are
 //! planned and written out at most once per loop turn (one `write` for many requests);
 //! a log that cannot be written is reported once and then dropped, never per request.
-use std::fs::{File, OpenOptions};
+//!
+//! A regular file is written with blocking appends, as disks are. A pipe, FIFO, terminal or
+//! socket is written without ever waiting: a reader that stops reading (a stalled log
+//! shipper) must not freeze the server, so what it does not take stays buffered, up to
+//! `MAX_PENDING`, and a line that does not fit is dropped whole and counted.
+use std::fs::File;
 use std::io::{self, Write};
 use std::net::SocketAddr;
-use std::path::Path;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::os::fd::{AsFd, BorrowedFd};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-/// Where log lines go.
+use rustix::fs::{FileType, Mode, OFlags};
+
+/// The most a non-blocking log holds for a reader that is behind; a line that does not fit
+/// is dropped (whole) rather than grow memory or wait.
+pub const MAX_PENDING: usize = 1 << 20;
+
+/// A write of at most this many bytes to a pipe that polls writable does not block
+/// (pipe(7)); used only by the `Polled` fallback.
+const PIPE_BUF: usize = 4096;
+
+/// At exit, how long a non-blocking log may wait for its reader to take the rest.
+const EXIT_GRACE: Duration = Duration::from_secs(1);
+
+/// Which worker's log last stopped inside a line on the shared destination: the others do
+/// not write until it has finished that line, so workers never cut each other's lines.
+pub type Writer = Arc<Mutex<Option<usize>>>;
+
+/// Where log lines go, and whether writing may wait.
 #[derive(Debug)]
 enum Sink {
-    Stdout,
+    /// A regular file: blocking appends, the whole buffer each turn.
     File(File),
+    /// Standard output that is a regular file: the same, through std's handle.
+    Stdout,
+    /// A pipe, FIFO or terminal through an open file description of our own with
+    /// `O_NONBLOCK`: a full pipe answers EAGAIN.
+    NonBlocking(File),
+    /// Standard output that is a socket: `send(MSG_DONTWAIT)` is non-blocking per call
+    /// and leaves the descriptor, which other processes may share, as it is.
+    Socket(BorrowedFd<'static>),
+    /// Standard output that is a pipe or terminal when /proc cannot give us our own
+    /// description: written only when `poll` says writable, at most `PIPE_BUF` at a time.
+    /// (Best effort: another writer on the same pipe could fill it in between.)
+    Polled(BorrowedFd<'static>),
+}
+
+impl Sink {
+    /// `--access-log PATH`: created if missing, appended to. Opened with `O_NONBLOCK` so
+    /// that a FIFO without a reader fails at once (ENXIO) instead of hanging the start;
+    /// on a regular file the flag is cleared again (disk writes block anyway).
+    fn open(path: &Path) -> io::Result<Sink> {
+        let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::APPEND | OFlags::NONBLOCK | OFlags::CLOEXEC;
+        let fd = rustix::fs::open(path, flags, Mode::from_raw_mode(0o666))?;
+        if FileType::from_raw_mode(rustix::fs::fstat(&fd)?.st_mode) == FileType::RegularFile {
+            rustix::fs::fcntl_setfl(&fd, rustix::fs::fcntl_getfl(&fd)? - OFlags::NONBLOCK)?;
+            Ok(Sink::File(File::from(fd)))
+        } else {
+            Ok(Sink::NonBlocking(File::from(fd)))
+        }
+    }
+
+    /// `--access-log -`. Setting `O_NONBLOCK` on descriptor 1 itself would change the open
+    /// file description it shares with the parent shell or the other processes of a
+    /// pipeline (their writes to the terminal or pipe would start failing with EAGAIN).
+    /// So a pipe, FIFO or terminal is opened anew through `/proc/self/fd/1`, which gives
+    /// a description of our own on the same pipe or device; a socket (systemd's journal
+    /// stream) takes `MSG_DONTWAIT` per call instead; a regular file blocks as before.
+    /// Without /proc, writes are gated by `poll` (`Polled`).
+    fn stdout() -> io::Result<Sink> {
+        let fd = rustix::stdio::stdout();
+        match FileType::from_raw_mode(rustix::fs::fstat(fd)?.st_mode) {
+            FileType::RegularFile | FileType::BlockDevice => Ok(Sink::Stdout),
+            FileType::Socket => Ok(Sink::Socket(fd)),
+            _ => {
+                let flags = OFlags::WRONLY | OFlags::APPEND | OFlags::NONBLOCK | OFlags::CLOEXEC;
+                match rustix::fs::open("/proc/self/fd/1", flags, Mode::empty()) {
+                    Ok(own) => Ok(Sink::NonBlocking(File::from(own))),
+                    Err(_) => Ok(Sink::Polled(fd)),
+                }
+            }
+        }
+    }
+
+    /// True for the sinks whose writes may wait (regular files).
+    fn blocks(&self) -> bool {
+        matches!(self, Sink::File(_) | Sink::Stdout)
+    }
+
+    fn fd(&self) -> BorrowedFd<'_> {
+        match self {
+            Sink::File(f) | Sink::NonBlocking(f) => f.as_fd(),
+            Sink::Stdout => rustix::stdio::stdout(),
+            Sink::Socket(fd) | Sink::Polled(fd) => *fd,
+        }
+    }
+
+    /// One write: all of `bytes` on a blocking sink; on the others what fits now, or
+    /// WouldBlock.
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        match self {
+            Sink::File(f) => f.write_all(bytes).map(|()| bytes.len()),
+            Sink::Stdout => io::stdout().lock().write_all(bytes).map(|()| bytes.len()),
+            Sink::NonBlocking(f) => f.write(bytes),
+            Sink::Socket(fd) => {
+                use rustix::net::SendFlags;
+                Ok(rustix::net::send(*fd, bytes, SendFlags::DONTWAIT | SendFlags::NOSIGNAL)?)
+            }
+            Sink::Polled(fd) => {
+                if !writable(*fd, Duration::ZERO) {
+                    return Err(io::ErrorKind::WouldBlock.into());
+                }
+                Ok(rustix::io::write(*fd, &bytes[..bytes.len().min(PIPE_BUF)])?)
+            }
+        }
+    }
+}
+
+/// Whether `fd` polls writable within `within`.
+fn writable(fd: BorrowedFd, within: Duration) -> bool {
+    use rustix::event::{PollFd, PollFlags, Timespec};
+    let mut fds = [PollFd::new(&fd, PollFlags::OUT)];
+    let timeout = Timespec { tv_sec: within.as_secs() as _, tv_nsec: within.subsec_nanos() as _ };
+    rustix::event::poll(&mut fds, Some(&timeout)).is_ok_and(|n| n > 0)
 }
 
 /// Buffered Combined Log Format writer.
 #[derive(Debug)]
 pub struct AccessLog {
     sink: Sink,
+    /// The file `reopen` opens again; None for standard output.
+    path: Option<PathBuf>,
+    /// The file opened by `reopen`, taken into use once the line being written is whole.
+    next: Option<Sink>,
+    /// Which worker this log belongs to, for `writer`.
+    worker: usize,
+    writer: Writer,
     buf: Vec<u8>,
+    /// The last write ended inside a line: its rest must follow, on the same sink.
+    mid_line: bool,
     /// `[10/Oct/2000:13:55:36 +0000]`, re-rendered when the second changes.
     stamp: String,
     stamp_second: u64,
     /// Set after the first failed write: the error was reported, stop trying.
     broken: bool,
+    /// Lines dropped because a reader was behind and the buffer full.
+    dropped: u64,
+    /// Lines are being dropped: from the first drop until the buffer has drained.
+    dropping: bool,
+    /// A drop episode began and has not been announced yet.
+    drop_notice: bool,
 }
 
 /// A line waiting for its byte count: what comes before it, and after.
@@ -47,20 +177,33 @@ pub struct Record<'a> {
 }
 
 impl AccessLog {
-    /// `-` is standard output; anything else a file opened for appending.
-    pub fn open(path: &Path) -> io::Result<AccessLog> {
-        let sink = if path == Path::new("-") {
-            Sink::Stdout
+    /// `-` is standard output; anything else a file opened for appending. The workers
+    /// of one server share `writer` (see `Writer`).
+    pub fn open(path: &Path, worker: usize, writer: Writer) -> io::Result<AccessLog> {
+        let (sink, path) = if path == Path::new("-") {
+            (Sink::stdout()?, None)
         } else {
-            Sink::File(OpenOptions::new().create(true).append(true).open(path)?)
+            (Sink::open(path)?, Some(path.to_path_buf()))
         };
-        Ok(AccessLog {
+        Ok(AccessLog::with_sink(sink, path, worker, writer))
+    }
+
+    fn with_sink(sink: Sink, path: Option<PathBuf>, worker: usize, writer: Writer) -> AccessLog {
+        AccessLog {
             sink,
+            path,
+            next: None,
+            worker,
+            writer,
             buf: Vec::with_capacity(64 * 1024),
+            mid_line: false,
             stamp: String::new(),
             stamp_second: u64::MAX,
             broken: false,
-        })
+            dropped: 0,
+            dropping: false,
+            drop_notice: false,
+        }
     }
 
     /// Renders the line for `r` except the byte count, which is known only once the
@@ -101,38 +244,131 @@ impl AccessLog {
         Pending { head, tail }
     }
 
-    /// Buffers the finished line with the body bytes actually sent.
+    /// Buffers the finished line with the body bytes actually sent; on a non-blocking
+    /// sink whose buffer is full, drops it whole and counts it.
     pub fn finish(&mut self, line: Pending, body_bytes: u64) {
         if self.broken {
             return;
         }
-        self.buf.extend_from_slice(&line.head);
-        if body_bytes == 0 {
-            self.buf.push(b'-');
-        } else {
-            self.buf.extend_from_slice(body_bytes.to_string().as_bytes());
+        let count = if body_bytes == 0 { "-".to_string() } else { body_bytes.to_string() };
+        let len = line.head.len() + count.len() + line.tail.len();
+        if !self.sink.blocks() && self.buf.len() + len > MAX_PENDING {
+            self.dropped += 1;
+            self.drop_notice |= !self.dropping;
+            self.dropping = true;
+            return;
         }
+        self.buf.extend_from_slice(&line.head);
+        self.buf.extend_from_slice(count.as_bytes());
         self.buf.extend_from_slice(&line.tail);
     }
 
-    /// Writes what is buffered; called once per loop turn and at shutdown. Returns the
-    /// error the first time writing fails (the caller reports it once).
+    /// Writes what is buffered; called once per loop turn and at shutdown. A blocking
+    /// sink takes everything; a non-blocking one what its reader has room for, the rest
+    /// waits for the next call, in order. Returns the error the first time writing fails
+    /// (the caller reports it once).
     pub fn flush(&mut self) -> Option<io::Error> {
-        if self.buf.is_empty() || self.broken {
+        if self.broken {
             return None;
         }
-        let result = match &mut self.sink {
-            Sink::Stdout => io::stdout().lock().write_all(&self.buf),
-            Sink::File(f) => f.write_all(&self.buf),
-        };
-        self.buf.clear();
-        match result {
-            Ok(()) => None,
-            Err(e) => {
-                self.broken = true;
-                Some(e)
+        let writer = self.writer.clone();
+        let mut mid_line_owner = writer.lock().unwrap_or_else(|e| e.into_inner());
+        if mid_line_owner.is_some_and(|w| w != self.worker) {
+            return None; // another worker is finishing a line: next turn
+        }
+        let result = self.write_out();
+        *mid_line_owner = self.mid_line.then_some(self.worker);
+        if self.buf.is_empty() {
+            self.dropping = false;
+        }
+        result.err()
+    }
+
+    /// The body of `flush`, once this log may write.
+    fn write_out(&mut self) -> io::Result<()> {
+        loop {
+            if !self.mid_line
+                && let Some(next) = self.next.take()
+            {
+                self.sink = next;
+            }
+            if self.buf.is_empty() {
+                return Ok(());
+            }
+            // With a reopened file waiting, the old one gets only the rest of its line.
+            let end = match (&self.next, self.mid_line) {
+                (Some(_), true) => self.buf.iter().position(|&b| b == b'\n').map_or(self.buf.len(), |i| i + 1),
+                _ => self.buf.len(),
+            };
+            match self.sink.write(&self.buf[..end]) {
+                Ok(0) => return Ok(()),
+                Ok(n) => {
+                    self.mid_line = self.buf[n - 1] != b'\n';
+                    self.buf.drain(..n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.broken = true;
+                    self.mid_line = false;
+                    self.buf = Vec::new();
+                    return Err(e);
+                }
             }
         }
+    }
+
+    /// Opens the file again at its path (logrotate moved the old one away); the next
+    /// `flush` writes to it, after finishing on the old file a line it had begun, so
+    /// each file holds whole lines. A failed open keeps the old file. A log whose writes
+    /// had failed is revived. Standard output has nothing to reopen.
+    pub fn reopen(&mut self) -> io::Result<()> {
+        let Some(path) = &self.path else { return Ok(()) };
+        self.next = Some(Sink::open(path)?);
+        self.broken = false;
+        Ok(())
+    }
+
+    /// The file `reopen` reopens, if any.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// Bytes are waiting for a reader that was behind (the loop retries soon).
+    pub fn is_behind(&self) -> bool {
+        !self.broken && !self.buf.is_empty()
+    }
+
+    /// Lines dropped so far because the reader was behind.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
+    }
+
+    /// True once per drop episode, for the one stderr line that announces it.
+    pub fn take_drop_notice(&mut self) -> bool {
+        std::mem::take(&mut self.drop_notice)
+    }
+
+    /// The final flush: a reader that is behind gets up to `EXIT_GRACE` to take the
+    /// rest; lines still left then are counted as dropped.
+    pub fn close(&mut self) -> Option<io::Error> {
+        let deadline = Instant::now() + EXIT_GRACE;
+        loop {
+            if let Some(e) = self.flush() {
+                return Some(e);
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if !self.is_behind() || left.is_zero() {
+                break;
+            }
+            writable(self.sink.fd(), left.min(Duration::from_millis(50)));
+        }
+        self.dropped += self.buf.iter().filter(|&&b| b == b'\n').count() as u64;
+        self.buf.clear();
+        if self.mid_line {
+            *self.writer.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        }
+        None
     }
 }
 
@@ -188,6 +424,116 @@ mod tests {
         assert_eq!(clf_time(971_185_736), "[10/Oct/2000:13:48:56 +0000]");
         assert_eq!(clf_time(951_782_400), "[29/Feb/2000:00:00:00 +0000]");
         assert_eq!(clf_time(4_102_444_799), "[31/Dec/2099:23:59:59 +0000]");
+    }
+
+    /// A pipe whose write end is non-blocking, as `Sink::stdout` makes one.
+    fn pipe_log() -> (AccessLog, std::io::PipeReader) {
+        let (reader, writer) = std::io::pipe().unwrap();
+        let fd = std::os::fd::OwnedFd::from(writer);
+        rustix::fs::fcntl_setfl(&fd, rustix::fs::fcntl_getfl(&fd).unwrap() | OFlags::NONBLOCK).unwrap();
+        rustix::fs::fcntl_setfl(&reader, rustix::fs::fcntl_getfl(&reader).unwrap() | OFlags::NONBLOCK).unwrap();
+        (AccessLog::with_sink(Sink::NonBlocking(File::from(fd)), None, 0, Writer::default()), reader)
+    }
+
+    /// Line `n`, padded to about `len` bytes.
+    fn line(n: usize, len: usize) -> Pending {
+        let head = format!("line {n:06} {} ", "x".repeat(len.saturating_sub(20))).into_bytes();
+        Pending { head, tail: b"\n".to_vec() }
+    }
+
+    /// Everything the pipe holds now.
+    fn drain(reader: &mut std::io::PipeReader) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut buf = [0u8; 65536];
+        loop {
+            match io::Read::read(reader, &mut buf) {
+                Ok(0) => return out,
+                Ok(n) => out.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return out,
+                Err(e) => panic!("{e}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_stalled_pipe_keeps_order_and_drops_whole_lines_once_full() {
+        const LINES: usize = 2000;
+        let (mut log, mut reader) = pipe_log();
+        for n in 0..LINES {
+            log.finish(line(n, 1000), 7);
+            if n % 10 == 0 {
+                assert!(log.flush().is_none());
+            }
+        }
+        assert!(log.flush().is_none());
+        assert!(log.is_behind() && log.dropped() > 0, "{} dropped", log.dropped());
+        assert!(log.buf.len() <= MAX_PENDING);
+        assert!(log.take_drop_notice());
+        assert!(!log.take_drop_notice(), "one notice per episode");
+        // The reader catches up: the episode ends, everything kept arrives in order.
+        let mut out = Vec::new();
+        while log.is_behind() {
+            out.extend(drain(&mut reader));
+            assert!(log.flush().is_none());
+        }
+        out.extend(drain(&mut reader));
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.ends_with('\n'));
+        let numbers: Vec<usize> = text.lines().map(|l| l[5..11].parse().unwrap()).collect();
+        assert!(numbers.windows(2).all(|w| w[0] < w[1]), "reordered or repeated");
+        assert!(text.lines().all(|l| l.len() == text.lines().next().unwrap().len()), "a cut line");
+        assert_eq!(numbers.len() as u64 + log.dropped(), LINES as u64);
+        // A new episode is announced again.
+        assert!(!log.dropping);
+    }
+
+    #[test]
+    fn a_reopened_file_gets_whole_lines_only() {
+        let (mut log, mut reader) = pipe_log();
+        // One line larger than the pipe: the first write takes only part of it.
+        log.finish(line(1, 100_000), 1);
+        assert!(log.flush().is_none());
+        assert!(log.mid_line && log.is_behind());
+        let dir = std::env::temp_dir().join(format!("evserve-log-unit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("new.log");
+        log.path = Some(path.clone());
+        log.reopen().unwrap();
+        log.finish(line(2, 100), 1);
+        let mut out = Vec::new();
+        while log.is_behind() {
+            out.extend(drain(&mut reader));
+            assert!(log.flush().is_none());
+        }
+        out.extend(drain(&mut reader));
+        let old = String::from_utf8(out).unwrap();
+        let new = std::fs::read_to_string(&path).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(old.lines().count(), 1, "the begun line ends in the old file");
+        assert!(old.starts_with("line 000001 ") && old.ends_with('\n'));
+        assert!(new.starts_with("line 000002 ") && new.ends_with('\n') && new.lines().count() == 1, "{new:?}");
+    }
+
+    #[test]
+    fn workers_on_one_pipe_never_cut_each_others_lines() {
+        let (mut a, mut reader) = pipe_log();
+        let Sink::NonBlocking(f) = &a.sink else { unreachable!() };
+        let sink = Sink::NonBlocking(f.try_clone().unwrap());
+        let mut b = AccessLog::with_sink(sink, None, 1, a.writer.clone());
+        a.finish(line(1, 100_000), 1);
+        assert!(a.flush().is_none());
+        assert!(a.mid_line);
+        b.finish(line(2, 100), 1);
+        let mut out = Vec::new();
+        while a.is_behind() || b.is_behind() {
+            out.extend(drain(&mut reader));
+            assert!(b.flush().is_none());
+            assert!(a.flush().is_none());
+        }
+        out.extend(drain(&mut reader));
+        let text = String::from_utf8(out).unwrap();
+        let starts: Vec<&str> = text.lines().map(|l| &l[..11]).collect();
+        assert_eq!(starts, ["line 000001", "line 000002"], "interleaved");
     }
 
     #[test]

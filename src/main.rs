@@ -1,8 +1,7 @@
-//! The `evserve` binary: flags -> `Config`, signals -> graceful stop, errors -> one line
-//! and a distinct exit status. No HTTP and no event loop here.
+//! The `evserve` binary: flags -> `Config`, signals -> graceful stop or log reopen, errors
+//! -> one line and a distinct exit status. No HTTP and no event loop here.
 use std::io;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use evserve::config::{self, Command, Config};
 use evserve::server::{Server, StartError};
@@ -37,21 +36,17 @@ fn main() -> ExitCode {
         Ok(_) => return fail(EXIT_ROOT, &format!("root {} is not a folder", config.root.display())),
         Err(e) => return fail(EXIT_ROOT, &format!("root {}: {e}", config.root.display())),
     }
-    let server = match Server::bind(&config) {
+    let mut server = match Server::bind(&config) {
         Ok(s) => s,
         Err(e) => return fail(start_exit_code(&e), &e.to_string()),
     };
+    // SIGTERM, SIGHUP and SIGUSR1 become events of the loop; Ctrl-C (SIGINT) stays with
+    // ctrlc. Both count stop signals in one place, `Handle::stop_signal`.
+    if let Err(e) = server.handle_signals() {
+        return fail(EXIT_RUNTIME, &format!("cannot install the signal handlers: {e}"));
+    }
     let handle = server.handle();
-    let signals = AtomicUsize::new(0);
-    let on_signal = move || {
-        if signals.fetch_add(1, Ordering::SeqCst) == 0 {
-            eprintln!("evserve: stopping (a second signal exits at once)");
-            handle.shutdown();
-        } else {
-            std::process::exit(130);
-        }
-    };
-    if let Err(e) = ctrlc::set_handler(on_signal) {
+    if let Err(e) = ctrlc::set_handler(move || handle.stop_signal(libc::SIGINT)) {
         return fail(EXIT_RUNTIME, &format!("cannot install the signal handler: {e}"));
     }
     let root = std::fs::canonicalize(&config.root).unwrap_or(config.root.clone());
@@ -69,8 +64,12 @@ fn main() -> ExitCode {
     eprintln!("evserve: serving {} on {}{workers}", root.display(), urls.join(" and "));
     match server.run() {
         Ok(s) => {
+            let dropped = match config.access_log {
+                Some(_) => format!(", {} access-log lines dropped", s.log_lines_dropped),
+                None => String::new(),
+            };
             eprintln!(
-                "evserve: stopped: {} connections, {} requests, {} bytes sent",
+                "evserve: stopped: {} connections, {} requests, {} bytes sent{dropped}",
                 s.connections, s.requests, s.bytes_sent
             );
             ExitCode::SUCCESS

@@ -13,17 +13,18 @@ use std::io;
 use std::net::{Shutdown, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
+use signal_hook_mio::v1_0::Signals;
 use slab::Slab;
 
 use crate::config::Config;
 use crate::connection::{Connection, Context, Counters, Status, Transport};
 use crate::handler::{Site, SiteOptions};
-use crate::log::AccessLog;
+use crate::log::{AccessLog, Writer};
 use crate::timer::{Due, Timers};
 
 /// The waker's token; listeners count down from just below it. Slab keys count up from
@@ -36,6 +37,13 @@ fn listener_token(i: usize) -> Token {
 
 /// Listener tokens occupy this many values below the waker's.
 const MAX_LISTENERS: usize = crate::config::MAX_BINDS;
+
+/// The signal source's token (first loop only), just below the listeners'.
+const SIGNALS: Token = Token(usize::MAX - 1 - MAX_LISTENERS);
+
+/// While access-log bytes wait for a reader that was behind, retry this often even
+/// without traffic.
+const LOG_RETRY: Duration = Duration::from_millis(50);
 
 /// Descriptors kept free for the process itself (standard streams, epoll, waker,
 /// listeners, root, log) and for opening files, when sizing the connection cap from
@@ -74,7 +82,24 @@ impl Transport for TcpStream {
 #[derive(Debug, Clone)]
 pub struct Handle {
     stop: Arc<AtomicBool>,
+    shared: Arc<Shared>,
     wakers: Vec<Arc<Waker>>,
+}
+
+/// What the loops of one server share besides the stop flag.
+#[derive(Debug, Default)]
+struct Shared {
+    /// SIGINT/SIGTERM received so far.
+    stop_signals: AtomicUsize,
+    /// Bumped by each SIGHUP/SIGUSR1; a loop reopens its log when it sees a new value.
+    log_generation: AtomicU64,
+    /// The last generation whose failed reopen was reported (one line, not one per loop).
+    log_failure_reported: AtomicU64,
+    /// Loops other than the first still running: the first (which owns the signal
+    /// source) waits for them, so a second stop signal works until the very end.
+    others_running: AtomicUsize,
+    /// The access log's destination is shared by the loops' logs (see `log::Writer`).
+    log_writer: Writer,
 }
 
 impl Handle {
@@ -82,6 +107,25 @@ impl Handle {
     /// until the drain timeout.
     pub fn shutdown(&self) {
         self.stop.store(true, Ordering::SeqCst);
+        for w in &self.wakers {
+            let _ = w.wake();
+        }
+    }
+
+    /// A stop signal (SIGINT, SIGTERM) arrived: the first drains, a second exits at once
+    /// with 128 + its number, as a shell reports a death by that signal.
+    pub fn stop_signal(&self, signal: i32) {
+        if self.shared.stop_signals.fetch_add(1, Ordering::SeqCst) == 0 {
+            eprintln!("evserve: stopping (a second signal exits at once)");
+            self.shutdown();
+        } else {
+            std::process::exit(128 + signal);
+        }
+    }
+
+    /// Every loop reopens its access log before its next events (SIGHUP, SIGUSR1).
+    pub fn reopen_logs(&self) {
+        self.shared.log_generation.fetch_add(1, Ordering::SeqCst);
         for w in &self.wakers {
             let _ = w.wake();
         }
@@ -94,6 +138,8 @@ pub struct Summary {
     pub connections: u64,
     pub requests: u64,
     pub bytes_sent: u64,
+    /// Access-log lines dropped because the log's reader was behind.
+    pub log_lines_dropped: u64,
 }
 
 /// Why the server could not start; each names what failed, for a one-line message.
@@ -147,16 +193,29 @@ impl Server {
         // The open-file cache may keep half of the descriptors reserved for files.
         let cache_fds = (nofile / 16 / config.workers as u64).max(8) as usize;
         let stop = Arc::new(AtomicBool::new(false));
+        let shared = Arc::new(Shared::default());
         let mut loops = Vec::with_capacity(config.workers);
         let mut addrs = config.addrs.clone();
         for id in 0..config.workers {
-            let event_loop = EventLoop::new(id, config, &addrs, max_connections, cache_fds, stop.clone())?;
+            let event_loop = EventLoop::new(id, config, &addrs, max_connections, cache_fds, stop.clone(), &shared)?;
             // Port 0 picks a port once; the other workers share it.
             addrs = event_loop.local_addrs().map_err(StartError::Poll)?;
             loops.push(event_loop);
         }
         let wakers = loops.iter().map(|l| l.waker.clone()).collect();
-        Ok(Server { loops, addrs, handle: Handle { stop, wakers } })
+        Ok(Server { loops, addrs, handle: Handle { stop, shared, wakers } })
+    }
+
+    /// Makes SIGTERM (stop), SIGHUP and SIGUSR1 (reopen the access log) events of the
+    /// first loop: signal-hook's handler only writes to a pipe that the loop polls, so
+    /// the work happens in the loop, with no thread of its own. SIGINT is left to the
+    /// caller's handler (main's `ctrlc`), which calls `Handle::stop_signal` too.
+    pub fn handle_signals(&mut self) -> io::Result<()> {
+        let mut signals = Signals::new([libc::SIGTERM, libc::SIGHUP, libc::SIGUSR1])?;
+        let first = &mut self.loops[0];
+        first.poll.registry().register(&mut signals, SIGNALS, Interest::READABLE)?;
+        first.signals = Some((signals, self.handle.clone()));
+        Ok(())
     }
 
     /// The addresses actually bound (with the real port when 0 was asked).
@@ -173,7 +232,14 @@ impl Server {
         let mut loops = self.loops.into_iter();
         let first = loops.next().expect("at least one worker");
         let others: Vec<_> = loops
-            .map(|l| std::thread::Builder::new().name(format!("evserve-{}", l.id)).spawn(move || l.run()))
+            .map(|l| {
+                let done = WorkerDone::new(&self.handle);
+                let name = format!("evserve-{}", l.id);
+                std::thread::Builder::new().name(name).spawn(move || {
+                    let _done = done;
+                    l.run()
+                })
+            })
             .collect::<io::Result<_>>()?;
         let mut total = first.run()?;
         for t in others {
@@ -181,8 +247,26 @@ impl Server {
             total.connections += s.connections;
             total.requests += s.requests;
             total.bytes_sent += s.bytes_sent;
+            total.log_lines_dropped += s.log_lines_dropped;
         }
         Ok(total)
+    }
+}
+
+/// Dropped when a worker thread ends, however it ends: tells the first loop.
+struct WorkerDone(Handle);
+
+impl WorkerDone {
+    fn new(handle: &Handle) -> WorkerDone {
+        handle.shared.others_running.fetch_add(1, Ordering::SeqCst);
+        WorkerDone(handle.clone())
+    }
+}
+
+impl Drop for WorkerDone {
+    fn drop(&mut self) {
+        self.0.shared.others_running.fetch_sub(1, Ordering::SeqCst);
+        let _ = self.0.wakers[0].wake();
     }
 }
 
@@ -263,6 +347,7 @@ struct Stats {
     every: Duration,
     next: Instant,
     last: Counters,
+    last_log_dropped: u64,
     wakeups: u64,
     events: u64,
 }
@@ -290,6 +375,11 @@ struct EventLoop {
     drain_deadline: Option<Instant>,
     drain_timeout: Duration,
     stats: Option<Stats>,
+    shared: Arc<Shared>,
+    /// The `Shared::log_generation` this loop's log was last opened for.
+    log_generation: u64,
+    /// The signal source and the handle it acts on (first loop, when signals are handled).
+    signals: Option<(Signals, Handle)>,
 }
 
 impl EventLoop {
@@ -300,6 +390,7 @@ impl EventLoop {
         max_connections: usize,
         cache_fds: usize,
         stop: Arc<AtomicBool>,
+        shared: &Arc<Shared>,
     ) -> Result<Self, StartError> {
         let poll = Poll::new().map_err(StartError::Poll)?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER).map_err(StartError::Poll)?);
@@ -326,7 +417,10 @@ impl EventLoop {
         let log = match &config.access_log {
             // One log writer per worker would interleave partial lines; workers after the
             // first write to the same file in whole buffered lines (O_APPEND).
-            Some(path) => Some(AccessLog::open(path).map_err(|e| StartError::AccessLog(path.clone(), e))?),
+            Some(path) => Some(
+                AccessLog::open(path, id, shared.log_writer.clone())
+                    .map_err(|e| StartError::AccessLog(path.clone(), e))?,
+            ),
             None => None,
         };
         let now = Instant::now();
@@ -354,9 +448,13 @@ impl EventLoop {
                 every,
                 next: now + every,
                 last: Counters::default(),
+                last_log_dropped: 0,
                 wakeups: 0,
                 events: 0,
             }),
+            shared: shared.clone(),
+            log_generation: 0,
+            signals: None,
         })
     }
 
@@ -381,6 +479,7 @@ impl EventLoop {
             for event in events.iter() {
                 match event.token() {
                     WAKER => {}
+                    SIGNALS => self.on_signals(),
                     token if token.0 > usize::MAX - 1 - MAX_LISTENERS => {
                         let index = usize::MAX - 1 - token.0;
                         if index < self.listeners.len() {
@@ -415,11 +514,7 @@ impl EventLoop {
                 }
             }
             self.expire_deadlines();
-            if let Some(log) = &mut self.cx.log
-                && let Some(e) = log.flush()
-            {
-                eprintln!("evserve: access log write failed, logging stops: {e}");
-            }
+            self.flush_log();
             self.report_stats();
             if self.stop.load(Ordering::Relaxed) && self.drain_deadline.is_none() {
                 self.begin_drain();
@@ -437,11 +532,89 @@ impl EventLoop {
         for (_, slot) in self.slab.iter_mut() {
             slot.conn.abandon(&mut self.cx);
         }
-        if let Some(e) = self.cx.log.as_mut().and_then(AccessLog::flush) {
+        self.slab.clear();
+        if let Some(e) = self.cx.log.as_mut().and_then(AccessLog::close) {
             eprintln!("evserve: access log write failed: {e}");
         }
+        self.wait_for_other_loops()?;
         let c = self.cx.counters;
-        Ok(Summary { connections: c.accepted, requests: c.requests, bytes_sent: c.bytes_sent })
+        let log_lines_dropped = self.cx.log.as_ref().map_or(0, AccessLog::dropped);
+        Ok(Summary { connections: c.accepted, requests: c.requests, bytes_sent: c.bytes_sent, log_lines_dropped })
+    }
+
+    /// The first loop, with the signal source, ends last: until the other workers have
+    /// drained it keeps taking signals, so a second SIGTERM still exits at once.
+    fn wait_for_other_loops(&mut self) -> io::Result<()> {
+        if self.signals.is_none() {
+            return Ok(());
+        }
+        let mut events = Events::with_capacity(8);
+        while self.shared.others_running.load(Ordering::SeqCst) > 0 {
+            if let Err(e) = self.poll.poll(&mut events, None)
+                && e.kind() != io::ErrorKind::Interrupted
+            {
+                return Err(e);
+            }
+            if events.iter().any(|e| e.token() == SIGNALS) {
+                self.on_signals();
+            }
+        }
+        Ok(())
+    }
+
+    /// Acts on the signals signal-hook has queued (first loop only).
+    fn on_signals(&mut self) {
+        let Some((signals, handle)) = &mut self.signals else { return };
+        let handle = handle.clone();
+        for signal in signals.pending().collect::<Vec<_>>() {
+            if signal == libc::SIGHUP || signal == libc::SIGUSR1 {
+                // Asked first, said after: whoever reads the line knows every loop will
+                // write the lines it flushes from now on to the new file.
+                handle.reopen_logs();
+                if let Some(path) = self.cx.log.as_ref().and_then(AccessLog::path) {
+                    let name = if signal == libc::SIGHUP { "SIGHUP" } else { "SIGUSR1" };
+                    eprintln!("evserve: {name}: reopening the access log {}", path.display());
+                }
+            } else {
+                handle.stop_signal(signal);
+            }
+        }
+    }
+
+    /// Reopens the access log if a SIGHUP/SIGUSR1 came since it was opened. Called just
+    /// before lines are written, so every line written after the signal goes to the new
+    /// file (the lines of the turn the signal came in too; what was written before stays
+    /// in the old one). A failure keeps the old file and is reported once per signal,
+    /// whichever loop meets it.
+    fn reopen_log_if_asked(&mut self) {
+        let generation = self.shared.log_generation.load(Ordering::SeqCst);
+        if generation == self.log_generation {
+            return;
+        }
+        self.log_generation = generation;
+        let Some(log) = &mut self.cx.log else { return };
+        if let Err(e) = log.reopen()
+            && self.shared.log_failure_reported.fetch_max(generation, Ordering::SeqCst) < generation
+        {
+            let path = log.path().unwrap_or(std::path::Path::new("-")).display();
+            eprintln!("evserve: cannot reopen the access log {path}, still writing to the old file: {e}");
+        }
+    }
+
+    /// Writes the turn's log lines. A stalled reader costs no wait, only dropped lines,
+    /// announced once per episode.
+    fn flush_log(&mut self) {
+        self.reopen_log_if_asked();
+        let Some(log) = &mut self.cx.log else { return };
+        if let Some(e) = log.flush() {
+            eprintln!("evserve: access log write failed, logging stops: {e}");
+        }
+        if log.take_drop_notice() {
+            eprintln!(
+                "evserve: access log: its reader is behind, dropping lines until it catches up (worker {}; counted in --stats and the summary)",
+                self.id
+            );
+        }
     }
 
     /// Sleep until the earliest thing that must happen without an event.
@@ -450,7 +623,8 @@ impl EventLoop {
             return Some(Duration::ZERO);
         }
         let stats_next = self.stats.as_ref().map(|s| s.next);
-        [self.timers.next_deadline(), self.accept_retry, self.drain_deadline, stats_next]
+        let log_retry = self.cx.log.as_ref().filter(|l| l.is_behind()).map(|_| Instant::now() + LOG_RETRY);
+        [self.timers.next_deadline(), self.accept_retry, self.drain_deadline, stats_next, log_retry]
             .into_iter()
             .flatten()
             .min()
@@ -743,8 +917,9 @@ impl EventLoop {
         }
         let secs = s.every.as_secs_f64();
         let c = self.cx.counters;
+        let log_dropped = self.cx.log.as_ref().map_or(0, AccessLog::dropped);
         eprintln!(
-            "evserve: stats: worker {} open {} | accepted {:.0}/s requests {:.0}/s sent {:.0} B/s | wakeups {:.0}/s events/wakeup {:.2} | timeouts {} reaped {}",
+            "evserve: stats: worker {} open {} | accepted {:.0}/s requests {:.0}/s sent {:.0} B/s | wakeups {:.0}/s events/wakeup {:.2} | timeouts {} reaped {} log-dropped {}",
             self.id,
             self.slab.len(),
             (c.accepted - s.last.accepted) as f64 / secs,
@@ -754,8 +929,10 @@ impl EventLoop {
             if s.wakeups == 0 { 0.0 } else { s.events as f64 / s.wakeups as f64 },
             c.timeouts - s.last.timeouts,
             c.reaped - s.last.reaped,
+            log_dropped - s.last_log_dropped,
         );
         s.last = c;
+        s.last_log_dropped = log_dropped;
         s.wakeups = 0;
         s.events = 0;
         s.next = self.cx.now + s.every;

@@ -41,10 +41,15 @@ struct Exit {
 
 /// The binary with piped output and no input.
 fn spawn(args: &[&str]) -> std::process::Child {
+    spawn_to(args, Stdio::piped())
+}
+
+/// The binary with piped stderr, no input and `stdout` as its standard output.
+fn spawn_to(args: &[&str], stdout: Stdio) -> std::process::Child {
     Command::new(env!("CARGO_BIN_EXE_evserve"))
         .args(args)
         .stdin(Stdio::null())
-        .stdout(Stdio::piped())
+        .stdout(stdout)
         .stderr(Stdio::piped())
         .spawn()
         .unwrap()
@@ -52,7 +57,22 @@ fn spawn(args: &[&str]) -> std::process::Child {
 
 impl Evserve {
     fn start(args: &[&str]) -> Evserve {
-        let mut child = spawn(args);
+        Self::start_with(args, Stdio::piped(), true).0
+    }
+
+    /// Starts with stdout left to the caller: a pipe that only it may read.
+    fn start_holding_stdout(args: &[&str]) -> (Evserve, std::process::ChildStdout) {
+        let (p, out) = Self::start_with(args, Stdio::piped(), false);
+        (p, out.expect("stdout"))
+    }
+
+    /// Starts with `stdout` (a socket, a file) as standard output.
+    fn start_with_stdout(args: &[&str], stdout: Stdio) -> Evserve {
+        Self::start_with(args, stdout, false).0
+    }
+
+    fn start_with(args: &[&str], stdout: Stdio, collect_stdout: bool) -> (Evserve, Option<std::process::ChildStdout>) {
+        let mut child = spawn_to(args, stdout);
         let stderr = child.stderr.take().unwrap();
         let (tx, lines) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
@@ -63,19 +83,24 @@ impl Evserve {
                 }
             }
         });
-        let mut out = child.stdout.take().unwrap();
-        let stdout = std::thread::spawn(move || {
-            let mut s = String::new();
-            let _ = out.read_to_string(&mut s);
-            s
-        });
-        let mut p = Evserve { child, lines, seen: Vec::new(), stdout: Some(stdout), first_line: String::new() };
+        let (stdout, held) = match child.stdout.take() {
+            Some(mut out) if collect_stdout => {
+                let reader = std::thread::spawn(move || {
+                    let mut s = String::new();
+                    let _ = out.read_to_string(&mut s);
+                    s
+                });
+                (Some(reader), None)
+            }
+            out => (None, out),
+        };
+        let mut p = Evserve { child, lines, seen: Vec::new(), stdout, first_line: String::new() };
         match p.lines.recv_timeout(START) {
             Ok(line) => p.first_line = line,
             Err(e) => panic!("evserve {args:?} printed no start line: {e:?}"),
         }
         assert!(p.first_line.starts_with("evserve: serving "), "start line: {:?}", p.first_line);
-        p
+        (p, held)
     }
 
     /// Every `http://ADDR/` of the start line, in order.
@@ -130,7 +155,7 @@ impl Evserve {
                 Err(RecvTimeoutError::Timeout) => panic!("stderr still open after the exit"),
             }
         }
-        let stdout = self.stdout.take().unwrap().join().unwrap();
+        let stdout = self.stdout.take().map(|t| t.join().unwrap()).unwrap_or_default();
         Exit { code: status.unwrap().code(), stderr, stdout }
     }
 }
@@ -589,7 +614,7 @@ fn a_second_sigint_exits_at_once() {
     // can end the process within the bound.
     p.signal(Signal::INT);
     let exit = p.wait(Duration::from_secs(3));
-    assert_ne!(exit.code, Some(0), "a forced exit should not claim success");
+    assert_eq!(exit.code, Some(130), "128 + SIGINT: {:#?}", exit.stderr);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -606,6 +631,340 @@ fn sigterm_stops_like_sigint() {
     let exit = p.wait(Duration::from_secs(10));
     assert_eq!(exit.code, Some(0), "{:#?}", exit.stderr);
     assert!(summary(&exit).contains(": 1 connections, 1 requests, "), "{:#?}", exit.stderr);
+}
+
+/// Starts a server with a stuck download (the drain cannot end by itself), sends `first`,
+/// waits for the drain to begin, sends `second` and returns the exit.
+fn stop_twice(first: Signal, second: Signal) -> Exit {
+    let f = site();
+    big_sparse(&f);
+    let mut p = Evserve::start(&[&root(&f), "--port", "0", "--bind", "127.0.0.1"]);
+    let _stuck = start_download(p.addr());
+    p.signal(first);
+    assert!(p.line_where(Duration::from_secs(5), |l| l.contains("stopping")).is_some(), "{:#?}", p.seen);
+    p.signal(second);
+    p.wait(Duration::from_secs(3))
+}
+
+#[test]
+fn a_second_sigterm_exits_at_once_with_143() {
+    let exit = stop_twice(Signal::TERM, Signal::TERM);
+    assert_eq!(exit.code, Some(143), "128 + SIGTERM: {:#?}", exit.stderr);
+}
+
+#[test]
+fn sigterm_after_sigint_exits_at_once_with_143() {
+    let exit = stop_twice(Signal::INT, Signal::TERM);
+    assert_eq!(exit.code, Some(143), "128 + SIGTERM: {:#?}", exit.stderr);
+}
+
+// ---------------------------------------------------------------------------------------
+// 3b. SIGHUP / SIGUSR1: reopen the access log (logrotate)
+
+/// `GET /a.txt?TAG` on `s`, which must answer 200.
+fn ask_tagged(s: &TcpStream, tag: &str) {
+    (&*s).write_all(format!("GET /a.txt?{tag} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes()).unwrap();
+    assert_eq!(read_response(&mut BufReader::new(s), false).status, 200, "{tag}");
+}
+
+/// The tags (`?TAG`) of a log file's lines, each line checked whole; none if it is missing.
+fn logged_tags(path: &std::path::Path) -> Vec<String> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(text.is_empty() || text.ends_with('\n'), "a cut line at the end of {path:?}: {text:?}");
+    let mut tags: Vec<String> = text
+        .lines()
+        .map(|l| {
+            let line = parse_log_line(l).unwrap_or_else(|e| panic!("{e}\nin {l:?} of {path:?}"));
+            let (_, target, _) = line.request.expect("a request line");
+            target.strip_prefix("/a.txt?").expect("a tagged request").to_string()
+        })
+        .collect();
+    tags.sort();
+    tags
+}
+
+fn tags(prefix: &str, n: usize) -> Vec<String> {
+    let mut v: Vec<String> = (0..n).map(|i| format!("{prefix}-{i:02}")).collect();
+    v.sort();
+    v
+}
+
+/// A log that something renames to `rotated` and then signals: what was logged before is
+/// in `rotated`, what comes after in a new file at the same path, every line whole, and
+/// the keep-alive connection held across the signal is still served.
+fn reopen_after_rotation(
+    f: &Fixture,
+    workers: &str,
+    rotate: impl FnOnce(&mut Evserve, &std::path::Path),
+    rotated: &std::path::Path,
+    log: &std::path::Path,
+) {
+    const N: usize = 16;
+    let mut p = Evserve::start(&[
+        &root(f),
+        "--port",
+        "0",
+        "--bind",
+        "127.0.0.1",
+        "--workers",
+        workers,
+        "--access-log",
+        log.to_str().unwrap(),
+    ]);
+    let held = connect(p.addr());
+    ask_tagged(&held, "before-held");
+    for tag in tags("before", N) {
+        ask_tagged(&connect(p.addr()), &tag);
+    }
+    let mut before = tags("before", N);
+    before.push("before-held".into());
+    before.sort();
+    // Lines are written once per loop turn: wait until all of them are.
+    assert!(eventually(IO_TIMEOUT, || logged_tags(log) == before), "before the rotation: {:?}", logged_tags(log));
+
+    rotate(&mut p, log);
+    assert!(
+        p.line_where(Duration::from_secs(5), |l| l.contains(": reopening the access log")).is_some(),
+        "no reopening line: {:#?}",
+        p.seen
+    );
+    ask_tagged(&held, "after-held");
+    for tag in tags("after", N) {
+        ask_tagged(&connect(p.addr()), &tag);
+    }
+    drop(held);
+    p.signal(Signal::INT);
+    let exit = p.wait(Duration::from_secs(10));
+    assert_eq!(exit.code, Some(0), "{:#?}", exit.stderr);
+    let mut after = tags("after", N);
+    after.push("after-held".into());
+    after.sort();
+    assert_eq!(logged_tags(rotated), before, "the rotated file");
+    assert_eq!(logged_tags(log), after, "the new file");
+    assert!(!exit.stderr.iter().any(|l| l.contains("cannot reopen")), "{:#?}", exit.stderr);
+}
+
+/// `mv access.log access.log.1`, then the signal.
+fn rename_and_signal(sig: Signal, workers: &str) {
+    let f = site();
+    std::fs::create_dir(f.path.join("logs")).unwrap();
+    let log = f.path.join("logs/access.log");
+    let rotated = f.path.join("logs/access.log.1");
+    let moved = rotated.clone();
+    reopen_after_rotation(
+        &f,
+        workers,
+        move |p, log| {
+            std::fs::rename(log, &moved).unwrap();
+            p.signal(sig);
+        },
+        &rotated,
+        &log,
+    );
+}
+
+#[test]
+fn sighup_reopens_the_access_log_of_every_worker_after_a_rename() {
+    rename_and_signal(Signal::HUP, "2");
+}
+
+#[test]
+fn sigusr1_reopens_the_access_log_after_a_rename() {
+    rename_and_signal(Signal::USR1, "1");
+}
+
+#[test]
+fn logrotate_with_a_postrotate_sighup_rotates_the_access_log() {
+    if Command::new("logrotate").arg("--version").output().is_err() {
+        eprintln!("skipped: logrotate is not installed (apt-get install logrotate)");
+        return;
+    }
+    let f = site();
+    std::fs::create_dir_all(f.path.join("logs/old")).unwrap();
+    let log = f.path.join("logs/access.log");
+    let rotated = f.path.join("logs/old/access.log.1");
+    let (conf, state) = (f.path.join("logrotate.conf"), f.path.join("logrotate.state"));
+    let old = f.path.join("logs/old");
+    reopen_after_rotation(
+        &f,
+        "1",
+        move |p, log| {
+            let pid = p.child.id();
+            let config = format!(
+                "{} {{\n    create\n    olddir {}\n    rotate 3\n    nocompress\n    postrotate\n        kill -HUP {pid}\n    endscript\n}}\n",
+                log.display(),
+                old.display()
+            );
+            std::fs::write(&conf, config).unwrap();
+            let out = Command::new("logrotate").arg("-f").arg("-s").arg(&state).arg(&conf).output().unwrap();
+            assert!(out.status.success(), "logrotate: {}", String::from_utf8_lossy(&out.stderr));
+        },
+        &rotated,
+        &log,
+    );
+}
+
+#[test]
+fn a_failed_reopen_keeps_the_old_file_and_says_why_once() {
+    let f = site();
+    std::fs::create_dir(f.path.join("logs")).unwrap();
+    let log = f.path.join("logs/access.log");
+    let mut p = Evserve::start(&[
+        &root(&f),
+        "--port",
+        "0",
+        "--bind",
+        "127.0.0.1",
+        "--workers",
+        "2",
+        "--access-log",
+        log.to_str().unwrap(),
+    ]);
+    ask_tagged(&connect(p.addr()), "before");
+    assert!(eventually(IO_TIMEOUT, || logged_tags(&log).len() == 1));
+    // The folder moves away: the path cannot be created again.
+    let moved = f.path.join("logs.old");
+    std::fs::rename(f.path.join("logs"), &moved).unwrap();
+    p.signal(Signal::HUP);
+    let said = p.line_where(Duration::from_secs(5), |l| l.contains("cannot reopen the access log"));
+    let said = said.unwrap_or_else(|| panic!("no reopen failure reported: {:#?}", p.seen));
+    assert!(said.contains("still writing to the old file") && said.contains("access.log"), "{said}");
+    for tag in tags("after", 8) {
+        ask_tagged(&connect(p.addr()), &tag);
+    }
+    p.signal(Signal::INT);
+    let exit = p.wait(Duration::from_secs(10));
+    assert_eq!(exit.code, Some(0), "{:#?}", exit.stderr);
+    let mut all = tags("after", 8);
+    all.push("before".into());
+    all.sort();
+    assert_eq!(logged_tags(&moved.join("access.log")), all);
+    let failures = p.seen.iter().chain(&exit.stderr).filter(|l| l.contains("cannot reopen")).count();
+    assert_eq!(failures, 1, "one line, not one per worker: {:#?} {:#?}", p.seen, exit.stderr);
+}
+
+// ---------------------------------------------------------------------------------------
+// 3c. A stalled access-log reader
+
+#[test]
+fn a_stalled_access_log_reader_on_a_pipe_never_stalls_the_server() {
+    let f = site();
+    let args = stalled_log_args(&f);
+    let (p, pipe) = Evserve::start_holding_stdout(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    stalled_reader_is_survived(p, Box::new(pipe));
+}
+
+/// The same with standard output a socket (as systemd's journal gives), where the server
+/// sends with MSG_DONTWAIT.
+#[test]
+fn a_stalled_access_log_reader_on_a_socket_never_stalls_the_server() {
+    let f = site();
+    let (ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+    let args = stalled_log_args(&f);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let p = Evserve::start_with_stdout(&args, Stdio::from(std::os::fd::OwnedFd::from(theirs)));
+    stalled_reader_is_survived(p, Box::new(ours));
+}
+
+/// The same with `--access-log FIFO`; a FIFO nobody reads is refused at start, at once.
+#[test]
+fn a_stalled_access_log_fifo_never_stalls_the_server() {
+    use rustix::fs::{FileType, Mode, OFlags};
+    let f = site();
+    let fifo = f.path.join("log.fifo");
+    rustix::fs::mknodat(rustix::fs::CWD, &fifo, FileType::Fifo, Mode::from_raw_mode(0o600), 0).unwrap();
+    let fifo_arg = fifo.to_str().unwrap();
+    let (code, _, err) = run_to_exit(&[&root(&f), "--port", "0", "--bind", "127.0.0.1", "--access-log", fifo_arg]);
+    assert_eq!(code, Some(7), "a FIFO without a reader: {err}");
+    // A reader that opens and then never reads (non-blocking open: no writer yet).
+    let reader = rustix::fs::open(&fifo, OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC, Mode::empty()).unwrap();
+    let mut args = stalled_log_args(&f);
+    let dash = args.iter().position(|a| a == "-").unwrap();
+    args[dash] = fifo_arg.to_string();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let p = Evserve::start(&args);
+    // Reads at the end block until the server has closed its end.
+    rustix::fs::fcntl_setfl(&reader, OFlags::empty()).unwrap();
+    stalled_reader_is_survived(p, Box::new(std::fs::File::from(reader)));
+}
+
+/// Descriptor 1 is shared with whoever started the server (a shell, a pipeline): its
+/// open file description must stay blocking for them.
+#[test]
+fn access_log_dash_leaves_the_shared_stdout_blocking() {
+    use rustix::fs::OFlags;
+    let f = site();
+    let (mut reader, writer) = std::io::pipe().unwrap();
+    let ours = writer.try_clone().unwrap();
+    let mut p = Evserve::start_with_stdout(
+        &[&root(&f), "--port", "0", "--bind", "127.0.0.1", "--access-log", "-"],
+        Stdio::from(writer),
+    );
+    assert_eq!(get_a(p.addr()).status, 200);
+    let mut line = [0u8; 1];
+    reader.read_exact(&mut line).unwrap();
+    assert!(
+        !rustix::fs::fcntl_getfl(&ours).unwrap().contains(OFlags::NONBLOCK),
+        "O_NONBLOCK leaked to the shared pipe"
+    );
+    drop(ours);
+    p.signal(Signal::INT);
+    assert_eq!(p.wait(Duration::from_secs(10)).code, Some(0));
+}
+
+fn stalled_log_args(f: &Fixture) -> Vec<String> {
+    let args = ["--port", "0", "--bind", "127.0.0.1", "--access-log", "-", "--stats", "1"];
+    std::iter::once(root(f)).chain(args.iter().map(|a| a.to_string())).collect()
+}
+
+/// `stdout` is the server's standard output, not read until the end.
+fn stalled_reader_is_survived(mut p: Evserve, mut stdout: Box<dyn Read + Send>) {
+    const REQUESTS: usize = 1200;
+    const BATCH: usize = 20;
+    // Lines of about 3 KiB: the pipe (64 KiB) fills after some 20 of them, the log's
+    // buffer (1 MiB) after some 350 more; the rest must be dropped, not waited for.
+    let ua = "u".repeat(3000);
+    let request = format!("GET /a.txt HTTP/1.1\r\nHost: x\r\nUser-Agent: {ua}\r\n\r\n");
+    let s = connect(p.addr());
+    let mut r = BufReader::new(&s);
+    for _ in 0..REQUESTS / BATCH {
+        (&s).write_all(request.repeat(BATCH).as_bytes()).unwrap();
+        for _ in 0..BATCH {
+            assert_eq!(read_response(&mut r, false).status, 200);
+        }
+    }
+    // With the reader still stalled, a new client is answered within the IO deadline.
+    assert_eq!(get_a(p.addr()).status, 200);
+    assert!(p.line_where(Duration::from_secs(5), |l| l.contains("dropping")).is_some(), "{:#?}", p.seen);
+    let shown = p.line_where(Duration::from_secs(5), |l| stat(l, "log-dropped").is_some_and(|n| n > 0.0));
+    assert!(shown.is_some(), "no stats line counted the dropped lines: {:#?}", p.seen);
+
+    // The reader wakes up: what was kept arrives, in whole lines.
+    let reader = std::thread::spawn(move || {
+        let mut out = String::new();
+        stdout.read_to_string(&mut out).unwrap();
+        out
+    });
+    p.signal(Signal::INT);
+    let exit = p.wait(Duration::from_secs(10));
+    assert_eq!(exit.code, Some(0), "{:#?}", exit.stderr);
+    let out = reader.join().unwrap();
+    assert!(out.ends_with('\n'), "a cut line at the end");
+    for l in out.lines() {
+        let line = parse_log_line(l).unwrap_or_else(|e| panic!("{e}\nin a line of {} bytes", l.len()));
+        assert_eq!(line.status, 200);
+    }
+    let written = out.lines().count();
+    let line = summary(&exit);
+    let dropped: usize = line
+        .strip_suffix(" access-log lines dropped")
+        .and_then(|rest| rest.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no dropped count in {line:?}"));
+    assert!(dropped > 0 && written > 0, "{written} written, {dropped} dropped");
+    assert_eq!(written + dropped, REQUESTS + 1, "every line is written or counted as dropped");
+    let notices = p.seen.iter().chain(&exit.stderr).filter(|l| l.contains("dropping")).count();
+    assert_eq!(notices, 1, "one stderr line for the episode: {:#?} {:#?}", p.seen, exit.stderr);
 }
 
 // ---------------------------------------------------------------------------------------
