@@ -172,7 +172,7 @@ fn flood(extra: &[&str], open_max: usize, warning: &str) {
             break;
         }
         if let Some(n) = line.split(" reaped ").nth(1) {
-            reaped += n.trim().parse::<usize>().unwrap();
+            reaped += n.split_whitespace().next().unwrap().parse::<usize>().unwrap();
         }
         seen.push(line);
     }
