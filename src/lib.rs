@@ -25,6 +25,7 @@ pub mod files;
 pub mod handler;
 pub mod listing;
 pub mod log;
+pub mod proxy;
 pub mod request;
 pub mod resolve;
 pub mod response;
