@@ -22,6 +22,7 @@ pub mod config;
 pub mod connection;
 pub mod error;
 pub mod files;
+pub mod forwarded;
 pub mod handler;
 pub mod listing;
 pub mod log;
