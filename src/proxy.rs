@@ -502,16 +502,23 @@ mod tests {
         *seed
     }
 
-    /// What must hold for any input: no panic, a header inside the buffer and the cap, the same
-    /// answer from exactly its own bytes, and waiting only below the cap.
+    /// What must hold for any input (as in fuzz/fuzz_targets/proxy.rs): no panic, a header
+    /// inside the buffer and the cap, found again in exactly its own bytes and in a longer
+    /// buffer, waiting only below the cap, and a refusal that more bytes do not undo.
     fn check(buf: &[u8]) {
+        let longer = |tail: &[u8]| [buf, tail].concat();
         match parse(buf) {
             Ok(Some((header, n))) => {
                 assert!(n <= buf.len() && n <= MAX_V2_HEADER, "{buf:?}");
                 assert_eq!(parse(&buf[..n]), Ok(Some((header, n))), "{buf:?}");
+                assert_eq!(parse(&longer(b"\r\nGET")), Ok(Some((header, n))), "{buf:?}");
             }
             Ok(None) => assert!(buf.len() < MAX_V2_HEADER, "{buf:?}"),
-            Err(_) => {}
+            Err(_) => {
+                for tail in [&b"\r\n"[..], b" ", b"\n", b"\0"] {
+                    assert!(parse(&longer(tail)).is_err(), "{buf:?} then {tail:?}");
+                }
+            }
         }
     }
 
