@@ -37,6 +37,9 @@ pub struct Config {
     pub workers: usize,
     pub stats: Option<Duration>,
     pub trace: bool,
+    /// Switch to this user (and `group`, or the user's own) once the ports are bound.
+    pub user: Option<String>,
+    pub group: Option<String>,
 }
 
 impl Default for Config {
@@ -458,6 +461,32 @@ pub static FLAGS: &[Flag] = &[
         action: Action::Switch(|d| d.config.trace = true),
     },
     Flag {
+        long: "user",
+        short: None,
+        value: Some("NAME"),
+        help: "when started as root: once the ports are bound and the root and\nthe log are open, switch to this user for good (start-up fails\nif any step fails)",
+        default: None,
+        default_text: Some("stay"),
+        section: Section::Operating,
+        action: Action::Value(|d, v| {
+            d.config.user = Some(text(v)?).filter(|u| !u.is_empty());
+            Ok(())
+        }),
+    },
+    Flag {
+        long: "group",
+        short: None,
+        value: Some("NAME"),
+        help: "with --user: this group instead of the user's own",
+        default: None,
+        default_text: None,
+        section: Section::Operating,
+        action: Action::Value(|d, v| {
+            d.config.group = Some(text(v)?).filter(|g| !g.is_empty());
+            Ok(())
+        }),
+    },
+    Flag {
         long: "help",
         short: Some('h'),
         value: None,
@@ -517,6 +546,8 @@ impl Draft {
             workers: 1,
             stats: None,
             trace: false,
+            user: None,
+            group: None,
         };
         Draft { config, port: DEFAULT_PORT, binds: Vec::new(), root: None }
     }
@@ -603,7 +634,11 @@ impl Config {
                 _ => unreachable!("values were taken for value flags only"),
             }
         }
-        Ok(Command::Run(Box::new(draft.finish())))
+        let config = draft.finish();
+        if config.group.is_some() && config.user.is_none() {
+            return Err(UsageError("--group: needs --user".into()));
+        }
+        Ok(Command::Run(Box::new(config)))
     }
 }
 

@@ -4,6 +4,7 @@ use std::io;
 use std::process::ExitCode;
 
 use evserve::config::{self, Command, Config};
+use evserve::privileges::Target;
 use evserve::server::{Server, StartError};
 
 /// Exit statuses, one per kind of start-up failure.
@@ -13,6 +14,7 @@ const EXIT_ADDR_IN_USE: u8 = 4;
 const EXIT_PERMISSION: u8 = 5;
 const EXIT_BIND: u8 = 6;
 const EXIT_ACCESS_LOG: u8 = 7;
+const EXIT_PRIVILEGES: u8 = 8;
 const EXIT_RUNTIME: u8 = 1;
 
 fn main() -> ExitCode {
@@ -40,6 +42,12 @@ fn main() -> ExitCode {
         Ok(s) => s,
         Err(e) => return fail(start_exit_code(&e), &e.to_string()),
     };
+    // Ports are bound and the root and the log are open: root is no longer needed.
+    if let Some(user) = &config.user
+        && let Err(e) = evserve::privileges::drop_to(&Target { user: user.clone(), group: config.group.clone() })
+    {
+        return fail(EXIT_PRIVILEGES, &e.to_string());
+    }
     // SIGTERM, SIGHUP and SIGUSR1 become events of the loop; Ctrl-C (SIGINT) stays with
     // ctrlc. Both count stop signals in one place, `Handle::stop_signal`.
     if let Err(e) = server.handle_signals() {
@@ -49,7 +57,8 @@ fn main() -> ExitCode {
     if let Err(e) = ctrlc::set_handler(move || handle.stop_signal(libc::SIGINT)) {
         return fail(EXIT_RUNTIME, &format!("cannot install the signal handler: {e}"));
     }
-    let root = std::fs::canonicalize(&config.root).unwrap_or(config.root.clone());
+    // The path as given: it is re-resolved while serving (a deploy may swap it).
+    let root = std::path::absolute(&config.root).unwrap_or(config.root.clone());
     let urls: Vec<String> = server
         .local_addrs()
         .iter()

@@ -18,6 +18,7 @@ const EXIT_STATUSES: &[(u8, &str)] = &[
     (5, "permission denied (a port below 1024 without privileges)"),
     (6, "another listen error, such as an address that is not local"),
     (7, "the access log cannot be opened"),
+    (8, "--user: the user or group is unknown, or switching to it failed"),
 ];
 
 fn one_line(help: &str) -> String {

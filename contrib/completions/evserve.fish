@@ -22,5 +22,7 @@ complete -c evserve -l drain-timeout -x -d 'on SIGINT/SIGTERM, time given to res
 complete -c evserve -l access-log -r -F -d 'Combined Log Format access log (- for stdout)'
 complete -c evserve -l stats -x -d 'print loop statistics every S seconds'
 complete -c evserve -l trace -d 'log every readiness event and state change'
+complete -c evserve -l user -x -d 'when started as root: once the ports are bound and the root and the log are open, switch to this user for good (start-up fails if any step fails)'
+complete -c evserve -l group -x -d 'with --user: this group instead of the user\'s own'
 complete -c evserve -s h -l help -d 'this help'
 complete -c evserve -s V -l version -d 'the version'
