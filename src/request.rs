@@ -67,9 +67,7 @@ impl ParseError {
             ParseError::Version => 505,
         }
     }
-}
 
-impl ParseError {
     /// A sentence for the error page, for the mistakes a person typing a request by hand
     /// (`nc` sends LF alone) can fix. Other errors keep the bare status page.
     pub fn explanation(self) -> Option<&'static str> {
@@ -878,6 +876,8 @@ mod tests {
             assert_eq!(parse(raw.as_bytes(), &lim()), Err(ParseError::Malformed("invalid Host")), "Host: {host:?}");
         }
         assert_eq!(err(b"GET / HTTP/1.0\r\nHost: bad/host\r\n\r\n"), 400);
+        // Whitespace around the value is not part of it (RFC 9110 section 5.5).
+        assert_eq!(ok(b"GET / HTTP/1.1\r\nHost: \t a:1 \t\r\n\r\n").method, "GET");
     }
 
     /// A bare LF anywhere in the head, even before the request line, is 400, and the page
@@ -1089,7 +1089,7 @@ mod tests {
         for (body, want) in bad {
             assert_eq!(discard_both_ways(body), Err(*want), "{:?}", String::from_utf8_lossy(body));
         }
-        // ffff_ffff_ffff_ffff is the largest size; it needs no more than 16 digits.
+        // The largest size there is parses; one more digit was the overflow above.
         assert_eq!(ChunkedDiscard::new().feed(b"ffffffffffffffff\r\n", 100), Ok(Discarded::More(18)));
     }
 
