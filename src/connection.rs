@@ -566,7 +566,8 @@ impl Connection {
             self.output = cx.buffers.take_output();
         }
         let queued_before = self.output.len();
-        let body_len = response::error(&mut self.output, e.status(), cx.date.get(), true, false, false);
+        let why = e.explanation();
+        let body_len = response::explained_error(&mut self.output, e.status(), why, cx.date.get(), true, false, false);
         if cx.log.is_some() {
             let record = Record {
                 peer: self.peer,

@@ -43,7 +43,10 @@ pub enum ParseError {
     Version,
     /// The announced or actual body exceeds the body limit.
     BodyTooLarge,
-    /// A transfer coding we do not implement.
+    /// A line ended by LF alone; the error page says why (see `explanation`).
+    BareLf,
+    /// A transfer coding we do not implement, or one applied before `chunked` (we
+    /// would have to decode it to hand the body on).
     UnknownCoding,
     /// An `Expect` other than `100-continue`.
     Expectation,
@@ -54,7 +57,7 @@ pub enum ParseError {
 impl ParseError {
     pub fn status(self) -> u16 {
         match self {
-            ParseError::Malformed(_) => 400,
+            ParseError::Malformed(_) | ParseError::BareLf => 400,
             ParseError::Timeout => 408,
             ParseError::BodyTooLarge => 413,
             ParseError::UriTooLong => 414,
@@ -64,12 +67,22 @@ impl ParseError {
             ParseError::Version => 505,
         }
     }
+
+    /// A sentence for the error page, for the mistakes a person typing a request by hand
+    /// (`nc` sends LF alone) can fix. Other errors keep the bare status page.
+    pub fn explanation(self) -> Option<&'static str> {
+        match self {
+            ParseError::BareLf => Some("Bad Request: lines must end with CRLF (\\r\\n), not a bare LF."),
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ParseError::Malformed(why) => write!(f, "malformed request: {why}"),
+            ParseError::BareLf => write!(f, "malformed request: bare LF line ending"),
             other => write!(f, "request rejected with {}", other.status()),
         }
     }
@@ -86,7 +99,9 @@ pub enum BodyFraming {
 /// The request target, already split by form (RFC 9112 section 3.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Target<'a> {
-    /// `/path?query` (origin-form, or the path of an absolute-form target).
+    /// `/path?query` (origin-form, or the path and query of an absolute-form target).
+    /// An absolute-form target with an empty path and a query leaves `?query` alone: its
+    /// path is `/` (RFC 9110 section 4.2.3), which `resolve::resolve_target` supplies.
     Path(&'a str),
     /// `*`, only meaningful for OPTIONS.
     Asterisk,
@@ -131,7 +146,11 @@ pub fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Result<Option<(Request<'a>, 
     let headers = &mut storage[..limits.max_headers.min(MAX_HEADERS_CAP)];
     let mut req = httparse::Request::new(headers);
     let head_len = match req.parse(buf) {
+        Ok(httparse::Status::Complete(n)) if has_bare_lf(&buf[..n]) => return Err(ParseError::BareLf),
         Ok(httparse::Status::Complete(n)) => n,
+        // Everything buffered is head so far: a bare LF is refused at once, so a person
+        // typing into `nc` learns why after the first line, not after the blank one.
+        Ok(httparse::Status::Partial) if has_bare_lf(buf) => return Err(ParseError::BareLf),
         Ok(httparse::Status::Partial) => {
             return if buf.len() >= limits.max_head_bytes { Err(oversized_head(buf, limits)) } else { Ok(None) };
         }
@@ -165,6 +184,17 @@ pub fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Result<Option<(Request<'a>, 
         fields: head.fields,
     };
     Ok(Some((request, head_len)))
+}
+
+/// True if some LF is not preceded by CR. httparse takes a bare LF as a line end (and
+/// skips bare-LF empty lines before the request line), as RFC 9112 section 2.2 allows; we
+/// refuse it (section 2.2 allows that too): two parsers that disagree on where a line ends
+/// are how requests get smuggled past a front end.
+fn has_bare_lf(head: &[u8]) -> bool {
+    let Some((&first, rest)) = head.split_first() else { return false };
+    // Branch-free over (byte, previous byte) pairs, which the compiler vectorises: every
+    // head is scanned whole.
+    first == b'\n' || rest.iter().zip(head).fold(false, |bare, (&b, &prev)| bare | ((b == b'\n') & (prev != b'\r')))
 }
 
 /// A head over the limit: 414 when the request line alone is too long (or has not even
@@ -206,7 +236,7 @@ fn httparse_reason(e: httparse::Error) -> &'static str {
 }
 
 /// Splits the target by form: origin-form and absolute-form are served (the latter by its
-/// path), `*` is kept for OPTIONS, authority-form and anything else is malformed.
+/// path and query), `*` is kept for OPTIONS, authority-form and anything else is malformed.
 fn classify_target(raw: &str) -> Result<Target<'_>, ParseError> {
     if raw.starts_with('/') {
         return Ok(Target::Path(raw));
@@ -223,14 +253,72 @@ fn classify_target(raw: &str) -> Result<Target<'_>, ParseError> {
         return Err(ParseError::Malformed("unsupported request-target form"));
     };
     let path_start = rest.find(['/', '?']).unwrap_or(rest.len());
-    if path_start == 0 || rest[..path_start].contains('@') {
+    // An http(s) URI with an empty host is invalid (RFC 9110 section 4.2.1).
+    if authority_host(&rest.as_bytes()[..path_start]).is_none_or(<[u8]>::is_empty) {
         return Err(ParseError::Malformed("bad authority in absolute-form target"));
     }
     match &rest[path_start..] {
         "" => Ok(Target::Path("/")),
-        path if path.starts_with('?') => Err(ParseError::Malformed("absolute-form target without path")),
-        path => Ok(Target::Path(path)),
+        path_and_query => Ok(Target::Path(path_and_query)),
     }
+}
+
+/// The host of `uri-host [":" port]` (RFC 3986 sections 3.2.2 and 3.2.3), or None when
+/// the authority is not that: a userinfo (`u@h`), a `/`, a space, a second `:` or a
+/// non-numeric port. The port may be empty and so may the host (an empty `Host` field is
+/// what RFC 9110 section 7.2 asks for when the target has no authority).
+fn authority_host(authority: &[u8]) -> Option<&[u8]> {
+    let host_len = match authority {
+        [b'[', literal @ ..] => {
+            let end = literal.iter().position(|&b| b == b']')?;
+            is_ip_literal(&literal[..end]).then_some(end + 2)?
+        }
+        _ => {
+            let end = authority.iter().position(|&b| b == b':').unwrap_or(authority.len());
+            is_reg_name(&authority[..end]).then_some(end)?
+        }
+    };
+    let (host, port) = authority.split_at(host_len);
+    match port {
+        [] => Some(host),
+        [b':', digits @ ..] if digits.iter().all(u8::is_ascii_digit) => Some(host),
+        _ => None,
+    }
+}
+
+/// `*( unreserved / pct-encoded / sub-delims )`; an IPv4 address is one too.
+fn is_reg_name(s: &[u8]) -> bool {
+    let mut i = 0;
+    while i < s.len() {
+        match s[i] {
+            b'%' if s.len() > i + 2 && s[i + 1].is_ascii_hexdigit() && s[i + 2].is_ascii_hexdigit() => i += 3,
+            b if is_unreserved(b) || is_sub_delim(b) => i += 1,
+            _ => return false,
+        }
+    }
+    true
+}
+
+/// Inside `[...]`: an IPv6 address, or `IPvFuture = "v" 1*HEXDIG "." 1*( unreserved /
+/// sub-delims / ":" )`.
+fn is_ip_literal(s: &[u8]) -> bool {
+    if let [b'v' | b'V', rest @ ..] = s {
+        let Some(dot) = rest.iter().position(|&b| b == b'.') else { return false };
+        let (version, tail) = (&rest[..dot], &rest[dot + 1..]);
+        return !version.is_empty()
+            && version.iter().all(u8::is_ascii_hexdigit)
+            && !tail.is_empty()
+            && tail.iter().all(|&b| is_unreserved(b) || is_sub_delim(b) || b == b':');
+    }
+    std::str::from_utf8(s).is_ok_and(|text| text.parse::<std::net::Ipv6Addr>().is_ok())
+}
+
+fn is_unreserved(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
+}
+
+fn is_sub_delim(b: u8) -> bool {
+    matches!(b, b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'=')
 }
 
 /// What the header fields say about framing and connection reuse.
@@ -247,6 +335,7 @@ fn validate_fields<'a>(headers: &[httparse::Header<'a>], minor_version: u8) -> R
     let mut content_length: Option<u64> = None;
     let mut chunked = false;
     let mut coding_seen = false;
+    let mut encoded = false;
     let mut close = false;
     let mut keep_alive_token = false;
     let mut expect_continue = false;
@@ -255,6 +344,9 @@ fn validate_fields<'a>(headers: &[httparse::Header<'a>], minor_version: u8) -> R
         let value = h.value;
         if name.eq_ignore_ascii_case("host") {
             hosts += 1;
+            if authority_host(value).is_none() {
+                return Err(ParseError::Malformed("invalid Host"));
+            }
         } else if name.eq_ignore_ascii_case("content-length") {
             for item in list_items(value) {
                 let n = parse_decimal(item).ok_or(ParseError::Malformed("invalid Content-Length"))?;
@@ -275,7 +367,9 @@ fn validate_fields<'a>(headers: &[httparse::Header<'a>], minor_version: u8) -> R
                 }
                 if coding.eq_ignore_ascii_case(b"chunked") {
                     chunked = true;
-                } else if !KNOWN_CODINGS.iter().any(|c| coding.eq_ignore_ascii_case(c)) {
+                } else if KNOWN_CODINGS.iter().any(|c| coding.eq_ignore_ascii_case(c)) {
+                    encoded = true;
+                } else {
                     return Err(ParseError::UnknownCoding);
                 }
             }
@@ -321,6 +415,9 @@ fn validate_fields<'a>(headers: &[httparse::Header<'a>], minor_version: u8) -> R
             return Err(ParseError::Malformed("Transfer-Encoding in an HTTP/1.0 request"));
         }
         (true, None) if !chunked => return Err(ParseError::Malformed("chunked is not the final transfer coding")),
+        // `gzip, chunked`: de-chunking alone would hand on a body still gzip-coded as if
+        // it were plain, and we decode no coding but chunked (RFC 9112 section 6.1: 501).
+        (true, None) if encoded => return Err(ParseError::UnknownCoding),
         (true, None) => BodyFraming::Chunked,
         (false, Some(0)) | (false, None) => BodyFraming::None,
         (false, Some(n)) => BodyFraming::Length(n),
@@ -329,8 +426,9 @@ fn validate_fields<'a>(headers: &[httparse::Header<'a>], minor_version: u8) -> R
     Ok(HeadFacts { keep_alive, body, expect_continue, fields })
 }
 
-/// Transfer codings that are registered; only `chunked` is decoded, the others are a
-/// framing error when last (400) rather than an unknown coding (501).
+/// Transfer codings that are registered; only `chunked` is decoded. One of these last
+/// (no `chunked` after it) is a framing error (400); before `chunked` it is 501, as is
+/// any coding not listed here.
 const KNOWN_CODINGS: [&[u8]; 5] = [b"gzip", b"x-gzip", b"deflate", b"compress", b"x-compress"];
 
 /// The non-empty items of a comma-separated field value, trimmed of optional whitespace.
@@ -406,21 +504,15 @@ impl ChunkedDiscard {
             let rest = &buf[pos..];
             let used = match self.state {
                 ChunkState::Done => return Ok(Discarded::Done(pos)),
-                ChunkState::Size => match httparse::parse_chunk_size(rest) {
-                    Ok(httparse::Status::Complete((n, _))) if n > MAX_CHUNK_LINE => {
-                        return Err(ParseError::Malformed("chunk size line too long"));
-                    }
-                    Ok(httparse::Status::Complete((n, 0))) => {
+                ChunkState::Size => match scan_line(rest, chunk_size_line)? {
+                    None => 0,
+                    Some((n, 0)) => {
                         self.state = ChunkState::Trailer;
                         n
                     }
-                    Ok(httparse::Status::Complete((n, size))) => {
+                    Some((n, size)) => {
                         self.state = ChunkState::Data(size);
                         n
-                    }
-                    Ok(httparse::Status::Partial) if rest.len() < MAX_CHUNK_LINE => 0,
-                    Ok(httparse::Status::Partial) | Err(_) => {
-                        return Err(ParseError::Malformed("invalid chunk size line"));
                     }
                 },
                 ChunkState::Data(left) => {
@@ -434,16 +526,16 @@ impl ChunkedDiscard {
                         2
                     }
                     [] | [b'\r'] => 0,
+                    [b'\n', ..] => return Err(ParseError::BareLf),
                     _ => return Err(ParseError::Malformed("chunk data not followed by CRLF")),
                 },
-                ChunkState::Trailer => match rest.windows(2).position(|w| w == b"\r\n") {
-                    Some(0) => {
+                ChunkState::Trailer => match scan_line(rest, trailer_line)? {
+                    None => 0,
+                    Some((n, true)) => {
                         self.state = ChunkState::Done;
-                        2
+                        n
                     }
-                    Some(line) if line < MAX_CHUNK_LINE => line + 2,
-                    None if rest.len() < MAX_CHUNK_LINE => 0,
-                    _ => return Err(ParseError::Malformed("trailer line too long")),
+                    Some((n, false)) => n,
                 },
             };
             self.seen += used as u64;
@@ -458,8 +550,166 @@ impl ChunkedDiscard {
     }
 }
 
-/// A chunk-size or trailer line longer than this is hostile.
+/// A chunk-size or trailer line (CRLF included) longer than this is hostile.
 const MAX_CHUNK_LINE: usize = 4096;
+
+/// Why a line scanner stopped before the end of its line.
+enum Stop {
+    /// The bytes so far are a valid start: wait for more.
+    More,
+    Bad(ParseError),
+}
+
+/// A line being scanned left to right; running out of bytes is `Stop::More`.
+struct Cursor<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl Cursor<'_> {
+    fn peek(&self) -> Result<u8, Stop> {
+        self.bytes.get(self.pos).copied().ok_or(Stop::More)
+    }
+
+    /// Takes bytes while `keep` holds; how many were taken.
+    fn take_while(&mut self, keep: impl Fn(u8) -> bool) -> Result<usize, Stop> {
+        let start = self.pos;
+        while keep(self.peek()?) {
+            self.pos += 1;
+        }
+        Ok(self.pos - start)
+    }
+
+    /// A `token` (RFC 9110 section 5.6.2): one or more tchar.
+    fn token(&mut self, why: &'static str) -> Result<(), Stop> {
+        if self.take_while(is_tchar)? == 0 {
+            return Err(bad(why));
+        }
+        Ok(())
+    }
+
+    /// The CRLF that ends the line; a CR must be followed by LF, an LF alone is `BareLf`.
+    fn line_end(&mut self, why: &'static str) -> Result<(), Stop> {
+        match self.peek()? {
+            b'\r' => self.pos += 1,
+            b'\n' => return Err(Stop::Bad(ParseError::BareLf)),
+            _ => return Err(bad(why)),
+        }
+        match self.peek()? {
+            b'\n' => {
+                self.pos += 1;
+                Ok(())
+            }
+            _ => Err(bad("CR not followed by LF")),
+        }
+    }
+}
+
+fn bad(why: &'static str) -> Stop {
+    Stop::Bad(ParseError::Malformed(why))
+}
+
+/// Runs a line scanner over the front of `buf`: `Ok(Some((line_len, value)))` once its
+/// line is complete, `Ok(None)` to wait for more. The scanner sees at most
+/// `MAX_CHUNK_LINE` bytes and starts over from the line's first byte on every call, so
+/// the cap and every verdict are the same however reads split the line.
+fn scan_line<T>(buf: &[u8], scan: fn(&mut Cursor) -> Result<T, Stop>) -> Result<Option<(usize, T)>, ParseError> {
+    let mut cur = Cursor { bytes: &buf[..buf.len().min(MAX_CHUNK_LINE)], pos: 0 };
+    match scan(&mut cur) {
+        Ok(value) => Ok(Some((cur.pos, value))),
+        Err(Stop::Bad(e)) => Err(e),
+        Err(Stop::More) if cur.bytes.len() == MAX_CHUNK_LINE => {
+            Err(ParseError::Malformed("chunk or trailer line too long"))
+        }
+        Err(Stop::More) => Ok(None),
+    }
+}
+
+/// `chunk-size *( ";" token [ "=" ( token / quoted-string ) ] ) CRLF` (RFC 9112 section
+/// 7.1, without the BWS that section tolerates), giving the size.
+///
+/// Ours rather than `httparse::parse_chunk_size`, which accepts what this refuses: an
+/// empty line or one that starts with `;` (read as size 0, the last chunk), spaces and
+/// tabs after the size, any bytes at all in extensions (a bare LF, an unclosed quote). A
+/// front end that reads such a line differently finds a different end of the body and
+/// forwards the rest as a request of its own: request smuggling.
+fn chunk_size_line(cur: &mut Cursor) -> Result<u64, Stop> {
+    let mut size: u64 = 0;
+    let mut digits = 0;
+    while let Some(digit) = (cur.peek()? as char).to_digit(16) {
+        size = size.checked_mul(16).and_then(|s| s.checked_add(u64::from(digit))).ok_or(bad("chunk size overflow"))?;
+        digits += 1;
+        cur.pos += 1;
+    }
+    if digits == 0 {
+        return Err(bad("chunk size line without a size"));
+    }
+    while cur.peek()? == b';' {
+        cur.pos += 1;
+        cur.token("invalid chunk extension name")?;
+        if cur.peek()? == b'=' {
+            cur.pos += 1;
+            if cur.peek()? == b'"' {
+                quoted_string(cur)?;
+            } else {
+                cur.token("invalid chunk extension value")?;
+            }
+        }
+    }
+    cur.line_end("invalid chunk size line")?;
+    Ok(size)
+}
+
+/// `DQUOTE *( qdtext / quoted-pair ) DQUOTE` (RFC 9110 section 5.6.4), cursor on the
+/// opening quote.
+fn quoted_string(cur: &mut Cursor) -> Result<(), Stop> {
+    cur.pos += 1;
+    loop {
+        match cur.peek()? {
+            b'"' => {
+                cur.pos += 1;
+                return Ok(());
+            }
+            b'\\' => {
+                cur.pos += 1;
+                if !is_field_char(cur.peek()?) {
+                    return Err(bad("invalid quoted-pair in chunk extension"));
+                }
+            }
+            b if is_field_char(b) => {}
+            _ => return Err(bad("invalid quoted string in chunk extension")),
+        }
+        cur.pos += 1;
+    }
+}
+
+/// One line of the trailer section: `field-name ":" field-value CRLF`, or the empty line
+/// that ends the body (true). Trailer fields are checked like header fields (no obs-fold,
+/// no control bytes) and then dropped.
+fn trailer_line(cur: &mut Cursor) -> Result<bool, Stop> {
+    if matches!(cur.peek()?, b'\r' | b'\n') {
+        cur.line_end("invalid trailer line")?;
+        return Ok(true);
+    }
+    cur.token("invalid trailer field name")?;
+    if cur.peek()? != b':' {
+        return Err(bad("invalid trailer field"));
+    }
+    cur.pos += 1;
+    cur.take_while(is_field_char)?;
+    cur.line_end("invalid trailer field value")?;
+    Ok(false)
+}
+
+/// tchar (RFC 9110 section 5.6.2).
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// HTAB, SP, VCHAR or obs-text: what a field value (or a quoted string) may hold.
+fn is_field_char(b: u8) -> bool {
+    b == b'\t' || b == b' ' || b.is_ascii_graphic() || b >= 0x80
+}
 
 /// Reads past a request body of either framing, keeping none of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -552,6 +802,113 @@ mod tests {
         assert_eq!(err(b"GET http://u@evil/ HTTP/1.1\r\nHost: e\r\n\r\n"), 400);
     }
 
+    /// An empty path is `/` (RFC 9110 section 4.2.3), with or without a port and query.
+    #[test]
+    fn absolute_form_with_empty_path() {
+        assert_eq!(ok(b"GET http://example.org?x=1 HTTP/1.1\r\nHost: e\r\n\r\n").target, Target::Path("?x=1"));
+        assert_eq!(ok(b"GET http://example.org:80?x HTTP/1.1\r\nHost: e\r\n\r\n").target, Target::Path("?x"));
+        assert_eq!(ok(b"GET http://example.org:80 HTTP/1.1\r\nHost: e\r\n\r\n").target, Target::Path("/"));
+        let resolved = crate::resolve::resolve_target("?x=1", false).unwrap();
+        assert_eq!((&*resolved.path, resolved.dir_form, resolved.query), ("", true, Some("x=1")));
+    }
+
+    /// The authority of an absolute-form target is checked like `Host`, and may not be empty.
+    #[test]
+    fn absolute_form_authority() {
+        for target in ["http://[::1]:8080/a", "http://127.0.0.1/", "https://a.b:/", "http://%41b/", "http://[v1.x]/"] {
+            let raw = format!("GET {target} HTTP/1.1\r\nHost: e\r\n\r\n");
+            assert!(matches!(parse(raw.as_bytes(), &lim()), Ok(Some(_))), "{target}");
+        }
+        for target in
+            ["http://a:1:2/", "http://a:x/", "http://[::1/", "http://a\\b/", "http:///a", "http://:80/", "http://a%zz/"]
+        {
+            assert_eq!(err(format!("GET {target} HTTP/1.1\r\nHost: e\r\n\r\n").as_bytes()), 400, "{target}");
+        }
+    }
+
+    /// `Host` is `uri-host [":" port]` (RFC 3986), or empty (RFC 9110 section 7.2).
+    #[test]
+    fn host_must_be_an_authority() {
+        let good = [
+            "",
+            "a",
+            "example.org",
+            "example.org:8080",
+            "a:",
+            "127.0.0.1:80",
+            "[::1]",
+            "[::1]:443",
+            "[2001:db8::1]",
+            "[::ffff:1.2.3.4]",
+            "[v7.a:b]",
+            "[V1f.x]",
+            "%41.b",
+            "a-b_c~d",
+            "!$&'()*+,;=",
+            "xn--caf-dma.example",
+        ];
+        for host in good {
+            let raw = format!("GET / HTTP/1.1\r\nHost: {host}\r\n\r\n");
+            assert!(matches!(parse(raw.as_bytes(), &lim()), Ok(Some(_))), "Host: {host:?}");
+        }
+        let bad = [
+            "bad/host",
+            "x@y:1",
+            "a:1:2",
+            "host:abc",
+            "[::1",
+            "a\\b",
+            "a b",
+            "[::1]x",
+            "[::1]:x",
+            "[1.2.3.4]",
+            "[v.x]",
+            "[v1.]",
+            "[v1x]",
+            "[]",
+            "a%2",
+            "a%zz",
+            "a?b",
+            "a#b",
+            "\"a\"",
+            "[::1%eth0]",
+            "\u{e9}.example",
+        ];
+        for host in bad {
+            let raw = format!("GET / HTTP/1.1\r\nHost: {host}\r\n\r\n");
+            assert_eq!(parse(raw.as_bytes(), &lim()), Err(ParseError::Malformed("invalid Host")), "Host: {host:?}");
+        }
+        assert_eq!(err(b"GET / HTTP/1.0\r\nHost: bad/host\r\n\r\n"), 400);
+        // Whitespace around the value is not part of it (RFC 9110 section 5.5).
+        assert_eq!(ok(b"GET / HTTP/1.1\r\nHost: \t a:1 \t\r\n\r\n").method, "GET");
+    }
+
+    /// A bare LF anywhere in the head, even before the request line, is 400, and the page
+    /// says why; a complete head is not needed to tell.
+    #[test]
+    fn bare_lf_is_refused() {
+        let heads: &[&[u8]] = &[
+            b"GET / HTTP/1.1\nHost: a\n\n",
+            b"GET / HTTP/1.1\r\nHost: a\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: a\r\n\n",
+            b"\nGET / HTTP/1.1\r\nHost: a\r\n\r\n",
+            b"\r\n\nGET / HTTP/1.1\r\nHost: a\r\n\r\n",
+            b"GET / HTTP/1.1\n",
+            b"GET / HTTP/1.1\r\nHost: a\n",
+        ];
+        for raw in heads {
+            assert_eq!(parse(raw, &lim()), Err(ParseError::BareLf), "{:?}", String::from_utf8_lossy(raw));
+        }
+        assert_eq!(ParseError::BareLf.status(), 400);
+        assert!(ParseError::BareLf.explanation().unwrap().contains("CRLF (\\r\\n)"));
+        assert_eq!(ParseError::Malformed("x").explanation(), None);
+        // An empty CRLF line before the request line is still ignored (RFC 9112 2.2),
+        // and an LF in a body after a complete head is not the head's business.
+        assert_eq!(ok(b"\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n").method, "GET");
+        let with_body = b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\n\n\n";
+        assert!(matches!(parse(with_body, &lim()), Ok(Some((_, n))) if n == with_body.len() - 2));
+    }
+
     #[test]
     fn framing_errors() {
         let cases: &[(&[u8], u16)] = &[
@@ -568,6 +925,8 @@ mod tests {
             (b"GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n", 400),
             (b"GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
             (b"GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: bogus, chunked\r\n\r\n", 501),
+            (b"GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501),
+            (b"GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked, gzip\r\n\r\n", 400),
             (b"GET / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
             (b"GET / HTTP/1.1\r\nHost : a\r\n\r\n", 400),
             (b"GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n b\r\n\r\n", 400),
@@ -589,9 +948,16 @@ mod tests {
     fn bodies() {
         let r = ok(b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 5\r\n\r\n");
         assert_eq!(r.body, BodyFraming::Length(5));
-        let r = ok(b"GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, Chunked\r\nExpect: 100-continue\r\n\r\n");
+        let r = ok(b"GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: Chunked\r\nExpect: 100-continue\r\n\r\n");
         assert_eq!(r.body, BodyFraming::Chunked);
         assert!(r.expect_continue);
+        // A coding before chunked would have to be decoded to hand the body on: 501.
+        for te in ["gzip, Chunked", "deflate, chunked", "x-gzip,chunked"] {
+            let raw = format!("GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: {te}\r\n\r\n");
+            assert_eq!(parse(raw.as_bytes(), &lim()), Err(ParseError::UnknownCoding), "{te}");
+        }
+        let split = b"GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n";
+        assert_eq!(err(split), 501);
         assert!(!ok(b"GET / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\n\r\n").expect_continue);
         assert_eq!(err(b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 65537\r\n\r\n"), 413);
     }
@@ -634,7 +1000,10 @@ mod tests {
             }
         }
         assert_eq!(total, body.len() - 3);
-        assert_eq!(ChunkedDiscard::new().feed(b"zz\r\n", 100), Err(ParseError::Malformed("invalid chunk size line")));
+        assert_eq!(
+            ChunkedDiscard::new().feed(b"zz\r\n", 100),
+            Err(ParseError::Malformed("chunk size line without a size"))
+        );
         assert_eq!(
             ChunkedDiscard::new().feed(b"2\r\nabX", 100),
             Err(ParseError::Malformed("chunk data not followed by CRLF"))
@@ -642,6 +1011,107 @@ mod tests {
         assert_eq!(ChunkedDiscard::new().feed(b"ff\r\n", 10), Ok(Discarded::More(4)));
         let mut d = ChunkedDiscard::new();
         assert_eq!(d.feed(b"10\r\n0123456789abcdef\r\n", 10), Err(ParseError::BodyTooLarge));
+    }
+
+    /// Feeds `body` whole and then one byte per read; both must give the same outcome.
+    fn discard_both_ways(body: &[u8]) -> Result<usize, ParseError> {
+        let whole = match ChunkedDiscard::new().feed(body, 1 << 20) {
+            Ok(Discarded::Done(n)) => Ok(n),
+            Ok(Discarded::More(_)) => Err(ParseError::Timeout),
+            Err(e) => Err(e),
+        };
+        let mut d = ChunkedDiscard::new();
+        let (mut buf, mut total) = (Vec::new(), 0);
+        let mut split = Err(ParseError::Timeout);
+        for &b in body {
+            buf.push(b);
+            match d.feed(&buf, 1 << 20) {
+                Ok(Discarded::More(n)) => {
+                    total += n;
+                    buf.drain(..n);
+                }
+                Ok(Discarded::Done(n)) => {
+                    split = Ok(total + n);
+                    break;
+                }
+                Err(e) => {
+                    split = Err(e);
+                    break;
+                }
+            }
+        }
+        assert_eq!(whole, split, "whole vs byte by byte: {:?}", String::from_utf8_lossy(body));
+        whole
+    }
+
+    /// The chunk-size line grammar, strictly: what `httparse::parse_chunk_size` lets
+    /// through (an empty size line taken as the last chunk, whitespace, any bytes in an
+    /// extension) is refused, whatever the read boundaries.
+    #[test]
+    fn chunk_size_lines_are_strict() {
+        let good: &[&[u8]] = &[
+            b"0\r\n\r\n",
+            b"000\r\n\r\n",
+            b"A\r\n0123456789\r\n0\r\n\r\n",
+            b"1;a\r\nx\r\n0;b=c;d=\"\"\r\n\r\n",
+            b"1;a=\"q \\\" ;=\t\"\r\nx\r\n0\r\n\r\n",
+            b"00000000000000000001\r\nx\r\n0\r\n\r\n",
+            b"0\r\nX-T: v \t v\r\nY:\r\n\r\n",
+        ];
+        for body in good {
+            assert_eq!(discard_both_ways(body), Ok(body.len()), "{:?}", String::from_utf8_lossy(body));
+        }
+        let bad: &[(&[u8], ParseError)] = &[
+            (b"\r\n\r\n", ParseError::Malformed("chunk size line without a size")),
+            (b";x\r\n\r\n", ParseError::Malformed("chunk size line without a size")),
+            (b" 1\r\nx\r\n0\r\n\r\n", ParseError::Malformed("chunk size line without a size")),
+            (b"1 \r\nx\r\n0\r\n\r\n", ParseError::Malformed("invalid chunk size line")),
+            (b"1\t;a\r\nx\r\n0\r\n\r\n", ParseError::Malformed("invalid chunk size line")),
+            (b"1; a\r\nx\r\n0\r\n\r\n", ParseError::Malformed("invalid chunk extension name")),
+            (b"1;\r\nx\r\n0\r\n\r\n", ParseError::Malformed("invalid chunk extension name")),
+            (b"1;=v\r\nx\r\n0\r\n\r\n", ParseError::Malformed("invalid chunk extension name")),
+            (b"1;a=\r\nx\r\n0\r\n\r\n", ParseError::Malformed("invalid chunk extension value")),
+            (b"1;a =b\r\nx\r\n0\r\n\r\n", ParseError::Malformed("invalid chunk size line")),
+            (b"1;a=\"b\r\nx\r\n0\r\n\r\n", ParseError::Malformed("invalid quoted string in chunk extension")),
+            (b"1;a=\"\\\r\"\r\nx\r\n0\r\n\r\n", ParseError::Malformed("invalid quoted-pair in chunk extension")),
+            (b"1\nx\r\n0\r\n\r\n", ParseError::BareLf),
+            (b"1;a\nx\r\n0\r\n\r\n", ParseError::BareLf),
+            (b"1\rx\r\n0\r\n\r\n", ParseError::Malformed("CR not followed by LF")),
+            (b"1\r\nx\n0\r\n\r\n", ParseError::BareLf),
+            (b"0x1\r\nx\r\n0\r\n\r\n", ParseError::Malformed("invalid chunk size line")),
+            (b"-1\r\nx\r\n0\r\n\r\n", ParseError::Malformed("chunk size line without a size")),
+            (b"10000000000000000\r\n", ParseError::Malformed("chunk size overflow")),
+            (b"0\r\n\n", ParseError::BareLf),
+            (b"0\r\nX: y\n\r\n", ParseError::BareLf),
+            (b"0\r\nX: y\rz\r\n\r\n", ParseError::Malformed("CR not followed by LF")),
+            (b"0\r\nX y\r\n\r\n", ParseError::Malformed("invalid trailer field")),
+            (b"0\r\n: y\r\n\r\n", ParseError::Malformed("invalid trailer field name")),
+            (b"0\r\n x: y\r\n\r\n", ParseError::Malformed("invalid trailer field name")),
+            (b"0\r\nX: \x01\r\n\r\n", ParseError::Malformed("invalid trailer field value")),
+        ];
+        for (body, want) in bad {
+            assert_eq!(discard_both_ways(body), Err(*want), "{:?}", String::from_utf8_lossy(body));
+        }
+        // The largest size there is parses; one more digit was the overflow above.
+        assert_eq!(ChunkedDiscard::new().feed(b"ffffffffffffffff\r\n", 100), Ok(Discarded::More(18)));
+    }
+
+    /// The 4 KiB cap holds for a size line and a trailer line, split or not: 4096 bytes
+    /// with the CRLF pass, 4097 do not.
+    #[test]
+    fn chunk_line_cap_is_exact() {
+        // Both lines are two bytes ("1;" or "X:"), the padding and the CRLF.
+        for (prefix, suffix) in [("1;", "\r\nx\r\n0\r\n\r\n"), ("0\r\nX:", "\r\n\r\n")] {
+            let pad_fits = MAX_CHUNK_LINE - 4;
+            let body = format!("{prefix}{}{suffix}", "a".repeat(pad_fits));
+            assert_eq!(discard_both_ways(body.as_bytes()), Ok(body.len()), "{prefix:?} at the cap");
+            let body = format!("{prefix}{}{suffix}", "a".repeat(pad_fits + 1));
+            assert_eq!(
+                discard_both_ways(body.as_bytes()),
+                Err(ParseError::Malformed("chunk or trailer line too long")),
+                "{prefix:?} over the cap"
+            );
+        }
     }
 
     #[test]

@@ -36,7 +36,9 @@ pub struct Resolved<'a> {
     pub query: Option<&'a str>,
 }
 
-/// Maps an origin-form target (`/a/b?q`) to a path under the root, or refuses it.
+/// Maps an origin-form target (`/a/b?q`) to a path under the root, or refuses it. A
+/// bare `?q` is what an absolute-form target with an empty path leaves
+/// (`http://h?q`, see `request::Target::Path`): its path is `/` (RFC 9110 section 4.2.3).
 ///
 /// ```
 /// use evserve::resolve::{Reject, resolve_target};
@@ -50,6 +52,7 @@ pub fn resolve_target(target: &str, allow_dotfiles: bool) -> Result<Resolved<'_>
         Some((p, q)) => (p, Some(q)),
         None => (target, None),
     };
+    let raw_path = if raw_path.is_empty() && query.is_some() { "/" } else { raw_path };
     if !raw_path.starts_with('/') {
         return Err(Reject::BadRequest("target does not start with /"));
     }
@@ -227,6 +230,9 @@ mod tests {
         ("/a#frag", Bad),
         ("a", Bad),
         ("", Bad),
+        ("?x=1", Dir("")),
+        ("?", Dir("")),
+        ("a?x", Bad),
         ("/.git/config", Hidden),
         ("/.env", Hidden),
         ("/a/.htpasswd", Hidden),
@@ -264,6 +270,7 @@ mod tests {
     fn query_is_kept() {
         assert_eq!(resolve_target("/d?a=1&b", false).unwrap().query, Some("a=1&b"));
         assert_eq!(resolve_target("/d", false).unwrap().query, None);
+        assert_eq!(resolve_target("?a=1", false).unwrap().query, Some("a=1"));
     }
 
     #[test]

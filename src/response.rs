@@ -125,10 +125,17 @@ pub fn push_u64(out: &mut Vec<u8>, mut n: u64) {
 
 /// The small HTML page sent with an error status.
 pub fn error_body(status: u16) -> String {
+    explained_error_body(status, None)
+}
+
+/// The error page, with a sentence saying why when there is one to give (plain text,
+/// no markup: it is also read raw, by a person typing into `nc`).
+fn explained_error_body(status: u16, why: Option<&str>) -> String {
     let title = format!("{status} {}", reason(status));
+    let why = why.map(|text| format!("\n<p>{text}</p>\n")).unwrap_or_default();
     format!(
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title></head>\
-         <body><h1>{title}</h1><hr><p>evserve</p></body></html>\n"
+         <body><h1>{title}</h1>{why}<hr><p>evserve</p></body></html>\n"
     )
 }
 
@@ -138,7 +145,20 @@ pub const HTML: &str = "text/html; charset=utf-8";
 /// A complete error response (head and, unless `head_only`, its HTML body). Returns the
 /// body's length (sent or not), for the access log.
 pub fn error(out: &mut Vec<u8>, status: u16, date: &str, close: bool, http10_keep_alive: bool, head_only: bool) -> u64 {
-    let body = error_body(status);
+    explained_error(out, status, None, date, close, http10_keep_alive, head_only)
+}
+
+/// `error` with an optional explanation in the body (`ParseError::explanation`).
+pub fn explained_error(
+    out: &mut Vec<u8>,
+    status: u16,
+    why: Option<&str>,
+    date: &str,
+    close: bool,
+    http10_keep_alive: bool,
+    head_only: bool,
+) -> u64 {
+    let body = explained_error_body(status, why);
     status_line(out, status, date);
     header(out, "Content-Type", HTML);
     header_u64(out, "Content-Length", body.len() as u64);
@@ -177,6 +197,18 @@ mod tests {
         assert!(head.contains("\r\nConnection: close"));
         assert!(head.contains(&format!("\r\nContent-Length: {}", body.len())));
         assert!(body.contains("405 Method Not Allowed"));
+    }
+
+    #[test]
+    fn explanation_is_in_the_body() {
+        let mut out = Vec::new();
+        let len = explained_error(&mut out, 400, Some("lines end with CRLF"), "d", true, false, false);
+        let text = String::from_utf8(out).unwrap();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        assert!(head.contains(&format!("\r\nContent-Length: {len}")));
+        assert_eq!(body.len() as u64, len);
+        assert!(body.contains("<h1>400 Bad Request</h1>\n<p>lines end with CRLF</p>\n<hr>"), "{body}");
+        assert!(!error_body(400).contains("CRLF"));
     }
 
     #[test]

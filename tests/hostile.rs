@@ -198,6 +198,31 @@ fn framing_violations_get_their_status_then_close() {
         ),
         ("TE unknown coding", "GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: bogus\r\n\r\n", 501),
         ("TE unknown before chunked", "GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: foo, chunked\r\n\r\n", 501),
+        (
+            "TE gzip before chunked",
+            "GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+            501,
+        ),
+        (
+            "TE gzip then TE chunked",
+            "GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+            501,
+        ),
+        ("Host with a slash", "GET / HTTP/1.1\r\nHost: bad/host\r\n\r\n", 400),
+        ("Host with userinfo", "GET / HTTP/1.1\r\nHost: x@y:1\r\n\r\n", 400),
+        ("Host with two ports", "GET / HTTP/1.1\r\nHost: a:1:2\r\n\r\n", 400),
+        ("Host with a named port", "GET / HTTP/1.1\r\nHost: host:abc\r\n\r\n", 400),
+        ("Host unclosed IPv6", "GET / HTTP/1.1\r\nHost: [::1\r\n\r\n", 400),
+        ("Host with a backslash", "GET / HTTP/1.1\r\nHost: a\\b\r\n\r\n", 400),
+        ("Host with a space", "GET / HTTP/1.1\r\nHost: a b\r\n\r\n", 400),
+        ("Host bad on 1.0", "GET / HTTP/1.0\r\nHost: bad/host\r\n\r\n", 400),
+        ("absolute-form two ports", "GET http://a:1:2/ HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+        ("absolute-form bad IPv6", "GET http://[::1/ HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+        ("absolute-form named port", "GET http://a:b/ HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+        ("bare LF line ends", "GET / HTTP/1.1\nHost: a\n\n", 400),
+        ("bare LF after a field", "GET / HTTP/1.1\r\nHost: a\nX: b\r\n\r\n", 400),
+        ("bare LF ends the head", "GET / HTTP/1.1\r\nHost: a\r\n\n", 400),
+        ("bare LF before the request line", "\nGET / HTTP/1.1\r\nHost: a\r\n\r\n", 400),
         ("space before colon", "GET / HTTP/1.1\r\nHost : a\r\n\r\n", 400),
         ("tab before colon", "GET / HTTP/1.1\r\nHost: a\r\nX-A\t: b\r\n\r\n", 400),
         ("obs-fold", "GET / HTTP/1.1\r\nHost: a\r\nX-A: b\r\n c\r\n\r\n", 400),
@@ -223,6 +248,52 @@ fn framing_violations_get_their_status_then_close() {
             400,
         ),
         (
+            "empty chunk size line (httparse: last chunk)",
+            "GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n\r\n\r\n",
+            400,
+        ),
+        (
+            "space after chunk size",
+            "GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1 \r\nx\r\n0\r\n\r\n",
+            400,
+        ),
+        (
+            "space before chunk extension",
+            "GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1 ;a=b\r\nx\r\n0\r\n\r\n",
+            400,
+        ),
+        (
+            "empty chunk extension name",
+            "GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1;=b\r\nx\r\n0\r\n\r\n",
+            400,
+        ),
+        (
+            "unclosed quote in chunk extension",
+            "GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1;a=\"b\r\nx\r\n0\r\n\r\n",
+            400,
+        ),
+        (
+            "bare LF after chunk size",
+            "GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1\nx\r\n0\r\n\r\n",
+            400,
+        ),
+        (
+            "bare LF in chunk extension",
+            "GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1;a\nb\r\nx\r\n0\r\n\r\n",
+            400,
+        ),
+        (
+            "chunk size over 64 bits",
+            "GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n10000000000000000\r\n",
+            400,
+        ),
+        (
+            "bare LF ends a trailer",
+            "GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX: y\n\r\n",
+            400,
+        ),
+        ("bare LF ends the trailers", "GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\n", 400),
+        (
             "chunk data without CRLF",
             "GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabXY\r\n0\r\n\r\n",
             400,
@@ -242,6 +313,64 @@ fn framing_violations_get_their_status_then_close() {
         }
     }
     assert!(failures.is_empty(), "{failures:#?}");
+}
+
+/// Someone typing into `nc` sends LF alone: the 400 comes after the first line (not after
+/// a blank line that would never help) and its page says why.
+#[test]
+fn bare_lf_gets_400_that_explains_crlf() {
+    let fx = Fixture::new();
+    fx.file("index.html", "home");
+    let server = TestServer::start(&fx.root());
+    for raw in ["GET / HTTP/1.1\n", "GET / HTTP/1.1\nHost: a\n\n"] {
+        let (response, mut r) = send_raw(server.addr, raw.as_bytes());
+        assert_eq!(response.status, 400, "{raw:?}");
+        assert_eq!(response.header("Connection"), Some("close"), "{raw:?}");
+        let page = response.text();
+        assert!(page.contains("lines must end with CRLF (\\r\\n), not a bare LF"), "{raw:?}: {page}");
+        assert!(then_closed(&mut r), "{raw:?}");
+    }
+    // Other 400s keep the plain page.
+    let (response, _) = send_raw(server.addr, b"GET / HTTP/1.1\r\n\r\n");
+    assert_eq!(response.status, 400);
+    assert!(!response.text().contains("CRLF"));
+}
+
+/// `Host` values that fit `uri-host [":" port]` are served, an empty one included (RFC 9110
+/// section 7.2); the refused ones are in the framing table above.
+#[test]
+fn host_authorities_that_fit_the_grammar_are_served() {
+    let fx = Fixture::new();
+    fx.file("index.html", "home");
+    let server = TestServer::start(&fx.root());
+    for host in ["", "example.org", "example.org:", "127.0.0.1:8080", "[::1]:8080", "[v1.x]", "%41-b.c", "a!$&'()*+,;="]
+    {
+        let r = server.get(&format!("GET / HTTP/1.1\r\nHost: {host}\r\n\r\n"));
+        assert_eq!((r.status, r.text().as_str()), (200, "home"), "Host: {host:?}");
+    }
+}
+
+/// A chunk-size line split across writes gets the same verdict as in one write: the bad
+/// byte is refused when it arrives, a good line is taken whole.
+#[test]
+fn chunk_lines_split_across_writes() {
+    let fx = Fixture::new();
+    fx.file("a.txt", "AAA");
+    let server = TestServer::start(&fx.root());
+    let head = "GET /a.txt HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n";
+    let mut s = connect(server.addr);
+    s.write_all(format!("{head}1;a=\"x").as_bytes()).unwrap();
+    s.flush().unwrap();
+    s.write_all(b" y\"\r\nz\r\n0\r\n").unwrap();
+    s.flush().unwrap();
+    s.write_all(b"T: 1\r\n\r\n").unwrap();
+    let mut r = BufReader::new(s);
+    assert_eq!(read_response(&mut r, false).text(), "AAA");
+    r.get_mut().write_all(format!("{head}1").as_bytes()).unwrap();
+    r.get_mut().flush().unwrap();
+    r.get_mut().write_all(b" \r\nz\r\n0\r\n\r\n").unwrap();
+    assert_eq!(read_response(&mut r, false).status, 400);
+    assert!(then_closed(&mut r));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -430,16 +559,28 @@ fn expect_100_continue_gets_interim_response() {
 fn absolute_form_and_asterisk() {
     let fx = Fixture::new();
     fx.file("a.txt", "AAA");
+    fx.file("index.html", "home");
     let server = TestServer::start(&fx.root());
     for target in ["http://example.com/a.txt", "HTTP://Example.COM:8080/a.txt?x=1", "https://example.com/a.txt"] {
         let r = server.get(&format!("GET {target} HTTP/1.1\r\nHost: example.com\r\n\r\n"));
         assert_eq!((r.status, r.text().as_str()), (200, "AAA"), "{target}");
     }
-    for target in ["http://user@evil.example/a.txt", "ftp://example.com/a.txt", "http:///a.txt"] {
+    for target in [
+        "http://user@evil.example/a.txt",
+        "ftp://example.com/a.txt",
+        "http:///a.txt",
+        "http://:80/a.txt",
+        "http://a%zz/a.txt",
+    ] {
         let (response, mut r) =
             send_raw(server.addr, format!("GET {target} HTTP/1.1\r\nHost: example.com\r\n\r\n").as_bytes());
         assert_eq!(response.status, 400, "{target}");
         assert!(then_closed(&mut r), "{target}");
+    }
+    // An empty path is `/` (RFC 9110 section 4.2.3), query or not, port or not.
+    for target in ["http://example.org?x=1", "http://example.org:8080?x=1", "HTTPS://[::1]?", "http://example.org:"] {
+        let r = server.get(&format!("GET {target} HTTP/1.1\r\nHost: example.org\r\n\r\n"));
+        assert_eq!((r.status, r.text().as_str()), (200, "home"), "{target}");
     }
     let mut s = connect(server.addr);
     s.write_all(b"OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\nGET /a.txt HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
