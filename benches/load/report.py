@@ -72,7 +72,7 @@ def summarise(rows, servers, runs):
     """{(scenario, server): {metric: median}} for the load runs."""
     out = {}
     for scen in runs:
-        if scen == "idle":
+        if scen in IDLE_SCENARIOS:
             continue
         for srv in servers:
             sel = [r for r in rows if r["scenario"] == scen and r["server"] == srv
@@ -106,7 +106,7 @@ def main_table(summary, servers, runs):
     lines = ["| " + " | ".join(head) + " |",
              "|" + "|".join("---:" if i > 1 else "---" for i in range(len(head))) + "|"]
     for scen in runs:
-        if scen == "idle":
+        if scen in IDLE_SCENARIOS:
             continue
         ref = summary.get((scen, REF))
         floor = summary.get((scen, FLOOR))
@@ -130,10 +130,13 @@ def main_table(summary, servers, runs):
     return lines
 
 
-def idle_table(rows, servers):
+IDLE_SCENARIOS = ("idle", "mixed")
+
+
+def idle_table(rows, servers, scen):
     per = {}
     for srv in servers:
-        sel = [r for r in rows if r["scenario"] == "idle" and r["server"] == srv]
+        sel = [r for r in rows if r["scenario"] == scen and r["server"] == srv]
         if not sel:
             continue
         notes = [note_fields(r["note"]) for r in sel]
@@ -306,15 +309,21 @@ def main():
                      "divided by the floor's in the same scenario: what its real work "
                      "(parsing, file lookup, headers) costs on top of the bare "
                      "read/write loop (1.00 would be no overhead at all)."]
-    md += main_table(summary, servers, runs)
+    if summary:
+        md += main_table(summary, servers, runs)
 
-    idle = idle_table(rows, servers)
-    if idle:
-        md += ["", "## Idle keep-alive connections", "",
-               "RSS is VmRSS summed over the server's processes (shared pages counted "
-               "per process); KiB/conn = (after − before) / connections still open; "
-               "fresh request = median of 5 new-connection requests while they are held.",
-               ""] + idle
+    for scen, title, what in [
+            ("idle", "Idle keep-alive connections", "every connection idle after one request"),
+            ("mixed", "Idle and half-sent heads",
+             "half the connections idle after one request, half stopped in the middle of "
+             "a head (slowloris)")]:
+        idle = idle_table(rows, servers, scen)
+        if idle:
+            md += ["", f"## {title}", "",
+                   f"{what}. RSS is VmRSS summed over the server's processes (shared pages "
+                   "counted per process); KiB/conn = (after − before) / connections still "
+                   "open; fresh request = median of 5 new-connection requests while they "
+                   "are held.", ""] + idle
 
     strace = strace_table(rows, servers)
     if strace:

@@ -35,13 +35,16 @@ All settings come from the environment:
                      IDLE_CONNS=500 (explicit settings still win)
   DURATION=5         seconds per load run
   ROUNDS=3           interleaved rounds; the report shows the median
-  SCENARIOS="ka-1k pipelined ka-1m big-100m close conns idle"
+  SCENARIOS="ka-1k pipelined ka-1m big-100m close conns idle mixed"
                      ka-1k      wrk -c100, keep-alive, /1k.bin
                      pipelined  h2load --h1 -c100 -m10, /1k.bin
                      ka-1m      wrk -c10, /1m.bin
                      big-100m   wrk -c2, /100m.bin
                      close      wrk -c50 'Connection: close', /1k.bin
                      conns      wrk -cN for each N in CONNS, /1k.bin
+                     mixed      IDLE_CONNS connections, half idle after a
+                                request, half stopped in the middle of a
+                                head (slowloris): RSS per connection
                      idle       IDLE_CONNS idle keep-alive connections:
                                 RSS per connection, fresh-request latency
   CONNS="100 1000 10000"   connection counts of the conns scenario
@@ -102,7 +105,7 @@ if [[ $QUICK == 1 ]]; then
 fi
 DURATION=${DURATION:-5}
 ROUNDS=${ROUNDS:-3}
-SCENARIOS=${SCENARIOS:-ka-1k pipelined ka-1m big-100m close conns idle}
+SCENARIOS=${SCENARIOS:-ka-1k pipelined ka-1m big-100m close conns idle mixed}
 CONNS=${CONNS:-100 1000 10000}
 IDLE_CONNS=${IDLE_CONNS:-5000}
 IDLE_DEADLINE=${IDLE_DEADLINE:-60}
@@ -491,7 +494,8 @@ launch_server() {
         evserve) evserve_binary || return 1
                  local -a extra=()
                  read -r -a extra <<<"$EVSERVE_ARGS"
-                 SERVER_CMD=("$EVSERVE_COPY" "$WWW" --bind 127.0.0.1 --port "$port" "${extra[@]}") ;;
+                 SERVER_CMD=("$EVSERVE_COPY" "$WWW" --bind 127.0.0.1 --port "$port"
+                     --request-timeout 300 --idle-timeout 300 "${extra[@]}") ;;
         nginx | lighttpd | h2o)
                  command -v "$name" >/dev/null || { say "$name: not installed, skipped"; return 1; }
                  "write_${name}_conf" "$port" ;;
@@ -645,23 +649,26 @@ measure() {
         "$scen" "$name" "$rps" "$R_P99" "$gib" "$cpu_us" "$pct" "$R_ERR")"
 }
 
-# idle_run ROUND SERVER: hold IDLE_CONNS idle keep-alive connections.  The
+# idle_run ROUND SERVER SCENARIO: hold IDLE_CONNS idle keep-alive connections
+# (scenario "mixed": half of them in the middle of a head instead).  The
 # server is restarted first: after the load runs its heap sits at a
 # high-water mark that would hide the per-connection cost.
 idle_run() {
-    local round=$1 name=$2 port=${PORT[$2]} out line kib alive fresh held
+    local round=$1 name=$2 scen=$3 port=${PORT[$2]} out line kib alive fresh held
+    local -a split=(--conns "$IDLE_CONNS")
+    [[ $scen == mixed ]] && split=(--conns $((IDLE_CONNS - IDLE_CONNS / 2)) --half-heads $((IDLE_CONNS / 2)))
     stop_server "$name"
     if ! launch_server "$name"; then
         say "  $name: restart for the idle scenario failed"; return 0
     fi
     sleep 0.5
     out=$(timeout --foreground -k 5 $((IDLE_DEADLINE + 60)) taskset -c "$LOAD_CPU" \
-        python3 "$HERE/idle.py" --port "$port" --conns "$IDLE_CONNS" \
+        python3 "$HERE/idle.py" --port "$port" "${split[@]}" \
         --deadline "$IDLE_DEADLINE" --pids "$(tree_pids "${PID[$name]}" | tr '\n' ' ')" 2>&1) || true
     line=$(grep -m1 '^IDLE ' <<<"$out" || true)
     if [[ -z $line ]]; then
         say "  idle failed: $(tail -n 3 <<<"$out" | tr '\n' ' ')"
-        tsv_row "$round" idle "$name" "$IDLE_CONNS" - - - - - - - - - - - - "idle client failed"
+        tsv_row "$round" "$scen" "$name" "$IDLE_CONNS" - - - - - - - - - - - - "idle client failed"
         return 0
     fi
     # IDLE held=N alive=M rss_before_kib=A rss_after_kib=B kib_per_conn=K fresh_ms=F
@@ -669,10 +676,10 @@ idle_run() {
     alive=$(sed -E 's/.* alive=([^ ]+).*/\1/' <<<"$line")
     kib=$(sed -E 's/.* kib_per_conn=([^ ]+).*/\1/' <<<"$line")
     fresh=$(sed -E 's/.* fresh_ms=([^ ]+).*/\1/' <<<"$line")
-    tsv_row "$round" idle "$name" "$IDLE_CONNS" - - - - - - - - - "$kib" "$alive" "$fresh" \
+    tsv_row "$round" "$scen" "$name" "$IDLE_CONNS" - - - - - - - - - "$kib" "$alive" "$fresh" \
         "$(sed -E 's/^IDLE //; s/ /,/g' <<<"$line")"
     say "$(printf '  %-10s %-9s held %s, still open %s, %s KiB/conn, fresh request %s ms' \
-        idle "$name" "$held" "$alive" "$kib" "$fresh")"
+        "$scen" "$name" "$held" "$alive" "$kib" "$fresh")"
     grep -v '^IDLE ' <<<"$out" | sed 's/^/    /' >&2 || true
 }
 
@@ -727,7 +734,7 @@ for scen in $SCENARIOS; do
         pipelined)
             if command -v h2load >/dev/null; then RUNS+=(pipelined)
             else say "h2load not installed: pipelined scenario skipped"; fi ;;
-        ka-1k | ka-1m | big-100m | close | idle) RUNS+=("$scen") ;;
+        ka-1k | ka-1m | big-100m | close | idle | mixed) RUNS+=("$scen") ;;
         *) die "unknown scenario '$scen'" ;;
     esac
 done
@@ -744,7 +751,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
                 say "  $name is no longer running (see its log); skipped"
                 continue
             fi
-            if [[ $scen == idle ]]; then idle_run "$round" "$name"
+            if [[ $scen == idle || $scen == mixed ]]; then idle_run "$round" "$name" "$scen"
             else measure "$round" "$scen" "$name"; fi
             alive "$name" || say "  $name DIED during $scen; output: $(tail -n 5 "$WORK/log/$name.out" | tr '\n' ' ')"
             sleep "$COOLDOWN"
