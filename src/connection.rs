@@ -20,10 +20,8 @@
 //! buffer (`SMALL_INPUT_BUFFER`) and moves to a big one only when a read fills it, so a
 //! client waiting mid-head holds 1 KiB, not a full-size head's worth.
 use std::collections::VecDeque;
-use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io;
 use std::net::SocketAddr;
-use std::os::unix::fs::FileExt;
 use std::time::{Instant, SystemTime};
 
 use crate::error::{interrupted, would_block};
@@ -32,6 +30,7 @@ use crate::log::{AccessLog, Pending, Record};
 use crate::request::{self, BodyDiscard, BodyFraming, Discarded, Limits, ParseError};
 use crate::response::{self, DateCache};
 use crate::timer::{TimeoutKind, Timeouts};
+pub use crate::transport::Transport;
 
 /// Most bytes (head, small bodies and file data alike) one connection may send per loop
 /// turn before it yields to the others.
@@ -63,32 +62,6 @@ const POOL_BYTES: usize = 512 * 1024;
 
 /// An output buffer that grew past this is freed instead of pooled.
 const OUTPUT_KEEP_MAX: usize = 256 * 1024;
-
-/// A stream the connection can serve over. The defaults work for any `Read + Write`;
-/// the TCP stream overrides `send_file` with `sendfile(2)`.
-pub trait Transport: Read + Write {
-    /// Sends up to `len` bytes of `file` from `offset`, returning how many went out.
-    /// `Ok(0)` means the file ended early.
-    fn send_file(&mut self, file: &File, offset: u64, len: usize) -> io::Result<usize> {
-        let mut chunk = [0u8; 16 * 1024];
-        let n = file.read_at(&mut chunk[..len.min(16 * 1024)], offset)?;
-        if n == 0 {
-            return Ok(0);
-        }
-        self.write(&chunk[..n])
-    }
-
-    /// Writes bytes that a file body will follow at once: the TCP stream says so
-    /// (`MSG_MORE`) so the head and the body's first bytes share segments.
-    fn write_more(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.write(buf)
-    }
-
-    /// Half-closes the sending side (for a lingering close).
-    fn shutdown_write(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
 
 /// What the connection needs from the loop after `drive`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -829,6 +802,7 @@ mod tests {
     use super::*;
     use crate::handler::SiteOptions;
     use std::collections::VecDeque;
+    use std::io::{Read, Write};
 
     /// A scripted stream: reads return the queued chunks then WouldBlock (or EOF);
     /// writes accept at most `write_limit` bytes, and WouldBlock while `write_blocked`.

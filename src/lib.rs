@@ -14,7 +14,7 @@
 //! `main -> server -> connection -> {request, handler -> {resolve, files, response}}`.
 //! `server` is the only module that touches mio; `connection` is generic over the stream
 //! so its state machine is unit-tested with scripted I/O.
-// No unsafe code, but for one setsockopt that rustix does not wrap (`server::set_defer_accept`).
+// No unsafe code, but for one setsockopt that rustix does not wrap (`transport::set_defer_accept`).
 #![deny(unsafe_code)]
 
 pub mod cache;
@@ -26,11 +26,12 @@ pub mod forwarded;
 pub mod handler;
 pub mod listing;
 pub mod log;
+pub mod privileges;
 pub mod proxy;
 pub mod request;
-pub mod privileges;
 pub mod resolve;
 pub mod response;
 pub mod server;
 pub mod text;
 pub mod timer;
+pub mod transport;

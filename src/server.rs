@@ -8,9 +8,8 @@
 //! both directions, so no turn spends a syscall on re-registration.
 use std::collections::BinaryHeap;
 use std::fmt;
-use std::fs::File;
 use std::io;
-use std::net::{Shutdown, SocketAddr};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -22,10 +21,11 @@ use signal_hook_mio::v1_0::Signals;
 use slab::Slab;
 
 use crate::config::Config;
-use crate::connection::{Connection, Context, Counters, Status, Transport};
+use crate::connection::{Connection, Context, Counters, Status};
 use crate::handler::{Site, SiteOptions};
 use crate::log::{AccessLog, Writer};
 use crate::timer::{Due, Timers};
+use crate::transport::{Stream, listen};
 
 /// The waker's token; listeners count down from just below it. Slab keys count up from
 /// 0, so the two ranges never meet.
@@ -61,22 +61,6 @@ const STALE_TIMERS_SLACK: usize = 4096;
 
 /// Readiness events taken per wakeup.
 const EVENTS_CAPACITY: usize = 1024;
-
-impl Transport for TcpStream {
-    /// The body goes from the page cache to the socket without passing through user space.
-    fn send_file(&mut self, file: &File, offset: u64, len: usize) -> io::Result<usize> {
-        let mut offset = offset;
-        Ok(rustix::fs::sendfile(&*self, file, Some(&mut offset), len)?)
-    }
-
-    fn write_more(&mut self, buf: &[u8]) -> io::Result<usize> {
-        Ok(rustix::net::send(&*self, buf, rustix::net::SendFlags::MORE)?)
-    }
-
-    fn shutdown_write(&mut self) -> io::Result<()> {
-        self.shutdown(Shutdown::Write)
-    }
-}
 
 /// Stops every loop of a server from any thread (a signal handler, a test).
 #[derive(Debug, Clone)]
@@ -283,49 +267,9 @@ fn raise_nofile_limit() -> u64 {
     limit.current.unwrap_or(1 << 20)
 }
 
-/// A listening socket with the options the design needs, set before `bind`:
-/// SO_REUSEPORT lets each worker have its own accept queue; IPV6_V6ONLY off makes `::`
-/// serve IPv4 too unless an IPv4 address is also bound on that port.
-fn listen(addr: SocketAddr, reuse_port: bool, v6only: bool) -> io::Result<TcpListener> {
-    use rustix::net::{AddressFamily, SocketFlags, SocketType, sockopt};
-    let family = if addr.is_ipv4() { AddressFamily::INET } else { AddressFamily::INET6 };
-    let fd = rustix::net::socket_with(family, SocketType::STREAM, SocketFlags::CLOEXEC | SocketFlags::NONBLOCK, None)?;
-    sockopt::set_socket_reuseaddr(&fd, true)?;
-    if reuse_port {
-        sockopt::set_socket_reuseport(&fd, true)?;
-    }
-    if addr.is_ipv6() {
-        sockopt::set_ipv6_v6only(&fd, v6only)?;
-    }
-    set_defer_accept(std::os::fd::AsFd::as_fd(&fd), 1)?;
-    rustix::net::bind(&fd, &addr)?;
-    rustix::net::listen(&fd, 4096)?;
-    Ok(TcpListener::from_std(std::net::TcpListener::from(fd)))
-}
-
-/// `TCP_DEFER_ACCEPT`: the kernel wakes the listener only once a client's first data has
-/// arrived (or after `seconds`), so accept is followed by a read that finds the request.
-#[allow(unsafe_code)]
-fn set_defer_accept(fd: std::os::fd::BorrowedFd, seconds: i32) -> io::Result<()> {
-    use std::os::fd::AsRawFd;
-    let value: libc::c_int = seconds;
-    // SAFETY: `fd` is an open socket borrowed for the whole call; the pointer and length
-    // describe `value`, a live c_int on this stack frame that setsockopt only reads.
-    let rc = unsafe {
-        libc::setsockopt(
-            fd.as_raw_fd(),
-            libc::IPPROTO_TCP,
-            libc::TCP_DEFER_ACCEPT,
-            (&raw const value).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
-}
-
 /// One connection and its timer bookkeeping.
 struct Slot {
-    stream: TcpStream,
+    stream: Stream,
     conn: Connection,
     /// The earliest deadline queued for this slot, and the generation that queued it.
     armed: Option<Instant>,
@@ -691,9 +635,8 @@ impl EventLoop {
         }
     }
 
-    fn admit(&mut self, mut stream: TcpStream, peer: SocketAddr) {
-        // Responses leave in whole writes; Nagle would only delay the last packet.
-        let _ = stream.set_nodelay(true);
+    fn admit(&mut self, stream: TcpStream, peer: SocketAddr) {
+        let (mut stream, nodelay) = Stream::tcp(stream);
         let entry = self.slab.vacant_entry();
         let key = entry.key();
         if let Err(e) = self.poll.registry().register(&mut stream, Token(key), Interest::READABLE | Interest::WRITABLE)
@@ -711,6 +654,9 @@ impl EventLoop {
         self.cx.counters.accepted += 1;
         if self.cx.trace.is_some() {
             eprintln!("trace: conn {key}: accepted from {peer}");
+            if let Err(e) = nodelay {
+                eprintln!("trace: conn {key}: TCP_NODELAY failed: {e}");
+            }
         }
         // The request often arrived with the handshake: read now rather than next turn.
         self.drive(key);
@@ -957,40 +903,5 @@ fn site_options(config: &Config, cache_fds: usize) -> SiteOptions {
         extra_headers: extra,
         cache_ttl: config.cache_ttl,
         cache_fds,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::os::fd::{AsFd, AsRawFd};
-
-    /// Reads TCP_DEFER_ACCEPT back (the kernel stores it rounded to SYN-ACK retransmits).
-    #[allow(unsafe_code)]
-    fn defer_accept(fd: std::os::fd::BorrowedFd) -> libc::c_int {
-        let mut value: libc::c_int = -1;
-        let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-        // SAFETY: `fd` is an open socket for the call; the pointers describe `value` and
-        // `len`, live locals that getsockopt writes within their sizes.
-        let rc = unsafe {
-            libc::getsockopt(
-                fd.as_raw_fd(),
-                libc::IPPROTO_TCP,
-                libc::TCP_DEFER_ACCEPT,
-                (&raw mut value).cast(),
-                &raw mut len,
-            )
-        };
-        assert_eq!(rc, 0, "{}", io::Error::last_os_error());
-        value
-    }
-
-    #[test]
-    fn listeners_defer_accept_until_data() {
-        let listener = listen("127.0.0.1:0".parse().unwrap(), false, false).unwrap();
-        assert!(defer_accept(listener.as_fd()) > 0);
-        // Not a socket: an error, not undefined behaviour.
-        let file = File::open("/dev/null").unwrap();
-        assert!(set_defer_accept(file.as_fd(), 1).is_err());
     }
 }
