@@ -26,14 +26,13 @@
 //! empty, so an idle keep-alive connection holds no buffer at all. Input starts in a small
 //! buffer (`SMALL_INPUT_BUFFER`) and moves to a big one only when a read fills it, so a
 //! client waiting mid-head holds 1 KiB, not a full-size head's worth.
-use std::collections::VecDeque;
 use std::io;
 use std::net::SocketAddr;
 use std::time::{Instant, SystemTime};
 
 use crate::error::{interrupted, would_block};
 use crate::handler::{Body, Reply, Segment, Site};
-use crate::log::{AccessLog, Pending, Record};
+use crate::log::{AccessLog, Record, ResponseLog};
 use crate::request::{self, BodyDiscard, BodyFraming, Discarded, Limits, ParseError};
 use crate::response::{self, DateCache};
 use crate::timer::{TimeoutKind, Timeouts};
@@ -237,64 +236,6 @@ enum Sent {
     Again,
     Blocked,
     Failed,
-}
-
-/// Access-log lines of responses still being sent (only with `--access-log`). Byte offsets
-/// over the connection's life tell when a response has left, and how much of it. Boxed,
-/// and absent without a log, so a connection pays one pointer for it.
-#[derive(Debug, Default)]
-struct ResponseLog(Option<Box<LogLines>>);
-
-#[derive(Debug, Default)]
-struct LogLines {
-    pending: VecDeque<LogEntry>,
-    /// Bytes queued for sending so far, and bytes sent.
-    queued: u64,
-    sent: u64,
-}
-
-/// One response's line and where its bytes lie in the connection's output.
-#[derive(Debug)]
-struct LogEntry {
-    line: Pending,
-    start: u64,
-    head: u64,
-    end: u64,
-}
-
-impl ResponseLog {
-    /// Notes `total` bytes queued for sending, `body` of them a body; with a record they
-    /// are that response's, and its line is written once they have all left.
-    fn queued(&mut self, log: Option<&mut AccessLog>, record: Option<&Record>, total: u64, body: u64) {
-        let Some(access_log) = log else { return };
-        let lines = self.0.get_or_insert_with(Default::default);
-        let start = lines.queued;
-        lines.queued += total;
-        if let Some(record) = record {
-            let line = access_log.begin(record, SystemTime::now());
-            lines.pending.push_back(LogEntry { line, start, head: total - body, end: lines.queued });
-        }
-    }
-
-    /// `n` more bytes left: writes the lines of the responses they completed.
-    fn sent(&mut self, log: Option<&mut AccessLog>, n: u64) {
-        let (Some(lines), Some(access_log)) = (&mut self.0, log) else { return };
-        lines.sent += n;
-        while lines.pending.front().is_some_and(|e| e.end <= lines.sent) {
-            let e = lines.pending.pop_front().expect("checked");
-            access_log.finish(e.line, e.end - e.start - e.head);
-        }
-    }
-
-    /// The connection ends: writes the lines of responses cut short, with the body bytes
-    /// that did leave.
-    fn abandon(&mut self, log: Option<&mut AccessLog>) {
-        let (Some(lines), Some(access_log)) = (self.0.take(), log) else { return };
-        for e in lines.pending {
-            let sent = lines.sent.saturating_sub(e.start).min(e.end - e.start).saturating_sub(e.head);
-            access_log.finish(e.line, sent);
-        }
-    }
 }
 
 /// Bytes read, not yet consumed: `buf[start..end]`. Empty (no allocation) when idle,
