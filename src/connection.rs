@@ -977,10 +977,16 @@ mod tests {
         own_output: bool,
         own: Vec<u8>,
         own_blocked: bool,
+        /// Reads, then writes, fail with these.
+        read_error: Option<io::ErrorKind>,
+        write_error: Option<io::ErrorKind>,
     }
 
     impl Read for Mock {
         fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if let Some(kind) = self.read_error {
+                return Err(kind.into());
+            }
             if std::mem::take(&mut self.stall_once) {
                 return Err(io::ErrorKind::WouldBlock.into());
             }
@@ -1003,6 +1009,9 @@ mod tests {
         fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
             if self.write_blocked {
                 return Err(io::ErrorKind::WouldBlock.into());
+            }
+            if let Some(kind) = self.write_error {
+                return Err(kind.into());
             }
             self.writes += 1;
             if self.own_output {
@@ -1372,5 +1381,22 @@ mod tests {
         conn.ready(false, true, false);
         assert_eq!(conn.drive(&mut io, &mut s.cx), Status::Close);
         assert!(io.own.is_empty() && io.out.ends_with(b"hello"));
+    }
+
+    #[test]
+    fn dropped_io_errors_leave_a_trace_line() {
+        for (read_error, write_error, want) in [
+            (Some(io::ErrorKind::ConnectionReset), None, "read failed: "),
+            (None, Some(io::ErrorKind::BrokenPipe), "write failed: "),
+        ] {
+            let mut s = setup("errors");
+            s.cx.trace = Some(Vec::new());
+            let mut conn = Connection::new(None, s.cx.now);
+            let chunks = if read_error.is_some() { VecDeque::new() } else { VecDeque::from([GET_A.to_vec()]) };
+            let mut io = Mock { chunks, read_error, write_error, ..Mock::default() };
+            assert_eq!(conn.drive(&mut io, &mut s.cx), Status::Close);
+            let steps = s.cx.trace.take().unwrap();
+            assert!(steps.iter().any(|t| t.starts_with(want)), "{want} not in {steps:?}");
+        }
     }
 }

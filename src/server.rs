@@ -91,8 +91,14 @@ impl Handle {
     /// until the drain timeout.
     pub fn shutdown(&self) {
         self.stop.store(true, Ordering::SeqCst);
+        self.wake_all();
+    }
+
+    /// Wakes every loop; a loop that cannot be woken still sees the news on its next
+    /// event or deadline, so a failure is said, not fatal.
+    fn wake_all(&self) {
         for w in &self.wakers {
-            let _ = w.wake();
+            wake(w);
         }
     }
 
@@ -110,9 +116,7 @@ impl Handle {
     /// Every loop reopens its access log before its next events (SIGHUP, SIGUSR1).
     pub fn reopen_logs(&self) {
         self.shared.log_generation.fetch_add(1, Ordering::SeqCst);
-        for w in &self.wakers {
-            let _ = w.wake();
-        }
+        self.wake_all();
     }
 }
 
@@ -250,7 +254,13 @@ impl WorkerDone {
 impl Drop for WorkerDone {
     fn drop(&mut self) {
         self.0.shared.others_running.fetch_sub(1, Ordering::SeqCst);
-        let _ = self.0.wakers[0].wake();
+        wake(&self.0.wakers[0]);
+    }
+}
+
+fn wake(waker: &Waker) {
+    if let Err(e) = waker.wake() {
+        eprintln!("evserve: cannot wake an event loop: {e}");
     }
 }
 
@@ -665,10 +675,8 @@ impl EventLoop {
     fn drive(&mut self, key: usize) {
         let Some(slot) = self.slab.get_mut(key) else { return };
         let status = slot.conn.drive(&mut slot.stream, &mut self.cx);
-        if let Some(steps) = &mut self.cx.trace {
-            for step in steps.drain(..) {
-                eprintln!("trace: conn {key}: {step}");
-            }
+        if self.cx.trace.is_some() {
+            print_steps(&mut self.cx, key);
             let state = if status == Status::Close { "closed" } else { slot.conn.state_name() };
             eprintln!("trace: conn {key}: now {state} ({status:?})");
         }
@@ -724,6 +732,7 @@ impl EventLoop {
                     eprintln!("trace: conn {key}: {} timed out", slot.conn.state_name());
                 }
                 slot.conn.on_timeout(&mut slot.stream, &mut self.cx);
+                print_steps(&mut self.cx, key);
                 self.close(key);
             }
         }
@@ -817,10 +826,16 @@ impl EventLoop {
         }
     }
 
+    /// Stops watching the listeners. A listener that cannot be deregistered still costs
+    /// nothing: its edges find `accepting` false and are ignored.
     fn pause_accepting(&mut self, retry: Option<Instant>) {
         if self.accepting {
-            for l in &mut self.listeners {
-                let _ = self.poll.registry().deregister(l);
+            for (i, l) in self.listeners.iter_mut().enumerate() {
+                if let Err(e) = self.poll.registry().deregister(l)
+                    && self.cx.trace.is_some()
+                {
+                    eprintln!("trace: listener {i}: deregister failed: {e}");
+                }
             }
             self.accepting = false;
         }
@@ -829,12 +844,23 @@ impl EventLoop {
 
     /// Re-registers the listeners and accepts at once: clients queued while paused
     /// produce no new edge. At the cap `accept` pauses again unless a connection is idle.
+    /// A listener that cannot be registered again is reported and retried after
+    /// `ACCEPT_RETRY`, so the server never silently stops accepting.
     fn resume_accepting(&mut self) {
         if self.accepting {
             return;
         }
         for (i, l) in self.listeners.iter_mut().enumerate() {
-            let _ = self.poll.registry().register(l, listener_token(i), Interest::READABLE);
+            match self.poll.registry().register(l, listener_token(i), Interest::READABLE) {
+                // Already registered by an attempt that failed on a later listener.
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                Err(e) => {
+                    eprintln!("evserve: cannot watch listener {i} again, retrying: {e}");
+                    self.accept_retry = Some(self.cx.now + ACCEPT_RETRY);
+                    return;
+                }
+                Ok(()) => {}
+            }
         }
         self.accepting = true;
         self.accept_retry = None;
@@ -885,6 +911,15 @@ impl EventLoop {
     }
 }
 
+/// Prints the `--trace` steps the connection `key` just took.
+fn print_steps(cx: &mut Context, key: usize) {
+    if let Some(steps) = &mut cx.trace {
+        for step in steps.drain(..) {
+            eprintln!("trace: conn {key}: {step}");
+        }
+    }
+}
+
 /// The handler's options from the command line, with the extra header lines rendered
 /// once (they were validated by `config`).
 fn site_options(config: &Config, cache_fds: usize) -> SiteOptions {
@@ -903,5 +938,39 @@ fn site_options(config: &Config, cache_fds: usize) -> SiteOptions {
         extra_headers: extra,
         cache_ttl: config.cache_ttl,
         cache_fds,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Command;
+
+    fn event_loop(root: &std::path::Path) -> EventLoop {
+        let args = ["--bind", "127.0.0.1", "--port", "0", root.to_str().unwrap()].map(Into::into);
+        let Ok(Command::Run(config)) = Config::parse_with_env(args, |_| None) else { panic!("config") };
+        let shared = Arc::new(Shared::default());
+        EventLoop::new(0, &config, &config.addrs, 16, 8, Arc::new(AtomicBool::new(false)), &shared).unwrap()
+    }
+
+    #[test]
+    fn a_failed_listener_registration_is_retried_not_ignored() {
+        let root = std::env::temp_dir().join(format!("evserve-server-unit-{}", std::process::id()));
+        std::fs::create_dir_all(&root).unwrap();
+        let mut l = event_loop(&root);
+        l.pause_accepting(None);
+        // A regular file cannot join an epoll set: its registration fails (EPERM).
+        let file = std::os::fd::OwnedFd::from(std::fs::File::open(root.join(".")).unwrap());
+        let real = std::mem::replace(&mut l.listeners[0], TcpListener::from_std(std::net::TcpListener::from(file)));
+        l.resume_accepting();
+        assert!(!l.accepting);
+        let retry = l.accept_retry.expect("a retry is scheduled");
+        assert!(l.poll_timeout().is_some_and(|t| t <= ACCEPT_RETRY + Duration::from_millis(1)));
+        // The listener can be watched again: the retry resumes accepting.
+        l.listeners[0] = real;
+        l.cx.now = retry;
+        l.resume_accepting();
+        assert!(l.accepting && l.accept_retry.is_none());
+        std::fs::remove_dir_all(&root).unwrap();
     }
 }
