@@ -36,22 +36,22 @@ use crate::log::{AccessLog, Record, ResponseLog};
 use crate::request::{self, BodyDiscard, BodyFraming, Discarded, Limits, ParseError};
 use crate::response::{self, DateCache};
 use crate::timer::{TimeoutKind, Timeouts};
-pub use crate::transport::Transport;
+use crate::transport::Transport;
 
 /// Most bytes (head, small bodies and file data alike) one connection may send per loop
 /// turn before it yields to the others.
-pub const WRITE_QUANTUM: usize = 2 * 1024 * 1024;
+pub(crate) const WRITE_QUANTUM: usize = 2 * 1024 * 1024;
 
 /// Pipelined responses are batched into one write until the output holds this much.
-pub const BATCH_BYTES: usize = 64 * 1024;
+pub(crate) const BATCH_BYTES: usize = 64 * 1024;
 
 /// Every connection's first input buffer. A typical head, or a handful of small pipelined
 /// ones, fits; a connection waiting in the middle of a head (a slow client, or slowloris)
 /// holds only this much.
-pub const SMALL_INPUT_BUFFER: usize = 1024;
+pub(crate) const SMALL_INPUT_BUFFER: usize = 1024;
 
 /// Smallest big input buffer: large enough to take a burst of pipelined requests in one read.
-pub const MIN_INPUT_BUFFER: usize = 16 * 1024;
+pub(crate) const MIN_INPUT_BUFFER: usize = 16 * 1024;
 
 /// A lingering close throws away at most this much unread input before giving up.
 const LINGER_MAX_BYTES: u64 = 1024 * 1024;
@@ -82,7 +82,7 @@ pub enum Status {
 
 /// Totals over the life of the loop (the shutdown summary and `--stats`).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Counters {
+pub(crate) struct Counters {
     pub accepted: u64,
     pub requests: u64,
     pub bytes_sent: u64,
@@ -93,7 +93,7 @@ pub struct Counters {
 
 /// Reusable buffers, shared by all connections of one (single-threaded) loop.
 #[derive(Debug)]
-pub struct Buffers {
+pub(crate) struct Buffers {
     /// Bytes of a big input buffer: a full-size head plus the body bytes that follow it.
     big_size: usize,
     small: Vec<Box<[u8]>>,
@@ -102,7 +102,7 @@ pub struct Buffers {
 }
 
 impl Buffers {
-    pub fn new(limits: &Limits) -> Self {
+    pub(crate) fn new(limits: &Limits) -> Self {
         // A full-size head must still leave room for the body bytes that follow it.
         let big_size = (limits.max_head_bytes + 4096).max(MIN_INPUT_BUFFER);
         Buffers { big_size, small: Vec::new(), big: Vec::new(), outputs: Vec::new() }
@@ -145,19 +145,19 @@ impl Buffers {
 /// Everything the loop shares with the connection it is driving.
 #[derive(Debug)]
 pub struct Context {
-    pub site: Site,
-    pub limits: Limits,
-    pub timeouts: Timeouts,
+    pub(crate) site: Site,
+    pub(crate) limits: Limits,
+    pub(crate) timeouts: Timeouts,
     /// The loop's clock, read once per turn.
     pub now: Instant,
-    pub date: DateCache,
-    pub buffers: Buffers,
-    pub counters: Counters,
-    pub log: Option<AccessLog>,
+    pub(crate) date: DateCache,
+    pub(crate) buffers: Buffers,
+    pub(crate) counters: Counters,
+    pub(crate) log: Option<AccessLog>,
     /// `--trace`: what the connection being driven did, step by step (None: off, and free).
-    pub trace: Option<Vec<String>>,
+    pub(crate) trace: Option<Vec<String>>,
     /// The server is stopping: answer with `Connection: close`.
-    pub draining: bool,
+    pub(crate) draining: bool,
 }
 
 impl Context {
@@ -429,25 +429,20 @@ impl Connection {
     }
 
     /// The deadline this connection currently runs against.
-    pub fn deadline(&self, timeouts: &Timeouts) -> (TimeoutKind, Instant) {
+    pub(crate) fn deadline(&self, timeouts: &Timeouts) -> (TimeoutKind, Instant) {
         let (kind, since) = self.timer.expect("timer is set after every drive");
         (kind, since + timeouts.of(kind))
     }
 
-    /// Requests answered on this connection so far.
-    pub fn requests(&self) -> u64 {
-        self.requests
-    }
-
     /// Between requests, with nothing buffered: safe to close at once (graceful drain).
-    pub fn is_idle(&self) -> bool {
+    pub(crate) fn is_idle(&self) -> bool {
         self.phase == Phase::Head && self.input.is_empty() && !self.has_output()
     }
 
     /// Since when it has waited for its next request, once one was answered (None: new,
     /// mid-request, writing or lingering). Closing it then loses nothing, so the server
     /// reaps the longest-idle of these when it runs out of connection slots.
-    pub fn idle_since(&self) -> Option<Instant> {
+    pub(crate) fn idle_since(&self) -> Option<Instant> {
         match self.timer {
             Some((TimeoutKind::Idle, since)) if self.requests > 0 && self.is_idle() => Some(since),
             _ => None,
@@ -922,7 +917,7 @@ impl Connection {
     }
 
     /// Gives up on the connection (the server is stopping): buffers back, log lines out.
-    pub fn abandon(&mut self, cx: &mut Context) {
+    pub(crate) fn abandon(&mut self, cx: &mut Context) {
         self.release_buffers(cx);
     }
 
@@ -1093,7 +1088,7 @@ mod tests {
         assert_eq!(conn.drive(&mut io, &mut s.cx), Status::Wait);
         assert_eq!(responses(&io.out), 3);
         assert_eq!(io.writes, 1);
-        assert_eq!(conn.requests(), 3);
+        assert_eq!(conn.requests, 3);
     }
 
     #[test]

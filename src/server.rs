@@ -366,7 +366,7 @@ impl EventLoop {
             poll.registry().register(&mut listener, listener_token(i), Interest::READABLE).map_err(StartError::Poll)?;
             listeners.push(listener);
         }
-        let site = Site::new(&config.root, site_options(config, cache_fds))
+        let site = Site::new(&config.root, SiteOptions::from_config(config, cache_fds))
             .map_err(|e| StartError::Root(config.root.clone(), e))?;
         let log = match &config.access_log {
             // One log writer per worker would interleave partial lines; workers after the
@@ -917,27 +917,6 @@ fn print_steps(cx: &mut Context, key: usize) {
         for step in steps.drain(..) {
             eprintln!("trace: conn {key}: {step}");
         }
-    }
-}
-
-/// The handler's options from the command line, with the extra header lines rendered
-/// once (they were validated by `config`).
-fn site_options(config: &Config, cache_fds: usize) -> SiteOptions {
-    let mut extra = Vec::new();
-    if let Some(cc) = &config.cache_control {
-        crate::response::header(&mut extra, "Cache-Control", cc);
-    }
-    for (name, value) in &config.headers {
-        crate::response::header(&mut extra, name, value);
-    }
-    SiteOptions {
-        dotfiles: config.dotfiles,
-        listing: config.listing,
-        spa: config.spa,
-        mime: config.mime.clone(),
-        extra_headers: extra,
-        cache_ttl: config.cache_ttl,
-        cache_fds,
     }
 }
 

@@ -87,14 +87,14 @@ impl Transport for TcpStream {
 /// Unix-domain stream or TLS over TCP is one more arm here, and the match compiles away
 /// while there is one.
 #[derive(Debug)]
-pub enum Stream {
+pub(crate) enum Stream {
     Tcp(TcpStream),
 }
 
 impl Stream {
     /// An accepted TCP connection. Responses leave in whole writes, so Nagle would only
     /// delay the last packet: it is switched off.
-    pub fn tcp(stream: TcpStream) -> (Stream, io::Result<()>) {
+    pub(crate) fn tcp(stream: TcpStream) -> (Stream, io::Result<()>) {
         let nodelay = stream.set_nodelay(true);
         (Stream::Tcp(stream), nodelay)
     }
@@ -197,7 +197,7 @@ impl Source for Stream {
 /// A listening socket with the options the design needs, set before `bind`:
 /// SO_REUSEPORT lets each worker have its own accept queue; IPV6_V6ONLY off makes `::`
 /// serve IPv4 too unless an IPv4 address is also bound on that port.
-pub fn listen(addr: SocketAddr, reuse_port: bool, v6only: bool) -> io::Result<TcpListener> {
+pub(crate) fn listen(addr: SocketAddr, reuse_port: bool, v6only: bool) -> io::Result<TcpListener> {
     use rustix::net::{AddressFamily, SocketFlags, SocketType, sockopt};
     let family = if addr.is_ipv4() { AddressFamily::INET } else { AddressFamily::INET6 };
     let fd = rustix::net::socket_with(family, SocketType::STREAM, SocketFlags::CLOEXEC | SocketFlags::NONBLOCK, None)?;
