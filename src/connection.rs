@@ -703,30 +703,10 @@ impl Connection {
         }
         loop {
             if self.output.written < self.output.buf.len() {
-                if !self.ready.writable {
-                    return Flush::Blocked;
+                match self.write_buffer(io, cx, budget) {
+                    Some(stop) => return stop,
+                    None => continue,
                 }
-                let pending = self.output.buf.len() - self.output.written;
-                let bytes = &self.output.buf[self.output.written..];
-                // MSG_MORE only when body bytes follow at once: corked bytes with nothing
-                // after them would wait for the kernel's 200 ms cork timer.
-                let wrote = if self.output.file_follows() { io.write_more(bytes) } else { io.write(bytes) };
-                match self.sent("write", wrote, budget, cx) {
-                    Sent::Bytes(n) => {
-                        cx.trace(|| format!("wrote {n} of {pending} bytes"));
-                        self.output.written += n;
-                        // A short write means the socket buffer is full (epoll(7)):
-                        // wait for the writable edge instead of asking again.
-                        if n < pending && io.drains_on_short_io() {
-                            self.ready.writable = false;
-                            return Flush::Blocked;
-                        }
-                    }
-                    Sent::Again => {}
-                    Sent::Blocked => return Flush::Blocked,
-                    Sent::Failed => return Flush::Failed,
-                }
-                continue;
             }
             self.output.buf.clear();
             self.output.written = 0;
@@ -762,6 +742,34 @@ impl Connection {
                     }
                 }
             }
+        }
+    }
+
+    /// One write of the output buffer. None: written, go on; else why the flush stops.
+    fn write_buffer<S: Transport>(&mut self, io: &mut S, cx: &mut Context, budget: &mut usize) -> Option<Flush> {
+        if !self.ready.writable {
+            return Some(Flush::Blocked);
+        }
+        let pending = self.output.buf.len() - self.output.written;
+        let bytes = &self.output.buf[self.output.written..];
+        // MSG_MORE only when body bytes follow at once: corked bytes with nothing after
+        // them would wait for the kernel's 200 ms cork timer.
+        let wrote = if self.output.file_follows() { io.write_more(bytes) } else { io.write(bytes) };
+        match self.sent("write", wrote, budget, cx) {
+            Sent::Bytes(n) => {
+                cx.trace(|| format!("wrote {n} of {pending} bytes"));
+                self.output.written += n;
+                // A short write means the socket buffer is full (epoll(7)): wait for the
+                // writable edge instead of asking again.
+                if n < pending && io.drains_on_short_io() {
+                    self.ready.writable = false;
+                    return Some(Flush::Blocked);
+                }
+                None
+            }
+            Sent::Again => None,
+            Sent::Blocked => Some(Flush::Blocked),
+            Sent::Failed => Some(Flush::Failed),
         }
     }
 

@@ -277,6 +277,29 @@ fn raise_nofile_limit() -> u64 {
     limit.current.unwrap_or(1 << 20)
 }
 
+/// One listener per address, registered with `poll`. Every address asking for port 0
+/// gets the one port the first of them was given, so `--bind :: --bind 0.0.0.0 --port 0`
+/// is one port on both families.
+fn bind_listeners(poll: &Poll, config: &Config, addrs: &[SocketAddr]) -> Result<Vec<TcpListener>, StartError> {
+    let mut listeners = Vec::new();
+    let mut chosen_port: Option<u16> = None;
+    for (i, configured) in addrs.iter().enumerate() {
+        let v4_on_same_port = addrs.iter().any(|a| a.is_ipv4() && a.port() == configured.port());
+        let mut addr = *configured;
+        if addr.port() == 0 {
+            addr.set_port(chosen_port.unwrap_or(0));
+        }
+        let mut listener =
+            listen(addr, config.workers > 1, v4_on_same_port).map_err(|e| StartError::Listen(addr, e))?;
+        if configured.port() == 0 && chosen_port.is_none() {
+            chosen_port = listener.local_addr().ok().map(|a| a.port());
+        }
+        poll.registry().register(&mut listener, listener_token(i), Interest::READABLE).map_err(StartError::Poll)?;
+        listeners.push(listener);
+    }
+    Ok(listeners)
+}
+
 /// One connection and its timer bookkeeping.
 struct Slot {
     stream: Stream,
@@ -348,24 +371,7 @@ impl EventLoop {
     ) -> Result<Self, StartError> {
         let poll = Poll::new().map_err(StartError::Poll)?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER).map_err(StartError::Poll)?);
-        let mut listeners = Vec::new();
-        // Every address asking for port 0 gets the one port the first of them was given,
-        // so `--bind :: --bind 0.0.0.0 --port 0` is one port on both families.
-        let mut chosen_port: Option<u16> = None;
-        for (i, configured) in addrs.iter().enumerate() {
-            let v4_on_same_port = addrs.iter().any(|a| a.is_ipv4() && a.port() == configured.port());
-            let mut addr = *configured;
-            if addr.port() == 0 {
-                addr.set_port(chosen_port.unwrap_or(0));
-            }
-            let mut listener =
-                listen(addr, config.workers > 1, v4_on_same_port).map_err(|e| StartError::Listen(addr, e))?;
-            if configured.port() == 0 && chosen_port.is_none() {
-                chosen_port = listener.local_addr().ok().map(|a| a.port());
-            }
-            poll.registry().register(&mut listener, listener_token(i), Interest::READABLE).map_err(StartError::Poll)?;
-            listeners.push(listener);
-        }
+        let listeners = bind_listeners(&poll, config, addrs)?;
         let site = Site::new(&config.root, SiteOptions::from_config(config, cache_fds))
             .map_err(|e| StartError::Root(config.root.clone(), e))?;
         let log = match &config.access_log {
@@ -431,35 +437,7 @@ impl EventLoop {
                 s.events += events.iter().count() as u64;
             }
             for event in events.iter() {
-                match event.token() {
-                    WAKER => {}
-                    SIGNALS => self.on_signals(),
-                    token if token.0 > usize::MAX - 1 - MAX_LISTENERS => {
-                        let index = usize::MAX - 1 - token.0;
-                        if index < self.listeners.len() {
-                            self.accept(index);
-                        }
-                    }
-                    Token(key) => {
-                        if let Some(slot) = self.slab.get_mut(key) {
-                            if self.cx.trace.is_some() {
-                                eprintln!(
-                                    "trace: conn {key}: event{}{}{}",
-                                    if event.is_readable() { " readable" } else { "" },
-                                    if event.is_writable() { " writable" } else { "" },
-                                    if event.is_read_closed() { " read-closed" } else { "" }
-                                );
-                            }
-                            // An error or a closed write side is reported to whichever
-                            // direction is in use: the next syscall surfaces it.
-                            let failed = event.is_error() || event.is_write_closed();
-                            slot.conn.ready(event.is_readable(), event.is_writable() || failed, event.is_read_closed());
-                            if !slot.yielded {
-                                self.drive(key);
-                            }
-                        }
-                    }
-                }
+                self.on_event(event);
             }
             for key in std::mem::take(&mut self.yielded) {
                 if let Some(slot) = self.slab.get_mut(key) {
@@ -494,6 +472,39 @@ impl EventLoop {
         let c = self.cx.counters;
         let log_lines_dropped = self.cx.log.as_ref().map_or(0, AccessLog::dropped);
         Ok(Summary { connections: c.accepted, requests: c.requests, bytes_sent: c.bytes_sent, log_lines_dropped })
+    }
+
+    /// One readiness event: the waker, signals, a listener, or a connection.
+    fn on_event(&mut self, event: &mio::event::Event) {
+        match event.token() {
+            WAKER => {}
+            SIGNALS => self.on_signals(),
+            token if token.0 > usize::MAX - 1 - MAX_LISTENERS => {
+                let index = usize::MAX - 1 - token.0;
+                if index < self.listeners.len() {
+                    self.accept(index);
+                }
+            }
+            Token(key) => {
+                if let Some(slot) = self.slab.get_mut(key) {
+                    if self.cx.trace.is_some() {
+                        eprintln!(
+                            "trace: conn {key}: event{}{}{}",
+                            if event.is_readable() { " readable" } else { "" },
+                            if event.is_writable() { " writable" } else { "" },
+                            if event.is_read_closed() { " read-closed" } else { "" }
+                        );
+                    }
+                    // An error or a closed write side is reported to whichever
+                    // direction is in use: the next syscall surfaces it.
+                    let failed = event.is_error() || event.is_write_closed();
+                    slot.conn.ready(event.is_readable(), event.is_writable() || failed, event.is_read_closed());
+                    if !slot.yielded {
+                        self.drive(key);
+                    }
+                }
+            }
+        }
     }
 
     /// The first loop, with the signal source, ends last: until the other workers have
