@@ -4,49 +4,54 @@
 //! not mio (the server owns readiness) and not paths (the handler owns those).
 //!
 //! ```text
-//!            bytes in                      head complete, body announced
-//!   Head ---------------> (parse) ------------------------------> Body (discard)
-//!    ^                       | head complete, no body                 | body done
-//!    |                       v                                        v
-//!    |  keep-alive        Writing (output buffer, then file segments) <-+
-//!    +--------------------------+ response done
-//!                               | close, client bytes possibly pending (always after an
-//!                               | error response) -> Linger (half-close, drain) -> closed
-//!                               +------> closed (close, nothing pending)
+//!            bytes in               head complete, body announced
+//!   Head ------------> (parse) ---------------------------------> Body (discard)
+//!    ^                    |                                           | body passed
+//!    |                    | head complete, no body                    v
+//!    |                    +-------------------------------------- BodyDone (answer it)
+//!    |                    v                                           |
+//!    |  KeepAlive     Writing (output buffer, file segments, <--------+
+//!    +--------------- the transport's own bytes) -- response done, Closing:
+//!                         | Close, nothing can be pending (EOF, or drained) -> closed
+//!                         | Close with bytes maybe pending, or Linger (always after an
+//!                         |   error response) -> Linger (half-close, drain) -> closed
 //! ```
+//!
+//! The state lives in named parts, each changed through one method: `Phase` (above),
+//! `Closing` (`begin_response`, `fail`), `Input` (read, consumed, cut, pooled), `Output`
+//! (rendered bytes, streamed body, the transport's own bytes), `Readiness` (edges not yet
+//! used up) and the timer (`restart_timer`, `update_timer`).
 //!
 //! Buffers come from a pool shared by the loop and go back to it whenever they are
 //! empty, so an idle keep-alive connection holds no buffer at all. Input starts in a small
 //! buffer (`SMALL_INPUT_BUFFER`) and moves to a big one only when a read fills it, so a
 //! client waiting mid-head holds 1 KiB, not a full-size head's worth.
-use std::collections::VecDeque;
-use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io;
 use std::net::SocketAddr;
-use std::os::unix::fs::FileExt;
 use std::time::{Instant, SystemTime};
 
 use crate::error::{interrupted, would_block};
-use crate::handler::{Body, Segment, Site};
-use crate::log::{AccessLog, Pending, Record};
+use crate::handler::{Body, Reply, Segment, Site};
+use crate::log::{AccessLog, Record, ResponseLog};
 use crate::request::{self, BodyDiscard, BodyFraming, Discarded, Limits, ParseError};
 use crate::response::{self, DateCache};
 use crate::timer::{TimeoutKind, Timeouts};
+use crate::transport::Transport;
 
 /// Most bytes (head, small bodies and file data alike) one connection may send per loop
 /// turn before it yields to the others.
-pub const WRITE_QUANTUM: usize = 2 * 1024 * 1024;
+pub(crate) const WRITE_QUANTUM: usize = 2 * 1024 * 1024;
 
 /// Pipelined responses are batched into one write until the output holds this much.
-pub const BATCH_BYTES: usize = 64 * 1024;
+pub(crate) const BATCH_BYTES: usize = 64 * 1024;
 
 /// Every connection's first input buffer. A typical head, or a handful of small pipelined
 /// ones, fits; a connection waiting in the middle of a head (a slow client, or slowloris)
 /// holds only this much.
-pub const SMALL_INPUT_BUFFER: usize = 1024;
+pub(crate) const SMALL_INPUT_BUFFER: usize = 1024;
 
 /// Smallest big input buffer: large enough to take a burst of pipelined requests in one read.
-pub const MIN_INPUT_BUFFER: usize = 16 * 1024;
+pub(crate) const MIN_INPUT_BUFFER: usize = 16 * 1024;
 
 /// A lingering close throws away at most this much unread input before giving up.
 const LINGER_MAX_BYTES: u64 = 1024 * 1024;
@@ -64,32 +69,6 @@ const POOL_BYTES: usize = 512 * 1024;
 /// An output buffer that grew past this is freed instead of pooled.
 const OUTPUT_KEEP_MAX: usize = 256 * 1024;
 
-/// A stream the connection can serve over. The defaults work for any `Read + Write`;
-/// the TCP stream overrides `send_file` with `sendfile(2)`.
-pub trait Transport: Read + Write {
-    /// Sends up to `len` bytes of `file` from `offset`, returning how many went out.
-    /// `Ok(0)` means the file ended early.
-    fn send_file(&mut self, file: &File, offset: u64, len: usize) -> io::Result<usize> {
-        let mut chunk = [0u8; 16 * 1024];
-        let n = file.read_at(&mut chunk[..len.min(16 * 1024)], offset)?;
-        if n == 0 {
-            return Ok(0);
-        }
-        self.write(&chunk[..n])
-    }
-
-    /// Writes bytes that a file body will follow at once: the TCP stream says so
-    /// (`MSG_MORE`) so the head and the body's first bytes share segments.
-    fn write_more(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.write(buf)
-    }
-
-    /// Half-closes the sending side (for a lingering close).
-    fn shutdown_write(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
 /// What the connection needs from the loop after `drive`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
@@ -103,7 +82,7 @@ pub enum Status {
 
 /// Totals over the life of the loop (the shutdown summary and `--stats`).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Counters {
+pub(crate) struct Counters {
     pub accepted: u64,
     pub requests: u64,
     pub bytes_sent: u64,
@@ -114,7 +93,7 @@ pub struct Counters {
 
 /// Reusable buffers, shared by all connections of one (single-threaded) loop.
 #[derive(Debug)]
-pub struct Buffers {
+pub(crate) struct Buffers {
     /// Bytes of a big input buffer: a full-size head plus the body bytes that follow it.
     big_size: usize,
     small: Vec<Box<[u8]>>,
@@ -123,7 +102,7 @@ pub struct Buffers {
 }
 
 impl Buffers {
-    pub fn new(limits: &Limits) -> Self {
+    pub(crate) fn new(limits: &Limits) -> Self {
         // A full-size head must still leave room for the body bytes that follow it.
         let big_size = (limits.max_head_bytes + 4096).max(MIN_INPUT_BUFFER);
         Buffers { big_size, small: Vec::new(), big: Vec::new(), outputs: Vec::new() }
@@ -166,19 +145,19 @@ impl Buffers {
 /// Everything the loop shares with the connection it is driving.
 #[derive(Debug)]
 pub struct Context {
-    pub site: Site,
-    pub limits: Limits,
-    pub timeouts: Timeouts,
+    pub(crate) site: Site,
+    pub(crate) limits: Limits,
+    pub(crate) timeouts: Timeouts,
     /// The loop's clock, read once per turn.
     pub now: Instant,
-    pub date: DateCache,
-    pub buffers: Buffers,
-    pub counters: Counters,
-    pub log: Option<AccessLog>,
+    pub(crate) date: DateCache,
+    pub(crate) buffers: Buffers,
+    pub(crate) counters: Counters,
+    pub(crate) log: Option<AccessLog>,
     /// `--trace`: what the connection being driven did, step by step (None: off, and free).
-    pub trace: Option<Vec<String>>,
+    pub(crate) trace: Option<Vec<String>>,
     /// The server is stopping: answer with `Connection: close`.
-    pub draining: bool,
+    pub(crate) draining: bool,
 }
 
 impl Context {
@@ -219,9 +198,23 @@ enum Phase {
     /// The head at the front of the input announced a body, which is being thrown away;
     /// the head stays buffered and is answered once the body has passed.
     Body { head_len: usize, discard: BodyDiscard },
+    /// The body of the head at the front of the input has passed: answer that head now.
+    BodyDone,
     /// Sent an error and half-closed; reading and dropping what the client still sends so
     /// that closing does not reset the connection before the client reads the error.
     Linger { dropped: u64 },
+}
+
+/// How the connection ends once the response being sent has left.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Closing {
+    /// Keep-alive: read the next request.
+    KeepAlive,
+    /// Close; linger first only if client bytes may still be on the way.
+    Close,
+    /// An error answered: always half-close and drain before closing, since the client
+    /// may still be sending the request we gave up on.
+    Linger,
 }
 
 /// Outcome of writing pending output.
@@ -236,37 +229,164 @@ enum Flush {
     Failed,
 }
 
-/// Access-log lines of responses still being sent (only with `--access-log`). Byte offsets
-/// over the connection's life tell when a response has left, and how much of it.
+/// What one write or sendfile call did, its errors sorted out (see `Connection::sent`).
+enum Sent {
+    Bytes(usize),
+    /// Interrupted by a signal: try again.
+    Again,
+    Blocked,
+    Failed,
+}
+
+/// Bytes read, not yet consumed: `buf[start..end]`. Empty (no allocation) when idle,
+/// small while what it holds fits in a small buffer, big while more does.
 #[derive(Debug, Default)]
-struct ResponseLog {
-    pending: VecDeque<LogEntry>,
-    /// Bytes queued for sending so far, and bytes sent.
-    queued: u64,
-    sent: u64,
+struct Input {
+    buf: Box<[u8]>,
+    start: usize,
+    end: usize,
+    /// The last read brought more than a small buffer holds (a pipelined burst, a long
+    /// head, a body): the next one goes straight into a big buffer, in one syscall.
+    big_reads: bool,
 }
 
-/// One response's line and where its bytes lie in the connection's output.
-#[derive(Debug)]
-struct LogEntry {
-    line: Pending,
-    start: u64,
-    head: u64,
-    end: u64,
-}
-
-/// Notes `total` bytes queued for sending on a connection, `body` of them a body; with a
-/// record they are that response's, and its log line is written once they have all left.
-/// (A function of the log alone, so it can run while the request borrows the input.)
-fn log_queued(log: &mut Option<Box<ResponseLog>>, cx: &mut Context, record: Option<&Record>, total: u64, body: u64) {
-    let Some(access_log) = &mut cx.log else { return };
-    let log = log.get_or_insert_with(Default::default);
-    let start = log.queued;
-    log.queued += total;
-    if let Some(record) = record {
-        let line = access_log.begin(record, SystemTime::now());
-        log.pending.push_back(LogEntry { line, start, head: total - body, end: log.queued });
+impl Input {
+    fn is_empty(&self) -> bool {
+        self.start == self.end
     }
+
+    fn len(&self) -> usize {
+        self.end - self.start
+    }
+
+    fn bytes(&self) -> &[u8] {
+        &self.buf[self.start..self.end]
+    }
+
+    /// Drops everything buffered (after an error, or while lingering).
+    fn clear(&mut self) {
+        self.start = 0;
+        self.end = 0;
+    }
+
+    /// Removes `n` bytes at `at` (from `start`) from the input: a discarded piece of body.
+    fn cut(&mut self, at: usize, n: usize) {
+        let at = self.start + at;
+        self.buf.copy_within(at + n..self.end, at);
+        self.end -= n;
+    }
+
+    /// Before a read: a buffer to read into (big when the reads have been big), a full
+    /// small one grown, a full big one compacted.
+    fn make_room(&mut self, cx: &mut Context) {
+        if self.buf.is_empty() {
+            self.buf = cx.buffers.take_input(self.big_reads);
+        } else if self.buf.len() == SMALL_INPUT_BUFFER && (self.big_reads || self.end == self.buf.len()) {
+            self.move_to(true, cx);
+        }
+        if self.end == self.buf.len() && self.start > 0 {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+    }
+
+    /// `n` bytes were read after `end`. True if they filled a small buffer, which then
+    /// moved into a big one: the rest of a burst is likely queued, so read again at once.
+    fn received(&mut self, n: usize, cx: &mut Context) -> bool {
+        self.end += n;
+        self.big_reads = self.len() > SMALL_INPUT_BUFFER;
+        let outgrown = self.end == self.buf.len() && self.buf.len() == SMALL_INPUT_BUFFER;
+        if outgrown {
+            self.big_reads = true;
+            self.move_to(true, cx);
+        }
+        outgrown
+    }
+
+    /// Moves the unconsumed input into a fresh big (or small) buffer, to the front, and
+    /// gives the old one back to the pool.
+    fn move_to(&mut self, big: bool, cx: &mut Context) {
+        let pending = self.len();
+        let mut buf = cx.buffers.take_input(big);
+        buf[..pending].copy_from_slice(self.bytes());
+        cx.trace(|| format!("input buffer {} -> {} bytes", self.buf.len(), buf.len()));
+        cx.buffers.give_input(std::mem::replace(&mut self.buf, buf));
+        self.start = 0;
+        self.end = pending;
+    }
+
+    /// After a drive: an empty buffer goes back to the pool (unless `keep`: a body's
+    /// discard state points into it), a big one holding little moves to a small one.
+    fn shrink(&mut self, keep: bool, cx: &mut Context) {
+        if self.is_empty() && !keep {
+            self.clear();
+            cx.buffers.give_input(std::mem::take(&mut self.buf));
+        } else if self.buf.len() > SMALL_INPUT_BUFFER && self.len() < SMALL_INPUT_BUFFER {
+            // A connection that waits holds a buffer the size of what it holds.
+            self.move_to(false, cx);
+        }
+    }
+}
+
+/// Rendered response bytes, written from `written` on, then the streamed rest.
+#[derive(Debug, Default)]
+struct Output {
+    buf: Vec<u8>,
+    written: usize,
+    /// The streamed rest of the current response, after `buf`.
+    body: Option<Body>,
+    /// The transport holds bytes of its own to send (`Transport::wants_write`), as of the
+    /// last look.
+    below: bool,
+}
+
+impl Output {
+    /// Nothing of ours left to send (the transport's own bytes aside).
+    fn is_empty(&self) -> bool {
+        self.written >= self.buf.len() && self.body.is_none()
+    }
+
+    /// A buffer to render into, from the pool.
+    fn ensure_buffer(&mut self, buffers: &mut Buffers) {
+        if self.buf.capacity() == 0 {
+            self.buf = buffers.take_output();
+        }
+    }
+
+    /// Body bytes follow the buffered ones at once (so the head may be corked).
+    fn file_follows(&self) -> bool {
+        self.body.as_ref().is_some_and(|b| !b.segments.is_empty())
+    }
+
+    /// Bytes the body will stream after the buffer (for the access log).
+    fn streamed(body: &Option<Body>) -> u64 {
+        body.as_ref().map_or(0, |b| b.segments.iter().map(Segment::size).sum())
+    }
+
+    /// `n` bytes of the front file segment went out.
+    fn file_sent(&mut self, n: usize) {
+        if let Some(Segment::File { offset, len }) = self.body.as_mut().and_then(|b| b.segments.front_mut()) {
+            *offset += n as u64;
+            *len -= n as u64;
+        }
+    }
+
+    fn release(&mut self, buffers: &mut Buffers) {
+        self.written = 0;
+        buffers.give_output(std::mem::take(&mut self.buf));
+    }
+}
+
+/// Readiness as last reported and not yet used up.
+#[derive(Debug, Clone, Copy)]
+struct Readiness {
+    readable: bool,
+    writable: bool,
+    /// The peer half-closed (EPOLLRDHUP): read until EOF, not just until a short read.
+    hup: bool,
+    /// Read returned EOF: nothing more will come.
+    eof: bool,
 }
 
 /// One client connection.
@@ -274,35 +394,14 @@ fn log_queued(log: &mut Option<Box<ResponseLog>>, cx: &mut Context, record: Opti
 pub struct Connection {
     peer: Option<SocketAddr>,
     phase: Phase,
-    /// Bytes read, not yet consumed: `input[start..end]`. Empty (no allocation) when idle,
-    /// small while what it holds fits in a small buffer, big while more does.
-    input: Box<[u8]>,
-    start: usize,
-    end: usize,
-    /// The last read brought more than a small buffer holds (a pipelined burst, a long
-    /// head, a body): the next one goes straight into a big buffer, in one syscall.
-    big_reads: bool,
-    /// Rendered response bytes, written from `written` on.
-    output: Vec<u8>,
-    written: usize,
-    /// The streamed rest of the current response, after `output`.
-    body: Option<Body>,
-    /// The current head's body was already discarded: answer it now.
-    body_done: bool,
-    /// Readiness as last reported and not yet used up.
-    readable: bool,
-    writable: bool,
-    /// The peer half-closed (EPOLLRDHUP): read until EOF, not just until a short read.
-    hup: bool,
-    /// Read returned EOF: nothing more will come.
-    eof: bool,
-    /// Close once the pending output is written; `linger` first when it was an error.
-    close_after: bool,
-    linger: bool,
+    closing: Closing,
+    input: Input,
+    output: Output,
+    ready: Readiness,
     /// The timer this connection runs against and since when (None: restart it).
     timer: Option<(TimeoutKind, Instant)>,
     requests: u64,
-    log: Option<Box<ResponseLog>>,
+    log: ResponseLog,
 }
 
 impl Connection {
@@ -312,53 +411,38 @@ impl Connection {
         Connection {
             peer,
             phase: Phase::Head,
-            input: Box::default(),
-            start: 0,
-            end: 0,
-            big_reads: false,
-            output: Vec::new(),
-            written: 0,
-            body: None,
-            body_done: false,
-            readable: true,
-            writable: true,
-            hup: false,
-            eof: false,
-            close_after: false,
-            linger: false,
+            closing: Closing::KeepAlive,
+            input: Input::default(),
+            output: Output::default(),
+            ready: Readiness { readable: true, writable: true, hup: false, eof: false },
             timer: Some((TimeoutKind::Request, now)),
             requests: 0,
-            log: None,
+            log: ResponseLog::default(),
         }
     }
 
     /// Records a readiness event from the loop.
     pub fn ready(&mut self, readable: bool, writable: bool, read_closed: bool) {
-        self.readable |= readable || read_closed;
-        self.writable |= writable;
-        self.hup |= read_closed;
+        self.ready.readable |= readable || read_closed;
+        self.ready.writable |= writable;
+        self.ready.hup |= read_closed;
     }
 
     /// The deadline this connection currently runs against.
-    pub fn deadline(&self, timeouts: &Timeouts) -> (TimeoutKind, Instant) {
+    pub(crate) fn deadline(&self, timeouts: &Timeouts) -> (TimeoutKind, Instant) {
         let (kind, since) = self.timer.expect("timer is set after every drive");
         (kind, since + timeouts.of(kind))
     }
 
-    /// Requests answered on this connection so far.
-    pub fn requests(&self) -> u64 {
-        self.requests
-    }
-
     /// Between requests, with nothing buffered: safe to close at once (graceful drain).
-    pub fn is_idle(&self) -> bool {
-        self.phase == Phase::Head && self.start == self.end && !self.has_output()
+    pub(crate) fn is_idle(&self) -> bool {
+        self.phase == Phase::Head && self.input.is_empty() && !self.has_output()
     }
 
     /// Since when it has waited for its next request, once one was answered (None: new,
     /// mid-request, writing or lingering). Closing it then loses nothing, so the server
     /// reaps the longest-idle of these when it runs out of connection slots.
-    pub fn idle_since(&self) -> Option<Instant> {
+    pub(crate) fn idle_since(&self) -> Option<Instant> {
         match self.timer {
             Some((TimeoutKind::Idle, since)) if self.requests > 0 && self.is_idle() => Some(since),
             _ => None,
@@ -371,40 +455,41 @@ impl Connection {
             Phase::Linger { .. } => "lingering",
             _ if self.has_output() => "writing",
             Phase::Body { .. } => "reading-body",
-            Phase::Head if self.start < self.end => "reading-head",
+            Phase::BodyDone => "reading-head",
+            Phase::Head if !self.input.is_empty() => "reading-head",
             Phase::Head if self.requests == 0 => "new",
             Phase::Head => "idle",
         }
     }
 
+    /// Bytes still to send: ours, or the transport's own.
     fn has_output(&self) -> bool {
-        self.written < self.output.len() || self.body.is_some()
+        !self.output.is_empty() || self.output.below
     }
 
     /// Moves bytes until the stream would block, the quantum is used, or the connection
     /// is done.
     pub fn drive<S: Transport>(&mut self, io: &mut S, cx: &mut Context) -> Status {
-        let status = self.run(io, cx);
+        let status = match self.run(io, cx) {
+            // Input is waiting below us that no edge will announce: come back next turn.
+            Status::Wait if io.has_buffered_input() && self.ready.writable => Status::Yield,
+            status => status,
+        };
         if status == Status::Close {
             self.release_buffers(cx);
             return status;
         }
+        self.output.below = io.wants_write();
         self.update_timer(cx.now);
-        if self.start == self.end && !matches!(self.phase, Phase::Body { .. }) {
-            self.start = 0;
-            self.end = 0;
-            cx.buffers.give_input(std::mem::take(&mut self.input));
-        } else if self.input.len() > SMALL_INPUT_BUFFER && self.end - self.start < SMALL_INPUT_BUFFER {
-            // A connection that waits holds a buffer the size of what it holds.
-            self.move_input(false, cx);
-        }
-        if !self.has_output() {
-            self.written = 0;
-            cx.buffers.give_output(std::mem::take(&mut self.output));
+        self.input.shrink(matches!(self.phase, Phase::Body { .. }), cx);
+        if self.output.is_empty() {
+            self.output.release(&mut cx.buffers);
         }
         status
     }
 
+    /// The request cycle: write what is pending, end the connection if its last response
+    /// has left, answer what the input holds, read more.
     fn run<S: Transport>(&mut self, io: &mut S, cx: &mut Context) -> Status {
         let mut budget = WRITE_QUANTUM;
         let mut state = self.state_name();
@@ -414,7 +499,7 @@ impl Connection {
                 cx.trace(|| format!("state {state} -> {next}"));
                 state = next;
             }
-            if self.has_output() {
+            if self.has_output() || io.wants_write() {
                 match self.flush(io, cx, &mut budget) {
                     Flush::Done => {}
                     Flush::Blocked => return Status::Wait,
@@ -427,147 +512,172 @@ impl Connection {
                     return Status::Yield;
                 }
             }
-            if self.close_after && !matches!(self.phase, Phase::Linger { .. }) {
-                // Closing with unread input makes the kernel answer with a reset, which
-                // can destroy the end of our response in the client's buffers. Close at
-                // once only when nothing can be pending: EOF seen, or the last read was
-                // short (the queue was empty) with no readable edge since.
-                let quiet = self.eof || (!self.linger && !self.readable && self.start == self.end);
-                if quiet {
+            if self.closing != Closing::KeepAlive && !matches!(self.phase, Phase::Linger { .. }) {
+                if self.quiet(io) {
                     return Status::Close;
                 }
-                // Half-close, then drain: the client reads our response before the close.
-                let _ = io.shutdown_write();
-                self.phase = Phase::Linger { dropped: 0 };
-                self.timer = None;
+                self.start_lingering(io, cx);
             }
             if let Phase::Linger { dropped } = &mut self.phase {
-                *dropped += (self.end - self.start) as u64;
-                self.start = 0;
-                self.end = 0;
-                if *dropped > LINGER_MAX_BYTES || self.eof {
+                *dropped += self.input.len() as u64;
+                self.input.clear();
+                if *dropped > LINGER_MAX_BYTES || self.ready.eof {
                     return Status::Close;
                 }
             } else if self.process(cx) {
                 continue;
-            } else if self.eof {
+            } else if self.ready.eof {
                 // The peer will send nothing more and everything it asked for is answered.
                 return Status::Close;
             }
-            if !self.readable {
+            if !self.ready.readable && !io.has_buffered_input() {
                 return Status::Wait;
             }
             match self.fill(io, cx) {
                 Ok(true) => {}
                 Ok(false) => return Status::Wait,
-                Err(_) => return Status::Close,
+                Err(e) => {
+                    cx.trace(|| format!("read failed: {e}"));
+                    return Status::Close;
+                }
             }
         }
+    }
+
+    /// Closing at once is safe: no client bytes can be pending. Closing with unread input
+    /// makes the kernel answer with a reset, which can destroy the end of our response in
+    /// the client's buffers; so only with EOF seen, or after a plain close whose last read
+    /// was short (the queue was empty) with no readable edge since.
+    fn quiet<S: Transport>(&self, io: &S) -> bool {
+        let drained = !self.ready.readable && !io.has_buffered_input() && self.input.is_empty();
+        self.ready.eof || (self.closing == Closing::Close && drained)
+    }
+
+    /// Half-closes, then drains: the client reads our response before the close.
+    fn start_lingering<S: Transport>(&mut self, io: &mut S, cx: &mut Context) {
+        if let Err(e) = io.shutdown_write() {
+            cx.trace(|| format!("shutdown failed: {e}"));
+        }
+        self.phase = Phase::Linger { dropped: 0 };
+        self.restart_timer();
+    }
+
+    /// The next request's clock (or the linger's) starts at the end of this drive.
+    fn restart_timer(&mut self) {
+        self.timer = None;
     }
 
     /// Parses and answers what the input holds, batching responses. True if it did
     /// anything (so there may be output to write).
     fn process(&mut self, cx: &mut Context) -> bool {
         let mut progressed = false;
-        while !self.close_after && self.body.is_none() && self.output.len() < BATCH_BYTES {
-            if let Phase::Body { head_len, discard } = &mut self.phase {
-                let at = self.start + *head_len;
-                match discard.feed(&self.input[at..self.end], cx.limits.max_body_bytes) {
-                    Ok(Discarded::More(n)) => {
-                        self.cut(at, n);
-                        return progressed;
-                    }
-                    Ok(Discarded::Done(n)) => {
-                        self.cut(at, n);
-                        self.phase = Phase::Head;
-                        self.body_done = true;
-                    }
-                    Err(e) => {
-                        self.fail(e, cx);
-                        return true;
-                    }
-                }
+        while self.closing == Closing::KeepAlive && self.output.body.is_none() && self.output.buf.len() < BATCH_BYTES {
+            match self.answer_next(cx) {
+                Some(true) => progressed = true,
+                Some(false) => return progressed,
+                // An error was answered: the cycle ends here.
+                None => return true,
             }
-            if self.start == self.end {
-                return progressed;
-            }
-            if self.output.capacity() == 0 {
-                self.output = cx.buffers.take_output();
-            }
-            let parsed = request::parse(&self.input[self.start..self.end], &cx.limits);
-            let (req, head_len) = match parsed {
-                Ok(Some(parsed)) => {
-                    let (r, _) = &parsed;
-                    cx.trace(|| format!("parsed {} {:?} HTTP/1.{}", r.method, r.target, r.minor_version));
-                    parsed
-                }
-                Ok(None) => return progressed,
-                Err(e) => {
-                    self.fail(e, cx);
-                    return true;
-                }
-            };
-            progressed = true;
-            if req.body != BodyFraming::None && !self.body_done {
-                if req.expect_continue && req.minor_version == 1 {
-                    const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
-                    self.output.extend_from_slice(CONTINUE);
-                    log_queued(&mut self.log, cx, None, CONTINUE.len() as u64, 0);
-                }
-                self.phase = Phase::Body { head_len, discard: BodyDiscard::new(req.body) };
-                continue;
-            }
-            self.body_done = false;
-            // While the server drains, every response is the connection's last.
-            let req = request::Request { keep_alive: req.keep_alive && !cx.draining, ..req };
-            let queued_before = self.output.len();
-            let reply = cx.site.respond(&req, cx.date.get(), cx.now, &mut self.output);
-            cx.trace(|| format!("response {} planned, body {} bytes", reply.status, reply.body_len));
-            if cx.log.is_some() {
-                let streamed: u64 = reply.body.as_ref().map_or(0, |b| b.segments.iter().map(Segment::size).sum());
-                let total = (self.output.len() - queued_before) as u64 + streamed;
-                let target = match req.target {
-                    request::Target::Path(p) => p,
-                    request::Target::Asterisk => "*",
-                };
-                let record = Record {
-                    peer: self.peer,
-                    method: Some(req.method),
-                    target,
-                    minor_version: req.minor_version,
-                    status: reply.status,
-                    referer: req.fields.referer,
-                    user_agent: req.fields.user_agent,
-                };
-                log_queued(&mut self.log, cx, Some(&record), total, reply.body_len);
-            }
-            self.start += head_len;
-            self.requests += 1;
-            cx.counters.requests += 1;
-            self.body = reply.body;
-            self.close_after = reply.close;
-            self.linger = reply.close && reply.status >= 400;
-            // The next request's clock starts now.
-            self.timer = None;
         }
         progressed
     }
 
-    /// Removes `n` bytes at `at` from the input (a discarded piece of body).
-    fn cut(&mut self, at: usize, n: usize) {
-        self.input.copy_within(at + n..self.end, at);
-        self.end -= n;
+    /// One step of the cycle on the input's front: a piece of body thrown away, an
+    /// interim 100, or a response queued. Some(true): a step was taken, go on;
+    /// Some(false): more input is needed; None: an error response was queued instead.
+    fn answer_next(&mut self, cx: &mut Context) -> Option<bool> {
+        if matches!(self.phase, Phase::Body { .. }) && !self.discard_body(cx)? {
+            return Some(false);
+        }
+        if self.input.is_empty() {
+            return Some(false);
+        }
+        self.output.ensure_buffer(&mut cx.buffers);
+        let (req, head_len) = match request::parse(self.input.bytes(), &cx.limits) {
+            Ok(Some(parsed)) => parsed,
+            Ok(None) => return Some(false),
+            Err(e) => {
+                self.fail(e, cx);
+                return None;
+            }
+        };
+        cx.trace(|| format!("parsed {} {:?} HTTP/1.{}", req.method, req.target, req.minor_version));
+        if req.body != BodyFraming::None && self.phase != Phase::BodyDone {
+            let interim = req.expect_continue && req.minor_version == 1;
+            self.expect_body(req.body, head_len, interim, cx);
+            return Some(true);
+        }
+        // While the server drains, every response is the connection's last.
+        let req = request::Request { keep_alive: req.keep_alive && !cx.draining, ..req };
+        let queued_before = self.output.buf.len();
+        let reply = cx.site.respond(&req, cx.date.get(), cx.now, &mut self.output.buf);
+        cx.trace(|| format!("response {} planned, body {} bytes", reply.status, reply.body_len));
+        if cx.log.is_some() {
+            let total = (self.output.buf.len() - queued_before) as u64 + Output::streamed(&reply.body);
+            let record = record_of(self.peer, &req, reply.status);
+            self.log.queued(cx.log.as_mut(), Some(&record), total, reply.body_len);
+        }
+        self.begin_response(head_len, reply, cx);
+        Some(true)
+    }
+
+    /// The head at the front announced a body: throw it away before answering, and tell a
+    /// client that waits for it (`Expect: 100-continue`) to send it.
+    fn expect_body(&mut self, framing: BodyFraming, head_len: usize, interim: bool, cx: &mut Context) {
+        if interim {
+            const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+            self.output.buf.extend_from_slice(CONTINUE);
+            self.log.queued(cx.log.as_mut(), None, CONTINUE.len() as u64, 0);
+        }
+        self.phase = Phase::Body { head_len, discard: BodyDiscard::new(framing) };
+    }
+
+    /// Throws away the body bytes the input holds. Some(true): the body has passed;
+    /// Some(false): more is to come; None: bad framing or too long, answered with an error.
+    fn discard_body(&mut self, cx: &mut Context) -> Option<bool> {
+        let Phase::Body { head_len, discard } = &mut self.phase else { return Some(true) };
+        let at = *head_len;
+        match discard.feed(&self.input.bytes()[at..], cx.limits.max_body_bytes) {
+            Ok(Discarded::More(n)) => {
+                self.input.cut(at, n);
+                Some(false)
+            }
+            Ok(Discarded::Done(n)) => {
+                self.input.cut(at, n);
+                self.phase = Phase::BodyDone;
+                Some(true)
+            }
+            Err(e) => {
+                self.fail(e, cx);
+                None
+            }
+        }
+    }
+
+    /// The response to the head at the front is queued: consume the head, take the
+    /// streamed body, and note how the connection ends.
+    fn begin_response(&mut self, head_len: usize, reply: Reply, cx: &mut Context) {
+        self.input.start += head_len;
+        self.requests += 1;
+        cx.counters.requests += 1;
+        self.phase = Phase::Head;
+        self.output.body = reply.body;
+        self.closing = match (reply.close, reply.status >= 400) {
+            (false, _) => Closing::KeepAlive,
+            (true, false) => Closing::Close,
+            (true, true) => Closing::Linger,
+        };
+        self.restart_timer();
     }
 
     /// Answers a request that cannot be served (bad framing, limits, timeout) and closes.
     fn fail(&mut self, e: ParseError, cx: &mut Context) {
         cx.trace(|| format!("{e}: answering {} and closing", e.status()));
-        if self.output.capacity() == 0 {
-            self.output = cx.buffers.take_output();
-        }
-        let queued_before = self.output.len();
+        self.output.ensure_buffer(&mut cx.buffers);
+        let queued_before = self.output.buf.len();
         let why = e.explanation();
-        let body_len = response::explained_error(&mut self.output, e.status(), why, cx.date.get(), true, false, false);
+        let body_len =
+            response::explained_error(&mut self.output.buf, e.status(), why, cx.date.get(), true, false, false);
         if cx.log.is_some() {
             let record = Record {
                 peer: self.peer,
@@ -578,61 +688,37 @@ impl Connection {
                 referer: None,
                 user_agent: None,
             };
-            let total = (self.output.len() - queued_before) as u64;
-            log_queued(&mut self.log, cx, Some(&record), total, body_len);
+            let total = (self.output.buf.len() - queued_before) as u64;
+            self.log.queued(cx.log.as_mut(), Some(&record), total, body_len);
         }
-        self.start = self.end;
+        self.input.start = self.input.end;
         self.phase = Phase::Head;
-        self.close_after = true;
-        self.linger = true;
-        self.timer = None;
+        self.closing = Closing::Linger;
+        self.restart_timer();
     }
 
-    /// Writes the output buffer, then the body segments, until done, blocked or out of
-    /// quantum.
+    /// Writes the transport's own bytes, the output buffer, then the body segments, until
+    /// done, blocked or out of quantum.
     fn flush<S: Transport>(&mut self, io: &mut S, cx: &mut Context, budget: &mut usize) -> Flush {
+        if let Some(stop) = self.flush_own(io, cx) {
+            return stop;
+        }
         loop {
-            if self.written < self.output.len() {
-                if !self.writable {
-                    return Flush::Blocked;
+            if self.output.written < self.output.buf.len() {
+                match self.write_buffer(io, cx, budget) {
+                    Some(stop) => return stop,
+                    None => continue,
                 }
-                let pending = self.output.len() - self.written;
-                let bytes = &self.output[self.written..];
-                // MSG_MORE only when body bytes follow at once: corked bytes with nothing
-                // after them would wait for the kernel's 200 ms cork timer.
-                let more = self.body.as_ref().is_some_and(|b| !b.segments.is_empty());
-                let wrote = if more { io.write_more(bytes) } else { io.write(bytes) };
-                match wrote {
-                    Ok(0) => return Flush::Failed,
-                    Ok(n) => {
-                        cx.trace(|| format!("wrote {n} of {pending} bytes"));
-                        self.progress(n, cx);
-                        self.written += n;
-                        *budget = budget.saturating_sub(n);
-                        // A short write means the socket buffer is full (epoll(7)):
-                        // wait for the writable edge instead of asking again.
-                        if n < pending {
-                            self.writable = false;
-                            return Flush::Blocked;
-                        }
-                    }
-                    Err(e) if interrupted(&e) => {}
-                    Err(e) if would_block(&e) => {
-                        cx.trace(|| "write: WouldBlock".into());
-                        self.writable = false;
-                        return Flush::Blocked;
-                    }
-                    Err(_) => return Flush::Failed,
-                }
-                continue;
             }
-            self.output.clear();
-            self.written = 0;
-            let Some(body) = &mut self.body else { return Flush::Done };
+            self.output.buf.clear();
+            self.output.written = 0;
+            let Some(body) = &mut self.output.body else {
+                return self.flush_own(io, cx).unwrap_or(Flush::Done);
+            };
             match body.segments.front_mut() {
-                None => self.body = None,
+                None => self.output.body = None,
                 Some(Segment::Bytes(bytes)) => {
-                    self.output.append(bytes);
+                    self.output.buf.append(bytes);
                     body.segments.pop_front();
                 }
                 Some(Segment::File { len: 0, .. }) => {
@@ -642,40 +728,104 @@ impl Connection {
                     if *budget == 0 {
                         return Flush::Yield;
                     }
-                    if !self.writable {
+                    if !self.ready.writable {
                         return Flush::Blocked;
                     }
                     let want = (*len).min(*budget as u64) as usize;
-                    match io.send_file(&body.file, *offset, want) {
-                        // The file ended before the length we announced: the response
-                        // cannot be completed, and the framing is lost.
-                        Ok(0) => return Flush::Failed,
-                        Ok(n) => {
+                    let wrote = io.send_file(&body.file, *offset, want);
+                    match self.sent("sendfile", wrote, budget, cx) {
+                        Sent::Bytes(n) => {
                             cx.trace(|| format!("sendfile sent {n} bytes"));
-                            *offset += n as u64;
-                            *len -= n as u64;
-                            *budget -= n;
-                            self.progress(n, cx);
+                            self.output.file_sent(n);
                         }
-                        Err(e) if interrupted(&e) => {}
-                        Err(e) if would_block(&e) => {
-                            cx.trace(|| "sendfile: WouldBlock".into());
-                            self.writable = false;
-                            return Flush::Blocked;
-                        }
-                        Err(_) => return Flush::Failed,
+                        Sent::Again => {}
+                        Sent::Blocked => return Flush::Blocked,
+                        Sent::Failed => return Flush::Failed,
                     }
                 }
             }
         }
     }
 
-    /// Writes the log lines of responses cut short, with the body bytes that did leave.
-    fn abandon_logs(&mut self, cx: &mut Context) {
-        let (Some(log), Some(access_log)) = (self.log.take(), &mut cx.log) else { return };
-        for e in log.pending {
-            let sent = log.sent.saturating_sub(e.start).min(e.end - e.start).saturating_sub(e.head);
-            access_log.finish(e.line, sent);
+    /// One write of the output buffer. None: written, go on; else why the flush stops.
+    fn write_buffer<S: Transport>(&mut self, io: &mut S, cx: &mut Context, budget: &mut usize) -> Option<Flush> {
+        if !self.ready.writable {
+            return Some(Flush::Blocked);
+        }
+        let pending = self.output.buf.len() - self.output.written;
+        let bytes = &self.output.buf[self.output.written..];
+        // MSG_MORE only when body bytes follow at once: corked bytes with nothing after
+        // them would wait for the kernel's 200 ms cork timer.
+        let wrote = if self.output.file_follows() { io.write_more(bytes) } else { io.write(bytes) };
+        match self.sent("write", wrote, budget, cx) {
+            Sent::Bytes(n) => {
+                cx.trace(|| format!("wrote {n} of {pending} bytes"));
+                self.output.written += n;
+                // A short write means the socket buffer is full (epoll(7)): wait for the
+                // writable edge instead of asking again.
+                if n < pending && io.drains_on_short_io() {
+                    self.ready.writable = false;
+                    return Some(Flush::Blocked);
+                }
+                None
+            }
+            Sent::Again => None,
+            Sent::Blocked => Some(Flush::Blocked),
+            Sent::Failed => Some(Flush::Failed),
+        }
+    }
+
+    /// Writes the transport's own pending bytes (TLS records); None once there are none.
+    fn flush_own<S: Transport>(&mut self, io: &mut S, cx: &mut Context) -> Option<Flush> {
+        self.output.below = io.wants_write();
+        if !self.output.below {
+            return None;
+        }
+        if !self.ready.writable {
+            return Some(Flush::Blocked);
+        }
+        match io.flush_own() {
+            Ok(true) => {
+                self.output.below = false;
+                None
+            }
+            Ok(false) => {
+                cx.trace(|| "transport output: blocked".into());
+                self.ready.writable = false;
+                Some(Flush::Blocked)
+            }
+            Err(e) => {
+                cx.trace(|| format!("transport output failed: {e}"));
+                Some(Flush::Failed)
+            }
+        }
+    }
+
+    /// Sorts out what one write or sendfile did: bytes sent are counted against the
+    /// quantum and logged; WouldBlock waits for writability; errors end the connection,
+    /// with a trace line saying why. `Ok(0)` is a peer gone or a file that shrank under a
+    /// length already announced: the response cannot be completed.
+    fn sent(&mut self, what: &str, wrote: io::Result<usize>, budget: &mut usize, cx: &mut Context) -> Sent {
+        match wrote {
+            Ok(0) => {
+                cx.trace(|| format!("{what}: sent nothing (peer gone or file shrank), giving up"));
+                Sent::Failed
+            }
+            Ok(n) => {
+                *budget = budget.saturating_sub(n);
+                self.progress(n, cx);
+                Sent::Bytes(n)
+            }
+            Err(e) if interrupted(&e) => Sent::Again,
+            Err(e) if would_block(&e) => {
+                cx.trace(|| format!("{what}: WouldBlock"));
+                self.ready.writable = false;
+                Sent::Blocked
+            }
+            Err(e) => {
+                cx.trace(|| format!("{what} failed: {e}"));
+                Sent::Failed
+            }
         }
     }
 
@@ -683,13 +833,7 @@ impl Connection {
     /// write-stall deadline back.
     fn progress(&mut self, n: usize, cx: &mut Context) {
         cx.counters.bytes_sent += n as u64;
-        if let (Some(log), Some(access_log)) = (&mut self.log, &mut cx.log) {
-            log.sent += n as u64;
-            while log.pending.front().is_some_and(|e| e.end <= log.sent) {
-                let e = log.pending.pop_front().expect("checked");
-                access_log.finish(e.line, e.end - e.start - e.head);
-            }
-        }
+        self.log.sent(cx.log.as_mut(), n as u64);
         if let Some((TimeoutKind::WriteStall, since)) = &mut self.timer {
             *since = cx.now;
         }
@@ -700,10 +844,10 @@ impl Connection {
     /// once: the rest of a burst is likely queued, and answering the burst as a whole keeps
     /// its responses in one write.
     fn fill<S: Transport>(&mut self, io: &mut S, cx: &mut Context) -> io::Result<bool> {
-        self.make_room(cx);
+        self.input.make_room(cx);
         let mut got = false;
         loop {
-            let room = self.input.len() - self.end;
+            let room = self.input.buf.len() - self.input.end;
             if room == 0 {
                 // Unreachable by construction, but a connection that cannot read must not
                 // spin. A small buffer is never full here (`make_room` grows it), so this is
@@ -715,69 +859,38 @@ impl Connection {
                 // (longer is a 400). So a full buffer always parses or fails.
                 return Err(io::ErrorKind::OutOfMemory.into());
             }
-            match io.read(&mut self.input[self.end..]) {
+            match io.read(&mut self.input.buf[self.input.end..]) {
                 Ok(0) => {
                     cx.trace(|| "read: EOF".into());
-                    self.eof = true;
-                    self.readable = false;
+                    self.ready.eof = true;
+                    self.ready.readable = false;
                     return Ok(true);
                 }
                 Ok(n) => {
                     cx.trace(|| format!("read {n} bytes"));
-                    if self.start == self.end && self.timer.is_some_and(|(k, _)| k == TimeoutKind::Idle) {
-                        self.timer = None; // The first byte of a new request.
+                    if self.input.is_empty() && self.timer.is_some_and(|(k, _)| k == TimeoutKind::Idle) {
+                        self.restart_timer(); // The first byte of a new request.
                     }
-                    self.end += n;
-                    self.big_reads = self.end - self.start > SMALL_INPUT_BUFFER;
-                    if n == room && self.input.len() == SMALL_INPUT_BUFFER {
-                        self.big_reads = true;
-                        self.move_input(true, cx);
+                    if self.input.received(n, cx) {
                         got = true;
                         continue;
                     }
                     // A short read drained the socket (epoll(7)); a half-closed peer is
                     // read until EOF instead, since no further edge will announce it.
-                    if n < room && !self.hup {
-                        self.readable = false;
+                    if n < room && !self.ready.hup && io.drains_on_short_io() {
+                        self.ready.readable = false;
                     }
                     return Ok(true);
                 }
                 Err(e) if interrupted(&e) => {}
                 Err(e) if would_block(&e) => {
                     cx.trace(|| "read: WouldBlock".into());
-                    self.readable = false;
+                    self.ready.readable = false;
                     return Ok(got);
                 }
                 Err(e) => return Err(e),
             }
         }
-    }
-
-    /// Before a read: a buffer to read into (big when the reads have been big), a full
-    /// small one grown, a full big one compacted.
-    fn make_room(&mut self, cx: &mut Context) {
-        if self.input.is_empty() {
-            self.input = cx.buffers.take_input(self.big_reads);
-        } else if self.input.len() == SMALL_INPUT_BUFFER && (self.big_reads || self.end == self.input.len()) {
-            self.move_input(true, cx);
-        }
-        if self.end == self.input.len() && self.start > 0 {
-            self.input.copy_within(self.start..self.end, 0);
-            self.end -= self.start;
-            self.start = 0;
-        }
-    }
-
-    /// Moves the unconsumed input into a fresh big (or small) buffer, to the front, and
-    /// gives the old one back to the pool.
-    fn move_input(&mut self, big: bool, cx: &mut Context) {
-        let pending = self.end - self.start;
-        let mut buf = cx.buffers.take_input(big);
-        buf[..pending].copy_from_slice(&self.input[self.start..self.end]);
-        cx.trace(|| format!("input buffer {} -> {} bytes", self.input.len(), buf.len()));
-        cx.buffers.give_input(std::mem::replace(&mut self.input, buf));
-        self.start = 0;
-        self.end = pending;
     }
 
     /// Chooses the timeout that applies to the state the connection is now in; the clock
@@ -786,8 +899,8 @@ impl Connection {
         let kind = match self.phase {
             Phase::Linger { .. } => TimeoutKind::Linger,
             _ if self.has_output() => TimeoutKind::WriteStall,
-            Phase::Body { .. } => TimeoutKind::Request,
-            Phase::Head if self.start < self.end || self.requests == 0 => TimeoutKind::Request,
+            Phase::Body { .. } | Phase::BodyDone => TimeoutKind::Request,
+            Phase::Head if !self.input.is_empty() || self.requests == 0 => TimeoutKind::Request,
             Phase::Head => TimeoutKind::Idle,
         };
         match self.timer {
@@ -801,11 +914,12 @@ impl Connection {
     pub fn on_timeout<S: Transport>(&mut self, io: &mut S, cx: &mut Context) -> Status {
         cx.counters.timeouts += 1;
         let (kind, _) = self.deadline(&cx.timeouts);
-        let partial = self.start < self.end || matches!(self.phase, Phase::Body { .. });
+        let partial = !self.input.is_empty() || matches!(self.phase, Phase::Body { .. });
         if kind == TimeoutKind::Request && partial && !self.has_output() {
             self.fail(ParseError::Timeout, cx);
-            if let Ok(n) = io.write(&self.output) {
-                self.progress(n, cx);
+            match io.write(&self.output.buf) {
+                Ok(n) => self.progress(n, cx),
+                Err(e) => cx.trace(|| format!("write failed: {e}")),
             }
         }
         self.release_buffers(cx);
@@ -813,15 +927,32 @@ impl Connection {
     }
 
     /// Gives up on the connection (the server is stopping): buffers back, log lines out.
-    pub fn abandon(&mut self, cx: &mut Context) {
+    pub(crate) fn abandon(&mut self, cx: &mut Context) {
         self.release_buffers(cx);
     }
 
     fn release_buffers(&mut self, cx: &mut Context) {
-        self.abandon_logs(cx);
-        cx.buffers.give_input(std::mem::take(&mut self.input));
-        cx.buffers.give_output(std::mem::take(&mut self.output));
-        self.body = None;
+        self.log.abandon(cx.log.as_mut());
+        cx.buffers.give_input(std::mem::take(&mut self.input.buf));
+        cx.buffers.give_output(std::mem::take(&mut self.output.buf));
+        self.output.body = None;
+    }
+}
+
+/// The access log's view of a parsed request and its status.
+fn record_of<'r>(peer: Option<SocketAddr>, req: &request::Request<'r>, status: u16) -> Record<'r> {
+    let target = match req.target {
+        request::Target::Path(p) => p,
+        request::Target::Asterisk => "*",
+    };
+    Record {
+        peer,
+        method: Some(req.method),
+        target,
+        minor_version: req.minor_version,
+        status,
+        referer: req.fields.referer,
+        user_agent: req.fields.user_agent,
     }
 }
 
@@ -830,9 +961,14 @@ mod tests {
     use super::*;
     use crate::handler::SiteOptions;
     use std::collections::VecDeque;
+    use std::io::{Read, Write};
 
     /// A scripted stream: reads return the queued chunks then WouldBlock (or EOF);
     /// writes accept at most `write_limit` bytes, and WouldBlock while `write_blocked`.
+    /// It can also play a TLS layer: `below` says the chunks are already buffered under
+    /// the connection (the socket said WouldBlock long ago), `stall_once` makes the next
+    /// read WouldBlock anyway, and `own_output` keeps written bytes as its own (`own`)
+    /// until `flush_own` finds the socket open (`!own_blocked`).
     #[derive(Default)]
     struct Mock {
         chunks: VecDeque<Vec<u8>>,
@@ -841,10 +977,24 @@ mod tests {
         write_limit: usize,
         write_blocked: bool,
         writes: usize,
+        below: bool,
+        stall_once: bool,
+        own_output: bool,
+        own: Vec<u8>,
+        own_blocked: bool,
+        /// Reads, then writes, fail with these.
+        read_error: Option<io::ErrorKind>,
+        write_error: Option<io::ErrorKind>,
     }
 
     impl Read for Mock {
         fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if let Some(kind) = self.read_error {
+                return Err(kind.into());
+            }
+            if std::mem::take(&mut self.stall_once) {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
             match self.chunks.pop_front() {
                 Some(mut chunk) => {
                     let n = chunk.len().min(buf.len());
@@ -865,7 +1015,14 @@ mod tests {
             if self.write_blocked {
                 return Err(io::ErrorKind::WouldBlock.into());
             }
+            if let Some(kind) = self.write_error {
+                return Err(kind.into());
+            }
             self.writes += 1;
+            if self.own_output {
+                self.own.extend_from_slice(buf);
+                return Ok(buf.len());
+            }
             let n = buf.len().min(if self.write_limit == 0 { usize::MAX } else { self.write_limit });
             self.out.extend_from_slice(&buf[..n]);
             Ok(n)
@@ -876,7 +1033,23 @@ mod tests {
         }
     }
 
-    impl Transport for Mock {}
+    impl Transport for Mock {
+        fn has_buffered_input(&self) -> bool {
+            self.below && !self.chunks.is_empty()
+        }
+
+        fn wants_write(&self) -> bool {
+            !self.own.is_empty()
+        }
+
+        fn flush_own(&mut self) -> io::Result<bool> {
+            if self.own_blocked {
+                return Ok(false);
+            }
+            self.out.append(&mut self.own);
+            Ok(true)
+        }
+    }
 
     struct Setup {
         dir: std::path::PathBuf,
@@ -925,7 +1098,7 @@ mod tests {
         assert_eq!(conn.drive(&mut io, &mut s.cx), Status::Wait);
         assert_eq!(responses(&io.out), 3);
         assert_eq!(io.writes, 1);
-        assert_eq!(conn.requests(), 3);
+        assert_eq!(conn.requests, 3);
     }
 
     #[test]
@@ -967,8 +1140,8 @@ mod tests {
         let mut io = Mock { chunks: VecDeque::from([GET_A.to_vec()]), ..Mock::default() };
         assert_eq!(conn.drive(&mut io, &mut s.cx), Status::Wait);
         assert_eq!(conn.state_name(), "idle");
-        assert_eq!(conn.input.len(), 0);
-        assert_eq!(conn.output.capacity(), 0);
+        assert_eq!(conn.input.buf.len(), 0);
+        assert_eq!(conn.output.buf.capacity(), 0);
         assert!(std::mem::size_of::<Connection>() <= 256, "Connection is {} bytes", std::mem::size_of::<Connection>());
     }
 
@@ -1032,7 +1205,7 @@ mod tests {
             Mock { chunks: VecDeque::from([b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ".to_vec()]), ..Mock::default() };
         assert_eq!(conn.drive(&mut io, &mut s.cx), Status::Wait);
         assert_eq!(conn.state_name(), "reading-head");
-        assert_eq!(conn.input.len(), SMALL_INPUT_BUFFER);
+        assert_eq!(conn.input.buf.len(), SMALL_INPUT_BUFFER);
     }
 
     #[test]
@@ -1043,7 +1216,7 @@ mod tests {
         // Sent in pieces, so that a drive ends while the head is still arriving.
         let mut io = Mock { chunks: VecDeque::from([head[..1500].to_vec()]), ..Mock::default() };
         assert_eq!(conn.drive(&mut io, &mut s.cx), Status::Wait);
-        assert!(conn.input.len() > SMALL_INPUT_BUFFER, "1500 bytes held in {}", conn.input.len());
+        assert!(conn.input.buf.len() > SMALL_INPUT_BUFFER, "1500 bytes held in {}", conn.input.buf.len());
         io.chunks.push_back(head[1500..].to_vec());
         conn.ready(true, false, false);
         assert_eq!(conn.drive(&mut io, &mut s.cx), Status::Wait);
@@ -1082,7 +1255,7 @@ mod tests {
         // The head and a few body bytes wait in a small buffer; the rest fills it and grows it.
         let mut io = Mock { chunks: VecDeque::from([[&head[..], &body[..10]].concat()]), ..Mock::default() };
         assert_eq!(conn.drive(&mut io, &mut s.cx), Status::Wait);
-        assert_eq!((conn.state_name(), conn.input.len()), ("reading-body", SMALL_INPUT_BUFFER));
+        assert_eq!((conn.state_name(), conn.input.buf.len()), ("reading-body", SMALL_INPUT_BUFFER));
         io.chunks.push_back([&body[10..], GET_A].concat());
         conn.ready(true, false, false);
         assert_eq!(conn.drive(&mut io, &mut s.cx), Status::Wait);
@@ -1122,12 +1295,12 @@ mod tests {
         assert_eq!(conn.drive(&mut io, &mut s.cx), Status::Wait);
         assert!(io.out.ends_with(b"hello"));
         // The small buffer went back when the head outgrew it, the big one once drained.
-        assert_eq!((conn.input.len(), s.cx.buffers.small.len(), s.cx.buffers.big.len()), (0, 1, 1));
+        assert_eq!((conn.input.buf.len(), s.cx.buffers.small.len(), s.cx.buffers.big.len()), (0, 1, 1));
         // A few bytes left waiting move back into a small buffer.
         io.chunks.push_back([GET_A, &GET_A[..10]].concat());
         conn.ready(true, false, false);
         assert_eq!(conn.drive(&mut io, &mut s.cx), Status::Wait);
-        assert_eq!(conn.input.len(), SMALL_INPUT_BUFFER);
+        assert_eq!(conn.input.buf.len(), SMALL_INPUT_BUFFER);
     }
 
     #[test]
@@ -1139,5 +1312,96 @@ mod tests {
             buffers.give_output(Vec::with_capacity(BATCH_BYTES + 4096));
         }
         assert_eq!((buffers.small.len(), buffers.big.len(), buffers.outputs.len()), (512, 32, 7));
+    }
+
+    #[test]
+    fn input_buffered_below_the_connection_is_read_without_a_new_edge() {
+        let mut s = setup("below");
+        let mut conn = Connection::new(None, s.cx.now);
+        // One record per read, the socket long drained: no edge will announce the rest.
+        let mut io = Mock {
+            chunks: VecDeque::from([GET_A.to_vec(), GET_A.to_vec(), GET_A.to_vec()]),
+            below: true,
+            ..Mock::default()
+        };
+        assert_eq!(conn.drive(&mut io, &mut s.cx), Status::Wait);
+        assert_eq!(responses(&io.out), 3);
+        assert_eq!(conn.state_name(), "idle");
+    }
+
+    #[test]
+    fn input_buffered_below_a_blocked_write_is_read_on_the_writable_edge() {
+        let mut s = setup("below-blocked");
+        let mut conn = Connection::new(None, s.cx.now);
+        let mut io = Mock { chunks: VecDeque::from([GET_A.to_vec(), GET_A.to_vec()]), below: true, ..Mock::default() };
+        io.write_blocked = true;
+        assert_eq!(conn.drive(&mut io, &mut s.cx), Status::Wait);
+        // Only writability comes back; the second request is still below the connection.
+        io.write_blocked = false;
+        conn.ready(false, true, false);
+        assert_eq!(conn.drive(&mut io, &mut s.cx), Status::Wait);
+        assert_eq!(responses(&io.out), 2);
+    }
+
+    #[test]
+    fn input_buffered_below_after_a_would_block_is_driven_again_without_an_event() {
+        let mut s = setup("below-stall");
+        let mut conn = Connection::new(None, s.cx.now);
+        let mut io =
+            Mock { chunks: VecDeque::from([GET_A.to_vec()]), below: true, stall_once: true, ..Mock::default() };
+        // The loop re-drives a yielded connection next turn, as it does one out of quantum.
+        assert_eq!(conn.drive(&mut io, &mut s.cx), Status::Yield);
+        assert_eq!(conn.drive(&mut io, &mut s.cx), Status::Wait);
+        assert_eq!(responses(&io.out), 1);
+    }
+
+    #[test]
+    fn transport_output_keeps_the_connection_busy_until_flushed() {
+        let mut s = setup("own");
+        let mut conn = Connection::new(None, s.cx.now);
+        let mut io =
+            Mock { chunks: VecDeque::from([GET_A.to_vec()]), own_output: true, own_blocked: true, ..Mock::default() };
+        assert_eq!(conn.drive(&mut io, &mut s.cx), Status::Wait);
+        assert!(io.out.is_empty() && responses(&io.own) == 1);
+        // Not idle: neither closed by a drain nor reaped for room, and on the write timer.
+        assert_eq!(conn.state_name(), "writing");
+        assert!(!conn.is_idle() && conn.idle_since().is_none());
+        assert_eq!(conn.deadline(&s.cx.timeouts).0, TimeoutKind::WriteStall);
+        io.own_blocked = false;
+        conn.ready(false, true, false);
+        assert_eq!(conn.drive(&mut io, &mut s.cx), Status::Wait);
+        assert!(io.own.is_empty() && io.out.ends_with(b"hello"));
+        assert!(conn.is_idle());
+    }
+
+    #[test]
+    fn transport_output_is_flushed_before_closing() {
+        let mut s = setup("own-close");
+        let mut conn = Connection::new(None, s.cx.now);
+        let req = b"GET /a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".to_vec();
+        let mut io = Mock { chunks: VecDeque::from([req]), own_output: true, own_blocked: true, ..Mock::default() };
+        assert_eq!(conn.drive(&mut io, &mut s.cx), Status::Wait);
+        assert!(io.out.is_empty());
+        io.own_blocked = false;
+        conn.ready(false, true, false);
+        assert_eq!(conn.drive(&mut io, &mut s.cx), Status::Close);
+        assert!(io.own.is_empty() && io.out.ends_with(b"hello"));
+    }
+
+    #[test]
+    fn dropped_io_errors_leave_a_trace_line() {
+        for (read_error, write_error, want) in [
+            (Some(io::ErrorKind::ConnectionReset), None, "read failed: "),
+            (None, Some(io::ErrorKind::BrokenPipe), "write failed: "),
+        ] {
+            let mut s = setup("errors");
+            s.cx.trace = Some(Vec::new());
+            let mut conn = Connection::new(None, s.cx.now);
+            let chunks = if read_error.is_some() { VecDeque::new() } else { VecDeque::from([GET_A.to_vec()]) };
+            let mut io = Mock { chunks, read_error, write_error, ..Mock::default() };
+            assert_eq!(conn.drive(&mut io, &mut s.cx), Status::Close);
+            let steps = s.cx.trace.take().unwrap();
+            assert!(steps.iter().any(|t| t.starts_with(want)), "{want} not in {steps:?}");
+        }
     }
 }

@@ -2,11 +2,11 @@
 use std::io;
 
 /// The operation would block: wait for the next readiness event.
-pub fn would_block(err: &io::Error) -> bool {
+pub(crate) fn would_block(err: &io::Error) -> bool {
     err.kind() == io::ErrorKind::WouldBlock
 }
 
 /// A signal interrupted the call: try it again at once.
-pub fn interrupted(err: &io::Error) -> bool {
+pub(crate) fn interrupted(err: &io::Error) -> bool {
     err.kind() == io::ErrorKind::Interrupted
 }

@@ -20,6 +20,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::cache::{CachedFile, FileCache, Lookup, Source, Variant};
+use crate::config::Config;
 use crate::files::{self, Conditions, MimeOverrides, Precondition, RangeOutcome};
 use crate::listing;
 use crate::request::{Request, Target};
@@ -47,6 +48,29 @@ pub struct SiteOptions {
     pub cache_ttl: Duration,
     /// Most descriptors the file cache may keep open.
     pub cache_fds: usize,
+}
+
+impl SiteOptions {
+    /// The options from the command line, with the extra header lines (`--cache-control`,
+    /// then each `--header`, validated by `config`) rendered once.
+    pub fn from_config(config: &Config, cache_fds: usize) -> SiteOptions {
+        let mut extra = Vec::new();
+        if let Some(cc) = &config.cache_control {
+            response::header(&mut extra, "Cache-Control", cc);
+        }
+        for (name, value) in &config.headers {
+            response::header(&mut extra, name, value);
+        }
+        SiteOptions {
+            dotfiles: config.dotfiles,
+            listing: config.listing,
+            spa: config.spa,
+            mime: config.mime.clone(),
+            extra_headers: extra,
+            cache_ttl: config.cache_ttl,
+            cache_fds,
+        }
+    }
 }
 
 /// The served folder. Every lookup is relative to the held descriptor, so one response

@@ -10,22 +10,32 @@
 //! Ctrl-C            -> Waker -> stop accepting, drain in-flight responses, exit 0
 //! ```
 //!
-//! The dependency chain runs one way:
-//! `main -> server -> connection -> {request, handler -> {resolve, files, response}}`.
-//! `server` is the only module that touches mio; `connection` is generic over the stream
-//! so its state machine is unit-tested with scripted I/O.
-// No unsafe code, but for one setsockopt that rustix does not wrap (`server::set_defer_accept`).
+//! The dependency graph runs one way (`tests/modules.rs` fails on a cycle):
+//!
+//! ```text
+//! main -> config, server
+//! server -> transport, connection, timer, handler (Site), log (AccessLog), config
+//! connection -> request, log, handler, response, timer, transport (the trait), error
+//! handler -> resolve, cache -> files, listing, response, request, forwarded
+//! shared text helpers: text
+//! ```
+//!
+//! `server` and `transport` are the only modules that touch mio; `connection` is generic
+//! over `transport::Transport` so its state machine is unit-tested with scripted I/O.
+//! The public modules are what the binary, the tests, the benches and the fuzz targets
+//! use; the rest is internal, and `testing` re-exports the few internals tests drive.
+// No unsafe code, but for one setsockopt that rustix does not wrap (`transport::set_defer_accept`).
 #![deny(unsafe_code)]
 
 pub mod cache;
 pub mod config;
-pub mod connection;
-pub mod error;
+pub(crate) mod connection;
+pub(crate) mod error;
 pub mod files;
 pub mod forwarded;
 pub mod handler;
-pub mod listing;
-pub mod log;
+pub(crate) mod listing;
+pub(crate) mod log;
 pub mod privileges;
 pub mod proxy;
 pub mod request;
@@ -34,3 +44,12 @@ pub mod response;
 pub mod server;
 pub mod text;
 pub mod timer;
+pub(crate) mod transport;
+
+/// Internals that tests drive directly: the connection state machine over a scripted
+/// stream. Not a stable API.
+#[doc(hidden)]
+pub mod testing {
+    pub use crate::connection::{Connection, Context, Status};
+    pub use crate::transport::Transport;
+}

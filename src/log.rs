@@ -6,6 +6,7 @@
 //! socket is written without ever waiting: a reader that stops reading (a stalled log
 //! shipper) must not freeze the server, so what it does not take stays buffered, up to
 //! `MAX_PENDING`, and a line that does not fit is dropped whole and counted.
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, Write};
 use std::net::SocketAddr;
@@ -372,6 +373,64 @@ impl AccessLog {
     }
 }
 
+/// Access-log lines of responses still being sent of one connection (only with `--access-log`). Byte offsets
+/// over the connection's life tell when a response has left, and how much of it. Boxed,
+/// and absent without a log, so a connection pays one pointer for it.
+#[derive(Debug, Default)]
+pub(crate) struct ResponseLog(Option<Box<LogLines>>);
+
+#[derive(Debug, Default)]
+struct LogLines {
+    pending: VecDeque<LogEntry>,
+    /// Bytes queued for sending so far, and bytes sent.
+    queued: u64,
+    sent: u64,
+}
+
+/// One response's line and where its bytes lie in the connection's output.
+#[derive(Debug)]
+struct LogEntry {
+    line: Pending,
+    start: u64,
+    head: u64,
+    end: u64,
+}
+
+impl ResponseLog {
+    /// Notes `total` bytes queued for sending, `body` of them a body; with a record they
+    /// are that response's, and its line is written once they have all left.
+    pub(crate) fn queued(&mut self, log: Option<&mut AccessLog>, record: Option<&Record>, total: u64, body: u64) {
+        let Some(access_log) = log else { return };
+        let lines = self.0.get_or_insert_with(Default::default);
+        let start = lines.queued;
+        lines.queued += total;
+        if let Some(record) = record {
+            let line = access_log.begin(record, SystemTime::now());
+            lines.pending.push_back(LogEntry { line, start, head: total - body, end: lines.queued });
+        }
+    }
+
+    /// `n` more bytes left: writes the lines of the responses they completed.
+    pub(crate) fn sent(&mut self, log: Option<&mut AccessLog>, n: u64) {
+        let (Some(lines), Some(access_log)) = (&mut self.0, log) else { return };
+        lines.sent += n;
+        while lines.pending.front().is_some_and(|e| e.end <= lines.sent) {
+            let e = lines.pending.pop_front().expect("checked");
+            access_log.finish(e.line, e.end - e.start - e.head);
+        }
+    }
+
+    /// The connection ends: writes the lines of responses cut short, with the body bytes
+    /// that did leave.
+    pub(crate) fn abandon(&mut self, log: Option<&mut AccessLog>) {
+        let (Some(lines), Some(access_log)) = (self.0.take(), log) else { return };
+        for e in lines.pending {
+            let sent = lines.sent.saturating_sub(e.start).min(e.end - e.start).saturating_sub(e.head);
+            access_log.finish(e.line, sent);
+        }
+    }
+}
+
 /// Escapes `"`, `\` and anything not printable ASCII as `\xHH` (as nginx does), so a
 /// field can never break the line or the quoting.
 fn escape_into(out: &mut Vec<u8>, v: &[u8]) {
@@ -541,5 +600,36 @@ mod tests {
         let mut out = Vec::new();
         escape_into(&mut out, b"a\"b\\c\n\xff");
         assert_eq!(out, b"a\\x22b\\x5Cc\\x0A\\xFF");
+    }
+
+    #[test]
+    fn response_lines_are_written_once_their_bytes_left_and_cut_short_ones_count_what_left() {
+        let (mut log, mut reader) = pipe_log();
+        let record = Record {
+            peer: None,
+            method: Some("GET"),
+            target: "/a",
+            minor_version: 1,
+            status: 200,
+            referer: None,
+            user_agent: None,
+        };
+        let mut lines = ResponseLog::default();
+        // An interim 100 (no line), then two responses of 50-byte heads and 100-byte bodies.
+        lines.queued(Some(&mut log), None, 25, 0);
+        lines.queued(Some(&mut log), Some(&record), 150, 100);
+        lines.queued(Some(&mut log), Some(&record), 150, 100);
+        lines.sent(Some(&mut log), 174);
+        assert!(log.flush().is_none());
+        assert!(drain(&mut reader).is_empty(), "the first response lacks its last byte");
+        lines.sent(Some(&mut log), 1 + 60);
+        assert!(log.flush().is_none());
+        let first = String::from_utf8(drain(&mut reader)).unwrap();
+        assert!(first.contains("\" 200 100 "), "{first}");
+        // Cut short 60 bytes into the second: 10 of its body left.
+        lines.abandon(Some(&mut log));
+        assert!(log.flush().is_none());
+        let second = String::from_utf8(drain(&mut reader)).unwrap();
+        assert!(second.contains("\" 200 10 "), "{second}");
     }
 }

@@ -8,9 +8,8 @@
 //! both directions, so no turn spends a syscall on re-registration.
 use std::collections::BinaryHeap;
 use std::fmt;
-use std::fs::File;
 use std::io;
-use std::net::{Shutdown, SocketAddr};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -22,10 +21,11 @@ use signal_hook_mio::v1_0::Signals;
 use slab::Slab;
 
 use crate::config::Config;
-use crate::connection::{Connection, Context, Counters, Status, Transport};
+use crate::connection::{Connection, Context, Counters, Status};
 use crate::handler::{Site, SiteOptions};
 use crate::log::{AccessLog, Writer};
 use crate::timer::{Due, Timers};
+use crate::transport::{Stream, listen};
 
 /// The waker's token; listeners count down from just below it. Slab keys count up from
 /// 0, so the two ranges never meet.
@@ -62,22 +62,6 @@ const STALE_TIMERS_SLACK: usize = 4096;
 /// Readiness events taken per wakeup.
 const EVENTS_CAPACITY: usize = 1024;
 
-impl Transport for TcpStream {
-    /// The body goes from the page cache to the socket without passing through user space.
-    fn send_file(&mut self, file: &File, offset: u64, len: usize) -> io::Result<usize> {
-        let mut offset = offset;
-        Ok(rustix::fs::sendfile(&*self, file, Some(&mut offset), len)?)
-    }
-
-    fn write_more(&mut self, buf: &[u8]) -> io::Result<usize> {
-        Ok(rustix::net::send(&*self, buf, rustix::net::SendFlags::MORE)?)
-    }
-
-    fn shutdown_write(&mut self) -> io::Result<()> {
-        self.shutdown(Shutdown::Write)
-    }
-}
-
 /// Stops every loop of a server from any thread (a signal handler, a test).
 #[derive(Debug, Clone)]
 pub struct Handle {
@@ -107,8 +91,14 @@ impl Handle {
     /// until the drain timeout.
     pub fn shutdown(&self) {
         self.stop.store(true, Ordering::SeqCst);
+        self.wake_all();
+    }
+
+    /// Wakes every loop; a loop that cannot be woken still sees the news on its next
+    /// event or deadline, so a failure is said, not fatal.
+    fn wake_all(&self) {
         for w in &self.wakers {
-            let _ = w.wake();
+            wake(w);
         }
     }
 
@@ -126,9 +116,7 @@ impl Handle {
     /// Every loop reopens its access log before its next events (SIGHUP, SIGUSR1).
     pub fn reopen_logs(&self) {
         self.shared.log_generation.fetch_add(1, Ordering::SeqCst);
-        for w in &self.wakers {
-            let _ = w.wake();
-        }
+        self.wake_all();
     }
 }
 
@@ -266,7 +254,13 @@ impl WorkerDone {
 impl Drop for WorkerDone {
     fn drop(&mut self) {
         self.0.shared.others_running.fetch_sub(1, Ordering::SeqCst);
-        let _ = self.0.wakers[0].wake();
+        wake(&self.0.wakers[0]);
+    }
+}
+
+fn wake(waker: &Waker) {
+    if let Err(e) = waker.wake() {
+        eprintln!("evserve: cannot wake an event loop: {e}");
     }
 }
 
@@ -283,49 +277,32 @@ fn raise_nofile_limit() -> u64 {
     limit.current.unwrap_or(1 << 20)
 }
 
-/// A listening socket with the options the design needs, set before `bind`:
-/// SO_REUSEPORT lets each worker have its own accept queue; IPV6_V6ONLY off makes `::`
-/// serve IPv4 too unless an IPv4 address is also bound on that port.
-fn listen(addr: SocketAddr, reuse_port: bool, v6only: bool) -> io::Result<TcpListener> {
-    use rustix::net::{AddressFamily, SocketFlags, SocketType, sockopt};
-    let family = if addr.is_ipv4() { AddressFamily::INET } else { AddressFamily::INET6 };
-    let fd = rustix::net::socket_with(family, SocketType::STREAM, SocketFlags::CLOEXEC | SocketFlags::NONBLOCK, None)?;
-    sockopt::set_socket_reuseaddr(&fd, true)?;
-    if reuse_port {
-        sockopt::set_socket_reuseport(&fd, true)?;
+/// One listener per address, registered with `poll`. Every address asking for port 0
+/// gets the one port the first of them was given, so `--bind :: --bind 0.0.0.0 --port 0`
+/// is one port on both families.
+fn bind_listeners(poll: &Poll, config: &Config, addrs: &[SocketAddr]) -> Result<Vec<TcpListener>, StartError> {
+    let mut listeners = Vec::new();
+    let mut chosen_port: Option<u16> = None;
+    for (i, configured) in addrs.iter().enumerate() {
+        let v4_on_same_port = addrs.iter().any(|a| a.is_ipv4() && a.port() == configured.port());
+        let mut addr = *configured;
+        if addr.port() == 0 {
+            addr.set_port(chosen_port.unwrap_or(0));
+        }
+        let mut listener =
+            listen(addr, config.workers > 1, v4_on_same_port).map_err(|e| StartError::Listen(addr, e))?;
+        if configured.port() == 0 && chosen_port.is_none() {
+            chosen_port = listener.local_addr().ok().map(|a| a.port());
+        }
+        poll.registry().register(&mut listener, listener_token(i), Interest::READABLE).map_err(StartError::Poll)?;
+        listeners.push(listener);
     }
-    if addr.is_ipv6() {
-        sockopt::set_ipv6_v6only(&fd, v6only)?;
-    }
-    set_defer_accept(std::os::fd::AsFd::as_fd(&fd), 1)?;
-    rustix::net::bind(&fd, &addr)?;
-    rustix::net::listen(&fd, 4096)?;
-    Ok(TcpListener::from_std(std::net::TcpListener::from(fd)))
-}
-
-/// `TCP_DEFER_ACCEPT`: the kernel wakes the listener only once a client's first data has
-/// arrived (or after `seconds`), so accept is followed by a read that finds the request.
-#[allow(unsafe_code)]
-fn set_defer_accept(fd: std::os::fd::BorrowedFd, seconds: i32) -> io::Result<()> {
-    use std::os::fd::AsRawFd;
-    let value: libc::c_int = seconds;
-    // SAFETY: `fd` is an open socket borrowed for the whole call; the pointer and length
-    // describe `value`, a live c_int on this stack frame that setsockopt only reads.
-    let rc = unsafe {
-        libc::setsockopt(
-            fd.as_raw_fd(),
-            libc::IPPROTO_TCP,
-            libc::TCP_DEFER_ACCEPT,
-            (&raw const value).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
+    Ok(listeners)
 }
 
 /// One connection and its timer bookkeeping.
 struct Slot {
-    stream: TcpStream,
+    stream: Stream,
     conn: Connection,
     /// The earliest deadline queued for this slot, and the generation that queued it.
     armed: Option<Instant>,
@@ -394,25 +371,8 @@ impl EventLoop {
     ) -> Result<Self, StartError> {
         let poll = Poll::new().map_err(StartError::Poll)?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER).map_err(StartError::Poll)?);
-        let mut listeners = Vec::new();
-        // Every address asking for port 0 gets the one port the first of them was given,
-        // so `--bind :: --bind 0.0.0.0 --port 0` is one port on both families.
-        let mut chosen_port: Option<u16> = None;
-        for (i, configured) in addrs.iter().enumerate() {
-            let v4_on_same_port = addrs.iter().any(|a| a.is_ipv4() && a.port() == configured.port());
-            let mut addr = *configured;
-            if addr.port() == 0 {
-                addr.set_port(chosen_port.unwrap_or(0));
-            }
-            let mut listener =
-                listen(addr, config.workers > 1, v4_on_same_port).map_err(|e| StartError::Listen(addr, e))?;
-            if configured.port() == 0 && chosen_port.is_none() {
-                chosen_port = listener.local_addr().ok().map(|a| a.port());
-            }
-            poll.registry().register(&mut listener, listener_token(i), Interest::READABLE).map_err(StartError::Poll)?;
-            listeners.push(listener);
-        }
-        let site = Site::new(&config.root, site_options(config, cache_fds))
+        let listeners = bind_listeners(&poll, config, addrs)?;
+        let site = Site::new(&config.root, SiteOptions::from_config(config, cache_fds))
             .map_err(|e| StartError::Root(config.root.clone(), e))?;
         let log = match &config.access_log {
             // One log writer per worker would interleave partial lines; workers after the
@@ -477,35 +437,7 @@ impl EventLoop {
                 s.events += events.iter().count() as u64;
             }
             for event in events.iter() {
-                match event.token() {
-                    WAKER => {}
-                    SIGNALS => self.on_signals(),
-                    token if token.0 > usize::MAX - 1 - MAX_LISTENERS => {
-                        let index = usize::MAX - 1 - token.0;
-                        if index < self.listeners.len() {
-                            self.accept(index);
-                        }
-                    }
-                    Token(key) => {
-                        if let Some(slot) = self.slab.get_mut(key) {
-                            if self.cx.trace.is_some() {
-                                eprintln!(
-                                    "trace: conn {key}: event{}{}{}",
-                                    if event.is_readable() { " readable" } else { "" },
-                                    if event.is_writable() { " writable" } else { "" },
-                                    if event.is_read_closed() { " read-closed" } else { "" }
-                                );
-                            }
-                            // An error or a closed write side is reported to whichever
-                            // direction is in use: the next syscall surfaces it.
-                            let failed = event.is_error() || event.is_write_closed();
-                            slot.conn.ready(event.is_readable(), event.is_writable() || failed, event.is_read_closed());
-                            if !slot.yielded {
-                                self.drive(key);
-                            }
-                        }
-                    }
-                }
+                self.on_event(event);
             }
             for key in std::mem::take(&mut self.yielded) {
                 if let Some(slot) = self.slab.get_mut(key) {
@@ -540,6 +472,39 @@ impl EventLoop {
         let c = self.cx.counters;
         let log_lines_dropped = self.cx.log.as_ref().map_or(0, AccessLog::dropped);
         Ok(Summary { connections: c.accepted, requests: c.requests, bytes_sent: c.bytes_sent, log_lines_dropped })
+    }
+
+    /// One readiness event: the waker, signals, a listener, or a connection.
+    fn on_event(&mut self, event: &mio::event::Event) {
+        match event.token() {
+            WAKER => {}
+            SIGNALS => self.on_signals(),
+            token if token.0 > usize::MAX - 1 - MAX_LISTENERS => {
+                let index = usize::MAX - 1 - token.0;
+                if index < self.listeners.len() {
+                    self.accept(index);
+                }
+            }
+            Token(key) => {
+                if let Some(slot) = self.slab.get_mut(key) {
+                    if self.cx.trace.is_some() {
+                        eprintln!(
+                            "trace: conn {key}: event{}{}{}",
+                            if event.is_readable() { " readable" } else { "" },
+                            if event.is_writable() { " writable" } else { "" },
+                            if event.is_read_closed() { " read-closed" } else { "" }
+                        );
+                    }
+                    // An error or a closed write side is reported to whichever
+                    // direction is in use: the next syscall surfaces it.
+                    let failed = event.is_error() || event.is_write_closed();
+                    slot.conn.ready(event.is_readable(), event.is_writable() || failed, event.is_read_closed());
+                    if !slot.yielded {
+                        self.drive(key);
+                    }
+                }
+            }
+        }
     }
 
     /// The first loop, with the signal source, ends last: until the other workers have
@@ -691,9 +656,8 @@ impl EventLoop {
         }
     }
 
-    fn admit(&mut self, mut stream: TcpStream, peer: SocketAddr) {
-        // Responses leave in whole writes; Nagle would only delay the last packet.
-        let _ = stream.set_nodelay(true);
+    fn admit(&mut self, stream: TcpStream, peer: SocketAddr) {
+        let (mut stream, nodelay) = Stream::tcp(stream);
         let entry = self.slab.vacant_entry();
         let key = entry.key();
         if let Err(e) = self.poll.registry().register(&mut stream, Token(key), Interest::READABLE | Interest::WRITABLE)
@@ -711,6 +675,9 @@ impl EventLoop {
         self.cx.counters.accepted += 1;
         if self.cx.trace.is_some() {
             eprintln!("trace: conn {key}: accepted from {peer}");
+            if let Err(e) = nodelay {
+                eprintln!("trace: conn {key}: TCP_NODELAY failed: {e}");
+            }
         }
         // The request often arrived with the handshake: read now rather than next turn.
         self.drive(key);
@@ -719,10 +686,8 @@ impl EventLoop {
     fn drive(&mut self, key: usize) {
         let Some(slot) = self.slab.get_mut(key) else { return };
         let status = slot.conn.drive(&mut slot.stream, &mut self.cx);
-        if let Some(steps) = &mut self.cx.trace {
-            for step in steps.drain(..) {
-                eprintln!("trace: conn {key}: {step}");
-            }
+        if self.cx.trace.is_some() {
+            print_steps(&mut self.cx, key);
             let state = if status == Status::Close { "closed" } else { slot.conn.state_name() };
             eprintln!("trace: conn {key}: now {state} ({status:?})");
         }
@@ -778,6 +743,7 @@ impl EventLoop {
                     eprintln!("trace: conn {key}: {} timed out", slot.conn.state_name());
                 }
                 slot.conn.on_timeout(&mut slot.stream, &mut self.cx);
+                print_steps(&mut self.cx, key);
                 self.close(key);
             }
         }
@@ -871,10 +837,16 @@ impl EventLoop {
         }
     }
 
+    /// Stops watching the listeners. A listener that cannot be deregistered still costs
+    /// nothing: its edges find `accepting` false and are ignored.
     fn pause_accepting(&mut self, retry: Option<Instant>) {
         if self.accepting {
-            for l in &mut self.listeners {
-                let _ = self.poll.registry().deregister(l);
+            for (i, l) in self.listeners.iter_mut().enumerate() {
+                if let Err(e) = self.poll.registry().deregister(l)
+                    && self.cx.trace.is_some()
+                {
+                    eprintln!("trace: listener {i}: deregister failed: {e}");
+                }
             }
             self.accepting = false;
         }
@@ -883,12 +855,23 @@ impl EventLoop {
 
     /// Re-registers the listeners and accepts at once: clients queued while paused
     /// produce no new edge. At the cap `accept` pauses again unless a connection is idle.
+    /// A listener that cannot be registered again is reported and retried after
+    /// `ACCEPT_RETRY`, so the server never silently stops accepting.
     fn resume_accepting(&mut self) {
         if self.accepting {
             return;
         }
         for (i, l) in self.listeners.iter_mut().enumerate() {
-            let _ = self.poll.registry().register(l, listener_token(i), Interest::READABLE);
+            match self.poll.registry().register(l, listener_token(i), Interest::READABLE) {
+                // Already registered by an attempt that failed on a later listener.
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                Err(e) => {
+                    eprintln!("evserve: cannot watch listener {i} again, retrying: {e}");
+                    self.accept_retry = Some(self.cx.now + ACCEPT_RETRY);
+                    return;
+                }
+                Ok(()) => {}
+            }
         }
         self.accepting = true;
         self.accept_retry = None;
@@ -939,58 +922,45 @@ impl EventLoop {
     }
 }
 
-/// The handler's options from the command line, with the extra header lines rendered
-/// once (they were validated by `config`).
-fn site_options(config: &Config, cache_fds: usize) -> SiteOptions {
-    let mut extra = Vec::new();
-    if let Some(cc) = &config.cache_control {
-        crate::response::header(&mut extra, "Cache-Control", cc);
-    }
-    for (name, value) in &config.headers {
-        crate::response::header(&mut extra, name, value);
-    }
-    SiteOptions {
-        dotfiles: config.dotfiles,
-        listing: config.listing,
-        spa: config.spa,
-        mime: config.mime.clone(),
-        extra_headers: extra,
-        cache_ttl: config.cache_ttl,
-        cache_fds,
+/// Prints the `--trace` steps the connection `key` just took.
+fn print_steps(cx: &mut Context, key: usize) {
+    if let Some(steps) = &mut cx.trace {
+        for step in steps.drain(..) {
+            eprintln!("trace: conn {key}: {step}");
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::fd::{AsFd, AsRawFd};
+    use crate::config::Command;
 
-    /// Reads TCP_DEFER_ACCEPT back (the kernel stores it rounded to SYN-ACK retransmits).
-    #[allow(unsafe_code)]
-    fn defer_accept(fd: std::os::fd::BorrowedFd) -> libc::c_int {
-        let mut value: libc::c_int = -1;
-        let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-        // SAFETY: `fd` is an open socket for the call; the pointers describe `value` and
-        // `len`, live locals that getsockopt writes within their sizes.
-        let rc = unsafe {
-            libc::getsockopt(
-                fd.as_raw_fd(),
-                libc::IPPROTO_TCP,
-                libc::TCP_DEFER_ACCEPT,
-                (&raw mut value).cast(),
-                &raw mut len,
-            )
-        };
-        assert_eq!(rc, 0, "{}", io::Error::last_os_error());
-        value
+    fn event_loop(root: &std::path::Path) -> EventLoop {
+        let args = ["--bind", "127.0.0.1", "--port", "0", root.to_str().unwrap()].map(Into::into);
+        let Ok(Command::Run(config)) = Config::parse_with_env(args, |_| None) else { panic!("config") };
+        let shared = Arc::new(Shared::default());
+        EventLoop::new(0, &config, &config.addrs, 16, 8, Arc::new(AtomicBool::new(false)), &shared).unwrap()
     }
 
     #[test]
-    fn listeners_defer_accept_until_data() {
-        let listener = listen("127.0.0.1:0".parse().unwrap(), false, false).unwrap();
-        assert!(defer_accept(listener.as_fd()) > 0);
-        // Not a socket: an error, not undefined behaviour.
-        let file = File::open("/dev/null").unwrap();
-        assert!(set_defer_accept(file.as_fd(), 1).is_err());
+    fn a_failed_listener_registration_is_retried_not_ignored() {
+        let root = std::env::temp_dir().join(format!("evserve-server-unit-{}", std::process::id()));
+        std::fs::create_dir_all(&root).unwrap();
+        let mut l = event_loop(&root);
+        l.pause_accepting(None);
+        // A regular file cannot join an epoll set: its registration fails (EPERM).
+        let file = std::os::fd::OwnedFd::from(std::fs::File::open(root.join(".")).unwrap());
+        let real = std::mem::replace(&mut l.listeners[0], TcpListener::from_std(std::net::TcpListener::from(file)));
+        l.resume_accepting();
+        assert!(!l.accepting);
+        let retry = l.accept_retry.expect("a retry is scheduled");
+        assert!(l.poll_timeout().is_some_and(|t| t <= ACCEPT_RETRY + Duration::from_millis(1)));
+        // The listener can be watched again: the retry resumes accepting.
+        l.listeners[0] = real;
+        l.cx.now = retry;
+        l.resume_accepting();
+        assert!(l.accepting && l.accept_retry.is_none());
+        std::fs::remove_dir_all(&root).unwrap();
     }
 }

@@ -24,11 +24,11 @@ use std::io::{self, Read, Write};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
 
-use evserve::connection::{Connection, Context, Status, Transport};
 use evserve::handler::{Site, SiteOptions};
 use evserve::request::Limits;
 use evserve::resolve::{Reject, resolve_target};
 use evserve::response::DateCache;
+use evserve::testing::{Connection, Context, Status, Transport};
 use evserve::text::encode_path;
 use evserve::timer::Timeouts;
 

@@ -1,0 +1,279 @@
+//! The byte streams a connection is served over, and the listening sockets they come from.
+//! `Transport` is the seam between the HTTP state machine (`connection`) and the wire: TCP
+//! today (sendfile, MSG_MORE, half-close), a TLS layer or a Unix-domain stream later. Its
+//! hooks default to what is true of a plain socket; a layer that buffers bytes of its own
+//! (TLS holds decrypted input and encrypted output) overrides them, so the connection
+//! never assumes what only TCP promises.
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr};
+use std::os::unix::fs::FileExt;
+
+use mio::event::Source;
+use mio::net::{TcpListener, TcpStream};
+use mio::{Interest, Registry, Token};
+
+/// A stream the connection can serve over. The defaults work for any `Read + Write` that
+/// keeps no bytes of its own; the TCP stream overrides `send_file` with `sendfile(2)`.
+pub trait Transport: Read + Write {
+    /// Sends up to `len` bytes of `file` from `offset`, returning how many went out.
+    /// `Ok(0)` means the file ended early.
+    fn send_file(&mut self, file: &File, offset: u64, len: usize) -> io::Result<usize> {
+        let mut chunk = [0u8; 16 * 1024];
+        let n = file.read_at(&mut chunk[..len.min(16 * 1024)], offset)?;
+        if n == 0 {
+            return Ok(0);
+        }
+        self.write(&chunk[..n])
+    }
+
+    /// Writes bytes that a file body will follow at once: the TCP stream says so
+    /// (`MSG_MORE`) so the head and the body's first bytes share segments.
+    fn write_more(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.write(buf)
+    }
+
+    /// Half-closes the sending side (for a lingering close).
+    fn shutdown_write(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+
+    /// A read or write that moved fewer bytes than asked means the socket is drained (or
+    /// full) and only a new readiness edge will change that (epoll(7)). True of a socket;
+    /// a layer whose short reads are record boundaries says false, and is read until
+    /// WouldBlock instead.
+    fn drains_on_short_io(&self) -> bool {
+        true
+    }
+
+    /// Input is buffered below the connection (decrypted, not yet read) that no readiness
+    /// edge will announce: the connection keeps reading, and is driven again without an
+    /// event. True only while a read would return bytes at once.
+    fn has_buffered_input(&self) -> bool {
+        false
+    }
+
+    /// The transport holds bytes of its own to send (encrypted records, a close_notify):
+    /// the connection counts them as output and calls `flush_own` before it reports idle
+    /// or closes.
+    fn wants_write(&self) -> bool {
+        false
+    }
+
+    /// Writes the transport's own pending bytes: Ok(true) once none are left, Ok(false)
+    /// when the socket is full (wait for writability).
+    fn flush_own(&mut self) -> io::Result<bool> {
+        Ok(true)
+    }
+}
+
+impl Transport for TcpStream {
+    /// The body goes from the page cache to the socket without passing through user space.
+    fn send_file(&mut self, file: &File, offset: u64, len: usize) -> io::Result<usize> {
+        let mut offset = offset;
+        Ok(rustix::fs::sendfile(&*self, file, Some(&mut offset), len)?)
+    }
+
+    fn write_more(&mut self, buf: &[u8]) -> io::Result<usize> {
+        Ok(rustix::net::send(&*self, buf, rustix::net::SendFlags::MORE)?)
+    }
+
+    fn shutdown_write(&mut self) -> io::Result<()> {
+        self.shutdown(Shutdown::Write)
+    }
+}
+
+/// The stream of one accepted connection, whatever carries it. One variant today; a
+/// Unix-domain stream or TLS over TCP is one more arm here, and the match compiles away
+/// while there is one.
+#[derive(Debug)]
+pub(crate) enum Stream {
+    Tcp(TcpStream),
+}
+
+impl Stream {
+    /// An accepted TCP connection. Responses leave in whole writes, so Nagle would only
+    /// delay the last packet: it is switched off.
+    pub(crate) fn tcp(stream: TcpStream) -> (Stream, io::Result<()>) {
+        let nodelay = stream.set_nodelay(true);
+        (Stream::Tcp(stream), nodelay)
+    }
+}
+
+impl Read for Stream {
+    #[inline]
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    #[inline]
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.flush(),
+        }
+    }
+}
+
+impl Transport for Stream {
+    #[inline]
+    fn send_file(&mut self, file: &File, offset: u64, len: usize) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.send_file(file, offset, len),
+        }
+    }
+
+    #[inline]
+    fn write_more(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.write_more(buf),
+        }
+    }
+
+    fn shutdown_write(&mut self) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.shutdown_write(),
+        }
+    }
+
+    #[inline]
+    fn drains_on_short_io(&self) -> bool {
+        match self {
+            Stream::Tcp(s) => s.drains_on_short_io(),
+        }
+    }
+
+    #[inline]
+    fn has_buffered_input(&self) -> bool {
+        match self {
+            Stream::Tcp(s) => s.has_buffered_input(),
+        }
+    }
+
+    #[inline]
+    fn wants_write(&self) -> bool {
+        match self {
+            Stream::Tcp(s) => s.wants_write(),
+        }
+    }
+
+    fn flush_own(&mut self) -> io::Result<bool> {
+        match self {
+            Stream::Tcp(s) => s.flush_own(),
+        }
+    }
+}
+
+/// The loop registers a `Stream` as it would the socket under it.
+impl Source for Stream {
+    fn register(&mut self, registry: &Registry, token: Token, interests: Interest) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.register(registry, token, interests),
+        }
+    }
+
+    fn reregister(&mut self, registry: &Registry, token: Token, interests: Interest) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.reregister(registry, token, interests),
+        }
+    }
+
+    fn deregister(&mut self, registry: &Registry) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.deregister(registry),
+        }
+    }
+}
+
+/// A listening socket with the options the design needs, set before `bind`:
+/// SO_REUSEPORT lets each worker have its own accept queue; IPV6_V6ONLY off makes `::`
+/// serve IPv4 too unless an IPv4 address is also bound on that port.
+pub(crate) fn listen(addr: SocketAddr, reuse_port: bool, v6only: bool) -> io::Result<TcpListener> {
+    use rustix::net::{AddressFamily, SocketFlags, SocketType, sockopt};
+    let family = if addr.is_ipv4() { AddressFamily::INET } else { AddressFamily::INET6 };
+    let fd = rustix::net::socket_with(family, SocketType::STREAM, SocketFlags::CLOEXEC | SocketFlags::NONBLOCK, None)?;
+    sockopt::set_socket_reuseaddr(&fd, true)?;
+    if reuse_port {
+        sockopt::set_socket_reuseport(&fd, true)?;
+    }
+    if addr.is_ipv6() {
+        sockopt::set_ipv6_v6only(&fd, v6only)?;
+    }
+    set_defer_accept(std::os::fd::AsFd::as_fd(&fd), 1)?;
+    rustix::net::bind(&fd, &addr)?;
+    rustix::net::listen(&fd, 4096)?;
+    Ok(TcpListener::from_std(std::net::TcpListener::from(fd)))
+}
+
+/// `TCP_DEFER_ACCEPT`: the kernel wakes the listener only once a client's first data has
+/// arrived (or after `seconds`), so accept is followed by a read that finds the request.
+#[allow(unsafe_code)]
+fn set_defer_accept(fd: std::os::fd::BorrowedFd, seconds: i32) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let value: libc::c_int = seconds;
+    // SAFETY: `fd` is an open socket borrowed for the whole call; the pointer and length
+    // describe `value`, a live c_int on this stack frame that setsockopt only reads.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_DEFER_ACCEPT,
+            (&raw const value).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::{AsFd, AsRawFd};
+
+    /// Reads TCP_DEFER_ACCEPT back (the kernel stores it rounded to SYN-ACK retransmits).
+    #[allow(unsafe_code)]
+    fn defer_accept(fd: std::os::fd::BorrowedFd) -> libc::c_int {
+        let mut value: libc::c_int = -1;
+        let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+        // SAFETY: `fd` is an open socket for the call; the pointers describe `value` and
+        // `len`, live locals that getsockopt writes within their sizes.
+        let rc = unsafe {
+            libc::getsockopt(
+                fd.as_raw_fd(),
+                libc::IPPROTO_TCP,
+                libc::TCP_DEFER_ACCEPT,
+                (&raw mut value).cast(),
+                &raw mut len,
+            )
+        };
+        assert_eq!(rc, 0, "{}", io::Error::last_os_error());
+        value
+    }
+
+    #[test]
+    fn listeners_defer_accept_until_data() {
+        let listener = listen("127.0.0.1:0".parse().unwrap(), false, false).unwrap();
+        assert!(defer_accept(listener.as_fd()) > 0);
+        // Not a socket: an error, not undefined behaviour.
+        let file = File::open("/dev/null").unwrap();
+        assert!(set_defer_accept(file.as_fd(), 1).is_err());
+    }
+
+    #[test]
+    fn a_tcp_stream_keeps_no_bytes_of_its_own() {
+        let listener = listen("127.0.0.1:0".parse().unwrap(), false, false).unwrap();
+        let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (stream, nodelay) = Stream::tcp(TcpStream::from_std(client));
+        assert!(nodelay.is_ok());
+        assert!(stream.drains_on_short_io() && !stream.has_buffered_input() && !stream.wants_write());
+    }
+}
