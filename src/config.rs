@@ -30,6 +30,7 @@ pub struct Config {
     /// Extra response header lines, validated: (name, value).
     pub headers: Vec<(String, String)>,
     pub access_log: Option<PathBuf>,
+    pub log_format: LogFormat,
     pub drain_timeout: Duration,
     /// How long the open-file cache trusts an entry before re-checking it (0: always).
     pub cache_ttl: Duration,
@@ -59,6 +60,16 @@ pub const MAX_BINDS: usize = 1024;
 
 /// The largest `--max-head-bytes` / `--max-uri-bytes` accepted.
 pub const MAX_BUFFER_LIMIT: usize = 1024 * 1024;
+
+/// How access-log lines are written: `--log-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    /// Combined Log Format, as Apache and nginx write it.
+    #[default]
+    Combined,
+    /// One JSON object per line (for log pipelines), with microsecond times and durations.
+    Json,
+}
 
 /// What the command line asks for.
 #[derive(Debug)]
@@ -428,12 +439,29 @@ pub static FLAGS: &[Flag] = &[
         long: "access-log",
         short: None,
         value: Some("PATH"),
-        help: "Combined Log Format access log (- for stdout)",
+        help: "access log (- for stdout; see --log-format)",
         default: None,
         default_text: Some("off"),
         section: Section::Operating,
         action: Action::Value(|d, v| {
             d.config.access_log = Some(v.into());
+            Ok(())
+        }),
+    },
+    Flag {
+        long: "log-format",
+        short: None,
+        value: Some("combined|json"),
+        help: "access-log lines: Combined Log Format, or one JSON object per\nline (RFC 3339 time in µs, client, method, target, protocol,\nstatus, bytes, duration_us, referer, user_agent)",
+        default: Some("combined"),
+        default_text: None,
+        section: Section::Operating,
+        action: Action::Value(|d, v| {
+            d.config.log_format = match text(v)?.as_str() {
+                "combined" => LogFormat::Combined,
+                "json" => LogFormat::Json,
+                other => return Err(format!("expected combined or json, got {other:?}")),
+            };
             Ok(())
         }),
     },
@@ -541,6 +569,7 @@ impl Draft {
             cache_control: None,
             headers: Vec::new(),
             access_log: None,
+            log_format: LogFormat::Combined,
             drain_timeout: Duration::ZERO,
             cache_ttl: Duration::ZERO,
             workers: 1,

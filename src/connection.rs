@@ -567,6 +567,16 @@ impl Connection {
         self.timer = None;
     }
 
+    /// When the request being answered began: its request clock runs from its first byte
+    /// (from the accept, for a connection's first request); a pipelined one whose clock was
+    /// not started yet arrived in this turn's read.
+    fn request_started(&self, now: Instant) -> Instant {
+        match self.timer {
+            Some((TimeoutKind::Request, since)) => since,
+            _ => now,
+        }
+    }
+
     /// Parses and answers what the input holds, batching responses. True if it did
     /// anything (so there may be output to write).
     fn process(&mut self, cx: &mut Context) -> bool {
@@ -614,7 +624,7 @@ impl Connection {
         cx.trace(|| format!("response {} planned, body {} bytes", reply.status, reply.body_len));
         if cx.log.is_some() {
             let total = (self.output.buf.len() - queued_before) as u64 + Output::streamed(&reply.body);
-            let record = record_of(self.peer, &req, reply.status);
+            let record = record_of(self.peer, &req, reply.status, self.request_started(cx.now));
             self.log.queued(cx.log.as_mut(), Some(&record), total, reply.body_len);
         }
         self.begin_response(head_len, reply, cx);
@@ -687,6 +697,7 @@ impl Connection {
                 status: e.status(),
                 referer: None,
                 user_agent: None,
+                started: self.request_started(cx.now),
             };
             let total = (self.output.buf.len() - queued_before) as u64;
             self.log.queued(cx.log.as_mut(), Some(&record), total, body_len);
@@ -940,7 +951,7 @@ impl Connection {
 }
 
 /// The access log's view of a parsed request and its status.
-fn record_of<'r>(peer: Option<SocketAddr>, req: &request::Request<'r>, status: u16) -> Record<'r> {
+fn record_of<'r>(peer: Option<SocketAddr>, req: &request::Request<'r>, status: u16, started: Instant) -> Record<'r> {
     let target = match req.target {
         request::Target::Path(p) => p,
         request::Target::Asterisk => "*",
@@ -953,6 +964,7 @@ fn record_of<'r>(peer: Option<SocketAddr>, req: &request::Request<'r>, status: u
         status,
         referer: req.fields.referer,
         user_agent: req.fields.user_agent,
+        started,
     }
 }
 

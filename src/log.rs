@@ -15,6 +15,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+pub use crate::config::LogFormat;
+
 use rustix::fs::{FileType, Mode, OFlags};
 
 /// The most a non-blocking log holds for a reader that is behind; a line that does not fit
@@ -133,6 +135,7 @@ fn writable(fd: BorrowedFd, within: Duration) -> bool {
 /// Buffered Combined Log Format writer.
 #[derive(Debug)]
 pub struct AccessLog {
+    format: LogFormat,
     sink: Sink,
     /// The file `reopen` opens again; None for standard output.
     path: Option<PathBuf>,
@@ -157,11 +160,14 @@ pub struct AccessLog {
     drop_notice: bool,
 }
 
-/// A line waiting for its byte count: what comes before it, and after.
+/// A line waiting for what is known only once its response has left: the body bytes
+/// sent (and, in JSON, the duration). What comes before them, and after.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pending {
     head: Vec<u8>,
     tail: Vec<u8>,
+    /// When the request's first byte arrived.
+    started: Instant,
 }
 
 /// One response, as the log sees it.
@@ -175,22 +181,25 @@ pub struct Record<'a> {
     pub status: u16,
     pub referer: Option<&'a [u8]>,
     pub user_agent: Option<&'a [u8]>,
+    /// When the request's first byte arrived (the start of its duration).
+    pub started: Instant,
 }
 
 impl AccessLog {
     /// `-` is standard output; anything else a file opened for appending. The workers
     /// of one server share `writer` (see `Writer`).
-    pub fn open(path: &Path, worker: usize, writer: Writer) -> io::Result<AccessLog> {
+    pub fn open(path: &Path, format: LogFormat, worker: usize, writer: Writer) -> io::Result<AccessLog> {
         let (sink, path) = if path == Path::new("-") {
             (Sink::stdout()?, None)
         } else {
             (Sink::open(path)?, Some(path.to_path_buf()))
         };
-        Ok(AccessLog::with_sink(sink, path, worker, writer))
+        Ok(AccessLog { format, ..AccessLog::with_sink(sink, path, worker, writer) })
     }
 
     fn with_sink(sink: Sink, path: Option<PathBuf>, worker: usize, writer: Writer) -> AccessLog {
         AccessLog {
+            format: LogFormat::Combined,
             sink,
             path,
             next: None,
@@ -210,6 +219,13 @@ impl AccessLog {
     /// Renders the line for `r` except the byte count, which is known only once the
     /// response has been sent (or abandoned): `%b` is what really left, as in nginx.
     pub fn begin(&mut self, r: &Record, now: SystemTime) -> Pending {
+        match self.format {
+            LogFormat::Combined => self.begin_combined(r, now),
+            LogFormat::Json => begin_json(r, now),
+        }
+    }
+
+    fn begin_combined(&mut self, r: &Record, now: SystemTime) -> Pending {
         let second = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
         if second != self.stamp_second {
             self.stamp_second = second;
@@ -242,17 +258,25 @@ impl AccessLog {
             tail.push(b'"');
         }
         tail.push(b'\n');
-        Pending { head, tail }
+        Pending { head, tail, started: r.started }
     }
 
-    /// Buffers the finished line with the body bytes actually sent; on a non-blocking
-    /// sink whose buffer is full, drops it whole and counts it.
-    pub fn finish(&mut self, line: Pending, body_bytes: u64) {
+    /// Buffers the finished line with the body bytes actually sent (`now`: when the
+    /// response's last byte left, for the JSON duration); on a non-blocking sink whose
+    /// buffer is full, drops it whole and counts it.
+    pub fn finish(&mut self, line: Pending, body_bytes: u64, now: Instant) {
         if self.broken {
             return;
         }
-        let count = if body_bytes == 0 { "-".to_string() } else { body_bytes.to_string() };
-        let len = line.head.len() + count.len() + line.tail.len();
+        let middle = match self.format {
+            LogFormat::Combined if body_bytes == 0 => "-".to_string(),
+            LogFormat::Combined => body_bytes.to_string(),
+            LogFormat::Json => {
+                let micros = now.saturating_duration_since(line.started).as_micros();
+                format!("\"bytes\":{body_bytes},\"duration_us\":{micros}")
+            }
+        };
+        let len = line.head.len() + middle.len() + line.tail.len();
         if !self.sink.blocks() && self.buf.len() + len > MAX_PENDING {
             self.dropped += 1;
             self.drop_notice |= !self.dropping;
@@ -260,7 +284,7 @@ impl AccessLog {
             return;
         }
         self.buf.extend_from_slice(&line.head);
-        self.buf.extend_from_slice(count.as_bytes());
+        self.buf.extend_from_slice(middle.as_bytes());
         self.buf.extend_from_slice(&line.tail);
     }
 
@@ -416,7 +440,7 @@ impl ResponseLog {
         lines.sent += n;
         while lines.pending.front().is_some_and(|e| e.end <= lines.sent) {
             let e = lines.pending.pop_front().expect("checked");
-            access_log.finish(e.line, e.end - e.start - e.head);
+            access_log.finish(e.line, e.end - e.start - e.head, Instant::now());
         }
     }
 
@@ -424,11 +448,88 @@ impl ResponseLog {
     /// that did leave.
     pub(crate) fn abandon(&mut self, log: Option<&mut AccessLog>) {
         let (Some(lines), Some(access_log)) = (self.0.take(), log) else { return };
+        let now = Instant::now();
         for e in lines.pending {
             let sent = lines.sent.saturating_sub(e.start).min(e.end - e.start).saturating_sub(e.head);
-            access_log.finish(e.line, sent);
+            access_log.finish(e.line, sent, now);
         }
     }
+}
+
+/// The JSON line for `r`, all but its `bytes` and `duration_us` (see `finish`):
+/// `{"time":"2026-12-01T09:30:00.123456Z","client":"192.0.2.1","method":"GET","target":"/",
+/// "protocol":"HTTP/1.1","status":200,"bytes":1024,"duration_us":87,"referer":null,
+/// "user_agent":"curl/8.0"}`. A request that did not parse has null method, target and
+/// protocol.
+fn begin_json(r: &Record, now: SystemTime) -> Pending {
+    let since = now.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let mut head = Vec::with_capacity(256);
+    head.extend_from_slice(b"{\"time\":\"");
+    head.extend_from_slice(rfc3339_micros(since.as_secs(), since.subsec_micros()).as_bytes());
+    head.extend_from_slice(b"\",\"client\":");
+    match r.peer {
+        Some(p) => json_string(&mut head, p.ip().to_canonical().to_string().as_bytes()),
+        None => head.extend_from_slice(b"null"),
+    }
+    let (method, target, protocol) = match r.method {
+        Some(m) => (Some(m.as_bytes()), Some(r.target.as_bytes()), Some(http_version(r.minor_version))),
+        None => (None, None, None),
+    };
+    for (name, value) in [("method", method), ("target", target), ("protocol", protocol)] {
+        json_field(&mut head, name, value);
+    }
+    head.extend_from_slice(format!(",\"status\":{},", r.status).as_bytes());
+    let mut tail = Vec::with_capacity(128);
+    json_field(&mut tail, "referer", r.referer);
+    json_field(&mut tail, "user_agent", r.user_agent);
+    tail.extend_from_slice(b"}\n");
+    Pending { head, tail, started: r.started }
+}
+
+fn http_version(minor: u8) -> &'static [u8] {
+    if minor == 0 { b"HTTP/1.0" } else { b"HTTP/1.1" }
+}
+
+/// `,"name":"value"`, or `,"name":null`.
+fn json_field(out: &mut Vec<u8>, name: &str, value: Option<&[u8]>) {
+    out.extend_from_slice(format!(",\"{name}\":").as_bytes());
+    match value {
+        Some(v) => json_string(out, v),
+        None => out.extend_from_slice(b"null"),
+    }
+}
+
+/// A JSON string for bytes that may not be UTF-8 (a request target, a user agent). Valid
+/// printable UTF-8 is kept; every other byte, and `\` itself, becomes the text `\xHH`
+/// (as in the combined format), so the line is valid JSON and the original bytes can be
+/// recovered exactly: in the decoded string, a `\` always starts such an escape.
+fn json_string(out: &mut Vec<u8>, v: &[u8]) {
+    out.push(b'"');
+    for chunk in v.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            match c {
+                '"' => out.extend_from_slice(b"\\\""),
+                '\\' => out.extend_from_slice(b"\\\\x5C"),
+                c if c.is_control() => {
+                    for b in c.encode_utf8(&mut [0; 4]).bytes() {
+                        out.extend_from_slice(format!("\\\\x{b:02X}").as_bytes());
+                    }
+                }
+                c => out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes()),
+            }
+        }
+        for b in chunk.invalid() {
+            out.extend_from_slice(format!("\\\\x{b:02X}").as_bytes());
+        }
+    }
+    out.push(b'"');
+}
+
+/// `2026-12-01T09:30:00.123456Z` (RFC 3339, UTC, microseconds).
+pub fn rfc3339_micros(unix_seconds: u64, micros: u32) -> String {
+    let (year, month, day) = civil_from_days((unix_seconds / 86_400) as i64);
+    let secs = unix_seconds % 86_400;
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{micros:06}Z", secs / 3600, secs / 60 % 60, secs % 60)
 }
 
 /// Escapes `"`, `\` and anything not printable ASCII as `\xHH` (as nginx does), so a
@@ -497,7 +598,7 @@ mod tests {
     /// Line `n`, padded to about `len` bytes.
     fn line(n: usize, len: usize) -> Pending {
         let head = format!("line {n:06} {} ", "x".repeat(len.saturating_sub(20))).into_bytes();
-        Pending { head, tail: b"\n".to_vec() }
+        Pending { head, tail: b"\n".to_vec(), started: Instant::now() }
     }
 
     /// Everything the pipe holds now.
@@ -519,7 +620,7 @@ mod tests {
         const LINES: usize = 2000;
         let (mut log, mut reader) = pipe_log();
         for n in 0..LINES {
-            log.finish(line(n, 1000), 7);
+            log.finish(line(n, 1000), 7, Instant::now());
             if n % 10 == 0 {
                 assert!(log.flush().is_none());
             }
@@ -550,7 +651,7 @@ mod tests {
     fn a_reopened_file_gets_whole_lines_only() {
         let (mut log, mut reader) = pipe_log();
         // One line larger than the pipe: the first write takes only part of it.
-        log.finish(line(1, 100_000), 1);
+        log.finish(line(1, 100_000), 1, Instant::now());
         assert!(log.flush().is_none());
         assert!(log.mid_line && log.is_behind());
         let dir = std::env::temp_dir().join(format!("evserve-log-unit-{}", std::process::id()));
@@ -558,7 +659,7 @@ mod tests {
         let path = dir.join("new.log");
         log.path = Some(path.clone());
         log.reopen().unwrap();
-        log.finish(line(2, 100), 1);
+        log.finish(line(2, 100), 1, Instant::now());
         let mut out = Vec::new();
         while log.is_behind() {
             out.extend(drain(&mut reader));
@@ -579,10 +680,10 @@ mod tests {
         let Sink::NonBlocking(f) = &a.sink else { unreachable!() };
         let sink = Sink::NonBlocking(f.try_clone().unwrap());
         let mut b = AccessLog::with_sink(sink, None, 1, a.writer.clone());
-        a.finish(line(1, 100_000), 1);
+        a.finish(line(1, 100_000), 1, Instant::now());
         assert!(a.flush().is_none());
         assert!(a.mid_line);
-        b.finish(line(2, 100), 1);
+        b.finish(line(2, 100), 1, Instant::now());
         let mut out = Vec::new();
         while a.is_behind() || b.is_behind() {
             out.extend(drain(&mut reader));
@@ -613,6 +714,7 @@ mod tests {
             status: 200,
             referer: None,
             user_agent: None,
+            started: Instant::now(),
         };
         let mut lines = ResponseLog::default();
         // An interim 100 (no line), then two responses of 50-byte heads and 100-byte bodies.
@@ -631,5 +733,45 @@ mod tests {
         assert!(log.flush().is_none());
         let second = String::from_utf8(drain(&mut reader)).unwrap();
         assert!(second.contains("\" 200 10 "), "{second}");
+    }
+
+    #[test]
+    fn rfc3339_times_have_microseconds() {
+        assert_eq!(rfc3339_micros(0, 0), "1970-01-01T00:00:00.000000Z");
+        assert_eq!(rfc3339_micros(951_782_400, 7), "2000-02-29T00:00:00.000007Z");
+        assert_eq!(rfc3339_micros(4_102_444_799, 999_999), "2099-12-31T23:59:59.999999Z");
+    }
+
+    #[test]
+    fn json_strings_are_valid_json_and_keep_every_byte() {
+        let mut out = Vec::new();
+        json_string(&mut out, b"a\"b\\c\n\xff\xc3\xa9\x7f\xc2\x85");
+        // Valid UTF-8 (the e-acute) stays; every other byte and the backslash become \xHH.
+        assert_eq!(String::from_utf8(out).unwrap(), "\"a\\\"b\\\\x5Cc\\\\x0A\\\\xFF\u{e9}\\\\x7F\\\\xC2\\\\x85\"");
+    }
+
+    #[test]
+    fn a_json_line_carries_the_bytes_and_the_duration() {
+        let started = Instant::now();
+        let record = Record {
+            peer: Some("192.0.2.7:4000".parse().unwrap()),
+            method: Some("GET"),
+            target: "/a?b",
+            minor_version: 0,
+            status: 206,
+            referer: None,
+            user_agent: Some(b"curl/8"),
+            started,
+        };
+        let line = begin_json(&record, UNIX_EPOCH + Duration::new(971_185_736, 5_000));
+        let mut log = AccessLog::with_sink(Sink::Stdout, None, 0, Writer::default());
+        log.format = LogFormat::Json;
+        log.finish(line, 12, started + Duration::from_micros(345));
+        assert_eq!(
+            String::from_utf8(std::mem::take(&mut log.buf)).unwrap(),
+            "{\"time\":\"2000-10-10T13:48:56.000005Z\",\"client\":\"192.0.2.7\",\"method\":\"GET\",\
+             \"target\":\"/a?b\",\"protocol\":\"HTTP/1.0\",\"status\":206,\"bytes\":12,\"duration_us\":345,\
+             \"referer\":null,\"user_agent\":\"curl/8\"}\n"
+        );
     }
 }

@@ -378,7 +378,7 @@ impl EventLoop {
             // One log writer per worker would interleave partial lines; workers after the
             // first write to the same file in whole buffered lines (O_APPEND).
             Some(path) => Some(
-                AccessLog::open(path, id, shared.log_writer.clone())
+                AccessLog::open(path, config.log_format, id, shared.log_writer.clone())
                     .map_err(|e| StartError::AccessLog(path.clone(), e))?,
             ),
             None => None,
