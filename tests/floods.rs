@@ -49,28 +49,6 @@ fn expect_home(r: &mut BufReader<TcpStream>, which: &str) {
     assert_eq!((response.status, response.text().as_str()), (200, "home"), "{which}");
 }
 
-fn fd_count(pid: u32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd")).map(|d| d.count()).unwrap_or(0)
-}
-
-/// CPU time (user + system) a process has used, in clock ticks (fields 14 and 15 of
-/// /proc/PID/stat, counted after the command name, which may hold spaces).
-fn cpu_ticks(pid: u32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let f: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split_whitespace().collect();
-    f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
-}
-
-fn clock_ticks_per_second() -> u64 {
-    Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(100)
-}
-
 /// What a held connection shows without waiting: Some(true) if the server closed it,
 /// Some(false) if it is open; None if bytes came that nobody asked for.
 fn closed_by_server(s: &mut TcpStream) -> Option<bool> {
