@@ -9,7 +9,6 @@ mod common;
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -27,20 +26,7 @@ const WARNING: &str = "evserve: connection limit 40 reached, closing idle keep-a
 /// The binary under `prlimit --nofile=64:64`, with long request and idle timeouts so
 /// that no timeout frees a slot during a test. None when prlimit is missing.
 fn start(extra: &[&str]) -> Option<(Process, SocketAddr, Fixture)> {
-    if !Command::new("prlimit").arg("--version").output().is_ok_and(|o| o.status.success()) {
-        eprintln!("skipping: prlimit (util-linux) is not installed");
-        return None;
-    }
-    let fx = Fixture::new();
-    fx.file("index.html", "home");
-    let bin = std::env::var("EVSERVE_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_evserve").to_string());
-    let mut cmd = Command::new("prlimit");
-    cmd.arg("--nofile=64:64").arg(bin);
-    cmd.args(["--port", "0", "--bind", "127.0.0.1", "--request-timeout", "60", "--idle-timeout", "60"]);
-    cmd.args(extra).arg(fx.root());
-    let p = Process::spawn_with(&mut cmd);
-    let addr = p.addr.unwrap_or_else(|| panic!("evserve did not start: {:?}", p.first_line));
-    Some((p, addr, fx))
+    under_nofile_limit(64, extra)
 }
 
 /// Reads one response on a held connection and checks it is the file.

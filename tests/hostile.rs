@@ -6,7 +6,6 @@ mod common;
 use std::io::{self, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::os::unix::fs::symlink;
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
@@ -852,19 +851,7 @@ struct Exhaustion {
 /// the server is full, queues one more request, drops the idle ones and sends one more.
 /// None when prlimit is missing.
 fn exhaust_descriptors(extra: &[&str], connections_cap: Option<usize>) -> Option<Exhaustion> {
-    if !Command::new("prlimit").arg("--version").output().is_ok_and(|o| o.status.success()) {
-        eprintln!("skipping: prlimit (util-linux) is not installed");
-        return None;
-    }
-    let fx = Fixture::new();
-    fx.file("index.html", "home");
-    let root = fx.root();
-    let mut cmd = Command::new("prlimit");
-    cmd.arg("--nofile=40:40").arg(env!("CARGO_BIN_EXE_evserve"));
-    cmd.args(["--port", "0", "--bind", "127.0.0.1", "--request-timeout", "60", "--idle-timeout", "60"]);
-    cmd.args(extra).arg(&root);
-    let p = Process::spawn_with(&mut cmd);
-    let addr = p.addr.unwrap_or_else(|| panic!("evserve did not start: {:?}", p.first_line));
+    let (p, addr, _fx) = under_nofile_limit(40, extra)?;
     let pid = p.child.id();
 
     // Full: every descriptor in use, or every connection slot taken.

@@ -154,21 +154,6 @@ fn summary(exit: &Exit) -> &str {
         .unwrap_or_else(|| panic!("no summary line in {:#?}", exit.stderr))
 }
 
-/// Runs the binary for a command that must end by itself (errors, --help, --version).
-fn run_to_exit(args: &[&str]) -> (Option<i32>, String, String) {
-    let mut child = evserve(args).spawn().unwrap();
-    let status = wait_for_exit(&mut child, Duration::from_secs(10));
-    if status.is_none() {
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("evserve {args:?} kept running");
-    }
-    let (mut out, mut err) = (String::new(), String::new());
-    child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
-    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
-    (status.unwrap().code(), out, err)
-}
-
 fn site() -> Fixture {
     let f = Fixture::new();
     f.file("a.txt", "hello world");

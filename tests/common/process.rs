@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::Duration;
 
-use super::eventually;
+use super::{Fixture, eventually};
 
 /// The binary with `args`, no input, and its stdout and stderr piped.
 pub fn evserve(args: &[&str]) -> Command {
@@ -22,6 +22,22 @@ pub fn wait_for_exit(child: &mut Child, within: Duration) -> Option<ExitStatus> 
         status.is_some()
     });
     status
+}
+
+/// Runs the binary for a command that must end by itself (errors, --help, --version),
+/// failing if it does not within 10 s: its exit code, stdout and stderr.
+pub fn run_to_exit(args: &[&str]) -> (Option<i32>, String, String) {
+    let mut child = evserve(args).spawn().unwrap();
+    let status = wait_for_exit(&mut child, Duration::from_secs(10));
+    if status.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("evserve {args:?} kept running");
+    }
+    let (mut out, mut err) = (String::new(), String::new());
+    child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    (status.unwrap().code(), out, err)
 }
 
 /// The real `evserve` binary, started with `args`; its first stderr line is read to learn
@@ -71,6 +87,27 @@ impl Drop for Process {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The binary under `prlimit --nofile=NOFILE:NOFILE` on 127.0.0.1, port 0, with long request
+/// and idle timeouts (so that no timeout frees a descriptor during a test) and `extra` flags,
+/// serving a fixture whose `index.html` is `home`. `EVSERVE_BIN=/path/to/evserve` runs
+/// another build. None, saying so, when prlimit (util-linux) is missing.
+pub fn under_nofile_limit(nofile: usize, extra: &[&str]) -> Option<(Process, SocketAddr, Fixture)> {
+    if !Command::new("prlimit").arg("--version").output().is_ok_and(|o| o.status.success()) {
+        eprintln!("skipping: prlimit (util-linux) is not installed");
+        return None;
+    }
+    let fx = Fixture::new();
+    fx.file("index.html", "home");
+    let bin = std::env::var("EVSERVE_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_evserve").to_string());
+    let mut cmd = Command::new("prlimit");
+    cmd.arg(format!("--nofile={nofile}:{nofile}")).arg(bin);
+    cmd.args(["--port", "0", "--bind", "127.0.0.1", "--request-timeout", "60", "--idle-timeout", "60"]);
+    cmd.args(extra).arg(fx.root());
+    let p = Process::spawn_with(&mut cmd);
+    let addr = p.addr.unwrap_or_else(|| panic!("evserve did not start: {:?}", p.first_line));
+    Some((p, addr, fx))
 }
 
 /// Open descriptors of a process.
