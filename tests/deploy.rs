@@ -4,7 +4,7 @@
 //! files they already opened, and no cached entry of the old tree is served from the new.
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -70,22 +70,10 @@ fn start_download(srv: &TestServer, target: &str, first: &mut [u8]) -> (BufReade
     let mut s = srv.connect();
     s.write_all(format!("GET {target} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n").as_bytes()).unwrap();
     let mut r = BufReader::new(s);
-    let mut len = None;
-    loop {
-        let mut line = String::new();
-        assert!(r.read_line(&mut line).unwrap() > 0, "closed in the head");
-        if line == "\r\n" {
-            break;
-        }
-        if let Some(v) = line.strip_prefix("Content-Length: ") {
-            len = Some(v.trim().parse().unwrap());
-        }
-        if line.starts_with("HTTP/1.1 ") {
-            assert!(line.starts_with("HTTP/1.1 200 "), "{line:?}");
-        }
-    }
+    let (status, len) = read_head(&mut r);
+    assert_eq!(status, 200, "GET {target}");
     r.read_exact(first).unwrap();
-    (r, len.expect("Content-Length"))
+    (r, len as usize)
 }
 
 #[test]

@@ -9,7 +9,6 @@ mod common;
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -27,48 +26,13 @@ const WARNING: &str = "evserve: connection limit 40 reached, closing idle keep-a
 /// The binary under `prlimit --nofile=64:64`, with long request and idle timeouts so
 /// that no timeout frees a slot during a test. None when prlimit is missing.
 fn start(extra: &[&str]) -> Option<(Process, SocketAddr, Fixture)> {
-    if !Command::new("prlimit").arg("--version").output().is_ok_and(|o| o.status.success()) {
-        eprintln!("skipping: prlimit (util-linux) is not installed");
-        return None;
-    }
-    let fx = Fixture::new();
-    fx.file("index.html", "home");
-    let bin = std::env::var("EVSERVE_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_evserve").to_string());
-    let mut cmd = Command::new("prlimit");
-    cmd.arg("--nofile=64:64").arg(bin);
-    cmd.args(["--port", "0", "--bind", "127.0.0.1", "--request-timeout", "60", "--idle-timeout", "60"]);
-    cmd.args(extra).arg(fx.root());
-    let p = Process::spawn_with(&mut cmd);
-    let addr = p.addr.unwrap_or_else(|| panic!("evserve did not start: {:?}", p.first_line));
-    Some((p, addr, fx))
+    under_nofile_limit(64, extra)
 }
 
 /// Reads one response on a held connection and checks it is the file.
 fn expect_home(r: &mut BufReader<TcpStream>, which: &str) {
     let response = read_response(r, false);
     assert_eq!((response.status, response.text().as_str()), (200, "home"), "{which}");
-}
-
-fn fd_count(pid: u32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd")).map(|d| d.count()).unwrap_or(0)
-}
-
-/// CPU time (user + system) a process has used, in clock ticks (fields 14 and 15 of
-/// /proc/PID/stat, counted after the command name, which may hold spaces).
-fn cpu_ticks(pid: u32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let f: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split_whitespace().collect();
-    f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
-}
-
-fn clock_ticks_per_second() -> u64 {
-    Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(100)
 }
 
 /// What a held connection shows without waiting: Some(true) if the server closed it,

@@ -3,10 +3,9 @@
 //! deadline; the only sleeps are the attacks' own pacing and one CPU-sampling window.
 mod common;
 
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::os::unix::fs::symlink;
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
@@ -22,68 +21,6 @@ const MIB: usize = 1024 * 1024;
 // ---------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------
-
-/// Sends `raw` on a fresh connection and reads one response; the reader is returned so
-/// the caller can check what follows it.
-fn send_raw(addr: SocketAddr, raw: &[u8]) -> (Response, BufReader<TcpStream>) {
-    let mut s = connect(addr);
-    s.write_all(raw).unwrap();
-    let mut r = BufReader::new(s);
-    let response = read_response(&mut r, raw.starts_with(b"HEAD "));
-    (response, r)
-}
-
-/// True when the server sends nothing more and closes the connection (EOF or reset
-/// within the read timeout).
-fn then_closed(r: &mut BufReader<TcpStream>) -> bool {
-    r.buffer().is_empty() && read_until_close(r.get_mut()).is_ok_and(|rest| rest.is_empty())
-}
-
-/// Reads until the server closes (EOF or reset): Ok(bytes). Err(bytes) if the read
-/// timeout passed first.
-fn read_until_close(s: &mut impl Read) -> Result<Vec<u8>, Vec<u8>> {
-    let mut out = Vec::new();
-    let mut buf = vec![0u8; 64 * KIB];
-    loop {
-        match s.read(&mut buf) {
-            Ok(0) => return Ok(out),
-            Ok(n) => out.extend_from_slice(&buf[..n]),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => return Err(out),
-            Err(_) => return Ok(out),
-        }
-    }
-}
-
-/// The status of a raw response, if it starts with an HTTP/1.1 status line.
-fn status_of(raw: &[u8]) -> Option<u16> {
-    let line = raw.strip_prefix(b"HTTP/1.1 ")?;
-    std::str::from_utf8(line.get(..3)?).ok()?.parse().ok()
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
-}
-
-/// Reads a response head; returns the status and Content-Length.
-fn read_head(r: &mut BufReader<TcpStream>) -> (u16, u64) {
-    let mut head = String::new();
-    loop {
-        let mut line = String::new();
-        assert!(r.read_line(&mut line).expect("read head") > 0, "closed before the head ended: {head:?}");
-        if line == "\r\n" {
-            break;
-        }
-        head.push_str(&line);
-    }
-    let status = status_of(head.as_bytes()).unwrap_or_else(|| panic!("bad head {head:?}"));
-    let len = head
-        .lines()
-        .find_map(|l| l.split_once(':').filter(|(n, _)| n.eq_ignore_ascii_case("content-length")))
-        .map(|(_, v)| v.trim().parse().unwrap())
-        .unwrap_or_else(|| panic!("no Content-Length in {head:?}"));
-    (status, len)
-}
 
 /// Stops the server on another thread and fails if that takes longer than `within`
 /// (a hang), or if the loop panicked.
@@ -102,28 +39,6 @@ fn sparse_file(fx: &Fixture, name: &str, len: usize) -> std::path::PathBuf {
     path
 }
 
-/// A tiny deterministic PRNG (xorshift64), so every run sends the same bytes.
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| self.next() as u8).collect()
-    }
-}
-
 /// The kernel's TCP state of the server's end of a loopback connection, from
 /// /proc/net/tcp ("01" = ESTABLISHED, "04" = FIN_WAIT1...); None once the socket is gone.
 fn server_side_state(server: SocketAddr, client: SocketAddr) -> Option<String> {
@@ -134,31 +49,6 @@ fn server_side_state(server: SocketAddr, client: SocketAddr) -> Option<String> {
         (f.len() > 3 && port(f[1]) == Some(server.port()) && port(f[2]) == Some(client.port()))
             .then(|| f[3].to_string())
     })
-}
-
-/// Open descriptors of a process.
-fn fd_count(pid: u32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd")).map(|d| d.count()).unwrap_or(0)
-}
-
-/// CPU time (user + system) a process has used, in clock ticks.
-fn cpu_ticks(pid: u32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    // Fields after the command name (which may hold spaces) start at field 3 (state);
-    // utime and stime are fields 14 and 15.
-    let after = &stat[stat.rfind(')').unwrap() + 2..];
-    let f: Vec<&str> = after.split_whitespace().collect();
-    f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
-}
-
-fn clock_ticks_per_second() -> u64 {
-    Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(100)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -961,19 +851,7 @@ struct Exhaustion {
 /// the server is full, queues one more request, drops the idle ones and sends one more.
 /// None when prlimit is missing.
 fn exhaust_descriptors(extra: &[&str], connections_cap: Option<usize>) -> Option<Exhaustion> {
-    if !Command::new("prlimit").arg("--version").output().is_ok_and(|o| o.status.success()) {
-        eprintln!("skipping: prlimit (util-linux) is not installed");
-        return None;
-    }
-    let fx = Fixture::new();
-    fx.file("index.html", "home");
-    let root = fx.root();
-    let mut cmd = Command::new("prlimit");
-    cmd.arg("--nofile=40:40").arg(env!("CARGO_BIN_EXE_evserve"));
-    cmd.args(["--port", "0", "--bind", "127.0.0.1", "--request-timeout", "60", "--idle-timeout", "60"]);
-    cmd.args(extra).arg(&root);
-    let p = Process::spawn_with(&mut cmd);
-    let addr = p.addr.unwrap_or_else(|| panic!("evserve did not start: {:?}", p.first_line));
+    let (p, addr, _fx) = under_nofile_limit(40, extra)?;
     let pid = p.child.id();
 
     // Full: every descriptor in use, or every connection slot taken.
@@ -1088,7 +966,7 @@ fn shrinking_file_closes_the_response() {
 fn random_resets_mid_download() {
     let fx = Fixture::new();
     let size = 4 * MIB;
-    let content = XorShift(0xfeed_beef_1234_5678).bytes(size);
+    let content = Rng::new(0xfeed_beef_1234_5678).bytes(size);
     fx.file("big.bin", &content);
     let server = TestServer::start(&fx.root());
     let clients: Vec<BufReader<TcpStream>> = (0..50)
@@ -1098,7 +976,7 @@ fn random_resets_mid_download() {
             BufReader::new(s)
         })
         .collect();
-    let mut rng = XorShift(0x5eed);
+    let mut rng = Rng::new(0x5eed);
     for (i, mut r) in clients.into_iter().enumerate() {
         let n = rng.below(size) as u64;
         let copied = io::copy(&mut (&mut r).take(n), &mut io::sink()).unwrap();
@@ -1155,7 +1033,7 @@ const SOUP: &[&str] = &[
 
 /// One garbage message: random bytes, a request line with garbage, a head with garbage
 /// fields, or HTTP-shaped soup.
-fn garbage(rng: &mut XorShift, kind: usize) -> Vec<u8> {
+fn garbage(rng: &mut Rng, kind: usize) -> Vec<u8> {
     match kind % 4 {
         0 => {
             let n = 1 + rng.below(2048);
@@ -1191,7 +1069,7 @@ fn garbage_never_crashes_the_server() {
         let workers: Vec<_> = (0..100)
             .map(|i| {
                 scope.spawn(move || {
-                    let mut rng = XorShift(0x9e37_79b9_7f4a_7c15 ^ (i as u64 + 1).wrapping_mul(0x2545_f491_4f6c_dd1d));
+                    let mut rng = Rng::new((i as u64 + 1).wrapping_mul(0x2545_f491_4f6c_dd1d));
                     let bytes = garbage(&mut rng, i);
                     let mut s = connect(addr);
                     let _ = s.write_all(&bytes);

@@ -348,8 +348,8 @@ mod binary {
         let root = f.root();
         let root = root.to_str().unwrap();
         let run = |args: &[&str]| {
-            let out = std::process::Command::new(env!("CARGO_BIN_EXE_evserve")).args(args).output().unwrap();
-            (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+            let (code, _, stderr) = run_to_exit(args);
+            (code, stderr)
         };
         let (code, err) = run(&[root, "--port", "nope"]);
         assert_eq!(code, Some(2));
@@ -365,8 +365,7 @@ mod binary {
         let (code, out) = run(&["--version"]);
         assert_eq!(code, Some(0));
         assert!(out.is_empty());
-        let help = std::process::Command::new(env!("CARGO_BIN_EXE_evserve")).arg("--help").output().unwrap();
-        let help = String::from_utf8(help.stdout).unwrap();
+        let (_, help, _) = run_to_exit(&["--help"]);
         for flag in ["--port", "--bind", "--workers", "--max-connections", "--access-log", "--drain-timeout"] {
             assert!(help.contains(flag), "--help lacks {flag}");
         }

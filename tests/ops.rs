@@ -39,22 +39,6 @@ struct Exit {
     stdout: String,
 }
 
-/// The binary with piped output and no input.
-fn spawn(args: &[&str]) -> std::process::Child {
-    spawn_to(args, Stdio::piped())
-}
-
-/// The binary with piped stderr, no input and `stdout` as its standard output.
-fn spawn_to(args: &[&str], stdout: Stdio) -> std::process::Child {
-    Command::new(env!("CARGO_BIN_EXE_evserve"))
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(stdout)
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
-
 impl Evserve {
     fn start(args: &[&str]) -> Evserve {
         Self::start_with(args, Stdio::piped(), true).0
@@ -72,7 +56,7 @@ impl Evserve {
     }
 
     fn start_with(args: &[&str], stdout: Stdio, collect_stdout: bool) -> (Evserve, Option<std::process::ChildStdout>) {
-        let mut child = spawn_to(args, stdout);
+        let mut child = evserve(args).stdout(stdout).spawn().unwrap();
         let stderr = child.stderr.take().unwrap();
         let (tx, lines) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
@@ -139,12 +123,8 @@ impl Evserve {
 
     /// Waits for the exit, failing after `within`.
     fn wait(&mut self, within: Duration) -> Exit {
-        let mut status = None;
-        let exited = eventually(within, || {
-            status = self.child.try_wait().unwrap();
-            status.is_some()
-        });
-        assert!(exited, "evserve did not exit within {within:?}; stderr so far: {:#?}", self.seen);
+        let status = wait_for_exit(&mut self.child, within);
+        assert!(status.is_some(), "evserve did not exit within {within:?}; stderr so far: {:#?}", self.seen);
         // The pipe closes with the process: the reader thread ends, and so does the channel.
         let mut stderr = Vec::new();
         let deadline = Instant::now() + Duration::from_secs(5);
@@ -172,25 +152,6 @@ fn summary(exit: &Exit) -> &str {
         .iter()
         .find(|l| l.starts_with("evserve: stopped: "))
         .unwrap_or_else(|| panic!("no summary line in {:#?}", exit.stderr))
-}
-
-/// Runs the binary for a command that must end by itself (errors, --help, --version).
-fn run_to_exit(args: &[&str]) -> (Option<i32>, String, String) {
-    let mut child = spawn(args);
-    let mut status = None;
-    let exited = eventually(Duration::from_secs(10), || {
-        status = child.try_wait().unwrap();
-        status.is_some()
-    });
-    if !exited {
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("evserve {args:?} kept running");
-    }
-    let (mut out, mut err) = (String::new(), String::new());
-    child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
-    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
-    (status.unwrap().code(), out, err)
 }
 
 fn site() -> Fixture {
@@ -226,21 +187,6 @@ fn big_contents() -> Vec<u8> {
 fn big_sparse(f: &Fixture) {
     let file = std::fs::File::create(f.root().join("big.bin")).unwrap();
     file.set_len(BIG as u64).unwrap();
-}
-
-/// Reads a response head byte by byte (so nothing of the body is taken) and returns the
-/// status and Content-Length.
-fn read_head(s: &mut TcpStream) -> (u16, u64) {
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        assert_eq!(s.read(&mut byte).expect("response head"), 1, "closed in the head: {head:?}");
-        head.push(byte[0]);
-    }
-    let head = String::from_utf8(head).unwrap();
-    let status = head[9..12].parse().unwrap();
-    let len = head.lines().find_map(|l| l.strip_prefix("Content-Length: ")).expect("Content-Length").parse().unwrap();
-    (status, len)
 }
 
 /// Starts a download of /big.bin and takes only its first bytes (so it is in flight).
@@ -508,17 +454,9 @@ fn an_access_log_that_cannot_be_opened_stops_start_up_with_one_line() {
 fn unserved(mut s: TcpStream) -> (Vec<u8>, bool) {
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     let _ = s.write_all(b"GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n");
-    let mut got = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        match s.read(&mut buf) {
-            Ok(0) => return (got, true),
-            Ok(n) => got.extend_from_slice(&buf[..n]),
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
-                return (got, false);
-            }
-            Err(_) => return (got, true),
-        }
+    match read_until_close(&mut s) {
+        Ok(got) => (got, true),
+        Err(got) => (got, false),
     }
 }
 

@@ -1,5 +1,5 @@
 //! Drives one `Connection` over an in-memory stream with the fuzzer's bytes and checks the
-//! output: the harness is the one `cargo test` runs (tests/fuzz_props.rs, included below).
+//! output: the harness is the one `cargo test` runs (tests/fuzz_props/, included below).
 //!
 //! Input format (`run_raw`): byte 0 picks limits, site options, EOF/half-close, injected
 //! `WouldBlock`s and a timeout at the end (`Setup::from_bits`); byte 1 picks the read and
@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
 
-#[path = "../../tests/fuzz_props.rs"]
+#[path = "../../tests/fuzz_props/main.rs"]
 #[allow(dead_code, unused_imports)]
 mod props;
 

@@ -2,12 +2,12 @@
 //! segment, never starts with `/`, never holds a control byte, a backslash or (unless
 //! dotfiles are on) a hidden segment, and resolves to itself again after `evserve::text::encode_path` (the
 //! 301 `Location`). Byte 0 bit 0 turns dotfiles on; the rest is the target (UTF-8 only, as
-//! httparse hands over). The checks live in tests/fuzz_props.rs (`check_resolve`).
+//! httparse hands over). The checks live in tests/fuzz_props/resolve.rs (`check_resolve`).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 
-#[path = "../../tests/fuzz_props.rs"]
+#[path = "../../tests/fuzz_props/main.rs"]
 #[allow(dead_code, unused_imports)]
 mod props;
 

@@ -1,11 +1,29 @@
 //! Test support: a real evserve on an ephemeral port, fixture folders, and a raw-bytes
 //! HTTP client that asserts the exact protocol. No sleeps: every wait has a deadline.
-#![allow(dead_code)]
+//!
+//! - `http`: connect with timeouts, read a response or a head, read to the close;
+//! - `process`: the real binary as a child (start, signal, wait for the exit), /proc counters;
+//! - `bytes`: byte-slice checks (`contains`, `status_of`, `digest`);
+//! - `rng` and `mock`: a fixed-seed PRNG and an in-memory socket for driving a `Connection`
+//!   (std and evserve only, so the fuzz crate can include them with `#[path]`).
+//!
+//! Everything is re-exported here: `use common::*;`.
+#![allow(dead_code, unused_imports)]
 
-use std::io::{self, BufRead, BufReader, Read, Write};
+pub mod bytes;
+pub mod http;
+pub mod mock;
+pub mod process;
+pub mod rng;
+
+pub use bytes::*;
+pub use http::*;
+pub use process::*;
+pub use rng::Rng;
+
+use std::io::{self, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -114,90 +132,6 @@ impl Drop for TestServer {
     }
 }
 
-pub fn connect(addr: SocketAddr) -> TcpStream {
-    let s = TcpStream::connect(addr).expect("connect");
-    s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-    s.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
-    s
-}
-
-/// A parsed response.
-#[derive(Debug, Clone)]
-pub struct Response {
-    pub status: u16,
-    /// The raw head, status line included, without the final blank line.
-    pub head: String,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-}
-
-impl Response {
-    /// The first value of a header (case-insensitive name).
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
-    }
-
-    pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-}
-
-/// Reads one response: the head, then `Content-Length` bytes (none for HEAD, 1xx, 204, 304).
-pub fn read_response<R: Read>(r: &mut BufReader<R>, head_request: bool) -> Response {
-    let mut head = String::new();
-    loop {
-        let mut line = String::new();
-        let n = r.read_line(&mut line).expect("read response head");
-        assert!(n > 0, "connection closed before a complete response head; got {head:?}");
-        if line == "\r\n" {
-            break;
-        }
-        assert!(line.ends_with("\r\n"), "head line without CRLF: {line:?}");
-        head.push_str(&line);
-    }
-    let head = head.trim_end().to_string();
-    let mut lines = head.split("\r\n");
-    let status_line = lines.next().unwrap();
-    assert!(status_line.starts_with("HTTP/1.1 "), "status line {status_line:?}");
-    let status: u16 = status_line[9..12].parse().unwrap();
-    let headers: Vec<(String, String)> = lines
-        .map(|l| {
-            let (n, v) = l.split_once(':').expect("header line");
-            (n.to_string(), v.trim().to_string())
-        })
-        .collect();
-    let mut response = Response { status, head: head.clone(), headers, body: Vec::new() };
-    if head_request || status < 200 || status == 204 || status == 304 {
-        return response;
-    }
-    let len: usize = response.header("Content-Length").expect("Content-Length").parse().unwrap();
-    let mut body = vec![0; len];
-    r.read_exact(&mut body).expect("read body");
-    response.body = body;
-    response
-}
-
-/// Reads until the server closes the connection; fails if it does not within the timeout.
-pub fn read_to_close(s: &mut impl Read) -> Vec<u8> {
-    let mut out = Vec::new();
-    s.read_to_end(&mut out).expect("server should close the connection");
-    out
-}
-
-/// True when the server closes the connection (EOF or reset) before the read timeout;
-/// bytes still in flight are read and dropped.
-pub fn closed(s: &mut TcpStream) -> bool {
-    let mut buf = [0u8; 4096];
-    loop {
-        match s.read(&mut buf) {
-            Ok(0) => return true,
-            Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::TimedOut => return false,
-            Err(_) => return true,
-        }
-    }
-}
-
 /// Polls `check` until it returns true or `within` passes.
 pub fn eventually(within: Duration, mut check: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + within;
@@ -211,64 +145,4 @@ pub fn eventually(within: Duration, mut check: impl FnMut() -> bool) -> bool {
         std::thread::yield_now();
         std::thread::sleep(Duration::from_millis(5));
     }
-}
-
-/// The real `evserve` binary, started with `args`; its first stderr line is read to learn
-/// the address it listens on.
-pub struct Process {
-    pub child: Child,
-    pub addr: Option<SocketAddr>,
-    pub stderr: BufReader<std::process::ChildStderr>,
-    pub first_line: String,
-}
-
-impl Process {
-    pub fn spawn(args: &[&str]) -> Process {
-        Self::spawn_with(Command::new(env!("CARGO_BIN_EXE_evserve")).args(args))
-    }
-
-    pub fn spawn_with(cmd: &mut Command) -> Process {
-        let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-        let mut stderr = BufReader::new(child.stderr.take().unwrap());
-        let mut first_line = String::new();
-        stderr.read_line(&mut first_line).unwrap();
-        let addr =
-            first_line.split("http://").nth(1).and_then(|rest| rest.split('/').next()).and_then(|a| a.parse().ok());
-        Process { child, addr, stderr, first_line }
-    }
-
-    /// Sends a signal by number (2 = SIGINT, 15 = SIGTERM).
-    pub fn signal(&self, sig: i32) {
-        let status = Command::new("kill").arg(format!("-{sig}")).arg(self.child.id().to_string()).status().unwrap();
-        assert!(status.success());
-    }
-
-    /// Waits for exit (failing after `within`) and returns the status code and the rest of stderr.
-    pub fn wait(mut self, within: Duration) -> (Option<i32>, String) {
-        let deadline = Instant::now() + within;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                let mut rest = String::new();
-                self.stderr.read_to_string(&mut rest).unwrap();
-                return (status.code(), rest);
-            }
-            if Instant::now() >= deadline {
-                let _ = self.child.kill();
-                panic!("evserve did not exit within {within:?}");
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A simple FNV-1a digest for comparing large bodies without keeping two copies.
-pub fn digest(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf29ce484222325u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100000001b3))
 }
