@@ -69,7 +69,7 @@ fn systemd_socket_activate_passes_the_socket_and_bind_flags_are_ignored() {
     let root = f.root();
     let mut cmd = Command::new("systemd-socket-activate");
     cmd.args(["-l", &addr.to_string(), "--fdname=http", bin(), root.to_str().unwrap(), "--port", "1", "--trace"]);
-    let mut p = Process::spawn_with(&mut cmd);
+    let p = Process::spawn_with(&mut cmd);
     assert!(p.first_line.contains(&format!("Listening on {addr}")), "{}", p.first_line);
     // The activator execs evserve on the first connection; that connection is served.
     let r = get_over(connect(addr), "/");
