@@ -950,6 +950,30 @@ mod tests {
     }
 
     #[test]
+    fn listener_flags() {
+        let c = parse(&["--bind", "unix:/run/ev.sock", "--unix-mode", "600", "--proxy-protocol"]).unwrap();
+        assert_eq!(c.unix_sockets, vec![PathBuf::from("/run/ev.sock")]);
+        assert!(c.addrs.is_empty(), "a Unix bind alone adds no TCP default");
+        assert_eq!(c.unix_mode, 0o600);
+        assert!(c.proxy_protocol && c.listen_given);
+        let d = parse(&[]).unwrap();
+        assert_eq!((d.unix_mode, d.listen_given, d.trusted_header), (0o660, false, TrustedHeader::XForwardedFor));
+        let c = parse(&["--trusted-proxy", "10.0.0.0/8", "--trusted-header", "Forwarded", "-p", "1"]).unwrap();
+        assert_eq!(c.trusted_proxies, vec!["10.0.0.0/8".parse().unwrap()]);
+        assert_eq!(c.trusted_header, TrustedHeader::Forwarded);
+        assert!(c.listen_given);
+        for bad in [
+            &["--bind", "unix:"][..],
+            &["--unix-mode", "0999"],
+            &["--unix-mode", "1777"],
+            &["--trusted-proxy", "10.0.0.1/8"],
+            &["--trusted-header", "x-real-ip"],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
     fn the_table_has_one_row_per_name() {
         for (i, a) in FLAGS.iter().enumerate() {
             for b in &FLAGS[i + 1..] {

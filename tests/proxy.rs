@@ -192,9 +192,81 @@ fn forwarded_is_read_when_chosen_and_untrusted_peers_are_not_believed() {
 #[test]
 fn the_proxy_given_peer_is_the_one_trusted() {
     let s = start(&["--proxy-protocol", "--trusted-proxy", "10.0.0.0/8"]);
-    let via = |src: &str| format!("PROXY TCP4 {src} 127.0.0.1 1000 80\r\nGET / HTTP/1.1\r\nHost: t\r\nX-Forwarded-For: 192.0.2.8\r\nConnection: close\r\n\r\n");
+    let via = |src: &str| {
+        format!(
+            "PROXY TCP4 {src} 127.0.0.1 1000 80\r\nGET / HTTP/1.1\r\nHost: t\r\nX-Forwarded-For: 192.0.2.8\r\nConnection: close\r\n\r\n"
+        )
+    };
     assert_eq!(status_of(&s.exchange(via("10.2.3.4").as_bytes())), 200);
     assert_eq!(s.logged_client(1), "192.0.2.8", "a trusted proxy behind the balancer");
     assert_eq!(status_of(&s.exchange(via("203.0.113.1").as_bytes())), 200);
     assert_eq!(s.logged_client(2), "203.0.113.1", "an untrusted client behind the balancer");
+}
+
+/// A TCP connection from `local` (another loopback address than the server's peer would
+/// otherwise be) to `to`.
+fn connect_from(local: &str, to: std::net::SocketAddr) -> TcpStream {
+    use rustix::net::{AddressFamily, SocketType};
+    let fd = rustix::net::socket(AddressFamily::INET, SocketType::STREAM, None).unwrap();
+    rustix::net::bind(&fd, &format!("{local}:0").parse::<std::net::SocketAddr>().unwrap()).unwrap();
+    rustix::net::connect(&fd, &to).unwrap();
+    let s = TcpStream::from(fd);
+    s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    s
+}
+
+/// HAProxy's configuration: TCP mode, round robin over `servers`, PROXY v2 to each.
+fn haproxy_config(listen: std::net::SocketAddr, servers: &[std::net::SocketAddr]) -> String {
+    let mut cfg = format!(
+        "global\n  maxconn 4096\ndefaults\n  mode tcp\n  timeout connect 5s\n  timeout client 30s\n  timeout server 30s\n\
+         frontend web\n  bind {listen}\n  default_backend evserve\nbackend evserve\n  balance roundrobin\n"
+    );
+    for (i, s) in servers.iter().enumerate() {
+        cfg.push_str(&format!("  server ev{i} {s} send-proxy-v2\n"));
+    }
+    cfg
+}
+
+#[test]
+fn haproxy_spreads_requests_over_two_instances_and_each_logs_the_real_client() {
+    if !std::process::Command::new("sh").args(["-c", "command -v haproxy"]).output().unwrap().status.success() {
+        eprintln!("skipped: haproxy not installed (Debian: apt-get install haproxy)");
+        return;
+    }
+    let (a, b) = (start(&["--proxy-protocol"]), start(&["--proxy-protocol"]));
+    let listen = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let dir = Fixture::new();
+    let cfg = dir.outside("haproxy.cfg", haproxy_config(listen, &[a.p.addr.unwrap(), b.p.addr.unwrap()]));
+    let mut haproxy = std::process::Command::new("haproxy")
+        .args(["-f", cfg.to_str().unwrap(), "-db"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let up = eventually(IO_TIMEOUT, || TcpStream::connect(listen).is_ok());
+    let requests = 10;
+    let mut answered = 0;
+    if up {
+        for _ in 0..requests {
+            // From 127.0.0.2: HAProxy itself connects from 127.0.0.1, so a logged 127.0.0.2
+            // can only have come from the PROXY header.
+            let mut c = connect_from("127.0.0.2", listen);
+            c.write_all(GET.as_bytes()).unwrap();
+            answered += (status_of(&read_to_close(&mut c)) == 200) as usize;
+        }
+    }
+    let _ = haproxy.kill();
+    let _ = haproxy.wait();
+    assert!(up, "haproxy did not listen on {listen}");
+    assert_eq!(answered, requests);
+    // The probe connections above carried no request; the 10 requests are split 5 and 5.
+    let lines = |s: &Server| {
+        std::fs::read_to_string(&s.log).unwrap_or_default().lines().map(str::to_string).collect::<Vec<_>>()
+    };
+    assert!(eventually(IO_TIMEOUT, || lines(&a).len() + lines(&b).len() == requests));
+    let (la, lb) = (lines(&a), lines(&b));
+    assert!(!la.is_empty() && !lb.is_empty(), "both instances served: {la:?} {lb:?}");
+    for line in la.iter().chain(&lb) {
+        assert!(line.starts_with("127.0.0.2 - - ["), "{line}");
+    }
 }
