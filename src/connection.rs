@@ -53,6 +53,9 @@ pub(crate) const BATCH_BYTES: usize = 64 * 1024;
 /// holds only this much.
 pub(crate) const SMALL_INPUT_BUFFER: usize = 1024;
 
+// A whole PROXY header fits the first, small input buffer.
+const _: () = assert!(proxy::MAX_V2_HEADER <= SMALL_INPUT_BUFFER);
+
 /// Smallest big input buffer: large enough to take a burst of pipelined requests in one read.
 pub(crate) const MIN_INPUT_BUFFER: usize = 16 * 1024;
 
