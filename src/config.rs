@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::files::MimeOverrides;
+use crate::forwarded::Cidr;
 use crate::request::{Limits, MAX_HEADERS_CAP};
 use crate::timer::Timeouts;
 
@@ -18,6 +19,17 @@ pub struct Config {
     pub root: PathBuf,
     /// Addresses to listen on (the port of each already filled in).
     pub addrs: Vec<SocketAddr>,
+    /// Unix-domain stream sockets to listen on (`--bind unix:PATH`).
+    pub unix_sockets: Vec<PathBuf>,
+    /// The mode of each Unix socket file, set before it listens.
+    pub unix_mode: u32,
+    /// `--bind` or `--port` was given (flag or variable): socket activation says it ignores them.
+    pub listen_given: bool,
+    /// Every connection starts with a PROXY protocol header that names the client.
+    pub proxy_protocol: bool,
+    /// Peers whose `trusted_header` names the client.
+    pub trusted_proxies: Vec<Cidr>,
+    pub trusted_header: TrustedHeader,
     pub limits: Limits,
     pub timeouts: Timeouts,
     /// Open connections per loop; None: derived from the descriptor limit at start.
@@ -54,6 +66,14 @@ impl Default for Config {
 }
 
 pub const DEFAULT_PORT: u16 = 8000;
+
+/// Which header a trusted proxy writes the client into. Only that one is read: the other
+/// passes through the proxy untouched, so its content is the client's own claim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrustedHeader {
+    XForwardedFor,
+    Forwarded,
+}
 
 /// Listening addresses per loop (each listener takes a token below the waker's).
 pub const MAX_BINDS: usize = 1024;
@@ -171,6 +191,7 @@ pub static FLAGS: &[Flag] = &[
         section: Section::Listening,
         action: Action::Value(|d, v| {
             d.port = number(v)?;
+            d.config.listen_given = true;
             Ok(())
         }),
     },
@@ -178,15 +199,21 @@ pub static FLAGS: &[Flag] = &[
         long: "bind",
         short: Some('b'),
         value: Some("ADDR"),
-        help: "address to listen on, IPv4 or IPv6, optionally with a port\n(127.0.0.1, ::, [::1]:8080); repeatable",
+        help: "address to listen on, IPv4 or IPv6, optionally with a port\n(127.0.0.1, ::, [::1]:8080), or a Unix socket (unix:/run/ev.sock);\nrepeatable; ignored under systemd socket activation",
         default: None,
         default_text: Some("0.0.0.0"),
         section: Section::Listening,
         action: Action::Value(|d, v| {
-            if d.binds.len() == MAX_BINDS {
+            if d.binds.len() + d.config.unix_sockets.len() == MAX_BINDS {
                 return Err(format!("at most {MAX_BINDS} addresses"));
             }
-            d.binds.push(parse_bind(&text(v)?)?);
+            let v = text(v)?;
+            match v.strip_prefix("unix:") {
+                Some("") => return Err("unix: needs a path, like unix:/run/evserve.sock".into()),
+                Some(path) => d.config.unix_sockets.push(PathBuf::from(path)),
+                None => d.binds.push(parse_bind(&v)?),
+            }
+            d.config.listen_given = true;
             Ok(())
         }),
     },
@@ -221,6 +248,63 @@ pub static FLAGS: &[Flag] = &[
         section: Section::Listening,
         action: Action::Value(|d, v| {
             d.config.max_connections = Some(positive(v)?);
+            Ok(())
+        }),
+    },
+    Flag {
+        long: "unix-mode",
+        short: None,
+        value: Some("OCTAL"),
+        help: "file mode of the --bind unix: sockets (who may connect)",
+        default: Some("0660"),
+        default_text: None,
+        section: Section::Listening,
+        action: Action::Value(|d, v| {
+            let v = text(v)?;
+            d.config.unix_mode = u32::from_str_radix(&v, 8)
+                .ok()
+                .filter(|m| *m <= 0o777 && !v.starts_with('+'))
+                .ok_or(format!("expected an octal mode like 0660, got {v:?}"))?;
+            Ok(())
+        }),
+    },
+    Flag {
+        long: "proxy-protocol",
+        short: None,
+        value: None,
+        help: "every connection starts with a PROXY protocol v1 or v2 header\n(HAProxy send-proxy, AWS NLB); its source is the client",
+        default: None,
+        default_text: None,
+        section: Section::Listening,
+        action: Action::Switch(|d| d.config.proxy_protocol = true),
+    },
+    Flag {
+        long: "trusted-proxy",
+        short: None,
+        value: Some("CIDR"),
+        help: "a proxy whose --trusted-header names the client in the access\nlog (10.0.0.0/8, ::1); repeatable",
+        default: None,
+        default_text: None,
+        section: Section::Listening,
+        action: Action::Value(|d, v| {
+            d.config.trusted_proxies.push(text(v)?.parse::<Cidr>().map_err(|e| e.to_string())?);
+            Ok(())
+        }),
+    },
+    Flag {
+        long: "trusted-header",
+        short: None,
+        value: Some("NAME"),
+        help: "the header trusted proxies write: x-forwarded-for or forwarded\n(the other one is ignored: it is the client's own claim)",
+        default: Some("x-forwarded-for"),
+        default_text: None,
+        section: Section::Listening,
+        action: Action::Value(|d, v| {
+            d.config.trusted_header = match text(v)?.to_ascii_lowercase().as_str() {
+                "x-forwarded-for" => TrustedHeader::XForwardedFor,
+                "forwarded" => TrustedHeader::Forwarded,
+                other => return Err(format!("expected x-forwarded-for or forwarded, got {other:?}")),
+            };
             Ok(())
         }),
     },
@@ -559,6 +643,12 @@ impl Draft {
         let config = Config {
             root: PathBuf::from("htdocs"),
             addrs: Vec::new(),
+            unix_sockets: Vec::new(),
+            unix_mode: 0,
+            listen_given: false,
+            proxy_protocol: false,
+            trusted_proxies: Vec::new(),
+            trusted_header: TrustedHeader::XForwardedFor,
             limits: Limits::default(),
             timeouts: Timeouts::default(),
             max_connections: None,
@@ -587,6 +677,8 @@ impl Draft {
                 apply(self, default.into()).map_err(|e| UsageError(format!("--{}: {e}", flag.long)))?;
             }
         }
+        // A default is not a choice: only what was given counts as given.
+        self.config.listen_given = false;
         Ok(())
     }
 
@@ -594,7 +686,7 @@ impl Draft {
         if let Some(root) = self.root {
             self.config.root = root;
         }
-        if self.binds.is_empty() {
+        if self.binds.is_empty() && self.config.unix_sockets.is_empty() {
             self.binds.push((IpAddr::V4(Ipv4Addr::UNSPECIFIED), None));
         }
         let port = self.port;
@@ -884,6 +976,30 @@ mod tests {
         }
         assert!(parse(&["a", "b"]).is_err());
         assert!(parse(&["--nope"]).is_err());
+    }
+
+    #[test]
+    fn listener_flags() {
+        let c = parse(&["--bind", "unix:/run/ev.sock", "--unix-mode", "600", "--proxy-protocol"]).unwrap();
+        assert_eq!(c.unix_sockets, vec![PathBuf::from("/run/ev.sock")]);
+        assert!(c.addrs.is_empty(), "a Unix bind alone adds no TCP default");
+        assert_eq!(c.unix_mode, 0o600);
+        assert!(c.proxy_protocol && c.listen_given);
+        let d = parse(&[]).unwrap();
+        assert_eq!((d.unix_mode, d.listen_given, d.trusted_header), (0o660, false, TrustedHeader::XForwardedFor));
+        let c = parse(&["--trusted-proxy", "10.0.0.0/8", "--trusted-header", "Forwarded", "-p", "1"]).unwrap();
+        assert_eq!(c.trusted_proxies, vec!["10.0.0.0/8".parse().unwrap()]);
+        assert_eq!(c.trusted_header, TrustedHeader::Forwarded);
+        assert!(c.listen_given);
+        for bad in [
+            &["--bind", "unix:"][..],
+            &["--unix-mode", "0999"],
+            &["--unix-mode", "1777"],
+            &["--trusted-proxy", "10.0.0.1/8"],
+            &["--trusted-header", "x-real-ip"],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

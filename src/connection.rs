@@ -30,9 +30,12 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::{Instant, SystemTime};
 
+use crate::config::TrustedHeader;
 use crate::error::{interrupted, would_block};
+use crate::forwarded::Cidr;
 use crate::handler::{Body, Reply, Segment, Site};
 use crate::log::{AccessLog, Record, ResponseLog};
+use crate::proxy;
 use crate::request::{self, BodyDiscard, BodyFraming, Discarded, Limits, ParseError};
 use crate::response::{self, DateCache};
 use crate::timer::{TimeoutKind, Timeouts};
@@ -49,6 +52,9 @@ pub(crate) const BATCH_BYTES: usize = 64 * 1024;
 /// ones, fits; a connection waiting in the middle of a head (a slow client, or slowloris)
 /// holds only this much.
 pub(crate) const SMALL_INPUT_BUFFER: usize = 1024;
+
+// A whole PROXY header fits the first, small input buffer.
+const _: () = assert!(proxy::MAX_V2_HEADER <= SMALL_INPUT_BUFFER);
 
 /// Smallest big input buffer: large enough to take a burst of pipelined requests in one read.
 pub(crate) const MIN_INPUT_BUFFER: usize = 16 * 1024;
@@ -158,6 +164,11 @@ pub struct Context {
     pub(crate) trace: Option<Vec<String>>,
     /// The server is stopping: answer with `Connection: close`.
     pub(crate) draining: bool,
+    /// New connections start with a PROXY protocol header (`--proxy-protocol`).
+    pub(crate) proxy_protocol: bool,
+    /// Peers whose `trusted_header` names the client (`--trusted-proxy`).
+    pub(crate) trusted_proxies: Vec<Cidr>,
+    pub(crate) trusted_header: TrustedHeader,
 }
 
 impl Context {
@@ -173,6 +184,9 @@ impl Context {
             log,
             trace: None,
             draining: false,
+            proxy_protocol: false,
+            trusted_proxies: Vec::new(),
+            trusted_header: TrustedHeader::XForwardedFor,
         }
     }
 
@@ -193,6 +207,8 @@ impl Context {
 /// Where the connection is in its request cycle.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Phase {
+    /// Waiting for the PROXY protocol header that must come before anything else.
+    Proxy,
     /// Waiting for (or parsing) a request head.
     Head,
     /// The head at the front of the input announced a body, which is being thrown away;
@@ -215,6 +231,9 @@ enum Closing {
     /// An error answered: always half-close and drain before closing, since the client
     /// may still be sending the request we gave up on.
     Linger,
+    /// Close at once, sending nothing (a missing or malformed PROXY header: the peer is
+    /// not the balancer we expect, and owes us no HTTP answer).
+    Abort,
 }
 
 /// Outcome of writing pending output.
@@ -407,6 +426,7 @@ pub struct Connection {
 impl Connection {
     /// A freshly accepted connection. It is assumed readable and writable: a client's
     /// first bytes often arrive with the handshake, and reading at once saves a turn.
+    /// `peer` is None for a Unix-domain client.
     pub fn new(peer: Option<SocketAddr>, now: Instant) -> Self {
         Connection {
             peer,
@@ -419,6 +439,12 @@ impl Connection {
             requests: 0,
             log: ResponseLog::default(),
         }
+    }
+
+    /// Its first bytes must be a PROXY protocol header (`--proxy-protocol`), whose source
+    /// address then replaces the peer; anything else closes it without a byte sent.
+    pub fn expecting_proxy_header(self) -> Self {
+        Connection { phase: Phase::Proxy, ..self }
     }
 
     /// Records a readiness event from the loop.
@@ -436,7 +462,7 @@ impl Connection {
 
     /// Between requests, with nothing buffered: safe to close at once (graceful drain).
     pub(crate) fn is_idle(&self) -> bool {
-        self.phase == Phase::Head && self.input.is_empty() && !self.has_output()
+        matches!(self.phase, Phase::Head | Phase::Proxy) && self.input.is_empty() && !self.has_output()
     }
 
     /// Since when it has waited for its next request, once one was answered (None: new,
@@ -453,6 +479,7 @@ impl Connection {
     pub fn state_name(&self) -> &'static str {
         match self.phase {
             Phase::Linger { .. } => "lingering",
+            Phase::Proxy => "reading-proxy-header",
             _ if self.has_output() => "writing",
             Phase::Body { .. } => "reading-body",
             Phase::BodyDone => "reading-head",
@@ -511,6 +538,9 @@ impl Connection {
                 if budget == 0 {
                     return Status::Yield;
                 }
+            }
+            if self.closing == Closing::Abort {
+                return Status::Close;
             }
             if self.closing != Closing::KeepAlive && !matches!(self.phase, Phase::Linger { .. }) {
                 if self.quiet(io) {
@@ -596,6 +626,9 @@ impl Connection {
     /// interim 100, or a response queued. Some(true): a step was taken, go on;
     /// Some(false): more input is needed; None: an error response was queued instead.
     fn answer_next(&mut self, cx: &mut Context) -> Option<bool> {
+        if self.phase == Phase::Proxy {
+            return self.take_proxy_header(cx);
+        }
         if matches!(self.phase, Phase::Body { .. }) && !self.discard_body(cx)? {
             return Some(false);
         }
@@ -624,11 +657,57 @@ impl Connection {
         cx.trace(|| format!("response {} planned, body {} bytes", reply.status, reply.body_len));
         if cx.log.is_some() {
             let total = (self.output.buf.len() - queued_before) as u64 + Output::streamed(&reply.body);
-            let record = record_of(self.peer, &req, reply.status, self.request_started(cx.now));
+            let record = record_of(self.client(&req, cx), &req, reply.status, self.request_started(cx.now));
             self.log.queued(cx.log.as_mut(), Some(&record), total, reply.body_len);
         }
         self.begin_response(head_len, reply, cx);
         Some(true)
+    }
+
+    /// The PROXY header at the front of the input. Some(true): taken, its source is now the
+    /// peer, and the bytes after it (often the first request, in the same read) are parsed
+    /// next; Some(false): incomplete; None: malformed or missing, the connection is aborted.
+    fn take_proxy_header(&mut self, cx: &mut Context) -> Option<bool> {
+        match proxy::parse(self.input.bytes()) {
+            Ok(None) => Some(false),
+            Ok(Some((header, len))) => {
+                self.input.start += len;
+                if let Some(source) = header.source() {
+                    self.peer = Some(source);
+                }
+                cx.trace(|| match self.peer {
+                    Some(p) => format!("PROXY header: client {p}"),
+                    None => "PROXY header: client unix".into(),
+                });
+                self.phase = Phase::Head;
+                Some(true)
+            }
+            Err(e) => {
+                cx.trace(|| format!("{e}: closing, nothing sent"));
+                self.input.clear();
+                self.closing = Closing::Abort;
+                None
+            }
+        }
+    }
+
+    /// The client to log: the peer, or, when the peer is a trusted proxy, who that proxy
+    /// (and the trusted ones before it) says it relayed the request for.
+    fn client(&self, req: &request::Request, cx: &mut Context) -> Option<SocketAddr> {
+        let peer = self.peer?;
+        if cx.trusted_proxies.is_empty() {
+            return Some(peer);
+        }
+        let (forwarded, x_forwarded_for) = match cx.trusted_header {
+            TrustedHeader::Forwarded => (req.fields.forwarded, None),
+            TrustedHeader::XForwardedFor => (None, req.fields.x_forwarded_for),
+        };
+        let ip = crate::forwarded::client(peer.ip(), &cx.trusted_proxies, forwarded, x_forwarded_for);
+        if ip == peer.ip() {
+            return Some(peer);
+        }
+        cx.trace(|| format!("client {ip}, as trusted proxy {} says", peer.ip()));
+        Some(SocketAddr::new(ip, 0))
     }
 
     /// The head at the front announced a body: throw it away before answering, and tell a
@@ -909,6 +988,7 @@ impl Connection {
     fn update_timer(&mut self, now: Instant) {
         let kind = match self.phase {
             Phase::Linger { .. } => TimeoutKind::Linger,
+            Phase::Proxy => TimeoutKind::Request,
             _ if self.has_output() => TimeoutKind::WriteStall,
             Phase::Body { .. } | Phase::BodyDone => TimeoutKind::Request,
             Phase::Head if !self.input.is_empty() || self.requests == 0 => TimeoutKind::Request,
@@ -925,7 +1005,9 @@ impl Connection {
     pub fn on_timeout<S: Transport>(&mut self, io: &mut S, cx: &mut Context) -> Status {
         cx.counters.timeouts += 1;
         let (kind, _) = self.deadline(&cx.timeouts);
-        let partial = !self.input.is_empty() || matches!(self.phase, Phase::Body { .. });
+        // No HTTP was spoken yet before the PROXY header: nothing is owed.
+        let partial =
+            self.phase != Phase::Proxy && (!self.input.is_empty() || matches!(self.phase, Phase::Body { .. }));
         if kind == TimeoutKind::Request && partial && !self.has_output() {
             self.fail(ParseError::Timeout, cx);
             match io.write(&self.output.buf) {

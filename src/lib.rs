@@ -13,8 +13,8 @@
 //! The dependency graph runs one way (`tests/modules.rs` fails on a cycle):
 //!
 //! ```text
-//! main -> config, server
-//! server -> transport, connection, timer, handler (Site), log (AccessLog), config
+//! main -> config, server, activation
+//! server -> activation, transport, connection, timer, handler (Site), log (AccessLog), config
 //! connection -> request, log, handler, response, timer, transport (the trait), error
 //! handler -> resolve, cache -> files, listing, response, request, forwarded
 //! shared text helpers: text
@@ -24,9 +24,11 @@
 //! over `transport::Transport` so its state machine is unit-tested with scripted I/O.
 //! The public modules are what the binary, the tests, the benches and the fuzz targets
 //! use; the rest is internal, and `testing` re-exports the few internals tests drive.
-// No unsafe code, but for one setsockopt that rustix does not wrap (`transport::set_defer_accept`).
+// No unsafe code, but for one setsockopt that rustix does not wrap (`transport::set_defer_accept`)
+// and taking the descriptors and variables of socket activation (`activation`).
 #![deny(unsafe_code)]
 
+pub mod activation;
 pub mod cache;
 pub mod config;
 pub(crate) mod connection;

@@ -18,6 +18,11 @@ const EXIT_PRIVILEGES: u8 = 8;
 const EXIT_RUNTIME: u8 = 1;
 
 fn main() -> ExitCode {
+    // First, while this is the only thread: the variables are removed from the environment.
+    let activated = match evserve::activation::take() {
+        Ok(a) => a,
+        Err(e) => return fail(EXIT_BIND, &e.to_string()),
+    };
     let config = match Config::parse(std::env::args_os().skip(1)) {
         Ok(Command::Run(config)) => config,
         Ok(Command::Help) => {
@@ -38,7 +43,7 @@ fn main() -> ExitCode {
         Ok(_) => return fail(EXIT_ROOT, &format!("root {} is not a folder", config.root.display())),
         Err(e) => return fail(EXIT_ROOT, &format!("root {}: {e}", config.root.display())),
     }
-    let mut server = match Server::bind(&config) {
+    let mut server = match Server::bind_with(&config, activated) {
         Ok(s) => s,
         Err(e) => return fail(start_exit_code(&e), &e.to_string()),
     };
@@ -59,18 +64,11 @@ fn main() -> ExitCode {
     }
     // The path as given: it is re-resolved while serving (a deploy may swap it).
     let root = std::path::absolute(&config.root).unwrap_or(config.root.clone());
-    let urls: Vec<String> = server
-        .local_addrs()
-        .iter()
-        .map(|a| {
-            let dual = a.ip().is_unspecified()
-                && a.is_ipv6()
-                && !server.local_addrs().iter().any(|b| b.is_ipv4() && b.port() == a.port());
-            format!("http://{a}/{}", if dual { " (IPv4 too)" } else { "" })
-        })
-        .collect();
     let workers = if config.workers > 1 { format!(" with {} workers", config.workers) } else { String::new() };
-    eprintln!("evserve: serving {} on {}{workers}", root.display(), urls.join(" and "));
+    eprintln!("evserve: serving {} on {}{workers}", root.display(), listening_on(&server).join(" and "));
+    if server.is_activated() && config.listen_given {
+        eprintln!("evserve: --bind/--port ignored: serving the sockets the service manager passed");
+    }
     match server.run() {
         Ok(s) => {
             let dropped = match config.access_log {
@@ -87,6 +85,20 @@ fn main() -> ExitCode {
     }
 }
 
+/// The start line's list: URLs of the TCP addresses bound, the Unix sockets, or (socket
+/// activation) each passed socket with its descriptor.
+fn listening_on(server: &Server) -> Vec<String> {
+    if server.is_activated() {
+        return server.endpoints().to_vec();
+    }
+    let addrs = server.local_addrs();
+    let urls = addrs.iter().map(|a| {
+        let dual = a.ip().is_unspecified() && a.is_ipv6() && !addrs.iter().any(|b| b.is_ipv4() && b.port() == a.port());
+        format!("http://{a}/{}", if dual { " (IPv4 too)" } else { "" })
+    });
+    urls.chain(server.endpoints().iter().cloned()).collect()
+}
+
 fn fail(code: u8, message: &str) -> ExitCode {
     eprintln!("evserve: {message}");
     ExitCode::from(code)
@@ -99,6 +111,9 @@ fn start_exit_code(e: &StartError) -> u8 {
         StartError::Listen(_, e) if e.kind() == io::ErrorKind::AddrInUse => EXIT_ADDR_IN_USE,
         StartError::Listen(_, e) if e.kind() == io::ErrorKind::PermissionDenied => EXIT_PERMISSION,
         StartError::Listen(..) => EXIT_BIND,
+        StartError::ListenUnix(_, e) if e.kind() == io::ErrorKind::AddrInUse => EXIT_ADDR_IN_USE,
+        StartError::ListenUnix(_, e) if e.kind() == io::ErrorKind::PermissionDenied => EXIT_PERMISSION,
+        StartError::ListenUnix(..) => EXIT_BIND,
         StartError::AccessLog(..) => EXIT_ACCESS_LOG,
         StartError::Poll(_) => EXIT_RUNTIME,
     }

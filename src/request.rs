@@ -120,6 +120,10 @@ pub struct Fields<'a> {
     pub range: Option<&'a [u8]>,
     pub referer: Option<&'a [u8]>,
     pub user_agent: Option<&'a [u8]>,
+    /// The LAST `Forwarded` line: proxies append, so the first may be the client's own.
+    pub forwarded: Option<&'a [u8]>,
+    /// The LAST `X-Forwarded-For` line, for the same reason.
+    pub x_forwarded_for: Option<&'a [u8]>,
 }
 
 /// A complete, validated request head borrowed from the read buffer.
@@ -391,9 +395,17 @@ fn validate_fields<'a>(headers: &[httparse::Header<'a>], minor_version: u8) -> R
                 7 if name.eq_ignore_ascii_case("referer") => &mut fields.referer,
                 8 if name.eq_ignore_ascii_case("if-match") => &mut fields.if_match,
                 8 if name.eq_ignore_ascii_case("if-range") => &mut fields.if_range,
+                9 if name.eq_ignore_ascii_case("forwarded") => {
+                    fields.forwarded = Some(value);
+                    continue;
+                }
                 10 if name.eq_ignore_ascii_case("user-agent") => &mut fields.user_agent,
                 13 if name.eq_ignore_ascii_case("if-none-match") => &mut fields.if_none_match,
                 15 if name.eq_ignore_ascii_case("accept-encoding") => &mut fields.accept_encoding,
+                15 if name.eq_ignore_ascii_case("x-forwarded-for") => {
+                    fields.x_forwarded_for = Some(value);
+                    continue;
+                }
                 17 if name.eq_ignore_ascii_case("if-modified-since") => &mut fields.if_modified_since,
                 19 if name.eq_ignore_ascii_case("if-unmodified-since") => &mut fields.if_unmodified_since,
                 _ => continue,

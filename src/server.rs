@@ -15,17 +15,17 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 use signal_hook_mio::v1_0::Signals;
 use slab::Slab;
 
+use crate::activation::Activated;
 use crate::config::Config;
 use crate::connection::{Connection, Context, Counters, Status};
 use crate::handler::{Site, SiteOptions};
 use crate::log::{AccessLog, Writer};
 use crate::timer::{Due, Timers};
-use crate::transport::{Stream, listen};
+use crate::transport::{Accepted, Listener, SocketFile, Stream, listen, listen_unix};
 
 /// The waker's token; listeners count down from just below it. Slab keys count up from
 /// 0, so the two ranges never meet.
@@ -137,6 +137,8 @@ pub enum StartError {
     Root(PathBuf, io::Error),
     /// An address cannot be listened on.
     Listen(SocketAddr, io::Error),
+    /// A Unix socket path cannot be listened on.
+    ListenUnix(PathBuf, io::Error),
     /// The access log cannot be opened for appending.
     AccessLog(PathBuf, io::Error),
     /// The event loop itself (epoll, eventfd) could not be set up.
@@ -155,6 +157,7 @@ impl fmt::Display for StartError {
                 io::ErrorKind::AddrNotAvailable => write!(f, "cannot listen on {a}: no such local address (--bind)"),
                 _ => write!(f, "cannot listen on {a}: {e} (--bind/--port)"),
             },
+            StartError::ListenUnix(p, e) => write!(f, "cannot listen on unix:{}: {e} (--bind)", p.display()),
             StartError::AccessLog(p, e) => write!(f, "--access-log {}: {e}", p.display()),
             StartError::Poll(e) => write!(f, "cannot create the event loop: {e}"),
         }
@@ -167,6 +170,11 @@ impl std::error::Error for StartError {}
 pub struct Server {
     loops: Vec<EventLoop>,
     addrs: Vec<SocketAddr>,
+    /// What is listened on, for the start line: `http://127.0.0.1:8000/`, `unix:/run/ev.sock`.
+    endpoints: Vec<String>,
+    activated: bool,
+    /// Unix socket files this server created: removed when it has stopped.
+    socket_files: Vec<SocketFile>,
     handle: Handle,
 }
 
@@ -174,6 +182,20 @@ impl Server {
     /// Opens the root, binds every address (for each worker, with SO_REUSEPORT) and
     /// prepares the loops. Nothing is served until `run`.
     pub fn bind(config: &Config) -> Result<Server, StartError> {
+        Self::bind_with(config, None)
+    }
+
+    /// As `bind`, but serving the sockets the service manager passed (socket activation)
+    /// instead of the configured addresses, when there are any.
+    ///
+    /// Sockets that cannot be bound once per worker (those passed in, Unix sockets: Linux
+    /// has no SO_REUSEPORT for them) are shared: every worker polls its own descriptor of
+    /// the same socket, so they take connections from one accept queue. Each worker is
+    /// woken by a new connection and the first to `accept` gets it (the others see
+    /// WouldBlock), which costs a wakeup per worker per burst of connections and spreads
+    /// the load less evenly than SO_REUSEPORT's per-worker queues, but serves with every
+    /// worker and keeps the queue in the manager's socket across restarts.
+    pub fn bind_with(config: &Config, activated: Option<Activated>) -> Result<Server, StartError> {
         let nofile = raise_nofile_limit();
         let max_connections = config.max_connections.unwrap_or_else(|| {
             (nofile.saturating_sub(FD_RESERVE + nofile / 8).max(1) as usize / config.workers).max(1)
@@ -183,15 +205,52 @@ impl Server {
         let stop = Arc::new(AtomicBool::new(false));
         let shared = Arc::new(Shared::default());
         let mut loops = Vec::with_capacity(config.workers);
-        let mut addrs = config.addrs.clone();
+        let activated_here = activated.is_some();
+        let (mut addrs, shared_listeners, endpoints, socket_files) = match activated {
+            Some(a) => {
+                let endpoints = a.describe();
+                (Vec::new(), a.sockets.into_iter().map(|s| s.listener).collect(), endpoints, Vec::new())
+            }
+            None => {
+                let (listeners, files) = bind_unix_sockets(config)?;
+                let endpoints = config.unix_sockets.iter().map(|p| format!("unix:{}", p.display())).collect();
+                (config.addrs.clone(), listeners, endpoints, files)
+            }
+        };
         for id in 0..config.workers {
-            let event_loop = EventLoop::new(id, config, &addrs, max_connections, cache_fds, stop.clone(), &shared)?;
+            let mut listeners: Vec<Listener> = shared_listeners
+                .iter()
+                .map(Listener::try_clone)
+                .collect::<io::Result<_>>()
+                .map_err(StartError::Poll)?;
+            let tcp = bind_tcp(config, &addrs)?;
             // Port 0 picks a port once; the other workers share it.
-            addrs = event_loop.local_addrs().map_err(StartError::Poll)?;
-            loops.push(event_loop);
+            addrs = tcp_addrs(&tcp).map_err(StartError::Poll)?;
+            listeners.extend(tcp);
+            loops.push(EventLoop::new(id, config, listeners, max_connections, cache_fds, stop.clone(), &shared)?);
         }
+        let shared_addrs = tcp_addrs(&shared_listeners).map_err(StartError::Poll)?;
+        drop(shared_listeners);
         let wakers = loops.iter().map(|l| l.waker.clone()).collect();
-        Ok(Server { loops, addrs, handle: Handle { stop, shared, wakers } })
+        Ok(Server {
+            loops,
+            addrs: shared_addrs.into_iter().chain(addrs).collect(),
+            endpoints,
+            activated: activated_here,
+            socket_files,
+            handle: Handle { stop, shared, wakers },
+        })
+    }
+
+    /// Serving sockets passed by the service manager (the configured addresses are ignored).
+    pub fn is_activated(&self) -> bool {
+        self.activated
+    }
+
+    /// What the server listens on besides `local_addrs` (Unix sockets), or, when
+    /// activated, every passed socket with its descriptor and name: for the start line.
+    pub fn endpoints(&self) -> &[String] {
+        &self.endpoints
     }
 
     /// Makes SIGTERM (stop), SIGHUP and SIGUSR1 (reopen the access log) events of the
@@ -230,6 +289,8 @@ impl Server {
             })
             .collect::<io::Result<_>>()?;
         let mut total = first.run()?;
+        // Every loop has stopped listening: the socket files can go.
+        let _remove_at_return = self.socket_files;
         for t in others {
             let s = t.join().map_err(|_| io::Error::other("worker panicked"))??;
             total.connections += s.connections;
@@ -277,27 +338,43 @@ fn raise_nofile_limit() -> u64 {
     limit.current.unwrap_or(1 << 20)
 }
 
-/// One listener per address, registered with `poll`. Every address asking for port 0
-/// gets the one port the first of them was given, so `--bind :: --bind 0.0.0.0 --port 0`
-/// is one port on both families.
-fn bind_listeners(poll: &Poll, config: &Config, addrs: &[SocketAddr]) -> Result<Vec<TcpListener>, StartError> {
+/// One TCP listener per address. Every address asking for port 0 gets the one port the
+/// first of them was given, so `--bind :: --bind 0.0.0.0 --port 0` is one port on both
+/// families.
+fn bind_tcp(config: &Config, addrs: &[SocketAddr]) -> Result<Vec<Listener>, StartError> {
     let mut listeners = Vec::new();
     let mut chosen_port: Option<u16> = None;
-    for (i, configured) in addrs.iter().enumerate() {
+    for configured in addrs {
         let v4_on_same_port = addrs.iter().any(|a| a.is_ipv4() && a.port() == configured.port());
         let mut addr = *configured;
         if addr.port() == 0 {
             addr.set_port(chosen_port.unwrap_or(0));
         }
-        let mut listener =
-            listen(addr, config.workers > 1, v4_on_same_port).map_err(|e| StartError::Listen(addr, e))?;
+        let listener = listen(addr, config.workers > 1, v4_on_same_port).map_err(|e| StartError::Listen(addr, e))?;
         if configured.port() == 0 && chosen_port.is_none() {
             chosen_port = listener.local_addr().ok().map(|a| a.port());
         }
-        poll.registry().register(&mut listener, listener_token(i), Interest::READABLE).map_err(StartError::Poll)?;
-        listeners.push(listener);
+        listeners.push(Listener::Tcp(listener));
     }
     Ok(listeners)
+}
+
+/// The Unix sockets of `--bind unix:PATH`, bound once for all workers, and their files.
+fn bind_unix_sockets(config: &Config) -> Result<(Vec<Listener>, Vec<SocketFile>), StartError> {
+    let mut listeners = Vec::new();
+    let mut files = Vec::new();
+    for path in &config.unix_sockets {
+        let (listener, file) =
+            listen_unix(path, config.unix_mode).map_err(|e| StartError::ListenUnix(path.clone(), e))?;
+        listeners.push(Listener::Unix(listener));
+        files.push(file);
+    }
+    Ok((listeners, files))
+}
+
+/// The TCP addresses among `listeners`, in order.
+fn tcp_addrs(listeners: &[Listener]) -> io::Result<Vec<SocketAddr>> {
+    Ok(listeners.iter().map(Listener::tcp_addr).collect::<io::Result<Vec<_>>>()?.into_iter().flatten().collect())
 }
 
 /// One connection and its timer bookkeeping.
@@ -333,7 +410,7 @@ struct Stats {
 struct EventLoop {
     id: usize,
     poll: Poll,
-    listeners: Vec<TcpListener>,
+    listeners: Vec<Listener>,
     waker: Arc<Waker>,
     stop: Arc<AtomicBool>,
     slab: Slab<Slot>,
@@ -363,7 +440,7 @@ impl EventLoop {
     fn new(
         id: usize,
         config: &Config,
-        addrs: &[SocketAddr],
+        mut listeners: Vec<Listener>,
         max_connections: usize,
         cache_fds: usize,
         stop: Arc<AtomicBool>,
@@ -371,7 +448,9 @@ impl EventLoop {
     ) -> Result<Self, StartError> {
         let poll = Poll::new().map_err(StartError::Poll)?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER).map_err(StartError::Poll)?);
-        let listeners = bind_listeners(&poll, config, addrs)?;
+        for (i, listener) in listeners.iter_mut().enumerate() {
+            poll.registry().register(listener, listener_token(i), Interest::READABLE).map_err(StartError::Poll)?;
+        }
         let site = Site::new(&config.root, SiteOptions::from_config(config, cache_fds))
             .map_err(|e| StartError::Root(config.root.clone(), e))?;
         let log = match &config.access_log {
@@ -394,6 +473,9 @@ impl EventLoop {
             timers: Timers::default(),
             cx: Context {
                 trace: config.trace.then(Vec::new),
+                proxy_protocol: config.proxy_protocol,
+                trusted_proxies: config.trusted_proxies.clone(),
+                trusted_header: config.trusted_header,
                 ..Context::new(site, config.limits, config.timeouts, log)
             },
             max_connections,
@@ -416,10 +498,6 @@ impl EventLoop {
             log_generation: 0,
             signals: None,
         })
-    }
-
-    fn local_addrs(&self) -> io::Result<Vec<SocketAddr>> {
-        self.listeners.iter().map(TcpListener::local_addr).collect()
     }
 
     fn run(mut self) -> io::Result<Summary> {
@@ -614,10 +692,10 @@ impl EventLoop {
                 }
             }
             match self.listeners[index].accept() {
-                Ok((stream, peer)) => {
+                Ok(accepted) => {
                     reaped_in_vain = false;
                     self.reap(&room, Shortage::Connections);
-                    self.admit(stream, peer);
+                    self.admit(accepted);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -656,8 +734,8 @@ impl EventLoop {
         }
     }
 
-    fn admit(&mut self, stream: TcpStream, peer: SocketAddr) {
-        let (mut stream, nodelay) = Stream::tcp(stream);
+    fn admit(&mut self, accepted: Accepted) {
+        let Accepted { mut stream, peer, setup } = accepted;
         let entry = self.slab.vacant_entry();
         let key = entry.key();
         if let Err(e) = self.poll.registry().register(&mut stream, Token(key), Interest::READABLE | Interest::WRITABLE)
@@ -667,15 +745,21 @@ impl EventLoop {
         }
         entry.insert(Slot {
             stream,
-            conn: Connection::new(Some(peer), self.cx.now),
+            conn: match self.cx.proxy_protocol {
+                true => Connection::new(peer, self.cx.now).expecting_proxy_header(),
+                false => Connection::new(peer, self.cx.now),
+            },
             armed: None,
             generation: 0,
             yielded: false,
         });
         self.cx.counters.accepted += 1;
         if self.cx.trace.is_some() {
-            eprintln!("trace: conn {key}: accepted from {peer}");
-            if let Err(e) = nodelay {
+            match peer {
+                Some(peer) => eprintln!("trace: conn {key}: accepted from {peer}"),
+                None => eprintln!("trace: conn {key}: accepted from unix"),
+            }
+            if let Err(e) = setup {
                 eprintln!("trace: conn {key}: TCP_NODELAY failed: {e}");
             }
         }
@@ -940,7 +1024,8 @@ mod tests {
         let args = ["--bind", "127.0.0.1", "--port", "0", root.to_str().unwrap()].map(Into::into);
         let Ok(Command::Run(config)) = Config::parse_with_env(args, |_| None) else { panic!("config") };
         let shared = Arc::new(Shared::default());
-        EventLoop::new(0, &config, &config.addrs, 16, 8, Arc::new(AtomicBool::new(false)), &shared).unwrap()
+        let listeners = bind_tcp(&config, &config.addrs).unwrap();
+        EventLoop::new(0, &config, listeners, 16, 8, Arc::new(AtomicBool::new(false)), &shared).unwrap()
     }
 
     #[test]
@@ -951,7 +1036,8 @@ mod tests {
         l.pause_accepting(None);
         // A regular file cannot join an epoll set: its registration fails (EPERM).
         let file = std::os::fd::OwnedFd::from(std::fs::File::open(root.join(".")).unwrap());
-        let real = std::mem::replace(&mut l.listeners[0], TcpListener::from_std(std::net::TcpListener::from(file)));
+        let fake = Listener::Tcp(mio::net::TcpListener::from_std(std::net::TcpListener::from(file)));
+        let real = std::mem::replace(&mut l.listeners[0], fake);
         l.resume_accepting();
         assert!(!l.accepting);
         let retry = l.accept_retry.expect("a retry is scheduled");

@@ -1,16 +1,18 @@
 //! The byte streams a connection is served over, and the listening sockets they come from.
 //! `Transport` is the seam between the HTTP state machine (`connection`) and the wire: TCP
-//! today (sendfile, MSG_MORE, half-close), a TLS layer or a Unix-domain stream later. Its
+//! and Unix-domain streams (sendfile, MSG_MORE, half-close), a TLS layer later. Its
 //! hooks default to what is true of a plain socket; a layer that buffers bytes of its own
 //! (TLS holds decrypted input and encrypted output) overrides them, so the connection
 //! never assumes what only TCP promises.
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr};
-use std::os::unix::fs::FileExt;
+use std::os::fd::OwnedFd;
+use std::os::unix::fs::{FileExt, FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
 
 use mio::event::Source;
-use mio::net::{TcpListener, TcpStream};
+use mio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 use mio::{Interest, Registry, Token};
 
 /// A stream the connection can serve over. The defaults work for any `Read + Write` that
@@ -83,12 +85,39 @@ impl Transport for TcpStream {
     }
 }
 
-/// The stream of one accepted connection, whatever carries it. One variant today; a
-/// Unix-domain stream or TLS over TCP is one more arm here, and the match compiles away
-/// while there is one.
+/// A Unix-domain stream takes sendfile and MSG_MORE like TCP (Linux accepts any socket as
+/// sendfile's target); it has no Nagle to switch off.
+impl Transport for UnixStream {
+    fn send_file(&mut self, file: &File, offset: u64, len: usize) -> io::Result<usize> {
+        let mut offset = offset;
+        Ok(rustix::fs::sendfile(&*self, file, Some(&mut offset), len)?)
+    }
+
+    fn write_more(&mut self, buf: &[u8]) -> io::Result<usize> {
+        Ok(rustix::net::send(&*self, buf, rustix::net::SendFlags::MORE)?)
+    }
+
+    fn shutdown_write(&mut self) -> io::Result<()> {
+        self.shutdown(Shutdown::Write)
+    }
+}
+
+/// The stream of one accepted connection, whatever carries it: each carrier is one arm
+/// (TLS over TCP will be another), and every method below is one match over them.
 #[derive(Debug)]
 pub(crate) enum Stream {
     Tcp(TcpStream),
+    Unix(UnixStream),
+}
+
+/// Applies `$body` to the stream inside whichever arm `$stream` is.
+macro_rules! each_arm {
+    ($stream:expr, $s:ident => $body:expr) => {
+        match $stream {
+            Stream::Tcp($s) => $body,
+            Stream::Unix($s) => $body,
+        }
+    };
 }
 
 impl Stream {
@@ -103,94 +132,208 @@ impl Stream {
 impl Read for Stream {
     #[inline]
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            Stream::Tcp(s) => s.read(buf),
-        }
+        each_arm!(self, s => s.read(buf))
     }
 }
 
 impl Write for Stream {
     #[inline]
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self {
-            Stream::Tcp(s) => s.write(buf),
-        }
+        each_arm!(self, s => s.write(buf))
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        match self {
-            Stream::Tcp(s) => s.flush(),
-        }
+        each_arm!(self, s => s.flush())
     }
 }
 
 impl Transport for Stream {
     #[inline]
     fn send_file(&mut self, file: &File, offset: u64, len: usize) -> io::Result<usize> {
-        match self {
-            Stream::Tcp(s) => s.send_file(file, offset, len),
-        }
+        each_arm!(self, s => s.send_file(file, offset, len))
     }
 
     #[inline]
     fn write_more(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self {
-            Stream::Tcp(s) => s.write_more(buf),
-        }
+        each_arm!(self, s => s.write_more(buf))
     }
 
     fn shutdown_write(&mut self) -> io::Result<()> {
-        match self {
-            Stream::Tcp(s) => s.shutdown_write(),
-        }
+        each_arm!(self, s => s.shutdown_write())
     }
 
     #[inline]
     fn drains_on_short_io(&self) -> bool {
-        match self {
-            Stream::Tcp(s) => s.drains_on_short_io(),
-        }
+        each_arm!(self, s => s.drains_on_short_io())
     }
 
     #[inline]
     fn has_buffered_input(&self) -> bool {
-        match self {
-            Stream::Tcp(s) => s.has_buffered_input(),
-        }
+        each_arm!(self, s => s.has_buffered_input())
     }
 
     #[inline]
     fn wants_write(&self) -> bool {
-        match self {
-            Stream::Tcp(s) => s.wants_write(),
-        }
+        each_arm!(self, s => s.wants_write())
     }
 
     fn flush_own(&mut self) -> io::Result<bool> {
-        match self {
-            Stream::Tcp(s) => s.flush_own(),
-        }
+        each_arm!(self, s => s.flush_own())
     }
 }
 
 /// The loop registers a `Stream` as it would the socket under it.
 impl Source for Stream {
     fn register(&mut self, registry: &Registry, token: Token, interests: Interest) -> io::Result<()> {
+        each_arm!(self, s => s.register(registry, token, interests))
+    }
+
+    fn reregister(&mut self, registry: &Registry, token: Token, interests: Interest) -> io::Result<()> {
+        each_arm!(self, s => s.reregister(registry, token, interests))
+    }
+
+    fn deregister(&mut self, registry: &Registry) -> io::Result<()> {
+        each_arm!(self, s => s.deregister(registry))
+    }
+}
+
+/// A listening socket: TCP, or a Unix-domain stream socket for a proxy on the same host.
+#[derive(Debug)]
+pub(crate) enum Listener {
+    Tcp(TcpListener),
+    Unix(UnixListener),
+}
+
+/// One accepted client.
+pub(crate) struct Accepted {
+    pub stream: Stream,
+    /// None for a Unix-domain client: it has no address worth logging.
+    pub peer: Option<SocketAddr>,
+    /// Setting the stream's options failed (reported under `--trace`; it still serves).
+    pub setup: io::Result<()>,
+}
+
+impl Listener {
+    pub(crate) fn accept(&self) -> io::Result<Accepted> {
         match self {
-            Stream::Tcp(s) => s.register(registry, token, interests),
+            Listener::Tcp(l) => {
+                let (stream, peer) = l.accept()?;
+                let (stream, setup) = Stream::tcp(stream);
+                Ok(Accepted { stream, peer: Some(peer), setup })
+            }
+            Listener::Unix(l) => {
+                let (stream, _) = l.accept()?;
+                Ok(Accepted { stream: Stream::Unix(stream), peer: None, setup: Ok(()) })
+            }
+        }
+    }
+
+    /// The TCP address (with the real port when 0 was asked); None for a Unix socket.
+    pub(crate) fn tcp_addr(&self) -> io::Result<Option<SocketAddr>> {
+        match self {
+            Listener::Tcp(l) => l.local_addr().map(Some),
+            Listener::Unix(_) => Ok(None),
+        }
+    }
+
+    /// Another descriptor for the same socket (so another worker's poll can watch it: the
+    /// workers then share its one accept queue).
+    pub(crate) fn try_clone(&self) -> io::Result<Listener> {
+        let fd = match self {
+            Listener::Tcp(l) => rustix::io::fcntl_dupfd_cloexec(l, 0)?,
+            Listener::Unix(l) => rustix::io::fcntl_dupfd_cloexec(l, 0)?,
+        };
+        Ok(match self {
+            Listener::Tcp(_) => Listener::Tcp(TcpListener::from_std(fd.into())),
+            Listener::Unix(_) => Listener::Unix(UnixListener::from_std(fd.into())),
+        })
+    }
+
+    /// A listening socket handed over by the service manager, already checked to be a
+    /// stream socket that listens; `unix` says which family it is.
+    pub(crate) fn from_inherited(fd: OwnedFd, unix: bool) -> Listener {
+        match unix {
+            true => Listener::Unix(UnixListener::from_std(fd.into())),
+            false => Listener::Tcp(TcpListener::from_std(fd.into())),
+        }
+    }
+}
+
+impl Source for Listener {
+    fn register(&mut self, registry: &Registry, token: Token, interests: Interest) -> io::Result<()> {
+        match self {
+            Listener::Tcp(l) => l.register(registry, token, interests),
+            Listener::Unix(l) => l.register(registry, token, interests),
         }
     }
 
     fn reregister(&mut self, registry: &Registry, token: Token, interests: Interest) -> io::Result<()> {
         match self {
-            Stream::Tcp(s) => s.reregister(registry, token, interests),
+            Listener::Tcp(l) => l.reregister(registry, token, interests),
+            Listener::Unix(l) => l.reregister(registry, token, interests),
         }
     }
 
     fn deregister(&mut self, registry: &Registry) -> io::Result<()> {
         match self {
-            Stream::Tcp(s) => s.deregister(registry),
+            Listener::Tcp(l) => l.deregister(registry),
+            Listener::Unix(l) => l.deregister(registry),
         }
+    }
+}
+
+/// A Unix socket file we created: removed when dropped (at exit), unless another file
+/// has taken its place since (a second server started on the path after we stopped
+/// listening must keep its socket).
+#[derive(Debug)]
+pub(crate) struct SocketFile {
+    path: PathBuf,
+    id: (u64, u64),
+}
+
+impl Drop for SocketFile {
+    fn drop(&mut self) {
+        if std::fs::symlink_metadata(&self.path).is_ok_and(|m| (m.dev(), m.ino()) == self.id) {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// Listens on a Unix-domain stream socket at `path` with file mode `mode`. A stale socket
+/// file (nobody accepts on it: connecting is refused) is replaced; a live one is
+/// `AddrInUse`; any other file is left alone and refused. The mode is set between `bind`
+/// and `listen`, while no one can connect yet.
+pub(crate) fn listen_unix(path: &Path, mode: u32) -> io::Result<(UnixListener, SocketFile)> {
+    use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
+    let addr = SocketAddrUnix::new(path)?;
+    remove_stale_socket(path)?;
+    let fd = rustix::net::socket_with(
+        AddressFamily::UNIX,
+        SocketType::STREAM,
+        SocketFlags::CLOEXEC | SocketFlags::NONBLOCK,
+        None,
+    )?;
+    rustix::net::bind(&fd, &addr)?;
+    let meta = std::fs::symlink_metadata(path)?;
+    let file = SocketFile { path: path.to_path_buf(), id: (meta.dev(), meta.ino()) };
+    rustix::fs::chmod(path, rustix::fs::Mode::from_raw_mode(mode))?;
+    rustix::net::listen(&fd, 4096)?;
+    Ok((UnixListener::from_std(std::os::unix::net::UnixListener::from(fd)), file))
+}
+
+/// Clears the way for `bind` at `path` (see `listen_unix`).
+fn remove_stale_socket(path: &Path) -> io::Result<()> {
+    match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+        Ok(m) if !m.file_type().is_socket() => {
+            Err(io::Error::new(io::ErrorKind::AlreadyExists, "the path exists and is not a socket"))
+        }
+        Ok(_) => match std::os::unix::net::UnixStream::connect(path) {
+            Ok(_) => Err(io::Error::new(io::ErrorKind::AddrInUse, "in use: a server accepts on it")),
+            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => std::fs::remove_file(path),
+            Err(e) => Err(e),
+        },
     }
 }
 
@@ -275,5 +418,21 @@ mod tests {
         let (stream, nodelay) = Stream::tcp(TcpStream::from_std(client));
         assert!(nodelay.is_ok());
         assert!(stream.drains_on_short_io() && !stream.has_buffered_input() && !stream.wants_write());
+    }
+
+    #[test]
+    fn a_unix_stream_takes_sendfile_and_msg_more() {
+        let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+        let mut stream = Stream::Unix(UnixStream::from_std(a));
+        let path = std::env::temp_dir().join(format!("evserve-transport-unit-{}", std::process::id()));
+        std::fs::write(&path, b"0123456789").unwrap();
+        let file = File::open(&path).unwrap();
+        assert_eq!(stream.write_more(b"head ").unwrap(), 5);
+        assert_eq!(stream.send_file(&file, 2, 5).unwrap(), 5);
+        stream.shutdown_write().unwrap();
+        let mut got = String::new();
+        std::io::Read::read_to_string(&mut &b, &mut got).unwrap();
+        assert_eq!(got, "head 23456");
+        std::fs::remove_file(&path).unwrap();
     }
 }
