@@ -4,9 +4,9 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 
-use evserve::testing::{Connection, Context, Status};
 use evserve::handler::{Site, SiteOptions};
 use evserve::request::Limits;
+use evserve::testing::{Connection, Context, Status};
 use evserve::timer::Timeouts;
 
 use super::check::{Expect, check};
