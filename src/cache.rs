@@ -20,6 +20,7 @@ use rustix::fs::{AtFlags, FileType};
 
 use crate::files::{self, Coding, MimeOverrides};
 use crate::resolve::open_beneath;
+use crate::response;
 
 /// Files up to this size are kept in memory whole, so a hit is served by one `write`.
 pub const MEMORY_FILE_MAX: u64 = 16 * 1024;
@@ -49,6 +50,8 @@ pub struct Variant {
     pub etag: String,
     /// `Last-Modified` as an HTTP-date.
     pub last_modified: String,
+    /// Its fields in a 200 (`response::full_fields`), rendered once when loaded.
+    pub full_fields: Box<[u8]>,
 }
 
 /// A regular file and the sidecars that may replace it.
@@ -209,7 +212,7 @@ impl FileCache {
             return done(Lookup::Special);
         }
         let mut memory = 0;
-        let Some(original) = self.variant(file, &meta, None, &mut memory) else {
+        let Some(mut original) = self.variant(file, &meta, None, &mut memory) else {
             return done(Lookup::Missing);
         };
         let mut sidecars = Vec::new();
@@ -236,7 +239,10 @@ impl FileCache {
         let media = files::media_type(rel, &self.mime);
         let content_type =
             if media.text { format!("{}; charset=utf-8", media.essence) } else { media.essence.to_string() };
-        let codings = sidecars.iter().filter_map(|v| v.coding).collect();
+        let codings: Vec<Coding> = sidecars.iter().filter_map(|v| v.coding).collect();
+        for v in std::iter::once(&mut original).chain(&mut sidecars) {
+            v.full_fields = render_full_fields(&content_type, v, !codings.is_empty());
+        }
         let lookup = Lookup::File(Arc::new(CachedFile { content_type, codings, original, sidecars }));
         let fds = descriptors(&lookup);
         Loaded { lookup, memory, fds, complete }
@@ -270,6 +276,7 @@ impl FileCache {
             modified,
             etag: files::etag(len, mtime, coding),
             last_modified: httpdate::fmt_http_date(modified),
+            full_fields: Box::default(), // Once the file's type and sidecars are known.
         })
     }
 
@@ -288,6 +295,14 @@ impl FileCache {
     pub fn is_empty(&self) -> bool {
         self.slots.is_empty()
     }
+}
+
+/// A variant's fields in a 200; `vary`: the file has sidecars.
+fn render_full_fields(content_type: &str, v: &Variant, vary: bool) -> Box<[u8]> {
+    let mut out = Vec::with_capacity(256);
+    let coding = v.coding.map(|c| c.token());
+    response::full_fields(&mut out, content_type, v.len, [&v.etag, &v.last_modified], coding, vary);
+    out.into_boxed_slice()
 }
 
 /// How many descriptors a lookup keeps open.
