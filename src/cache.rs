@@ -107,7 +107,8 @@ struct Loaded {
 #[derive(Debug)]
 struct Slot {
     lookup: Lookup,
-    checked: Instant,
+    /// Trusted without a check until then: last checked + ttl.
+    fresh_until: Instant,
     /// The identities of the name and of its sidecar names when loaded.
     identities: [Option<Identity>; 4],
     memory: usize,
@@ -150,12 +151,12 @@ impl FileCache {
     pub fn lookup(&mut self, root: &File, rel: &str, now: Instant) -> Lookup {
         let mut probed = None;
         if let Some(slot) = self.slots.get_mut(rel) {
-            if now < slot.checked + self.ttl {
+            if now < slot.fresh_until {
                 return slot.lookup.clone();
             }
             let identities = probe(root, rel);
             if slot.identities == identities {
-                slot.checked = now;
+                slot.fresh_until = now + self.ttl;
                 return slot.lookup.clone();
             }
             probed = Some(identities);
@@ -171,8 +172,13 @@ impl FileCache {
         self.make_room(loaded.fds);
         self.memory += loaded.memory;
         self.fds += loaded.fds;
-        let slot =
-            Slot { lookup: loaded.lookup.clone(), checked: now, identities, memory: loaded.memory, fds: loaded.fds };
+        let slot = Slot {
+            lookup: loaded.lookup.clone(),
+            fresh_until: now + self.ttl,
+            identities,
+            memory: loaded.memory,
+            fds: loaded.fds,
+        };
         self.slots.insert(rel.to_string(), slot);
         loaded.lookup
     }

@@ -75,13 +75,12 @@ fn split_target(target: &str) -> Result<(&str, Option<&str>), Reject> {
 /// `\`, `#`), no segment starting with a dot (so no dot segment and no dotfile) and no
 /// empty segment. `normalise` would return such a path unchanged (a test checks it).
 fn is_plain(path: &str) -> bool {
-    let mut prev = 0;
-    path.bytes().all(|b| {
-        let plain = b.is_ascii_graphic() && !matches!(b, b'%' | b'\\' | b'#');
-        let segment_start = prev == b'/' && matches!(b, b'.' | b'/');
-        prev = b;
-        plain && !segment_start
-    })
+    let plain = |b: u8| b.is_ascii_graphic() & (b != b'%') & (b != b'\\') & (b != b'#');
+    let segment_start = |prev: u8, b: u8| (prev == b'/') & ((b == b'.') | (b == b'/'));
+    let path = path.as_bytes();
+    let Some((&first, rest)) = path.split_first() else { return true };
+    // Branch-free over (byte, previous byte) pairs, which the compiler vectorises.
+    plain(first) & rest.iter().zip(path).fold(true, |ok, (&b, &prev)| ok & plain(b) & !segment_start(prev, b))
 }
 
 /// Decodes, checks and normalises a path that `is_plain` could not pass as it is.

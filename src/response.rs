@@ -68,16 +68,25 @@ impl DateCache {
 
 /// Writes `HTTP/1.1 <status> <reason>`, `Date` and `Server`.
 pub fn status_line(out: &mut Vec<u8>, status: u16, date: &str) {
-    out.extend_from_slice(b"HTTP/1.1 ");
-    out.extend_from_slice(&status_digits(status));
-    out.push(b' ');
-    out.extend_from_slice(reason(status).as_bytes());
-    out.extend_from_slice(b"\r\nDate: ");
+    if status == 200 {
+        out.extend_from_slice(OK_LINE); // Most responses: one copy.
+    } else {
+        out.extend_from_slice(b"HTTP/1.1 ");
+        out.extend_from_slice(&status_digits(status));
+        out.push(b' ');
+        out.extend_from_slice(reason(status).as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"Date: ");
     out.extend_from_slice(date.as_bytes());
-    out.extend_from_slice(b"\r\nServer: ");
-    out.extend_from_slice(SERVER.as_bytes());
-    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(SERVER_LINE);
 }
+
+/// The status line of a 200, as the general case renders it (a test checks).
+const OK_LINE: &[u8] = b"HTTP/1.1 200 OK\r\n";
+
+/// The end of the `Date` line and the whole `Server` line.
+const SERVER_LINE: &[u8] = concat!("\r\nServer: evserve/", env!("CARGO_PKG_VERSION"), "\r\n").as_bytes();
 
 /// A status code's three digits (every code is 100..=999).
 fn status_digits(status: u16) -> [u8; 3] {
@@ -232,6 +241,17 @@ mod tests {
     fn status_digits_are_the_decimal_code() {
         for status in [100, 200, 206, 304, 404, 416, 505, 999] {
             assert_eq!(status_digits(status).to_vec(), status.to_string().into_bytes());
+        }
+    }
+
+    #[test]
+    fn status_lines() {
+        let date = "Thu, 01 Jan 1970 00:00:00 GMT";
+        for status in [200, 206, 304, 404] {
+            let mut out = Vec::new();
+            status_line(&mut out, status, date);
+            let want = format!("HTTP/1.1 {status} {}\r\nDate: {date}\r\nServer: {SERVER}\r\n", reason(status));
+            assert_eq!(String::from_utf8(out).unwrap(), want);
         }
     }
 
