@@ -280,6 +280,9 @@ impl Coding {
 /// identity. q-values are honoured (in thousandths); `*` covers unnamed codings; a coding
 /// rated below identity is not chosen. No header means identity only.
 pub fn negotiate(accept_encoding: Option<&[u8]>, available: &[Coding]) -> Option<Coding> {
+    if available.is_empty() {
+        return None; // What the choice below comes to, without reading the header.
+    }
     let header = accept_encoding?;
     let mut star: Option<u16> = None;
     let mut identity: Option<u16> = None;

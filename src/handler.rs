@@ -326,7 +326,9 @@ impl RootWatch {
 
     /// At most one check per `ttl`; with 0, every request.
     fn due(&self, now: Instant, ttl: Duration) -> bool {
-        now.saturating_duration_since(self.checked) >= ttl
+        // `now - checked >= ttl` (a clock reading before `checked` counting as 0) without
+        // the subtraction, which std does out of line: every request asks.
+        ttl.is_zero() || self.checked.checked_add(ttl).is_some_and(|next| now >= next)
     }
 
     /// Judges what the path names now (`None`: nothing usable) against the held folder.
