@@ -20,6 +20,7 @@ use rustix::fs::{AtFlags, FileType};
 
 use crate::files::{self, Coding, MimeOverrides};
 use crate::resolve::open_beneath;
+use crate::response;
 
 /// Files up to this size are kept in memory whole, so a hit is served by one `write`.
 pub const MEMORY_FILE_MAX: u64 = 16 * 1024;
@@ -49,6 +50,8 @@ pub struct Variant {
     pub etag: String,
     /// `Last-Modified` as an HTTP-date.
     pub last_modified: String,
+    /// Its fields in a 200 (`response::full_fields`), rendered once when loaded.
+    pub full_fields: Box<[u8]>,
 }
 
 /// A regular file and the sidecars that may replace it.
@@ -104,7 +107,8 @@ struct Loaded {
 #[derive(Debug)]
 struct Slot {
     lookup: Lookup,
-    checked: Instant,
+    /// Trusted without a check until then: last checked + ttl.
+    fresh_until: Instant,
     /// The identities of the name and of its sidecar names when loaded.
     identities: [Option<Identity>; 4],
     memory: usize,
@@ -112,10 +116,23 @@ struct Slot {
     fds: usize,
 }
 
+/// The cache's hasher: foldhash, several times cheaper than SipHash on short paths
+/// (hashing was the largest cost of a hit). A path is attacker-chosen only on a miss,
+/// which inserts it: flooding one bucket needs the seed, which comes from the OS, and
+/// even a map of colliding paths holds at most `CAPACITY`, so a look-up is bounded.
+type PathHasher = foldhash::fast::SeedableRandomState;
+
+fn path_hasher() -> PathHasher {
+    use std::hash::BuildHasher;
+    // std's RandomState is keyed from the OS; one of its outputs is an unguessable seed.
+    let seed = std::collections::hash_map::RandomState::new().hash_one(0u64);
+    PathHasher::with_seed(seed, foldhash::SharedSeed::global_random())
+}
+
 /// Path -> lookup, with time-bounded trust.
 #[derive(Debug)]
 pub struct FileCache {
-    slots: HashMap<String, Slot>,
+    slots: HashMap<String, Slot, PathHasher>,
     mime: MimeOverrides,
     ttl: Duration,
     memory: usize,
@@ -127,19 +144,19 @@ pub struct FileCache {
 
 impl FileCache {
     pub fn new(ttl: Duration, mime: MimeOverrides, max_fds: usize) -> Self {
-        FileCache { slots: HashMap::new(), mime, ttl, memory: 0, fds: 0, max_fds }
+        FileCache { slots: HashMap::with_hasher(path_hasher()), mime, ttl, memory: 0, fds: 0, max_fds }
     }
 
     /// What `rel` (a clean relative path) is, from the cache when fresh.
     pub fn lookup(&mut self, root: &File, rel: &str, now: Instant) -> Lookup {
         let mut probed = None;
         if let Some(slot) = self.slots.get_mut(rel) {
-            if now < slot.checked + self.ttl {
+            if now < slot.fresh_until {
                 return slot.lookup.clone();
             }
             let identities = probe(root, rel);
             if slot.identities == identities {
-                slot.checked = now;
+                slot.fresh_until = now + self.ttl;
                 return slot.lookup.clone();
             }
             probed = Some(identities);
@@ -155,8 +172,13 @@ impl FileCache {
         self.make_room(loaded.fds);
         self.memory += loaded.memory;
         self.fds += loaded.fds;
-        let slot =
-            Slot { lookup: loaded.lookup.clone(), checked: now, identities, memory: loaded.memory, fds: loaded.fds };
+        let slot = Slot {
+            lookup: loaded.lookup.clone(),
+            fresh_until: now + self.ttl,
+            identities,
+            memory: loaded.memory,
+            fds: loaded.fds,
+        };
         self.slots.insert(rel.to_string(), slot);
         loaded.lookup
     }
@@ -196,7 +218,7 @@ impl FileCache {
             return done(Lookup::Special);
         }
         let mut memory = 0;
-        let Some(original) = self.variant(file, &meta, None, &mut memory) else {
+        let Some(mut original) = self.variant(file, &meta, None, &mut memory) else {
             return done(Lookup::Missing);
         };
         let mut sidecars = Vec::new();
@@ -223,7 +245,10 @@ impl FileCache {
         let media = files::media_type(rel, &self.mime);
         let content_type =
             if media.text { format!("{}; charset=utf-8", media.essence) } else { media.essence.to_string() };
-        let codings = sidecars.iter().filter_map(|v| v.coding).collect();
+        let codings: Vec<Coding> = sidecars.iter().filter_map(|v| v.coding).collect();
+        for v in std::iter::once(&mut original).chain(&mut sidecars) {
+            v.full_fields = render_full_fields(&content_type, v, !codings.is_empty());
+        }
         let lookup = Lookup::File(Arc::new(CachedFile { content_type, codings, original, sidecars }));
         let fds = descriptors(&lookup);
         Loaded { lookup, memory, fds, complete }
@@ -257,6 +282,7 @@ impl FileCache {
             modified,
             etag: files::etag(len, mtime, coding),
             last_modified: httpdate::fmt_http_date(modified),
+            full_fields: Box::default(), // Once the file's type and sidecars are known.
         })
     }
 
@@ -275,6 +301,14 @@ impl FileCache {
     pub fn is_empty(&self) -> bool {
         self.slots.is_empty()
     }
+}
+
+/// A variant's fields in a 200; `vary`: the file has sidecars.
+fn render_full_fields(content_type: &str, v: &Variant, vary: bool) -> Box<[u8]> {
+    let mut out = Vec::with_capacity(256);
+    let coding = v.coding.map(|c| c.token());
+    response::full_fields(&mut out, content_type, v.len, [&v.etag, &v.last_modified], coding, vary);
+    out.into_boxed_slice()
 }
 
 /// How many descriptors a lookup keeps open.

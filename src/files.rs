@@ -106,14 +106,13 @@ pub enum Precondition {
 /// Evaluates preconditions in the order of RFC 9110 section 13.2.2 for a GET or HEAD
 /// (`safe`) or any other method.
 pub fn evaluate(c: &Conditions, safe: bool, etag: &str, modified: SystemTime) -> Precondition {
-    let modified = whole_seconds(modified);
     // Step 1 and 2: If-Match, or else If-Unmodified-Since.
     if let Some(v) = c.if_match {
         if !etag_list_matches(v, etag, true) {
             return Precondition::Failed;
         }
     } else if let Some(date) = c.if_unmodified_since.and_then(parse_date)
-        && modified > date
+        && whole_seconds(modified) > date
     {
         return Precondition::Failed;
     }
@@ -124,7 +123,7 @@ pub fn evaluate(c: &Conditions, safe: bool, etag: &str, modified: SystemTime) ->
         }
     } else if safe
         && let Some(date) = c.if_modified_since.and_then(parse_date)
-        && modified <= date
+        && whole_seconds(modified) <= date
     {
         return Precondition::NotModified;
     }
@@ -281,6 +280,9 @@ impl Coding {
 /// identity. q-values are honoured (in thousandths); `*` covers unnamed codings; a coding
 /// rated below identity is not chosen. No header means identity only.
 pub fn negotiate(accept_encoding: Option<&[u8]>, available: &[Coding]) -> Option<Coding> {
+    if available.is_empty() {
+        return None; // What the choice below comes to, without reading the header.
+    }
     let header = accept_encoding?;
     let mut star: Option<u16> = None;
     let mut identity: Option<u16> = None;

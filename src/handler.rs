@@ -281,7 +281,7 @@ impl Site {
             (Some(range), _) => files::parse_range(range, rep.len),
         };
         match ranges {
-            RangeOutcome::Full => cx.full(&file.content_type, &v, &self.options),
+            RangeOutcome::Full => cx.full(&v, &self.options),
             RangeOutcome::Partial(list) if list.len() == 1 => {
                 cx.single_range(&file.content_type, list[0], &v, &self.options)
             }
@@ -350,7 +350,9 @@ impl RootWatch {
 
     /// At most one check per `ttl`; with 0, every request.
     fn due(&self, now: Instant, ttl: Duration) -> bool {
-        now.saturating_duration_since(self.checked) >= ttl
+        // `now - checked >= ttl` (a clock reading before `checked` counting as 0) without
+        // the subtraction, which std does out of line: every request asks.
+        ttl.is_zero() || self.checked.checked_add(ttl).is_some_and(|next| now >= next)
     }
 
     /// Judges what the path names now (`None`: nothing usable) against the held folder.
@@ -386,23 +388,17 @@ impl Ctx<'_> {
         response::finish(self.out, self.close, self.http10_keep_alive);
     }
 
-    /// The fields every 200, 206 and 304 of a representation carries.
+    /// The fields every 206 and 304 of a representation carries (a 200's are rendered
+    /// once, in the cache: `Variant::full_fields`).
     fn validators(&mut self, v: &Validators, options: &SiteOptions) {
-        response::header(self.out, "ETag", &v.variant.etag);
-        response::header(self.out, "Last-Modified", &v.variant.last_modified);
-        if let Some(c) = v.variant.coding {
-            response::header(self.out, "Content-Encoding", c.token());
-        }
-        if v.vary {
-            response::header(self.out, "Vary", "Accept-Encoding");
-        }
+        let variant = v.variant;
+        let coding = variant.coding.map(|c| c.token());
+        response::validator_fields(self.out, &variant.etag, &variant.last_modified, coding, v.vary);
         self.out.extend_from_slice(&options.extra_headers);
     }
 
     fn entity(&mut self, content_type: &str, len: u64) {
-        response::header(self.out, "Content-Type", content_type);
-        response::header_u64(self.out, "Content-Length", len);
-        response::header(self.out, "X-Content-Type-Options", "nosniff");
+        response::entity_fields(self.out, content_type, len);
     }
 
     /// Finishes a response whose body is `len` bytes of `source` from `offset`: appended
@@ -431,11 +427,11 @@ impl Ctx<'_> {
         self.reply(status, None, len)
     }
 
-    fn full(&mut self, content_type: &str, v: &Validators, options: &SiteOptions) -> Reply {
+    /// A 200: its representation's fields were rendered when the file was cached.
+    fn full(&mut self, v: &Validators, options: &SiteOptions) -> Reply {
         self.begin(200);
-        self.entity(content_type, v.variant.len);
-        response::header(self.out, "Accept-Ranges", "bytes");
-        self.validators(v, options);
+        self.out.extend_from_slice(&v.variant.full_fields);
+        self.out.extend_from_slice(&options.extra_headers);
         self.end();
         self.with_body(200, &v.variant.source, 0, v.variant.len)
     }

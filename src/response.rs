@@ -68,15 +68,68 @@ impl DateCache {
 
 /// Writes `HTTP/1.1 <status> <reason>`, `Date` and `Server`.
 pub fn status_line(out: &mut Vec<u8>, status: u16, date: &str) {
-    out.extend_from_slice(b"HTTP/1.1 ");
-    push_u64(out, u64::from(status));
-    out.push(b' ');
-    out.extend_from_slice(reason(status).as_bytes());
-    out.extend_from_slice(b"\r\nDate: ");
+    if status == 200 {
+        out.extend_from_slice(OK_LINE); // Most responses: one copy.
+    } else {
+        out.extend_from_slice(b"HTTP/1.1 ");
+        out.extend_from_slice(&status_digits(status));
+        out.push(b' ');
+        out.extend_from_slice(reason(status).as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"Date: ");
     out.extend_from_slice(date.as_bytes());
-    out.extend_from_slice(b"\r\nServer: ");
-    out.extend_from_slice(SERVER.as_bytes());
-    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(SERVER_LINE);
+}
+
+/// The status line of a 200, as the general case renders it (a test checks).
+const OK_LINE: &[u8] = b"HTTP/1.1 200 OK\r\n";
+
+/// The end of the `Date` line and the whole `Server` line.
+const SERVER_LINE: &[u8] = concat!("\r\nServer: evserve/", env!("CARGO_PKG_VERSION"), "\r\n").as_bytes();
+
+/// A status code's three digits (every code is 100..=999).
+fn status_digits(status: u16) -> [u8; 3] {
+    debug_assert!((100..1000).contains(&status), "status {status}");
+    let digit = |n: u16| b'0' + (n % 10) as u8;
+    [digit(status / 100), digit(status / 10), digit(status)]
+}
+
+/// The fields that say what a representation is: its media type, length and nosniff.
+pub fn entity_fields(out: &mut Vec<u8>, content_type: &str, len: u64) {
+    header(out, "Content-Type", content_type);
+    header_u64(out, "Content-Length", len);
+    header(out, "X-Content-Type-Options", "nosniff");
+}
+
+/// A representation's validators and how it was chosen: `ETag`, `Last-Modified`, its
+/// `Content-Encoding` if a sidecar, and `Vary` when the file has sidecars at all.
+pub fn validator_fields(out: &mut Vec<u8>, etag: &str, last_modified: &str, coding: Option<&str>, vary: bool) {
+    header(out, "ETag", etag);
+    header(out, "Last-Modified", last_modified);
+    if let Some(c) = coding {
+        header(out, "Content-Encoding", c);
+    }
+    if vary {
+        header(out, "Vary", "Accept-Encoding");
+    }
+}
+
+/// What a 200 of one representation says between `Server` and the site's own header
+/// lines. It depends on the representation alone, so the cache renders it once per file
+/// variant and every hit copies it.
+pub fn full_fields(
+    out: &mut Vec<u8>,
+    content_type: &str,
+    len: u64,
+    validators: [&str; 2],
+    coding: Option<&str>,
+    vary: bool,
+) {
+    entity_fields(out, content_type, len);
+    header(out, "Accept-Ranges", "bytes");
+    let [etag, last_modified] = validators;
+    validator_fields(out, etag, last_modified, coding, vary);
 }
 
 /// Writes one `Name: value` line.
@@ -160,9 +213,7 @@ pub fn explained_error(
 ) -> u64 {
     let body = explained_error_body(status, why);
     status_line(out, status, date);
-    header(out, "Content-Type", HTML);
-    header_u64(out, "Content-Length", body.len() as u64);
-    header(out, "X-Content-Type-Options", "nosniff");
+    entity_fields(out, HTML, body.len() as u64);
     if status == 405 {
         header(out, "Allow", ALLOW);
     }
@@ -184,6 +235,40 @@ mod tests {
             push_u64(&mut out, n);
             assert_eq!(out, n.to_string().into_bytes());
         }
+    }
+
+    #[test]
+    fn status_digits_are_the_decimal_code() {
+        for status in [100, 200, 206, 304, 404, 416, 505, 999] {
+            assert_eq!(status_digits(status).to_vec(), status.to_string().into_bytes());
+        }
+    }
+
+    #[test]
+    fn status_lines() {
+        let date = "Thu, 01 Jan 1970 00:00:00 GMT";
+        for status in [200, 206, 304, 404] {
+            let mut out = Vec::new();
+            status_line(&mut out, status, date);
+            let want = format!("HTTP/1.1 {status} {}\r\nDate: {date}\r\nServer: {SERVER}\r\n", reason(status));
+            assert_eq!(String::from_utf8(out).unwrap(), want);
+        }
+    }
+
+    /// The bytes every cached 200 copies, pinned field by field in the order sent.
+    #[test]
+    fn full_fields_order() {
+        let mut out = Vec::new();
+        full_fields(&mut out, "text/css; charset=utf-8", 10, ["\"a-1.0-gzip\"", "D"], Some("gzip"), true);
+        let want = "Content-Type: text/css; charset=utf-8\r\nContent-Length: 10\r\nX-Content-Type-Options: nosniff\r\n\
+                    Accept-Ranges: bytes\r\nETag: \"a-1.0-gzip\"\r\nLast-Modified: D\r\n\
+                    Content-Encoding: gzip\r\nVary: Accept-Encoding\r\n";
+        assert_eq!(String::from_utf8(out).unwrap(), want);
+        let mut out = Vec::new();
+        full_fields(&mut out, "text/plain", 0, ["\"0-1.0\"", "D"], None, false);
+        let want = "Content-Type: text/plain\r\nContent-Length: 0\r\nX-Content-Type-Options: nosniff\r\n\
+                    Accept-Ranges: bytes\r\nETag: \"0-1.0\"\r\nLast-Modified: D\r\n";
+        assert_eq!(String::from_utf8(out).unwrap(), want);
     }
 
     #[test]
