@@ -34,3 +34,4 @@ pub mod response;
 pub mod server;
 pub mod text;
 pub mod timer;
+pub mod tls;
