@@ -447,11 +447,15 @@ impl<S: Socket> TlsStream<S> {
     }
 
     /// rustls refused the peer: send the alert it queued, if the socket takes it, and
-    /// stop.
+    /// stop. rustls is run only while it has messages queued (it hands those out before
+    /// it looks at input again), so it never parses more of a peer it gave up on.
     fn fail(&mut self, e: rustls::Error) -> io::Error {
         for _ in 0..MAX_STEPS {
+            if !self.conn.wants_write() {
+                break;
+            }
             let UnbufferedStatus { discard, state } = self.conn.process_tls_records(self.incoming.data_mut());
-            let more = match state {
+            let encoded = match state {
                 Ok(ConnectionState::EncodeTlsData(encode)) => {
                     encode_into(encode, &mut self.bufs.outgoing, &self.bufs.pool);
                     true
@@ -459,12 +463,14 @@ impl<S: Socket> TlsStream<S> {
                 _ => false,
             };
             self.incoming.consume(discard);
-            if !more {
+            if !encoded {
                 break;
             }
         }
         let _ = self.send_outgoing();
         self.mode = Mode::Failed;
+        self.incoming.consume(self.incoming.len());
+        self.incoming.release(&self.bufs.pool, Kind::Input);
         error(StreamError::Tls(e))
     }
 
