@@ -114,6 +114,11 @@ impl Chunk {
         &mut self.buf[self.end..]
     }
 
+    /// Bytes of buffer held (0 when none).
+    pub fn capacity(&self) -> usize {
+        self.buf.len()
+    }
+
     pub fn spare_len(&self) -> usize {
         self.buf.len() - self.end
     }

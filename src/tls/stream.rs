@@ -186,6 +186,14 @@ impl<S: Socket> TlsStream<S> {
         Some(format!("{version:?} {suite:?} alpn={alpn} {kind}"))
     }
 
+    /// Bytes of pooled buffers this connection holds now (0 when idle).
+    pub fn buffer_bytes(&self) -> usize {
+        self.incoming.capacity()
+            + self.bufs.plain_in.capacity()
+            + self.bufs.plain_out.capacity()
+            + self.bufs.outgoing.capacity()
+    }
+
     /// A short read or write proves the socket drained (the stream reads and writes
     /// until its buffers are full or the socket would block).
     pub fn drains_on_short_io(&self) -> bool {
@@ -269,6 +277,7 @@ impl<S: Socket> TlsStream<S> {
     /// flush point. Returns the file bytes taken; `Ok(0)` when the file ended early.
     pub fn send_file(&mut self, file: &File, offset: u64, len: usize) -> io::Result<usize> {
         match self.mode {
+            Mode::Tls if self.closing => return Err(io::ErrorKind::BrokenPipe.into()),
             Mode::Tls => {}
             Mode::Raw => return self.send_file_raw(file, offset, len),
             Mode::Failed => return Err(self.failed()),
@@ -322,6 +331,10 @@ impl<S: Socket> TlsStream<S> {
     /// Takes plaintext into records; at a flush point the last partial record is sealed
     /// too and everything is offered to the socket.
     fn accept_plain(&mut self, buf: &[u8], flush_point: bool) -> io::Result<usize> {
+        if self.closing {
+            // Nothing may follow a close_notify.
+            return Err(io::ErrorKind::BrokenPipe.into());
+        }
         let mut taken = 0;
         while taken < buf.len() {
             if !self.room_for_a_record()? {
