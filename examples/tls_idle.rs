@@ -132,8 +132,9 @@ fn server(n: usize) {
     println!("VmRSS before: {before} KiB, after: {after} KiB, growth: {} KiB", after - before);
     println!("per connection: {per:.2} KiB ({per_unpooled:.2} KiB without the {pooled} KiB of free pooled buffers)");
     println!(
-        "size_of TlsStream<mio TcpStream>: {} bytes, slab capacity {}",
+        "size_of TlsStream<mio TcpStream>: {} bytes (rustls's connection {}), slab capacity {}",
         std::mem::size_of::<TlsStream<mio::net::TcpStream>>(),
+        std::mem::size_of::<rustls::server::UnbufferedServerConnection>(),
         conns.capacity()
     );
     let buffers: usize = conns.iter().map(|(_, c)| c.stream.buffer_bytes()).sum();
