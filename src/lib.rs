@@ -46,6 +46,7 @@ pub mod response;
 pub mod server;
 pub mod text;
 pub mod timer;
+pub mod tls;
 pub(crate) mod transport;
 
 /// Internals that tests drive directly: the connection state machine over a scripted
