@@ -34,13 +34,21 @@ fn a_cached_hit_allocates_nothing() {
     for raw in requests {
         assert_eq!(serve(raw, &mut out), 200); // warms the cache
     }
-    let region = Region::new(GLOBAL);
-    for _ in 0..1000 {
-        for raw in requests {
-            serve(raw, &mut out);
-        }
-    }
-    let allocations = region.change().allocations;
+    // The counter is process-wide, so the test harness's own threads can land an
+    // allocation inside a window; a per-request allocation would show in every round
+    // (3000 of them), so the quietest of a few rounds must be exactly zero.
+    let rounds: Vec<usize> = (0..5)
+        .map(|_| {
+            let region = Region::new(GLOBAL);
+            for _ in 0..1000 {
+                for raw in requests {
+                    serve(raw, &mut out);
+                }
+            }
+            region.change().allocations
+        })
+        .collect();
     std::fs::remove_dir_all(&dir).unwrap();
-    assert_eq!(allocations, 0, "{allocations} allocations for 3000 cached requests");
+    let quietest = *rounds.iter().min().unwrap();
+    assert_eq!(quietest, 0, "allocations per round of 3000 cached requests: {rounds:?}");
 }
