@@ -21,12 +21,17 @@ than the whole probe, or the half-sent heads get their 408 first.
 
 Everything is bounded by --deadline seconds (connections opened so far are
 used if the deadline hits while opening).  Standard library only.
+
+With --tls every connection speaks HTTPS (python's ssl module, certificate
+verification off: the servers use a self-signed test certificate; no session
+is resumed, so each connection is a full handshake and holds its own state).
 """
 
 import argparse
 import resource
 import select
 import socket
+import ssl
 import statistics
 import sys
 import time
@@ -71,10 +76,27 @@ def read_response(sock):
     return status
 
 
-def one_request(port, request, timeout):
-    """Connect, send one request, read the response; return the socket."""
+def client_tls_context():
+    """A TLS client context that trusts anything (test certificates)."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    return ctx
+
+
+def connect(port, timeout, tls):
+    """A TCP connection to the server, wrapped in TLS when tls is a context."""
     sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    if tls is not None:
+        sock = tls.wrap_socket(sock, server_hostname="localhost")
+    return sock
+
+
+def one_request(port, request, timeout, tls=None):
+    """Connect, send one request, read the response; return the socket."""
+    sock = connect(port, timeout, tls)
     sock.sendall(request)
     status = read_response(sock)
     if status != 200:
@@ -86,9 +108,9 @@ def one_request(port, request, timeout):
 HALF_HEAD = b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: "
 
 
-def half_head(port, timeout):
+def half_head(port, timeout, tls=None):
     """Connect and send the start of a head, never its end; return the socket."""
-    sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    sock = connect(port, timeout, tls)
     sock.sendall(HALF_HEAD)
     return sock
 
@@ -99,8 +121,24 @@ def still_open(sockets):
     poller = select.poll()
     for s in sockets:
         poller.register(s, select.POLLIN | select.POLLHUP | select.POLLERR)
-    closed = {fd for fd, _ in poller.poll(0)}
-    return sum(1 for s in sockets if s.fileno() not in closed)
+    readable = {fd for fd, _ in poller.poll(0)}
+    return sum(1 for s in sockets
+               if s.fileno() not in readable or tls_record_only(s))
+
+
+def tls_record_only(sock):
+    """For a readable TLS socket: was it only a TLS record with no data
+    (a late session ticket), the connection still open?  A plain socket
+    that is readable counts as closed, as before."""
+    if not isinstance(sock, ssl.SSLSocket):
+        return False
+    sock.setblocking(False)
+    try:
+        return sock.recv(1) != b""   # data: open (odd, but not closed)
+    except ssl.SSLWantReadError:
+        return True
+    except OSError:
+        return False
 
 
 def main():
@@ -115,6 +153,8 @@ def main():
     ap.add_argument("--deadline", type=float, default=60.0, help="seconds")
     ap.add_argument("--settle", type=float, default=1.0,
                     help="seconds to wait before measuring RSS")
+    ap.add_argument("--tls", action="store_true",
+                    help="HTTPS (no certificate verification, no resumption)")
     args = ap.parse_args()
 
     start = time.monotonic()
@@ -123,6 +163,7 @@ def main():
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     request = (f"GET {args.path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").encode()
+    tls = client_tls_context() if args.tls else None
 
     rss_before = rss_kib(pids)
     held = []
@@ -132,9 +173,9 @@ def main():
         while len(held) < wanted and time.monotonic() < deadline:
             try:
                 if len(held) < args.conns:
-                    held.append(one_request(args.port, request, timeout=5))
+                    held.append(one_request(args.port, request, 5, tls))
                 else:
-                    held.append(half_head(args.port, timeout=5))
+                    held.append(half_head(args.port, 5, tls))
             except OSError as exc:  # ConnectionError and timeouts included
                 failures += 1
                 if failures > 50:
@@ -153,7 +194,7 @@ def main():
                 break
             t0 = time.perf_counter()
             try:
-                one_request(args.port, request, timeout=5).close()
+                one_request(args.port, request, 5, tls).close()
                 fresh.append((time.perf_counter() - t0) * 1000.0)
             except OSError as exc:
                 print(f"idle: fresh request failed: {exc}", file=sys.stderr)
@@ -166,7 +207,8 @@ def main():
     print(f"IDLE held={len(held)} alive={alive} rss_before_kib={rss_before} "
           f"rss_after_kib={rss_after} kib_per_conn={per_conn:.3f} "
           f"fresh_ms={fresh_ms:.3f}"
-          + (f" half_heads={args.half_heads}" if args.half_heads else ""))
+          + (f" half_heads={args.half_heads}" if args.half_heads else "")
+          + (" tls=1" if args.tls else ""))
     if failures:
         print(f"idle: {failures} connection attempts failed", file=sys.stderr)
 

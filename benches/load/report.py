@@ -5,7 +5,9 @@ Standard library only.  The Markdown report is also printed on stdout.
 Medians are taken over rounds; ratios are evserve / server, so a req/s
 ratio above 1 and a CPU/request ratio below 1 favour evserve.  When the
 floor (examples/floor.rs, a fixed response from the least mio loop) ran, an
-"x floor" column gives each server's CPU/request over the floor's.
+"x floor" column gives each server's CPU/request over the floor's.  When
+tls-* scenarios ran, a table sets evserve against the best peer and the
+targets of the HTTPS issue.
 """
 
 import argparse
@@ -130,7 +132,59 @@ def main_table(summary, servers, runs):
     return lines
 
 
-IDLE_SCENARIOS = ("idle", "mixed")
+IDLE_SCENARIOS = ("idle", "mixed", "tls-idle")
+
+# The HTTPS issue's targets: evserve's figure over the best peer's (lower is
+# better), except the idle RSS, which has an absolute bound in KiB.
+TLS_TARGETS = [
+    ("tls-ka-1k", "CPU µs/req", "cpu", 0.8),
+    ("tls-ka-1m", "CPU µs/req", "cpu", 0.55),
+    ("tls-ka-1m", "GiB/s", "gib_s", 1.0),
+    ("tls-close", "CPU µs/req", "cpu", 0.5),
+]
+TLS_IDLE_KIB = 4.0
+
+
+def tls_table(summary, rows, servers, runs):
+    """evserve against the best peer for each HTTPS target."""
+    if not any(s.startswith("tls-") for s in runs):
+        return []
+    peers = [s for s in servers if s not in (REF, FLOOR)]
+    lines = ["| scenario | metric | best peer | evserve | evserve/best | target | met |",
+             "|---|---|---:|---:|---:|---|---|"]
+    for scen, label, key, bound in TLS_TARGETS:
+        if scen not in runs:
+            continue
+        vals = {p: summary[(scen, p)][key] for p in peers
+                if (scen, p) in summary and summary[(scen, p)][key] is not None}
+        higher = key == "gib_s"
+        best = (max if higher else min)(vals, key=vals.get) if vals else None
+        ours = summary.get((scen, REF), {}).get(key)
+        target = f"≥ {bound:g}x best" if higher else f"≤ {bound:g}x best"
+        lines.append(tls_row(scen, label, best, vals.get(best), ours, target,
+                             lambda r, b=bound, h=higher: r >= b if h else r <= b))
+    if "tls-idle" in runs:
+        kib = {s: median(num(r["idle_kib_conn"]) for r in rows
+                         if r["scenario"] == "tls-idle" and r["server"] == s)
+               for s in servers}
+        vals = {p: kib[p] for p in peers if kib.get(p) is not None}
+        best = min(vals, key=vals.get) if vals else None
+        ours = kib.get(REF)
+        met = "—" if ours is None else ("yes" if ours <= TLS_IDLE_KIB else "no")
+        lines.append(f"| tls-idle | RSS KiB/conn | {cell(best, vals.get(best))} | {fmt(ours, 2)} "
+                     f"| {ratio(ours, vals.get(best))} | ≤ {TLS_IDLE_KIB:g} KiB | {met} |")
+    return lines
+
+
+def cell(server, value):
+    return "—" if server is None else f"{fmt(value, 2)} ({server})"
+
+
+def tls_row(scen, label, best, best_value, ours, target, meets):
+    rel = ours / best_value if ours is not None and best_value else None
+    met = "—" if rel is None else ("yes" if meets(rel) else "no")
+    return (f"| {scen} | {label} | {cell(best, best_value)} | {fmt(ours, 2)} "
+            f"| {fmt(rel, 2)} | {target} | {met} |")
 
 
 def idle_table(rows, servers, scen):
@@ -292,7 +346,7 @@ def main():
     rounds = max((int(r["round"]) for r in rows if r["round"].isdigit()), default=0)
 
     md = ["# evserve load benchmark", ""]
-    for key in ("date", "command", "nproc", "kernel", "cpu", "servers", "load", "setup",
+    for key in ("date", "command", "nproc", "kernel", "cpu", "servers", "tls", "load", "setup",
                 "loadavg"):
         if key in meta:
             value = f"`{meta[key]}`" if key == "command" else meta[key]
@@ -316,7 +370,10 @@ def main():
             ("idle", "Idle keep-alive connections", "every connection idle after one request"),
             ("mixed", "Idle and half-sent heads",
              "half the connections idle after one request, half stopped in the middle of "
-             "a head (slowloris)")]:
+             "a head (slowloris)"),
+            ("tls-idle", "Idle HTTPS keep-alive connections",
+             "every connection idle after a full TLS handshake (no resumption) and one "
+             "request")]:
         idle = idle_table(rows, servers, scen)
         if idle:
             md += ["", f"## {title}", "",
@@ -324,6 +381,13 @@ def main():
                    "counted per process); KiB/conn = (after − before) / connections still "
                    "open; fresh request = median of 5 new-connection requests while they "
                    "are held.", ""] + idle
+
+    tls = tls_table(summary, rows, servers, runs)
+    if tls:
+        md += ["", "## HTTPS against the targets", "",
+               "evserve's median over the best peer's in the same run (CPU: lower is "
+               "better; GiB/s: higher). wrk is the bottleneck in the keep-alive runs, so "
+               "compare CPU per response, not req/s.", ""] + tls
 
     strace = strace_table(rows, servers)
     if strace:

@@ -9,6 +9,11 @@
 # is pinned to another.  Rounds are interleaved (round 1: every scenario on
 # every server, round 2: ...) and the report shows medians over rounds.
 #
+# The tls-* scenarios run against a second instance of each server that
+# speaks HTTPS (its own port, same pinning), made with one ECDSA P-256
+# certificate generated into the temp dir at run time, with session
+# resumption off on every server (so tls-close does full handshakes).
+#
 # This script installs nothing.  Results go to results.md / results.tsv /
 # conns.svg next to this script (or OUT_DIR).
 set -euo pipefail
@@ -28,14 +33,16 @@ pipelined and the strace pass; the report's "x floor" column divides each
 server's CPU/request by the floor's.
 Needs (installs nothing): wrk, curl, taskset, python3; optional h2load
 (nghttp2-client; "pipelined" scenario), strace (STRACE=1), nginx, lighttpd,
-h2o (a missing peer is skipped).  Run as root for the server fd limits.
+h2o (a missing peer is skipped), openssl (tls-* scenarios; lighttpd needs
+lighttpd-mod-openssl).  Run as root for the server fd limits.
 
 All settings come from the environment:
   QUICK=1            smoke run: DURATION=2 ROUNDS=1 CONNS="100 1000"
                      IDLE_CONNS=500 (explicit settings still win)
   DURATION=5         seconds per load run
   ROUNDS=3           interleaved rounds; the report shows the median
-  SCENARIOS="ka-1k pipelined ka-1m big-100m close conns idle mixed"
+  SCENARIOS="ka-1k pipelined ka-1m big-100m close conns idle mixed
+             tls-ka-1k tls-ka-1m tls-close tls-idle"
                      ka-1k      wrk -c100, keep-alive, /1k.bin
                      pipelined  h2load --h1 -c100 -m10, /1k.bin
                      ka-1m      wrk -c10, /1m.bin
@@ -47,9 +54,25 @@ All settings come from the environment:
                                 head (slowloris): RSS per connection
                      idle       IDLE_CONNS idle keep-alive connections:
                                 RSS per connection, fresh-request latency
+                     tls-ka-1k  wrk -c100 over https, keep-alive, /1k.bin
+                     tls-ka-1m  wrk -c10 over https, /1m.bin
+                     tls-close  wrk -c50 over https, 'Connection: close':
+                                a full handshake per request (resumption
+                                is off on every server: checked at start,
+                                since wrk itself resumes when it can)
+                     tls-idle   TLS_IDLE_CONNS idle HTTPS keep-alive
+                                connections (idle.py --tls): RSS each
+                     HTTPS: every server gets the same self-signed ECDSA
+                     P-256 certificate; the load generators offer only
+                     TLS 1.3, TLS_AES_128_GCM_SHA256 and X25519 (an
+                     OPENSSL_CONF of their own), so every server
+                     negotiates the same; the servers allow TLS 1.2+1.3,
+                     ECDHE with X25519/P-256, AES-128-GCM or ChaCha20.
+                     evserve must have --tls-cert (skipped otherwise).
   CONNS="100 1000 10000"   connection counts of the conns scenario
   IDLE_CONNS=5000    idle connections held by the idle scenario
   IDLE_DEADLINE=60   seconds allowed for opening them
+  TLS_IDLE_CONNS=3000   idle HTTPS connections held by tls-idle
   SERVERS="evserve floor nginx lighttpd h2o lwan"   servers to try
   STRACE=0           1: extra pass, strace -c -f during a short ka-1k run,
                      reports syscalls per request (strace slows servers;
@@ -67,7 +90,7 @@ All settings come from the environment:
   SERVER_CPU=0       CPU(s) the servers are pinned to (a taskset list: 0, 0-1)
   LOAD_CPU=1         CPU(s) the load generators are pinned to
   BASE_PORT=18080    evserve port; nginx +1, lighttpd +2, h2o +3, lwan +4,
-                     floor +5
+                     floor +5; the HTTPS instances +10 on top of those
   WRK_TIMEOUT=5s     wrk per-request timeout
   COOLDOWN=1         seconds of pause between runs
   OUT_DIR=<script dir>   where results.md, results.tsv, conns.svg go
@@ -76,6 +99,7 @@ All settings come from the environment:
 Example:  QUICK=1 benches/load/run.sh
           SERVERS="evserve floor" SCENARIOS="ka-1k pipelined" QUICK=1 benches/load/run.sh
           STRACE=1 EVSERVE_ARGS="--workers 1" benches/load/run.sh
+          SCENARIOS="tls-ka-1k tls-ka-1m tls-close tls-idle" QUICK=1 benches/load/run.sh
 EOF
 }
 
@@ -89,7 +113,7 @@ esac
 # ---------------------------------------------------------------- settings --
 
 # Remember which settings the caller passed, for the report's command line.
-SETTING_NAMES=(QUICK DURATION ROUNDS SCENARIOS CONNS IDLE_CONNS IDLE_DEADLINE
+SETTING_NAMES=(QUICK DURATION ROUNDS SCENARIOS CONNS IDLE_CONNS IDLE_DEADLINE TLS_IDLE_CONNS
     SERVERS STRACE STRACE_DURATION EVSERVE_BIN EVSERVE_ARGS FLOOR_BIN NO_BUILD LWAN_BIN
     SERVER_CPU LOAD_CPU BASE_PORT WRK_TIMEOUT COOLDOWN OUT_DIR KEEP_TMP)
 CMDLINE=""
@@ -105,10 +129,11 @@ if [[ $QUICK == 1 ]]; then
 fi
 DURATION=${DURATION:-5}
 ROUNDS=${ROUNDS:-3}
-SCENARIOS=${SCENARIOS:-ka-1k pipelined ka-1m big-100m close conns idle mixed}
+SCENARIOS=${SCENARIOS:-ka-1k pipelined ka-1m big-100m close conns idle mixed tls-ka-1k tls-ka-1m tls-close tls-idle}
 CONNS=${CONNS:-100 1000 10000}
 IDLE_CONNS=${IDLE_CONNS:-5000}
 IDLE_DEADLINE=${IDLE_DEADLINE:-60}
+TLS_IDLE_CONNS=${TLS_IDLE_CONNS:-3000}
 SERVERS=${SERVERS:-evserve floor nginx lighttpd h2o lwan}
 STRACE=${STRACE:-0}
 STRACE_DURATION=${STRACE_DURATION:-3}
@@ -128,7 +153,7 @@ KEEP_TMP=${KEEP_TMP:-0}
 die() { echo "run.sh: $*" >&2; exit 1; }
 say() { echo "$*" >&2; }   # progress goes to stderr; the table to stdout
 
-for v in DURATION ROUNDS IDLE_CONNS IDLE_DEADLINE STRACE_DURATION BASE_PORT COOLDOWN; do
+for v in DURATION ROUNDS IDLE_CONNS IDLE_DEADLINE TLS_IDLE_CONNS STRACE_DURATION BASE_PORT COOLDOWN; do
     [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a non-negative integer (got '${!v}')"
 done
 # CPU sets are taskset lists ("0", "0,1", "0-1"): several CPUs let `--workers N` spread.
@@ -137,7 +162,15 @@ for v in SERVER_CPU LOAD_CPU; do
 done
 ((DURATION >= 1 && ROUNDS >= 1)) || die "DURATION and ROUNDS must be >= 1"
 for n in $CONNS; do [[ $n =~ ^[1-9][0-9]*$ ]] || die "bad CONNS entry '$n'"; done
-((BASE_PORT >= 1024 && BASE_PORT <= 65530)) || die "BASE_PORT out of range"
+((BASE_PORT >= 1024 && BASE_PORT <= 65520)) || die "BASE_PORT out of range"
+# Which kinds of instance are needed: plain HTTP, HTTPS (tls-*), or both.
+WANT_PLAIN=0 WANT_TLS=0
+for scen in $SCENARIOS; do
+    if [[ $scen == tls-* ]]; then WANT_TLS=1; else WANT_PLAIN=1; fi
+done
+if ((WANT_TLS)); then
+    command -v openssl >/dev/null || die "openssl not found (needed for the tls-* scenarios)"
+fi
 
 for tool in wrk curl taskset python3 ps ss timeout; do
     command -v "$tool" >/dev/null || die "$tool not found (this script installs nothing)"
@@ -154,7 +187,7 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 NOFILE=$(ulimit -n)
 [[ $NOFILE == unlimited ]] && NOFILE=1048576
 ((NOFILE > 1048576)) && NOFILE=1048576
-for n in $CONNS $IDLE_CONNS; do
+for n in $CONNS $IDLE_CONNS $TLS_IDLE_CONNS; do
     ((n + 64 <= NOFILE)) || say "warning: $n connections need more than the fd limit ($NOFILE)"
 done
 # Per-server connection caps (peers only): leave room for files and listeners.
@@ -162,11 +195,16 @@ MAXCONN=$((NOFILE - 64))
 
 # ------------------------------------------------------ process bookkeeping --
 
+# An instance is a server name (plain HTTP) or NAME@tls (its HTTPS twin,
+# which runs the tls-* scenarios).
 declare -A PORT=([evserve]=$BASE_PORT [nginx]=$((BASE_PORT + 1))
     [lighttpd]=$((BASE_PORT + 2)) [h2o]=$((BASE_PORT + 3)) [lwan]=$((BASE_PORT + 4))
     [floor]=$((BASE_PORT + 5)))
-declare -A PID=()     # server name -> pid of the process we started
-ACTIVE=()             # servers that started and passed the checks
+for name in "${!PORT[@]}"; do PORT[$name@tls]=$((PORT[$name] + 10)); done
+declare -A PID=()     # instance -> pid of the process we started
+declare -A TLS_SEEN=()   # server -> what its HTTPS instance negotiated
+declare -A TLS_FULL=()   # server -> 1 when its HTTPS instance refused to resume
+ACTIVE=()             # servers with at least one instance that passed the checks
 STRACE_PID=""
 WORK=""
 
@@ -267,15 +305,62 @@ done = function(s, latency, requests)
 end
 EOF
 
+# HTTPS material: one self-signed ECDSA P-256 certificate for every server
+# (made here, never committed), and the load generators' OpenSSL settings:
+# they offer only TLS 1.3 with TLS_AES_128_GCM_SHA256 over X25519, so the
+# record cipher and key exchange are the same whatever each server prefers.
+TLS_CERT=$WORK/tls/cert.pem
+TLS_KEY=$WORK/tls/key.pem
+CLIENT_OPENSSL_CONF=$WORK/conf/openssl-client.cnf
+if ((WANT_TLS)); then
+    mkdir -p "$WORK/tls"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+        -subj /CN=localhost -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+        -keyout "$TLS_KEY" -out "$TLS_CERT" 2>"$WORK/log/openssl-req.log" ||
+        die "openssl could not make the test certificate: $(cat "$WORK/log/openssl-req.log")"
+    chmod 644 "$TLS_CERT" "$TLS_KEY"
+    cat >"$CLIENT_OPENSSL_CONF" <<'EOF'
+# generated by benches/load/run.sh: read by wrk and h2load (OPENSSL_CONF)
+openssl_conf = openssl_init
+[openssl_init]
+ssl_conf = ssl_sect
+[ssl_sect]
+system_default = system_default_sect
+[system_default_sect]
+MinProtocol = TLSv1.3
+Ciphersuites = TLS_AES_128_GCM_SHA256
+Groups = X25519
+EOF
+fi
+
 # ----------------------------------------------------------- server configs --
 # One worker, access logs off, keep-alive with huge request limits and long
 # idle timeouts, sendfile where the server has it, listen backlog 4096 (the
 # kernel's somaxconn default) where configurable, connection caps near the
 # fd limit.  Everything runs in the foreground as root with pid files in the
 # temp dir.
+#
+# HTTPS instances (second argument "tls"): TLS 1.2 and 1.3, ECDHE over
+# X25519 or P-256, AES-128-GCM or ChaCha20-Poly1305, no session tickets and
+# no session cache (every handshake is full), no sendfile where the server
+# would otherwise try it (with TLS the body is encrypted in user space).
 
 write_nginx_conf() {
-    local port=$1 conf=$WORK/conf/nginx.conf
+    local port=$1 tls=${2:-} sfx=${2:+-tls}
+    local conf=$WORK/conf/nginx$sfx.conf listen="" tls_lines="" sendfile=on
+    if [[ -n $tls ]]; then
+        listen=" ssl"
+        sendfile=off
+        tls_lines="ssl_certificate $TLS_CERT;
+        ssl_certificate_key $TLS_KEY;
+        ssl_protocols TLSv1.2 TLSv1.3;
+        ssl_ciphers ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-CHACHA20-POLY1305;
+        ssl_conf_command Ciphersuites TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256;
+        ssl_ecdh_curve X25519:prime256v1;
+        ssl_prefer_server_ciphers on;
+        ssl_session_tickets off;
+        ssl_session_cache off;"
+    fi
     cat >"$conf" <<EOF
 # generated by benches/load/run.sh
 daemon off;
@@ -283,8 +368,8 @@ master_process on;
 worker_processes 1;
 worker_rlimit_nofile $NOFILE;
 user root root;
-pid $WORK/run/nginx.pid;
-error_log $WORK/log/nginx-error.log warn;
+pid $WORK/run/nginx$sfx.pid;
+error_log $WORK/log/nginx$sfx-error.log warn;
 
 events {
     worker_connections $MAXCONN;
@@ -296,7 +381,7 @@ http {
     include /etc/nginx/mime.types;
     default_type application/octet-stream;
     access_log off;
-    sendfile on;
+    sendfile $sendfile;
     tcp_nopush on;
     tcp_nodelay on;
     keepalive_timeout 300s;
@@ -311,55 +396,85 @@ http {
     scgi_temp_path $WORK/nginx/tmp/scgi;
 
     server {
-        listen 127.0.0.1:$port backlog=4096;
+        listen 127.0.0.1:$port$listen backlog=4096;
         server_name _;
+        $tls_lines
         root $WWW;
         index index.html;
     }
 }
 EOF
-    SERVER_CMD=(nginx -p "$WORK/nginx/" -e "$WORK/log/nginx-error.log" -c "$conf")
+    SERVER_CMD=(nginx -p "$WORK/nginx/" -e "$WORK/log/nginx$sfx-error.log" -c "$conf")
 }
 
 write_lighttpd_conf() {
-    local port=$1 conf=$WORK/conf/lighttpd.conf
+    local port=$1 tls=${2:-} sfx=${2:+-tls}
+    local conf=$WORK/conf/lighttpd$sfx.conf backend=sendfile tls_lines=""
+    if [[ -n $tls ]]; then
+        backend=writev
+        # -SessionTicket: no tickets; lighttpd keeps no server-side session cache.
+        tls_lines="server.modules += ( \"mod_openssl\" )
+ssl.engine = \"enable\"
+ssl.pemfile = \"$TLS_CERT\"
+ssl.privkey = \"$TLS_KEY\"
+ssl.openssl.ssl-conf-cmd = ( \"MinProtocol\" => \"TLSv1.2\",
+    \"CipherString\" => \"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-CHACHA20-POLY1305\",
+    \"Ciphersuites\" => \"TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256\",
+    \"Groups\" => \"X25519:P-256\",
+    \"Options\" => \"-SessionTicket,ServerPreference\" )"
+    fi
     cat >"$conf" <<EOF
 # generated by benches/load/run.sh (single process; no mod_accesslog = no access log)
 server.document-root = "$WWW"
 server.bind = "127.0.0.1"
 server.port = $port
-server.pid-file = "$WORK/run/lighttpd.pid"
-server.errorlog = "$WORK/log/lighttpd-error.log"
+server.pid-file = "$WORK/run/lighttpd$sfx.pid"
+server.errorlog = "$WORK/log/lighttpd$sfx-error.log"
 server.max-worker = 0
 server.max-fds = $NOFILE
 # lighttpd caps connections at max-fds / 2
 server.max-connections = $((NOFILE / 2))
 server.listen-backlog = 4096
 server.event-handler = "linux-sysepoll"
-server.network-backend = "sendfile"
+server.network-backend = "$backend"
 server.max-keep-alive-requests = 1000000
 server.max-keep-alive-idle = 300
 server.max-read-idle = 300
 server.max-write-idle = 300
 index-file.names = ( "index.html" )
 mimetype.assign = ( ".html" => "text/html", ".bin" => "application/octet-stream" )
+$tls_lines
 EOF
     SERVER_CMD=(lighttpd -D -f "$conf")
 }
 
 write_h2o_conf() {
-    local port=$1 conf=$WORK/conf/h2o.conf
+    local port=$1 tls=${2:-} sfx=${2:+-tls}
+    local conf=$WORK/conf/h2o$sfx.conf tls_lines="" resumption=""
+    if [[ -n $tls ]]; then
+        # h2o 2.2 sets the TLS 1.2 suites only; the client pins TLS 1.3's.
+        tls_lines="  ssl:
+    certificate-file: $TLS_CERT
+    key-file: $TLS_KEY
+    minimum-version: TLSv1.2
+    cipher-suite: ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-CHACHA20-POLY1305
+    cipher-preference: server"
+        resumption="ssl-session-resumption:
+  mode: off"
+    fi
     cat >"$conf" <<EOF
 # generated by benches/load/run.sh (no access-log directive = no access log)
 num-threads: 1
 max-connections: $MAXCONN
 http1-request-timeout: 300
 user: root
-pid-file: $WORK/run/h2o.pid
-error-log: $WORK/log/h2o-error.log
+pid-file: $WORK/run/h2o$sfx.pid
+error-log: $WORK/log/h2o$sfx-error.log
+$resumption
 listen:
   host: 127.0.0.1
   port: $port
+$tls_lines
 hosts:
   "127.0.0.1:$port":
     paths:
@@ -466,86 +581,170 @@ floor_binary() {
 # serves NAME SCENARIO: can this server run the scenario?  The floor answers
 # every request with the same 1 KiB, keep-alive only (it ignores
 # "Connection: close" and has no files, so 1m/100m, close and idle are out;
-# the conns counts would also measure its small listen backlog).
+# the conns counts would also measure its small listen backlog; no TLS).
+# tls-close needs an HTTPS instance that refused to resume a session.
 serves() {
+    if [[ $2 == tls-close && ${TLS_FULL[$1]:-0} != 1 ]]; then return 1; fi
     [[ $1 != floor ]] && return 0
     case $2 in ka-1k | pipelined | strace) return 0 ;; *) return 1 ;; esac
 }
 
+# instance_of NAME SCENARIO: the instance that runs it (NAME or NAME@tls).
+instance_of() {
+    if [[ $2 == tls-* ]]; then echo "$1@tls"; else echo "$1"; fi
+}
+
+# base_url INSTANCE: http://127.0.0.1:PORT or https://...
+base_url() {
+    local scheme=http
+    [[ $1 == *@tls ]] && scheme=https
+    echo "$scheme://127.0.0.1:${PORT[$1]}"
+}
+
 port_busy() { [[ -n $(ss -Hltn "sport = :$1" 2>/dev/null) ]]; }
 
-# fetch_check PORT FILE: 200 with the file's exact size?
+# fetch_check BASE_URL FILE: 200 with the file's exact size?  (-k: the
+# HTTPS instances use the self-signed test certificate.)
 fetch_check() {
-    local port=$1 file=$2 want got
+    local base=$1 file=$2 want got
     want=$(stat -c %s "$WWW/$file")
-    got=$(curl -s -o /dev/null --max-time 30 -w '%{http_code} %{size_download}' \
-        "http://127.0.0.1:$port/$file" || true)
+    got=$(curl -s -k -o /dev/null --max-time 30 -w '%{http_code} %{size_download}' \
+        "$base/$file" || true)
     if [[ $got != "200 $want" ]]; then
         say "  /$file: expected '200 $want', got '${got:-nothing}'"
         return 1
     fi
 }
 
-# launch_server NAME: write its config, start it pinned to SERVER_CPU and
+# evserve_tls_args: the HTTPS flags for evserve (same certificate, no
+# resumption), or failure when this build has no --tls-cert yet.
+evserve_tls_args() {
+    local help
+    help=$("$EVSERVE_COPY" --help 2>&1 || true)
+    if [[ $help != *--tls-cert* ]]; then
+        say "evserve: this build has no --tls-cert (HTTPS not wired in yet): tls-* scenarios skipped"
+        return 1
+    fi
+    SERVER_CMD+=(--tls-cert "$TLS_CERT" --tls-key "$TLS_KEY")
+    if [[ $help == *--tls-no-resumption* ]]; then SERVER_CMD+=(--tls-no-resumption)
+    else say "evserve: no --tls-no-resumption flag: it may resume (checked below)"; fi
+}
+
+# launch_server INSTANCE: write its config, start it pinned to SERVER_CPU and
 # wait until it answers on its port.
 launch_server() {
-    local name=$1 port=${PORT[$1]} i
+    local inst=$1 name=${1%@tls} port=${PORT[$1]} tls="" i
+    [[ $inst == *@tls ]] && tls=tls
     case $name in
         evserve) evserve_binary || return 1
                  local -a extra=()
                  read -r -a extra <<<"$EVSERVE_ARGS"
                  SERVER_CMD=("$EVSERVE_COPY" "$WWW" --bind 127.0.0.1 --port "$port"
-                     --request-timeout 300 --idle-timeout 300 "${extra[@]}") ;;
+                     --request-timeout 300 --idle-timeout 300 "${extra[@]}")
+                 if [[ -n $tls ]]; then evserve_tls_args || return 1; fi ;;
         nginx | lighttpd | h2o)
                  command -v "$name" >/dev/null || { say "$name: not installed, skipped"; return 1; }
-                 "write_${name}_conf" "$port" ;;
-        floor)   floor_binary || return 1
+                 if [[ $name == lighttpd && -n $tls ]] &&
+                     ! compgen -G "/usr/lib/lighttpd/mod_openssl.so" >/dev/null; then
+                     say "lighttpd: no mod_openssl (lighttpd-mod-openssl): tls-* scenarios skipped"
+                     return 1
+                 fi
+                 "write_${name}_conf" "$port" ${tls:+"$tls"} ;;
+        floor)   [[ -z $tls ]] || { say "floor: speaks no TLS, tls-* scenarios skipped"; return 1; }
+                 floor_binary || return 1
                  SERVER_CMD=("$FLOOR_COPY" --port "$port" --body-bytes "$(stat -c %s "$WWW/1k.bin")") ;;
         lwan)    [[ -n $LWAN_BIN ]] || { say "lwan: LWAN_BIN not set, skipped"; return 1; }
                  [[ -x $LWAN_BIN ]] || { say "lwan: $LWAN_BIN not executable, skipped"; return 1; }
+                 [[ -z $tls ]] || { say "lwan: TLS not configured here, tls-* scenarios skipped"; return 1; }
                  write_lwan_conf "$port" ;;
         *)       say "$name: unknown server, skipped"; return 1 ;;
     esac
     if port_busy "$port"; then
-        say "$name: port $port already in use, skipped"; return 1
+        say "$inst: port $port already in use, skipped"; return 1
     fi
-    mkdir -p "$WORK/run/$name"
-    say "$name: starting on 127.0.0.1:$port: ${SERVER_CMD[*]}"
-    (cd "$WORK/run/$name" && exec taskset -c "$SERVER_CPU" "${SERVER_CMD[@]}") \
-        >>"$WORK/log/$name.out" 2>&1 </dev/null &
-    PID[$name]=$!
+    mkdir -p "$WORK/run/$inst"
+    say "$inst: starting on 127.0.0.1:$port: ${SERVER_CMD[*]}"
+    (cd "$WORK/run/$inst" && exec taskset -c "$SERVER_CPU" "${SERVER_CMD[@]}") \
+        >>"$WORK/log/$inst.out" 2>&1 </dev/null &
+    PID[$inst]=$!
     for ((i = 0; i < 100; i++)); do
-        if ! alive "$name"; then
-            say "$name: exited during startup; its output:"
-            tail -n 20 "$WORK/log/$name.out" >&2
-            unset "PID[$name]"; return 1
+        if ! alive "$inst"; then
+            say "$inst: exited during startup; its output:"
+            tail -n 20 "$WORK/log/$inst.out" >&2
+            unset "PID[$inst]"; return 1
         fi
-        curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$port/index.html" && return 0
+        curl -s -k -o /dev/null --max-time 1 "$(base_url "$inst")/index.html" && return 0
         sleep 0.1
     done
-    say "$name: not answering on port $port after 10 s"
-    stop_server "$name"; return 1
+    say "$inst: not answering on port $port after 10 s"
+    stop_server "$inst"; return 1
 }
 
-# start_server NAME: launch, then check every file comes back as a 200 of
-# the right size and that keep-alive works.  A failing server is stopped
+# start_server INSTANCE: launch, then check every file comes back as a 200
+# of the right size and that keep-alive works (HTTPS: also what is
+# negotiated, and whether sessions resume).  A failing instance is stopped
 # and none of its runs happen.
 start_server() {
-    local name=$1 port=${PORT[$1]} file ok=1 conns files="index.html 1k.bin 1m.bin 100m.bin"
-    launch_server "$name" || return 1
-    [[ $name == floor ]] && files=1k.bin   # its one response is the 1 KiB file's size
+    local inst=$1 base file ok=1 conns files="index.html 1k.bin 1m.bin 100m.bin"
+    launch_server "$inst" || return 1
+    base=$(base_url "$inst")
+    [[ $inst == floor ]] && files=1k.bin   # its one response is the 1 KiB file's size
     for file in $files; do
-        fetch_check "$port" "$file" || ok=0
+        fetch_check "$base" "$file" || ok=0
     done
     # Keep-alive check: the second fetch must reuse the first connection.
-    conns=$(curl -s -o /dev/null -o /dev/null -w '%{num_connects} ' \
-        "http://127.0.0.1:$port/1k.bin" "http://127.0.0.1:$port/1k.bin" || true)
-    [[ $conns == "1 0 " ]] || say "  warning: $name did not keep the connection alive (connects: $conns)"
+    conns=$(curl -s -k -o /dev/null -o /dev/null -w '%{num_connects} ' \
+        "$base/1k.bin" "$base/1k.bin" || true)
+    [[ $conns == "1 0 " ]] || say "  warning: $inst did not keep the connection alive (connects: $conns)"
     if ((!ok)); then
-        say "$name: wrong responses, its runs are skipped"
-        stop_server "$name"; return 1
+        say "$inst: wrong responses, its runs are skipped"
+        stop_server "$inst"; return 1
     fi
-    say "$name: ok (pids $(tree_pids "${PID[$name]}" | tr '\n' ' '))"
+    [[ $inst == *@tls ]] && tls_check "$inst"
+    say "$inst: ok (pids $(tree_pids "${PID[$inst]}" | tr '\n' ' '))"
+}
+
+# s_client PORT ARGS...: one HTTPS request through openssl s_client; prints
+# its session summary ("New, TLSv1.3, Cipher is ..." / "Reused, ...") and
+# the key exchange ("Server Temp Key: X25519, 253 bits").
+s_client() {
+    local port=$1
+    shift
+    printf 'GET /index.html HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n' |
+        timeout 10 openssl s_client -connect "127.0.0.1:$port" -servername localhost \
+            -ign_eof "$@" 2>/dev/null | grep -E '^(New|Reused), |^Server Temp Key' || true
+}
+
+# resumes PORT VERSION_FLAG: does a second connection resume the first's
+# session (ticket or session id)?  wrk resumes whenever the server lets it,
+# so tls-close measures full handshakes only where this says no.
+resumes() {
+    local port=$1 flag=$2 sess=$WORK/tls/session-$1$2.pem
+    rm -f "$sess"
+    s_client "$port" "$flag" -sess_out "$sess" >/dev/null
+    [[ -s $sess ]] || return 1
+    [[ $(s_client "$port" "$flag" -sess_in "$sess") == *Reused,* ]]
+}
+
+# tls_check INSTANCE: record what the load generators' settings negotiate
+# with it, and whether it refuses resumption under TLS 1.3 and 1.2.
+tls_check() {
+    local inst=$1 name=${1%@tls} port=${PORT[$1]} out seen v resumed=""
+    out=$(OPENSSL_CONF=$CLIENT_OPENSSL_CONF s_client "$port")
+    # "TLSv1.3 TLS_AES_128_GCM_SHA256 X25519"
+    seen="$(sed -nE 's/^(New|Reused), ([^,]+), Cipher is (.*)/\2 \3/p' <<<"$out") $(
+        sed -nE 's/^Server Temp Key: ([^,]+).*/\1/p' <<<"$out")"
+    for v in -tls1_3 -tls1_2; do
+        if resumes "$port" "$v"; then resumed+=" ${v#-}"; fi
+    done
+    if [[ -n $resumed ]]; then
+        say "  warning: $inst resumes sessions ($resumed): tls-close skipped for it"
+        TLS_SEEN[$name]="$seen (resumes:$resumed)"
+    else
+        TLS_FULL[$name]=1
+        TLS_SEEN[$name]="$seen (no resumption)"
+    fi
+    say "  $inst negotiates: ${TLS_SEEN[$name]}"
 }
 
 # ------------------------------------------------------------- load runners --
@@ -553,13 +752,15 @@ start_server() {
 
 LIMIT=$((DURATION + 60))   # hard wall-clock bound on any single load run
 
-run_wrk() {   # run_wrk PORT CONNS PATH [wrk args...]
-    local port=$1 conns=$2 path=$3 out line
+run_wrk() {   # run_wrk BASE_URL CONNS PATH [wrk args...]
+    local base=$1 conns=$2 path=$3 out line
     shift 3
-    local -a r
-    out=$(timeout --foreground -k 5 "$LIMIT" taskset -c "$LOAD_CPU" \
+    local -a r client_env=(env)
+    # Over HTTPS wrk offers only what the pinned client settings allow.
+    [[ $base == https:* ]] && client_env+=("OPENSSL_CONF=$CLIENT_OPENSSL_CONF")
+    out=$(timeout --foreground -k 5 "$LIMIT" taskset -c "$LOAD_CPU" "${client_env[@]}" \
         wrk -t1 -c"$conns" -d"${DURATION}s" --timeout "$WRK_TIMEOUT" \
-        -s "$WORK/conf/report.lua" "$@" "http://127.0.0.1:$port$path" 2>&1) || true
+        -s "$WORK/conf/report.lua" "$@" "$base$path" 2>&1) || true
     line=$(grep -m1 '^RESULT ' <<<"$out" || true)
     if [[ -z $line ]]; then
         say "  wrk failed: $(tail -n 3 <<<"$out" | tr '\n' ' ')"
@@ -612,19 +813,25 @@ tsv_row() { (IFS=$'\t'; echo "$*") >>"$TSV"; }
 
 # measure ROUND SCENARIO SERVER: one bounded load run with CPU accounting.
 measure() {
-    local round=$1 scen=$2 name=$3 port=${PORT[$3]} conns c0 c1 pids
+    local round=$1 scen=$2 name=$3 inst port base conns c0 c1 pids
+    inst=$(instance_of "$name" "$scen")
+    port=${PORT[$inst]}
+    base=$(base_url "$inst")
     local -a args
     case $scen in
-        ka-1k)     conns=100; args=(run_wrk "$port" 100 /1k.bin) ;;
+        ka-1k)     conns=100; args=(run_wrk "$base" 100 /1k.bin) ;;
         pipelined) conns=100; args=(run_h2load "$port" /1k.bin) ;;
-        ka-1m)     conns=10;  args=(run_wrk "$port" 10 /1m.bin) ;;
-        big-100m)  conns=2;   args=(run_wrk "$port" 2 /100m.bin) ;;
-        close)     conns=50;  args=(run_wrk "$port" 50 /1k.bin -H 'Connection: close') ;;
-        conns-*)   conns=${scen#conns-}; args=(run_wrk "$port" "$conns" /1k.bin) ;;
+        ka-1m)     conns=10;  args=(run_wrk "$base" 10 /1m.bin) ;;
+        big-100m)  conns=2;   args=(run_wrk "$base" 2 /100m.bin) ;;
+        close)     conns=50;  args=(run_wrk "$base" 50 /1k.bin -H 'Connection: close') ;;
+        conns-*)   conns=${scen#conns-}; args=(run_wrk "$base" "$conns" /1k.bin) ;;
+        tls-ka-1k) conns=100; args=(run_wrk "$base" 100 /1k.bin) ;;
+        tls-ka-1m) conns=10;  args=(run_wrk "$base" 10 /1m.bin) ;;
+        tls-close) conns=50;  args=(run_wrk "$base" 50 /1k.bin -H 'Connection: close') ;;
     esac
     # CPU of the whole process tree; a pid that appears during the run
-    # (a respawned worker) is counted from zero.
-    pids=$(tree_pids "${PID[$name]}")
+    # (a respawned worker, h2o's key-signing helper) is counted from zero.
+    pids=$(tree_pids "${PID[$inst]}")
     # shellcheck disable=SC2086  # the pid lists are meant to be split
     c0=$(cpu_ticks $pids)
     if ! "${args[@]}"; then
@@ -632,7 +839,7 @@ measure() {
         return 0
     fi
     # shellcheck disable=SC2086,SC2046
-    pids=$(printf '%s\n' $pids $(tree_pids "${PID[$name]}") | sort -un)
+    pids=$(printf '%s\n' $pids $(tree_pids "${PID[$inst]}") | sort -un)
     # shellcheck disable=SC2086
     c1=$(cpu_ticks $pids)
     local rps gib cpu_us pct
@@ -650,25 +857,30 @@ measure() {
 }
 
 # idle_run ROUND SERVER SCENARIO: hold IDLE_CONNS idle keep-alive connections
-# (scenario "mixed": half of them in the middle of a head instead).  The
-# server is restarted first: after the load runs its heap sits at a
-# high-water mark that would hide the per-connection cost.
+# (scenario "mixed": half of them in the middle of a head instead;
+# "tls-idle": TLS_IDLE_CONNS over HTTPS).  The server is restarted first:
+# after the load runs its heap sits at a high-water mark that would hide
+# the per-connection cost.
 idle_run() {
-    local round=$1 name=$2 scen=$3 port=${PORT[$2]} out line kib alive fresh held
-    local -a split=(--conns "$IDLE_CONNS")
-    [[ $scen == mixed ]] && split=(--conns $((IDLE_CONNS - IDLE_CONNS / 2)) --half-heads $((IDLE_CONNS / 2)))
-    stop_server "$name"
-    if ! launch_server "$name"; then
-        say "  $name: restart for the idle scenario failed"; return 0
+    local round=$1 name=$2 scen=$3 inst port out line kib alive fresh held count=$IDLE_CONNS
+    inst=$(instance_of "$name" "$scen")
+    port=${PORT[$inst]}
+    [[ $scen == tls-idle ]] && count=$TLS_IDLE_CONNS
+    local -a split=(--conns "$count")
+    [[ $scen == mixed ]] && split=(--conns $((count - count / 2)) --half-heads $((count / 2)))
+    [[ $scen == tls-idle ]] && split+=(--tls)
+    stop_server "$inst"
+    if ! launch_server "$inst"; then
+        say "  $inst: restart for the idle scenario failed"; return 0
     fi
     sleep 0.5
     out=$(timeout --foreground -k 5 $((IDLE_DEADLINE + 60)) taskset -c "$LOAD_CPU" \
         python3 "$HERE/idle.py" --port "$port" "${split[@]}" \
-        --deadline "$IDLE_DEADLINE" --pids "$(tree_pids "${PID[$name]}" | tr '\n' ' ')" 2>&1) || true
+        --deadline "$IDLE_DEADLINE" --pids "$(tree_pids "${PID[$inst]}" | tr '\n' ' ')" 2>&1) || true
     line=$(grep -m1 '^IDLE ' <<<"$out" || true)
     if [[ -z $line ]]; then
         say "  idle failed: $(tail -n 3 <<<"$out" | tr '\n' ' ')"
-        tsv_row "$round" "$scen" "$name" "$IDLE_CONNS" - - - - - - - - - - - - "idle client failed"
+        tsv_row "$round" "$scen" "$name" "$count" - - - - - - - - - - - - "idle client failed"
         return 0
     fi
     # IDLE held=N alive=M rss_before_kib=A rss_after_kib=B kib_per_conn=K fresh_ms=F
@@ -676,7 +888,7 @@ idle_run() {
     alive=$(sed -E 's/.* alive=([^ ]+).*/\1/' <<<"$line")
     kib=$(sed -E 's/.* kib_per_conn=([^ ]+).*/\1/' <<<"$line")
     fresh=$(sed -E 's/.* fresh_ms=([^ ]+).*/\1/' <<<"$line")
-    tsv_row "$round" "$scen" "$name" "$IDLE_CONNS" - - - - - - - - - "$kib" "$alive" "$fresh" \
+    tsv_row "$round" "$scen" "$name" "$count" - - - - - - - - - "$kib" "$alive" "$fresh" \
         "$(sed -E 's/^IDLE //; s/ /,/g' <<<"$line")"
     say "$(printf '  %-10s %-9s held %s, still open %s, %s KiB/conn, fresh request %s ms' \
         "$scen" "$name" "$held" "$alive" "$kib" "$fresh")"
@@ -694,7 +906,7 @@ strace_run() {
     sleep 1   # let strace attach to every thread
     saved=$DURATION
     DURATION=$STRACE_DURATION
-    if ! run_wrk "$port" 100 /1k.bin; then R_REQ=0; fi
+    if ! run_wrk "http://127.0.0.1:$port" 100 /1k.bin; then R_REQ=0; fi
     DURATION=$saved
     kill -INT "$STRACE_PID" 2>/dev/null || true
     wait "$STRACE_PID" 2>/dev/null || true
@@ -722,7 +934,10 @@ LOADAVG_START=$(cut -d' ' -f1-3 /proc/loadavg)
 say "evserve load benchmark: $CMDLINE"
 say "workdir $WORK, fd limit $NOFILE, server CPU $SERVER_CPU, load CPU $LOAD_CPU"
 for name in $SERVERS; do
-    if start_server "$name"; then ACTIVE+=("$name"); fi
+    started=0
+    if ((WANT_PLAIN)) && start_server "$name"; then started=1; fi
+    if ((WANT_TLS)) && start_server "$name@tls"; then started=1; fi
+    if ((started)); then ACTIVE+=("$name"); fi
 done
 ((${#ACTIVE[@]} > 0)) || die "no server could be started"
 
@@ -735,6 +950,7 @@ for scen in $SCENARIOS; do
             if command -v h2load >/dev/null; then RUNS+=(pipelined)
             else say "h2load not installed: pipelined scenario skipped"; fi ;;
         ka-1k | ka-1m | big-100m | close | idle | mixed) RUNS+=("$scen") ;;
+        tls-ka-1k | tls-ka-1m | tls-close | tls-idle) RUNS+=("$scen") ;;
         *) die "unknown scenario '$scen'" ;;
     esac
 done
@@ -746,14 +962,17 @@ for ((round = 1; round <= ROUNDS; round++)); do
         n=${#ACTIVE[@]}
         for ((k = 0; k < n; k++)); do
             name=${ACTIVE[$(((k + round - 1) % n))]}
+            inst=$(instance_of "$name" "$scen")
+            [[ -n ${PID[$inst]:-} ]] || continue   # never started (said why at start)
             serves "$name" "$scen" || continue
-            if ! alive "$name"; then
-                say "  $name is no longer running (see its log); skipped"
+            if ! alive "$inst"; then
+                say "  $inst is no longer running (see its log); skipped"
                 continue
             fi
-            if [[ $scen == idle || $scen == mixed ]]; then idle_run "$round" "$name" "$scen"
+            if [[ $scen == idle || $scen == mixed || $scen == tls-idle ]]; then
+                idle_run "$round" "$name" "$scen"
             else measure "$round" "$scen" "$name"; fi
-            alive "$name" || say "  $name DIED during $scen; output: $(tail -n 5 "$WORK/log/$name.out" | tr '\n' ' ')"
+            alive "$inst" || say "  $inst DIED during $scen; output: $(tail -n 5 "$WORK/log/$inst.out" | tr '\n' ' ')"
             sleep "$COOLDOWN"
         done
     done
@@ -786,6 +1005,14 @@ for name in "${ACTIVE[@]}"; do
     esac
     VERSIONS+="${VERSIONS:+, }$v"
 done
+TLS_META=""
+if ((WANT_TLS)); then
+    TLS_META="self-signed ECDSA P-256 certificate made at run time; wrk/h2load offer only TLS 1.3, TLS_AES_128_GCM_SHA256, X25519; negotiated:"
+    for name in "${ACTIVE[@]}"; do
+        [[ -n ${TLS_SEEN[$name]:-} ]] && TLS_META+=" $name ${TLS_SEEN[$name]};"
+    done
+    TLS_META+=" $(openssl version | awk '{ print $1, $2 }') for the peers and the clients"
+fi
 python3 "$HERE/report.py" --tsv "$TSV" --md "$OUT_DIR/results.md" --svg "$OUT_DIR/conns.svg" \
     --servers "${ACTIVE[*]}" --runs "${RUNS[*]}" \
     --meta "date=$(date -u '+%Y-%m-%d %H:%M:%S UTC')" \
@@ -794,6 +1021,7 @@ python3 "$HERE/report.py" --tsv "$TSV" --md "$OUT_DIR/results.md" --svg "$OUT_DI
     --meta "kernel=$(uname -r)" \
     --meta "cpu=$CPU_MODEL" \
     --meta "servers=$VERSIONS" \
+    ${TLS_META:+--meta "tls=$TLS_META"} \
     --meta "load=wrk $(wrk -v 2>&1 | head -n1 | awk '{ print $2 }'), $(command -v h2load >/dev/null && h2load --version | head -n1 || echo 'no h2load')" \
     --meta "loadavg=$LOADAVG_START at start, $(cut -d' ' -f1-3 /proc/loadavg) at end (1/5/15 min; other work on the machine skews results)" \
     --meta "setup=servers on CPU $SERVER_CPU, load generator on CPU $LOAD_CPU, ${DURATION}s per run, $ROUNDS round(s), median shown"
