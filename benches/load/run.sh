@@ -38,7 +38,8 @@ lighttpd-mod-openssl).  Run as root for the server fd limits.
 
 All settings come from the environment:
   QUICK=1            smoke run: DURATION=2 ROUNDS=1 CONNS="100 1000"
-                     IDLE_CONNS=500 (explicit settings still win)
+                     IDLE_CONNS=500 (explicit settings still win;
+                     TLS_IDLE_CONNS stays 3000, the issue's count)
   DURATION=5         seconds per load run
   ROUNDS=3           interleaved rounds; the report shows the median
   SCENARIOS="ka-1k pipelined ka-1m big-100m close conns idle mixed
