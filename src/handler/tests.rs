@@ -477,6 +477,24 @@ fn cases() -> Vec<Case> {
             ..BASE
         },
         Case {
+            name: "OPTIONS traversal: 400 and close, like GET",
+            req: "OPTIONS /../outside.txt HTTP/1.1",
+            status: 400,
+            headers: &[("Connection", "close")],
+            body: Want::Error(400),
+            plan: Plan::Inline,
+            ..BASE
+        },
+        Case {
+            name: "POST with an encoded NUL: 400 before 405",
+            req: "POST /a%00b HTTP/1.1",
+            status: 400,
+            headers: &[("Connection", "close")],
+            body: Want::Error(400),
+            plan: Plan::Inline,
+            ..BASE
+        },
+        Case {
             name: "lower-case get: 405 (methods are case-sensitive)",
             req: "get /hello.txt HTTP/1.1",
             status: 405,
