@@ -1153,6 +1153,19 @@ fn cases() -> Vec<Case> {
             ..BASE
         },
         Case {
+            name: "suffix range of an empty file: satisfiable, sent whole (200)",
+            req: "GET /empty.txt HTTP/1.1",
+            send: &["Range: bytes=-5"],
+            status: 200,
+            headers: &[
+                ("Content-Length", "0"),
+                ("ETag", "\"0-6553f100.0\""),
+                ("Content-Range", ABSENT),
+                ("Accept-Ranges", "bytes"),
+            ],
+            ..BASE
+        },
+        Case {
             name: "malformed range: ignored, 200",
             req: "GET /hello.txt HTTP/1.1",
             send: &["Range: bytes=5-1"],
