@@ -36,6 +36,7 @@ use crate::forwarded::Cidr;
 use crate::handler::{Body, Reply, Segment, Site};
 use crate::log::{AccessLog, Record, ResponseLog};
 use crate::proxy;
+use crate::redirect;
 use crate::request::{self, BodyDiscard, BodyFraming, Discarded, Limits, ParseError};
 use crate::response::{self, DateCache};
 use crate::timer::{TimeoutKind, Timeouts};
@@ -95,6 +96,9 @@ pub(crate) struct Counters {
     pub timeouts: u64,
     /// Idle keep-alive connections closed to make room for new clients.
     pub reaped: u64,
+    /// TLS handshakes completed, and connections closed (or timed out) before theirs did.
+    pub handshakes: u64,
+    pub handshake_failures: u64,
 }
 
 /// Reusable buffers, shared by all connections of one (single-threaded) loop.
@@ -421,6 +425,8 @@ pub struct Connection {
     timer: Option<(TimeoutKind, Instant)>,
     requests: u64,
     log: ResponseLog,
+    /// `--redirect-http`: every request is answered with a 308 to `https://` on this port.
+    redirect_to: Option<u16>,
 }
 
 impl Connection {
@@ -438,7 +444,14 @@ impl Connection {
             timer: Some((TimeoutKind::Request, now)),
             requests: 0,
             log: ResponseLog::default(),
+            redirect_to: None,
         }
+    }
+
+    /// Accepted on the `--redirect-http` listener: answers every request with a 308 to
+    /// the same path on the HTTPS listener's `https_port`.
+    pub fn redirecting_to_https(self, https_port: u16) -> Self {
+        Connection { redirect_to: Some(https_port), ..self }
     }
 
     /// Its first bytes must be a PROXY protocol header (`--proxy-protocol`), whose source
@@ -568,10 +581,24 @@ impl Connection {
                 Ok(false) => return Status::Wait,
                 Err(e) => {
                     cx.trace(|| format!("read failed: {e}"));
-                    return Status::Close;
+                    match io.answer_to(&e) {
+                        Some(answer) => self.refuse(&answer, cx),
+                        None => return Status::Close,
+                    }
                 }
             }
         }
+    }
+
+    /// The transport cannot carry HTTP but has `answer` for the peer (plaintext on the
+    /// HTTPS port): send it as is, then close by lingering, like an error response.
+    fn refuse(&mut self, answer: &[u8], cx: &mut Context) {
+        self.output.ensure_buffer(&mut cx.buffers);
+        self.output.buf.extend_from_slice(answer);
+        self.input.clear();
+        self.phase = Phase::Head;
+        self.closing = Closing::Linger;
+        self.restart_timer();
     }
 
     /// Closing at once is safe: no client bytes can be pending. Closing with unread input
@@ -653,7 +680,10 @@ impl Connection {
         // While the server drains, every response is the connection's last.
         let req = request::Request { keep_alive: req.keep_alive && !cx.draining, ..req };
         let queued_before = self.output.buf.len();
-        let reply = cx.site.respond(&req, cx.date.get(), cx.now, &mut self.output.buf);
+        let reply = match self.redirect_to {
+            Some(port) => redirect::respond(&req, port, cx.date.get(), &mut self.output.buf),
+            None => cx.site.respond(&req, cx.date.get(), cx.now, &mut self.output.buf),
+        };
         cx.trace(|| format!("response {} planned, body {} bytes", reply.status, reply.body_len));
         if cx.log.is_some() {
             let total = (self.output.buf.len() - queued_before) as u64 + Output::streamed(&reply.body);
