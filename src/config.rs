@@ -1112,6 +1112,25 @@ mod tests {
         );
     }
 
+    #[test]
+    fn the_tls_flags_go_together() {
+        let c = parse(&["--tls-cert", "c.pem", "--tls-key", "k.pem", "--redirect-http", "127.0.0.1"]).unwrap();
+        assert_eq!((c.tls_cert.unwrap(), c.tls_key.unwrap()), ("c.pem".into(), "k.pem".into()));
+        assert!(c.tls_resumption, "tickets are on by default");
+        assert_eq!(c.redirect_http, Some("127.0.0.1:80".parse().unwrap()), "port 80 when none is given");
+        let c = parse(&["--tls-cert", "c", "--tls-key", "k", "--tls-no-resumption", "--redirect-http", "[::1]:8080"]);
+        let c = c.unwrap();
+        assert!(!c.tls_resumption);
+        assert_eq!(c.redirect_http, Some("[::1]:8080".parse().unwrap()));
+        let err = |args: &[&str]| parse(args).unwrap_err().0;
+        assert_eq!(err(&["--tls-cert", "c"]), "--tls-cert: needs --tls-key");
+        assert_eq!(err(&["--tls-key", "k"]), "--tls-key: needs --tls-cert");
+        assert!(err(&["--redirect-http", "127.0.0.1"]).starts_with("--redirect-http: needs"));
+        assert!(err(&["--tls-no-resumption"]).starts_with("--tls-no-resumption: needs"));
+        assert!(err(&["--tls-cert", "c", "--tls-key", "k", "--proxy-protocol"]).starts_with("--proxy-protocol"));
+        assert!(err(&["--tls-cert", "c", "--tls-key", "k", "--redirect-http", "localhost"]).contains("IP address"));
+    }
+
     fn parse_env(args: &[&str], vars: &[(&str, &str)]) -> Result<Config, UsageError> {
         let env = |name: &str| vars.iter().find(|(n, _)| *n == name).map(|(_, v)| OsString::from(v));
         match Config::parse_with_env(args.iter().map(OsString::from), env)? {

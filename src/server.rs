@@ -1255,6 +1255,92 @@ mod tests {
         EventLoop::start(Seed::new(0, &config, listeners, 16, 8, Arc::new(AtomicBool::new(false)), &shared).unwrap())
     }
 
+    /// A loop whose TCP listener speaks HTTPS with a fresh self-signed certificate.
+    fn tls_event_loop(root: &std::path::Path) -> (EventLoop, rustls::pki_types::CertificateDer<'static>) {
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["localhost".to_string()]).unwrap().self_signed(&key).unwrap();
+        let (cert_path, key_path) = (root.join("cert.pem"), root.join("key.pem"));
+        std::fs::write(&cert_path, cert.pem()).unwrap();
+        std::fs::write(&key_path, key.serialize_pem()).unwrap();
+        let args = ["--bind", "127.0.0.1", "--port", "0", root.to_str().unwrap()].map(Into::into);
+        let Ok(Command::Run(config)) = Config::parse_with_env(args, |_| None) else { panic!("config") };
+        let settings = tls::Settings::open(&cert_path, &key_path, true).unwrap();
+        let tls = SharedTls { settings: Mutex::new(settings), generation: AtomicU64::new(0) };
+        let shared = Arc::new(Shared { tls: Some(tls), ..Shared::default() });
+        let listeners = bind_tcp(&config, &config.addrs).unwrap();
+        let seed = Seed::new(0, &config, listeners, 256, 8, Arc::new(AtomicBool::new(false)), &shared).unwrap();
+        (EventLoop::start(seed), cert.der().clone())
+    }
+
+    /// Clients whose ClientHello is already in the server's socket when it accepts.
+    fn clients_saying_hello(addr: SocketAddr, ca: &rustls::pki_types::CertificateDer<'static>, n: usize) -> Vec<std::net::TcpStream> {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(ca.clone()).unwrap();
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let config = Arc::new(config);
+        (0..n)
+            .map(|_| {
+                let mut tcp = std::net::TcpStream::connect(addr).unwrap();
+                let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+                let mut conn = rustls::ClientConnection::new(config.clone(), name).unwrap();
+                conn.write_tls(&mut tcp).unwrap();
+                tcp.set_nonblocking(true).unwrap();
+                tcp
+            })
+            .collect()
+    }
+
+    /// Clients the server has answered (its handshake flight is in their socket).
+    fn answered(clients: &[std::net::TcpStream]) -> usize {
+        clients.iter().filter(|c| c.peek(&mut [0u8; 1]).is_ok_and(|n| n > 0)).count()
+    }
+
+    #[test]
+    fn a_burst_of_handshakes_is_spread_over_turns() {
+        let root = std::env::temp_dir().join(format!("evserve-server-tls-unit-{}", std::process::id()));
+        std::fs::create_dir_all(&root).unwrap();
+        let (mut l, ca) = tls_event_loop(&root);
+        let addr = l.listeners[0].tcp_addr().unwrap().unwrap();
+        let burst = 2 * MAX_HANDSHAKES_PER_TURN + 8;
+        let clients = clients_saying_hello(addr, &ca, burst);
+        // One turn: every client is accepted, only the cap's worth handshake.
+        l.handshakes_this_turn = 0;
+        l.accept(0);
+        assert_eq!(l.slab.len(), burst, "all accepted");
+        assert_eq!(l.handshakes_this_turn, MAX_HANDSHAKES_PER_TURN);
+        assert_eq!(l.yielded.len(), burst - MAX_HANDSHAKES_PER_TURN, "the rest wait for the next turn");
+        assert!(eventually(|| answered(&clients) == MAX_HANDSHAKES_PER_TURN));
+        // The next turns take the queue in order, a cap's worth at a time.
+        for turn in 2..=3 {
+            l.handshakes_this_turn = 0;
+            for key in std::mem::take(&mut l.yielded) {
+                l.slab[key].yielded = false;
+                l.drive(key);
+            }
+            let expected = (turn * MAX_HANDSHAKES_PER_TURN).min(burst);
+            assert!(eventually(|| answered(&clients) == expected), "turn {turn}: {} answered", answered(&clients));
+        }
+        assert!(l.yielded.is_empty());
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    /// Loopback delivery is quick but not part of the call: wait for it, with a deadline.
+    fn eventually(mut check: impl FnMut() -> bool) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !check() {
+            if Instant::now() > deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        true
+    }
+
     #[test]
     fn a_failed_listener_registration_is_retried_not_ignored() {
         let root = std::env::temp_dir().join(format!("evserve-server-unit-{}", std::process::id()));
