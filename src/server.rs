@@ -1273,7 +1273,11 @@ mod tests {
     }
 
     /// Clients whose ClientHello is already in the server's socket when it accepts.
-    fn clients_saying_hello(addr: SocketAddr, ca: &rustls::pki_types::CertificateDer<'static>, n: usize) -> Vec<std::net::TcpStream> {
+    fn clients_saying_hello(
+        addr: SocketAddr,
+        ca: &rustls::pki_types::CertificateDer<'static>,
+        n: usize,
+    ) -> Vec<std::net::TcpStream> {
         let mut roots = rustls::RootCertStore::empty();
         roots.add(ca.clone()).unwrap();
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
