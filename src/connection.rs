@@ -426,7 +426,8 @@ pub struct Connection {
     requests: u64,
     log: ResponseLog,
     /// `--redirect-http`: every request is answered with a 308 to `https://` on this port.
-    redirect_to: Option<u16>,
+    /// (Two bytes, so it fits the padding after `ready` and `closing`: every connection has one.)
+    redirect_to: Option<std::num::NonZeroU16>,
 }
 
 impl Connection {
@@ -450,7 +451,7 @@ impl Connection {
 
     /// Accepted on the `--redirect-http` listener: answers every request with a 308 to
     /// the same path on the HTTPS listener's `https_port`.
-    pub fn redirecting_to_https(self, https_port: u16) -> Self {
+    pub fn redirecting_to_https(self, https_port: std::num::NonZeroU16) -> Self {
         Connection { redirect_to: Some(https_port), ..self }
     }
 
@@ -681,7 +682,7 @@ impl Connection {
         let req = request::Request { keep_alive: req.keep_alive && !cx.draining, ..req };
         let queued_before = self.output.buf.len();
         let reply = match self.redirect_to {
-            Some(port) => redirect::respond(&req, port, cx.date.get(), &mut self.output.buf),
+            Some(port) => redirect::respond(&req, port.get(), cx.date.get(), &mut self.output.buf),
             None => cx.site.respond(&req, cx.date.get(), cx.now, &mut self.output.buf),
         };
         cx.trace(|| format!("response {} planned, body {} bytes", reply.status, reply.body_len));

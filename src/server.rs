@@ -550,7 +550,7 @@ struct EventLoop {
     /// The index in `listeners` of the `--redirect-http` one.
     redirect_listener: Option<usize>,
     /// The port `--redirect-http` sends clients to.
-    https_port: u16,
+    https_port: std::num::NonZeroU16,
     /// Handshaking connections driven this turn (see `MAX_HANDSHAKES_PER_TURN`).
     handshakes_this_turn: usize,
 }
@@ -625,7 +625,8 @@ impl EventLoop {
         let https_port = (0..seed.listeners.len())
             .filter(|&i| Some(i) != redirect)
             .find_map(|i| seed.listeners[i].tcp_addr().ok().flatten())
-            .map_or(443, |a| a.port());
+            .and_then(|a| std::num::NonZeroU16::new(a.port()))
+            .unwrap_or(std::num::NonZeroU16::new(443).expect("not zero"));
         EventLoop {
             id: seed.id,
             poll: seed.poll,
