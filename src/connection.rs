@@ -1110,6 +1110,8 @@ mod tests {
         /// Reads, then writes, fail with these.
         read_error: Option<io::ErrorKind>,
         write_error: Option<io::ErrorKind>,
+        /// What `answer_to` gives for the first read error (TLS's plaintext refusal).
+        answer: Option<Vec<u8>>,
     }
 
     impl Read for Mock {
@@ -1173,6 +1175,10 @@ mod tests {
             }
             self.out.append(&mut self.own);
             Ok(true)
+        }
+
+        fn answer_to(&mut self, _err: &io::Error) -> Option<Vec<u8>> {
+            self.answer.take()
         }
     }
 
@@ -1511,6 +1517,18 @@ mod tests {
         conn.ready(false, true, false);
         assert_eq!(conn.drive(&mut io, &mut s.cx), Status::Close);
         assert!(io.own.is_empty() && io.out.ends_with(b"hello"));
+    }
+
+    #[test]
+    fn a_transport_answer_to_a_read_error_is_sent_before_the_close() {
+        let mut s = setup("answer");
+        let mut conn = Connection::new(None, s.cx.now);
+        let refusal = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec();
+        let read_error = Some(io::ErrorKind::InvalidData);
+        let mut io = Mock { read_error, answer: Some(refusal.clone()), ..Mock::default() };
+        assert_eq!(conn.drive(&mut io, &mut s.cx), Status::Close);
+        assert_eq!(io.out, refusal, "the answer, as is, and nothing else");
+        assert_eq!(s.cx.counters.requests, 0, "no request was answered: the access log has no line");
     }
 
     #[test]

@@ -14,7 +14,8 @@
 //!
 //! ```text
 //! main -> config, server, activation
-//! server -> activation, transport, connection, timer, handler (Site), log (AccessLog), config
+//! server -> activation, transport, connection, timer, handler (Site), log (AccessLog), config, tls
+//! transport -> tls (the TLS arm of `Stream`)
 //! connection -> request, log, handler, redirect, response, timer, transport (the trait), error
 //! handler -> resolve, cache -> files, listing, response, request, forwarded
 //! shared text helpers: text

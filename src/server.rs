@@ -6,6 +6,12 @@
 //! ready connection -> drive those that yielded their quantum -> expire deadlines -> flush
 //! the access log. Readiness is edge-triggered and every socket is registered once for
 //! both directions, so no turn spends a syscall on re-registration.
+//!
+//! HTTPS (`--tls-cert`/`--tls-key`): each TCP connection accepted becomes `Stream::Tls`
+//! with the loop's TLS buffer pool and the config of the last good (re)load; at most
+//! `MAX_HANDSHAKES_PER_TURN` drives of handshaking connections run per turn, the rest are
+//! queued with the yielded ones. `--redirect-http` adds a plain listener whose connections
+//! answer every request with a 308 (`Connection::redirecting_to_https`).
 use std::collections::BinaryHeap;
 use std::fmt;
 use std::io;
