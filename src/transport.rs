@@ -79,38 +79,30 @@ pub trait Transport: Read + Write {
     }
 }
 
-impl Transport for TcpStream {
-    /// The body goes from the page cache to the socket without passing through user space.
-    fn send_file(&mut self, file: &File, offset: u64, len: usize) -> io::Result<usize> {
-        let mut offset = offset;
-        Ok(rustix::fs::sendfile(&*self, file, Some(&mut offset), len)?)
-    }
+/// A kernel socket: the body goes from the page cache to the socket without passing through
+/// user space (`sendfile`; Linux takes any socket as its target, so Unix-domain streams too),
+/// and bytes a body follows at once are sent with `MSG_MORE`. TCP and Unix streams differ only
+/// in setup (a Unix stream has no Nagle to switch off).
+macro_rules! socket_transport {
+    ($($socket:ty),*) => {$(
+        impl Transport for $socket {
+            fn send_file(&mut self, file: &File, offset: u64, len: usize) -> io::Result<usize> {
+                let mut offset = offset;
+                Ok(rustix::fs::sendfile(&*self, file, Some(&mut offset), len)?)
+            }
 
-    fn write_more(&mut self, buf: &[u8]) -> io::Result<usize> {
-        Ok(rustix::net::send(&*self, buf, rustix::net::SendFlags::MORE)?)
-    }
+            fn write_more(&mut self, buf: &[u8]) -> io::Result<usize> {
+                Ok(rustix::net::send(&*self, buf, rustix::net::SendFlags::MORE)?)
+            }
 
-    fn shutdown_write(&mut self) -> io::Result<()> {
-        self.shutdown(Shutdown::Write)
-    }
+            fn shutdown_write(&mut self) -> io::Result<()> {
+                self.shutdown(Shutdown::Write)
+            }
+        }
+    )*};
 }
 
-/// A Unix-domain stream takes sendfile and MSG_MORE like TCP (Linux accepts any socket as
-/// sendfile's target); it has no Nagle to switch off.
-impl Transport for UnixStream {
-    fn send_file(&mut self, file: &File, offset: u64, len: usize) -> io::Result<usize> {
-        let mut offset = offset;
-        Ok(rustix::fs::sendfile(&*self, file, Some(&mut offset), len)?)
-    }
-
-    fn write_more(&mut self, buf: &[u8]) -> io::Result<usize> {
-        Ok(rustix::net::send(&*self, buf, rustix::net::SendFlags::MORE)?)
-    }
-
-    fn shutdown_write(&mut self) -> io::Result<()> {
-        self.shutdown(Shutdown::Write)
-    }
-}
+socket_transport!(TcpStream, UnixStream);
 
 /// TLS over any socket: the hooks are the ones `TlsStream` was written for.
 impl<S: tls::Socket> Transport for TlsStream<S> {
