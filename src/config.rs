@@ -53,6 +53,13 @@ pub struct Config {
     /// Switch to this user (and `group`, or the user's own) once the ports are bound.
     pub user: Option<String>,
     pub group: Option<String>,
+    /// `--tls-cert` and `--tls-key`: with both, every TCP listener speaks HTTPS.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// Session resumption by tickets (off with `--tls-no-resumption`).
+    pub tls_resumption: bool,
+    /// A plain listener that answers every request with a 308 to `https://`.
+    pub redirect_http: Option<SocketAddr>,
 }
 
 impl Default for Config {
@@ -66,6 +73,9 @@ impl Default for Config {
 }
 
 pub const DEFAULT_PORT: u16 = 8000;
+
+/// `--redirect-http` without a port listens on the port `http://` URLs default to.
+pub const REDIRECT_DEFAULT_PORT: u16 = 80;
 
 /// Which header a trusted proxy writes the client into. Only that one is read: the other
 /// passes through the proxy untouched, so its content is the client's own claim.
@@ -121,6 +131,7 @@ impl From<lexopt::Error> for UsageError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Section {
     Listening,
+    Tls,
     Serving,
     Limits,
     Timeouts,
@@ -128,12 +139,13 @@ pub enum Section {
 }
 
 impl Section {
-    pub const ALL: [Section; 5] =
-        [Section::Listening, Section::Serving, Section::Limits, Section::Timeouts, Section::Operating];
+    pub const ALL: [Section; 6] =
+        [Section::Listening, Section::Tls, Section::Serving, Section::Limits, Section::Timeouts, Section::Operating];
 
     pub fn title(self) -> &'static str {
         match self {
             Section::Listening => "Listening",
+            Section::Tls => "TLS",
             Section::Serving => "Serving",
             Section::Limits => "Limits",
             Section::Timeouts => "Timeouts (seconds, fractions allowed)",
@@ -305,6 +317,56 @@ pub static FLAGS: &[Flag] = &[
                 "forwarded" => TrustedHeader::Forwarded,
                 other => return Err(format!("expected x-forwarded-for or forwarded, got {other:?}")),
             };
+            Ok(())
+        }),
+    },
+    Flag {
+        long: "tls-cert",
+        short: None,
+        value: Some("FILE"),
+        help: "PEM certificate chain, leaf first; with --tls-key every TCP\nlistener speaks HTTPS (TLS 1.2/1.3, ALPN http/1.1); reloaded\non SIGHUP",
+        default: None,
+        default_text: Some("off"),
+        section: Section::Tls,
+        action: Action::Value(|d, v| {
+            d.config.tls_cert = Some(v.into());
+            Ok(())
+        }),
+    },
+    Flag {
+        long: "tls-key",
+        short: None,
+        value: Some("FILE"),
+        help: "PEM private key of --tls-cert (PKCS#8, SEC1 or RSA)",
+        default: None,
+        default_text: None,
+        section: Section::Tls,
+        action: Action::Value(|d, v| {
+            d.config.tls_key = Some(v.into());
+            Ok(())
+        }),
+    },
+    Flag {
+        long: "tls-no-resumption",
+        short: None,
+        value: None,
+        help: "no session resumption (by default tickets are issued, their key\nrotating every 6 hours)",
+        default: None,
+        default_text: None,
+        section: Section::Tls,
+        action: Action::Switch(|d| d.config.tls_resumption = false),
+    },
+    Flag {
+        long: "redirect-http",
+        short: None,
+        value: Some("ADDR"),
+        help: "also listen for plain HTTP on ADDR (an IP, or IP:port; port 80\nif none) and answer every request there with a 308 to the\nsame path on https://",
+        default: None,
+        default_text: Some("off"),
+        section: Section::Tls,
+        action: Action::Value(|d, v| {
+            let (ip, port) = parse_bind(&text(v)?)?;
+            d.config.redirect_http = Some(SocketAddr::new(ip, port.unwrap_or(REDIRECT_DEFAULT_PORT)));
             Ok(())
         }),
     },
@@ -626,7 +688,10 @@ pub static SIGNALS: &[(&str, &str)] = &[
         "SIGINT, SIGTERM",
         "stop accepting, let responses in flight finish (up to\n--drain-timeout), print a summary and exit 0; a second\none exits at once with 128 + the signal number",
     ),
-    ("SIGHUP, SIGUSR1", "reopen the access log (after logrotate moved it)"),
+    (
+        "SIGHUP, SIGUSR1",
+        "reopen the access log (after logrotate moved it) and reload the\n--tls-cert and --tls-key files (open connections keep theirs;\na reload that fails keeps the old ones and says why)",
+    ),
 ];
 
 /// A `Config` being built from defaults and then the command line.
@@ -667,6 +732,10 @@ impl Draft {
             trace: false,
             user: None,
             group: None,
+            tls_cert: None,
+            tls_key: None,
+            tls_resumption: true,
+            redirect_http: None,
         };
         Draft { config, port: DEFAULT_PORT, binds: Vec::new(), root: None }
     }
@@ -759,7 +828,26 @@ impl Config {
         if config.group.is_some() && config.user.is_none() {
             return Err(UsageError("--group: needs --user".into()));
         }
+        check_tls(&config)?;
         Ok(Command::Run(Box::new(config)))
+    }
+}
+
+/// The TLS flags that only make sense together.
+fn check_tls(config: &Config) -> Result<(), UsageError> {
+    match (&config.tls_cert, &config.tls_key) {
+        (Some(_), None) => Err(UsageError("--tls-cert: needs --tls-key".into())),
+        (None, Some(_)) => Err(UsageError("--tls-key: needs --tls-cert".into())),
+        (None, None) if config.redirect_http.is_some() => {
+            Err(UsageError("--redirect-http: needs --tls-cert and --tls-key".into()))
+        }
+        (None, None) if !config.tls_resumption => {
+            Err(UsageError("--tls-no-resumption: needs --tls-cert and --tls-key".into()))
+        }
+        (Some(_), Some(_)) if config.proxy_protocol => Err(UsageError(
+            "--proxy-protocol: not supported with --tls-cert (the header would come before the TLS bytes)".into(),
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -1022,6 +1110,25 @@ mod tests {
             readme.contains(&format!("```text\n{help}```")),
             "README.md's flag list differs from --help; paste `cargo run -- --help` into it:\n{help}"
         );
+    }
+
+    #[test]
+    fn the_tls_flags_go_together() {
+        let c = parse(&["--tls-cert", "c.pem", "--tls-key", "k.pem", "--redirect-http", "127.0.0.1"]).unwrap();
+        assert_eq!((c.tls_cert.unwrap(), c.tls_key.unwrap()), ("c.pem".into(), "k.pem".into()));
+        assert!(c.tls_resumption, "tickets are on by default");
+        assert_eq!(c.redirect_http, Some("127.0.0.1:80".parse().unwrap()), "port 80 when none is given");
+        let c = parse(&["--tls-cert", "c", "--tls-key", "k", "--tls-no-resumption", "--redirect-http", "[::1]:8080"]);
+        let c = c.unwrap();
+        assert!(!c.tls_resumption);
+        assert_eq!(c.redirect_http, Some("[::1]:8080".parse().unwrap()));
+        let err = |args: &[&str]| parse(args).unwrap_err().0;
+        assert_eq!(err(&["--tls-cert", "c"]), "--tls-cert: needs --tls-key");
+        assert_eq!(err(&["--tls-key", "k"]), "--tls-key: needs --tls-cert");
+        assert!(err(&["--redirect-http", "127.0.0.1"]).starts_with("--redirect-http: needs"));
+        assert!(err(&["--tls-no-resumption"]).starts_with("--tls-no-resumption: needs"));
+        assert!(err(&["--tls-cert", "c", "--tls-key", "k", "--proxy-protocol"]).starts_with("--proxy-protocol"));
+        assert!(err(&["--tls-cert", "c", "--tls-key", "k", "--redirect-http", "localhost"]).contains("IP address"));
     }
 
     fn parse_env(args: &[&str], vars: &[(&str, &str)]) -> Result<Config, UsageError> {

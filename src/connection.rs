@@ -36,6 +36,7 @@ use crate::forwarded::Cidr;
 use crate::handler::{Body, Reply, Segment, Site};
 use crate::log::{AccessLog, Record, ResponseLog};
 use crate::proxy;
+use crate::redirect;
 use crate::request::{self, BodyDiscard, BodyFraming, Discarded, Limits, ParseError};
 use crate::response::{self, DateCache};
 use crate::timer::{TimeoutKind, Timeouts};
@@ -95,6 +96,9 @@ pub(crate) struct Counters {
     pub timeouts: u64,
     /// Idle keep-alive connections closed to make room for new clients.
     pub reaped: u64,
+    /// TLS handshakes completed, and connections closed (or timed out) before theirs did.
+    pub handshakes: u64,
+    pub handshake_failures: u64,
 }
 
 /// Reusable buffers, shared by all connections of one (single-threaded) loop.
@@ -421,6 +425,9 @@ pub struct Connection {
     timer: Option<(TimeoutKind, Instant)>,
     requests: u64,
     log: ResponseLog,
+    /// `--redirect-http`: every request is answered with a 308 to `https://` on this port.
+    /// (Two bytes, so it fits the padding after `ready` and `closing`: every connection has one.)
+    redirect_to: Option<std::num::NonZeroU16>,
 }
 
 impl Connection {
@@ -438,7 +445,14 @@ impl Connection {
             timer: Some((TimeoutKind::Request, now)),
             requests: 0,
             log: ResponseLog::default(),
+            redirect_to: None,
         }
+    }
+
+    /// Accepted on the `--redirect-http` listener: answers every request with a 308 to
+    /// the same path on the HTTPS listener's `https_port`.
+    pub fn redirecting_to_https(self, https_port: std::num::NonZeroU16) -> Self {
+        Connection { redirect_to: Some(https_port), ..self }
     }
 
     /// Its first bytes must be a PROXY protocol header (`--proxy-protocol`), whose source
@@ -568,10 +582,24 @@ impl Connection {
                 Ok(false) => return Status::Wait,
                 Err(e) => {
                     cx.trace(|| format!("read failed: {e}"));
-                    return Status::Close;
+                    match io.answer_to(&e) {
+                        Some(answer) => self.refuse(&answer, cx),
+                        None => return Status::Close,
+                    }
                 }
             }
         }
+    }
+
+    /// The transport cannot carry HTTP but has `answer` for the peer (plaintext on the
+    /// HTTPS port): send it as is, then close by lingering, like an error response.
+    fn refuse(&mut self, answer: &[u8], cx: &mut Context) {
+        self.output.ensure_buffer(&mut cx.buffers);
+        self.output.buf.extend_from_slice(answer);
+        self.input.clear();
+        self.phase = Phase::Head;
+        self.closing = Closing::Linger;
+        self.restart_timer();
     }
 
     /// Closing at once is safe: no client bytes can be pending. Closing with unread input
@@ -653,7 +681,10 @@ impl Connection {
         // While the server drains, every response is the connection's last.
         let req = request::Request { keep_alive: req.keep_alive && !cx.draining, ..req };
         let queued_before = self.output.buf.len();
-        let reply = cx.site.respond(&req, cx.date.get(), cx.now, &mut self.output.buf);
+        let reply = match self.redirect_to {
+            Some(port) => redirect::respond(&req, port.get(), cx.date.get(), &mut self.output.buf),
+            None => cx.site.respond(&req, cx.date.get(), cx.now, &mut self.output.buf),
+        };
         cx.trace(|| format!("response {} planned, body {} bytes", reply.status, reply.body_len));
         if cx.log.is_some() {
             let total = (self.output.buf.len() - queued_before) as u64 + Output::streamed(&reply.body);
@@ -1079,6 +1110,8 @@ mod tests {
         /// Reads, then writes, fail with these.
         read_error: Option<io::ErrorKind>,
         write_error: Option<io::ErrorKind>,
+        /// What `answer_to` gives for the first read error (TLS's plaintext refusal).
+        answer: Option<Vec<u8>>,
     }
 
     impl Read for Mock {
@@ -1142,6 +1175,10 @@ mod tests {
             }
             self.out.append(&mut self.own);
             Ok(true)
+        }
+
+        fn answer_to(&mut self, _err: &io::Error) -> Option<Vec<u8>> {
+            self.answer.take()
         }
     }
 
@@ -1480,6 +1517,18 @@ mod tests {
         conn.ready(false, true, false);
         assert_eq!(conn.drive(&mut io, &mut s.cx), Status::Close);
         assert!(io.own.is_empty() && io.out.ends_with(b"hello"));
+    }
+
+    #[test]
+    fn a_transport_answer_to_a_read_error_is_sent_before_the_close() {
+        let mut s = setup("answer");
+        let mut conn = Connection::new(None, s.cx.now);
+        let refusal = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec();
+        let read_error = Some(io::ErrorKind::InvalidData);
+        let mut io = Mock { read_error, answer: Some(refusal.clone()), ..Mock::default() };
+        assert_eq!(conn.drive(&mut io, &mut s.cx), Status::Close);
+        assert_eq!(io.out, refusal, "the answer, as is, and nothing else");
+        assert_eq!(s.cx.counters.requests, 0, "no request was answered: the access log has no line");
     }
 
     #[test]

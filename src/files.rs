@@ -213,7 +213,12 @@ pub fn parse_range(value: &[u8], len: u64) -> RangeOutcome {
         let range = if first.is_empty() {
             // Suffix: the last N bytes.
             let Some(n) = parse_decimal(last) else { return RangeOutcome::Full };
-            (n > 0 && len > 0).then(|| ByteRange { start: len - n.min(len), end: len - 1 })
+            // On an empty representation a non-zero suffix is the one satisfiable range
+            // (RFC 9110 14.1.1), but no Content-Range can name zero bytes: send it whole.
+            if n > 0 && len == 0 {
+                return RangeOutcome::Full;
+            }
+            (n > 0).then(|| ByteRange { start: len - n.min(len), end: len - 1 })
         } else {
             let Some(start) = parse_decimal(first) else { return RangeOutcome::Full };
             let end = if last.is_empty() {
@@ -480,7 +485,8 @@ mod tests {
             ("bytes=10-", 10, Unsatisfiable),
             ("bytes=10-20", 10, Unsatisfiable),
             ("bytes=0-0", 0, Unsatisfiable),
-            ("bytes=-5", 0, Unsatisfiable),
+            ("bytes=-5", 0, Full),
+            ("bytes=-0", 0, Unsatisfiable),
             ("bytes=5-2", 10, Full),
             ("bytes=", 10, Full),
             ("bytes=,", 10, Full),

@@ -183,17 +183,22 @@ impl Site {
             close: !req.keep_alive,
             http10_keep_alive: req.minor_version == 0 && req.keep_alive,
         };
-        let target = match (req.method, req.target) {
-            ("OPTIONS", _) => return cx.options(&self.options),
-            ("GET" | "HEAD", Target::Path(target)) => target,
-            ("GET" | "HEAD", Target::Asterisk) => return cx.error(400, true),
-            _ => return cx.error(405, false),
+        // A target that escapes the root or is malformed is 400 whatever the method, so no
+        // method can be used to probe what the paths refuse.
+        let resolved = match req.target {
+            Target::Path(target) => match resolve::resolve_target(target, self.options.dotfiles) {
+                Err(Reject::BadRequest(_)) => return cx.error(400, true),
+                resolved => Some(resolved),
+            },
+            Target::Asterisk => None,
         };
-        let resolved = match resolve::resolve_target(target, self.options.dotfiles) {
-            Ok(r) => r,
-            Err(Reject::BadRequest(_)) => return cx.error(400, true),
+        let resolved = match (req.method, resolved) {
+            ("OPTIONS", _) => return cx.options(&self.options),
+            ("GET" | "HEAD", Some(Ok(resolved))) => resolved,
             // A hidden name is never an SPA route.
-            Err(Reject::Hidden) => return self.not_found(&mut cx, req, false, now),
+            ("GET" | "HEAD", Some(Err(_))) => return self.not_found(&mut cx, req, false, now),
+            ("GET" | "HEAD", None) => return cx.error(400, true),
+            _ => return cx.error(405, false),
         };
         match self.cache.lookup(&self.root, &resolved.path, now) {
             Lookup::File(_) if resolved.dir_form => self.not_found(&mut cx, req, false, now),

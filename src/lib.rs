@@ -14,8 +14,9 @@
 //!
 //! ```text
 //! main -> config, server, activation
-//! server -> activation, transport, connection, timer, handler (Site), log (AccessLog), config
-//! connection -> request, log, handler, response, timer, transport (the trait), error
+//! server -> activation, transport, connection, timer, handler (Site), log (AccessLog), config, tls
+//! transport -> tls (the TLS arm of `Stream`)
+//! connection -> request, log, handler, redirect, response, timer, transport (the trait), error
 //! handler -> resolve, cache -> files, listing, response, request, forwarded
 //! shared text helpers: text
 //! ```
@@ -40,6 +41,7 @@ pub(crate) mod listing;
 pub(crate) mod log;
 pub mod privileges;
 pub mod proxy;
+pub(crate) mod redirect;
 pub mod request;
 pub mod resolve;
 pub mod response;

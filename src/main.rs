@@ -15,6 +15,9 @@ const EXIT_PERMISSION: u8 = 5;
 const EXIT_BIND: u8 = 6;
 const EXIT_ACCESS_LOG: u8 = 7;
 const EXIT_PRIVILEGES: u8 = 8;
+/// `--tls-cert`/`--tls-key`: a file is missing, unreadable or not PEM, holds no
+/// certificate or key, or the key does not match the certificate.
+const EXIT_TLS: u8 = 9;
 const EXIT_RUNTIME: u8 = 1;
 
 fn main() -> ExitCode {
@@ -92,11 +95,13 @@ fn listening_on(server: &Server) -> Vec<String> {
         return server.endpoints().to_vec();
     }
     let addrs = server.local_addrs();
+    let scheme = if server.is_https() { "https" } else { "http" };
     let urls = addrs.iter().map(|a| {
         let dual = a.ip().is_unspecified() && a.is_ipv6() && !addrs.iter().any(|b| b.is_ipv4() && b.port() == a.port());
-        format!("http://{a}/{}", if dual { " (IPv4 too)" } else { "" })
+        format!("{scheme}://{a}/{}", if dual { " (IPv4 too)" } else { "" })
     });
-    urls.chain(server.endpoints().iter().cloned()).collect()
+    let redirect = server.redirect_addr().map(|a| format!("http://{a}/ (redirecting to https)"));
+    urls.chain(server.endpoints().iter().cloned()).chain(redirect).collect()
 }
 
 fn fail(code: u8, message: &str) -> ExitCode {
@@ -116,5 +121,6 @@ fn start_exit_code(e: &StartError) -> u8 {
         StartError::ListenUnix(..) => EXIT_BIND,
         StartError::AccessLog(..) => EXIT_ACCESS_LOG,
         StartError::Poll(_) => EXIT_RUNTIME,
+        StartError::Tls(_) => EXIT_TLS,
     }
 }

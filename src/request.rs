@@ -125,6 +125,9 @@ pub struct Fields<'a> {
     pub forwarded: Option<&'a [u8]>,
     /// The LAST `X-Forwarded-For` line, for the same reason.
     pub x_forwarded_for: Option<&'a [u8]>,
+    /// The host of the `Host` field, without its port (checked: a reg-name, an IPv4
+    /// address or an IP literal in brackets; may be empty).
+    pub host: Option<&'a [u8]>,
 }
 
 /// A complete, validated request head borrowed from the read buffer.
@@ -371,9 +374,7 @@ fn validate_fields<'a>(headers: &[httparse::Header<'a>], minor_version: u8) -> R
         let value = h.value;
         if is_field(name, "host") {
             hosts += 1;
-            if authority_host(value).is_none() {
-                return Err(ParseError::Malformed("invalid Host"));
-            }
+            fields.host = Some(authority_host(value).ok_or(ParseError::Malformed("invalid Host"))?);
         } else if is_field(name, "content-length") {
             for item in list_items(value) {
                 let n = parse_decimal(item).ok_or(ParseError::Malformed("invalid Content-Length"))?;

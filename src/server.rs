@@ -6,6 +6,12 @@
 //! ready connection -> drive those that yielded their quantum -> expire deadlines -> flush
 //! the access log. Readiness is edge-triggered and every socket is registered once for
 //! both directions, so no turn spends a syscall on re-registration.
+//!
+//! HTTPS (`--tls-cert`/`--tls-key`): each TCP connection accepted becomes `Stream::Tls`
+//! with the loop's TLS buffer pool and the config of the last good (re)load; at most
+//! `MAX_HANDSHAKES_PER_TURN` drives of handshaking connections run per turn, the rest are
+//! queued with the yielded ones. `--redirect-http` adds a plain listener whose connections
+//! answer every request with a 308 (`Connection::redirecting_to_https`).
 use std::collections::BinaryHeap;
 use std::fmt;
 use std::io;
@@ -13,6 +19,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use mio::{Events, Interest, Poll, Token, Waker};
@@ -25,6 +32,7 @@ use crate::connection::{Connection, Context, Counters, Status};
 use crate::handler::{Site, SiteOptions};
 use crate::log::{AccessLog, Writer};
 use crate::timer::{Due, Timers};
+use crate::tls;
 use crate::transport::{Accepted, Listener, SocketFile, Stream, listen, listen_unix};
 
 /// The waker's token; listeners count down from just below it. Slab keys count up from
@@ -62,6 +70,12 @@ const STALE_TIMERS_SLACK: usize = 4096;
 /// Readiness events taken per wakeup.
 const EVENTS_CAPACITY: usize = 1024;
 
+/// Most drives of connections still in their TLS handshake per loop turn. A full
+/// handshake costs 80-300 µs of loop time (key exchange and signature), so a burst of a
+/// thousand new clients would stall every open connection for a quarter of a second; past
+/// the cap they wait for the next turn, queued like connections that used their quantum.
+const MAX_HANDSHAKES_PER_TURN: usize = 16;
+
 /// Stops every loop of a server from any thread (a signal handler, a test).
 #[derive(Debug, Clone)]
 pub struct Handle {
@@ -84,6 +98,27 @@ struct Shared {
     others_running: AtomicUsize,
     /// The access log's destination is shared by the loops' logs (see `log::Writer`).
     log_writer: Writer,
+    /// The certificate and key of the HTTPS listeners, when there are any.
+    tls: Option<SharedTls>,
+}
+
+/// The TLS settings every loop takes its config from: SIGHUP reloads them once, here.
+struct SharedTls {
+    settings: Mutex<tls::Settings>,
+    /// Bumped by each reload that succeeded; a loop takes the new config when it sees it.
+    generation: AtomicU64,
+}
+
+impl fmt::Debug for SharedTls {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SharedTls").field("generation", &self.generation).finish_non_exhaustive()
+    }
+}
+
+impl SharedTls {
+    fn settings(&self) -> std::sync::MutexGuard<'_, tls::Settings> {
+        self.settings.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 impl Handle {
@@ -113,10 +148,26 @@ impl Handle {
         }
     }
 
-    /// Every loop reopens its access log before its next events (SIGHUP, SIGUSR1).
+    /// Every loop reopens its access log before its next events (SIGHUP, SIGUSR1), and
+    /// the certificate and key are read again.
     pub fn reopen_logs(&self) {
+        self.reload_tls();
         self.shared.log_generation.fetch_add(1, Ordering::SeqCst);
         self.wake_all();
+    }
+
+    /// Reads the certificate and key again: connections accepted from now on get them,
+    /// open ones keep theirs. A failure keeps the old ones and says why, once.
+    fn reload_tls(&self) {
+        let Some(shared) = &self.shared.tls else { return };
+        let mut settings = shared.settings();
+        match settings.reload() {
+            Ok(()) => {
+                shared.generation.fetch_add(1, Ordering::SeqCst);
+                eprintln!("evserve: reloaded the TLS certificate {}", settings.cert.display());
+            }
+            Err(e) => eprintln!("evserve: cannot reload the TLS certificate, keeping the old one: {e}"),
+        }
     }
 }
 
@@ -143,6 +194,8 @@ pub enum StartError {
     AccessLog(PathBuf, io::Error),
     /// The event loop itself (epoll, eventfd) could not be set up.
     Poll(io::Error),
+    /// `--tls-cert`/`--tls-key`: the file named cannot be used.
+    Tls(tls::TlsError),
 }
 
 impl fmt::Display for StartError {
@@ -160,6 +213,7 @@ impl fmt::Display for StartError {
             StartError::ListenUnix(p, e) => write!(f, "cannot listen on unix:{}: {e} (--bind)", p.display()),
             StartError::AccessLog(p, e) => write!(f, "--access-log {}: {e}", p.display()),
             StartError::Poll(e) => write!(f, "cannot create the event loop: {e}"),
+            StartError::Tls(e) => write!(f, "cannot use the TLS certificate: {e} (--tls-cert/--tls-key)"),
         }
     }
 }
@@ -168,8 +222,11 @@ impl std::error::Error for StartError {}
 
 /// A bound, not yet running server: one or more independent event loops.
 pub struct Server {
-    loops: Vec<EventLoop>,
+    loops: Vec<Seed>,
     addrs: Vec<SocketAddr>,
+    /// The `--redirect-http` listener's address (with the real port when 0 was asked).
+    redirect_addr: Option<SocketAddr>,
+    https: bool,
     /// What is listened on, for the start line: `http://127.0.0.1:8000/`, `unix:/run/ev.sock`.
     endpoints: Vec<String>,
     activated: bool,
@@ -203,7 +260,16 @@ impl Server {
         // The open-file cache may keep half of the descriptors reserved for files.
         let cache_fds = (nofile / 16 / config.workers as u64).max(8) as usize;
         let stop = Arc::new(AtomicBool::new(false));
-        let shared = Arc::new(Shared::default());
+        let tls = match (&config.tls_cert, &config.tls_key) {
+            (Some(cert), Some(key)) => Some(SharedTls {
+                settings: Mutex::new(tls::Settings::open(cert, key, config.tls_resumption).map_err(StartError::Tls)?),
+                generation: AtomicU64::new(0),
+            }),
+            _ => None,
+        };
+        let https = tls.is_some();
+        let shared = Arc::new(Shared { tls, ..Shared::default() });
+        let mut redirect_addr = config.redirect_http;
         let mut loops = Vec::with_capacity(config.workers);
         let activated_here = activated.is_some();
         let (mut addrs, shared_listeners, endpoints, socket_files) = match activated {
@@ -227,7 +293,18 @@ impl Server {
             // Port 0 picks a port once; the other workers share it.
             addrs = tcp_addrs(&tcp).map_err(StartError::Poll)?;
             listeners.extend(tcp);
-            loops.push(EventLoop::new(id, config, listeners, max_connections, cache_fds, stop.clone(), &shared)?);
+            let redirect = match redirect_addr {
+                Some(addr) => {
+                    let l = listen(addr, config.workers > 1, false).map_err(|e| StartError::Listen(addr, e))?;
+                    redirect_addr = Some(l.local_addr().map_err(StartError::Poll)?);
+                    listeners.push(Listener::Tcp(l));
+                    Some(listeners.len() - 1)
+                }
+                None => None,
+            };
+            let mut seed = Seed::new(id, config, listeners, max_connections, cache_fds, stop.clone(), &shared)?;
+            seed.redirect_listener = redirect;
+            loops.push(seed);
         }
         let shared_addrs = tcp_addrs(&shared_listeners).map_err(StartError::Poll)?;
         drop(shared_listeners);
@@ -235,6 +312,8 @@ impl Server {
         Ok(Server {
             loops,
             addrs: shared_addrs.into_iter().chain(addrs).collect(),
+            redirect_addr,
+            https,
             endpoints,
             activated: activated_here,
             socket_files,
@@ -265,9 +344,20 @@ impl Server {
         Ok(())
     }
 
-    /// The addresses actually bound (with the real port when 0 was asked).
+    /// The addresses actually bound (with the real port when 0 was asked), the
+    /// `--redirect-http` one aside.
     pub fn local_addrs(&self) -> &[SocketAddr] {
         &self.addrs
+    }
+
+    /// The TCP listeners speak HTTPS (`--tls-cert` and `--tls-key`).
+    pub fn is_https(&self) -> bool {
+        self.https
+    }
+
+    /// Where `--redirect-http` listens, with the real port.
+    pub fn redirect_addr(&self) -> Option<SocketAddr> {
+        self.redirect_addr
     }
 
     pub fn handle(&self) -> Handle {
@@ -284,11 +374,11 @@ impl Server {
                 let name = format!("evserve-{}", l.id);
                 std::thread::Builder::new().name(name).spawn(move || {
                     let _done = done;
-                    l.run()
+                    EventLoop::start(l).run()
                 })
             })
             .collect::<io::Result<_>>()?;
-        let mut total = first.run()?;
+        let mut total = EventLoop::start(first).run()?;
         // Every loop has stopped listening: the socket files can go.
         let _remove_at_return = self.socket_files;
         for t in others {
@@ -406,12 +496,39 @@ struct Stats {
     events: u64,
 }
 
+/// A loop as bound, before its thread runs it: everything that can fail at start-up is
+/// done. The connections and the TLS buffer pool are made in the loop's own thread
+/// (`EventLoop::start`): they are single-threaded (`Rc`), so they never cross threads.
+struct Seed {
+    id: usize,
+    poll: Poll,
+    listeners: Vec<Listener>,
+    /// The index in `listeners` of the `--redirect-http` one.
+    redirect_listener: Option<usize>,
+    waker: Arc<Waker>,
+    stop: Arc<AtomicBool>,
+    cx: Context,
+    max_connections: usize,
+    drain_timeout: Duration,
+    stats: Option<Stats>,
+    shared: Arc<Shared>,
+    signals: Option<(Signals, Handle)>,
+}
+
+/// One loop's view of the TLS settings.
+struct LoopTls {
+    /// The config connections accepted now get (open ones keep the one they started with).
+    config: Arc<rustls::ServerConfig>,
+    /// The `SharedTls::generation` `config` was taken at.
+    generation: u64,
+    pool: tls::SharedPool,
+}
+
 /// One single-threaded reactor.
 struct EventLoop {
     id: usize,
     poll: Poll,
     listeners: Vec<Listener>,
-    waker: Arc<Waker>,
     stop: Arc<AtomicBool>,
     slab: Slab<Slot>,
     timers: Timers,
@@ -434,9 +551,17 @@ struct EventLoop {
     log_generation: u64,
     /// The signal source and the handle it acts on (first loop, when signals are handled).
     signals: Option<(Signals, Handle)>,
+    /// The listeners' TLS (None: they speak plain HTTP).
+    tls: Option<LoopTls>,
+    /// The index in `listeners` of the `--redirect-http` one.
+    redirect_listener: Option<usize>,
+    /// The port `--redirect-http` sends clients to.
+    https_port: std::num::NonZeroU16,
+    /// Handshaking connections driven this turn (see `MAX_HANDSHAKES_PER_TURN`).
+    handshakes_this_turn: usize,
 }
 
-impl EventLoop {
+impl Seed {
     fn new(
         id: usize,
         config: &Config,
@@ -463,14 +588,13 @@ impl EventLoop {
             None => None,
         };
         let now = Instant::now();
-        Ok(EventLoop {
+        Ok(Seed {
             id,
             poll,
             listeners,
+            redirect_listener: None,
             waker,
             stop,
-            slab: Slab::with_capacity(1024),
-            timers: Timers::default(),
             cx: Context {
                 trace: config.trace.then(Vec::new),
                 proxy_protocol: config.proxy_protocol,
@@ -479,12 +603,6 @@ impl EventLoop {
                 ..Context::new(site, config.limits, config.timeouts, log)
             },
             max_connections,
-            accepting: true,
-            accept_retry: None,
-            reap_episode: None,
-            yielded: Vec::new(),
-            next_generation: 0,
-            drain_deadline: None,
             drain_timeout: config.drain_timeout,
             stats: config.stats.map(|every| Stats {
                 every,
@@ -495,9 +613,51 @@ impl EventLoop {
                 events: 0,
             }),
             shared: shared.clone(),
-            log_generation: 0,
             signals: None,
         })
+    }
+}
+
+impl EventLoop {
+    /// In the loop's own thread: the slab, the timers and the TLS state.
+    fn start(seed: Seed) -> EventLoop {
+        let tls = seed.shared.tls.as_ref().map(|shared| LoopTls {
+            config: shared.settings().config().clone(),
+            generation: shared.generation.load(Ordering::SeqCst),
+            pool: tls::Pool::shared(),
+        });
+        let redirect = seed.redirect_listener;
+        // The first TCP listener that is not the redirect one is where it sends clients.
+        let https_port = (0..seed.listeners.len())
+            .filter(|&i| Some(i) != redirect)
+            .find_map(|i| seed.listeners[i].tcp_addr().ok().flatten())
+            .and_then(|a| std::num::NonZeroU16::new(a.port()))
+            .unwrap_or(std::num::NonZeroU16::new(443).expect("not zero"));
+        EventLoop {
+            id: seed.id,
+            poll: seed.poll,
+            listeners: seed.listeners,
+            stop: seed.stop,
+            slab: Slab::with_capacity(1024),
+            timers: Timers::default(),
+            cx: seed.cx,
+            max_connections: seed.max_connections,
+            accepting: true,
+            accept_retry: None,
+            reap_episode: None,
+            yielded: Vec::new(),
+            next_generation: 0,
+            drain_deadline: None,
+            drain_timeout: seed.drain_timeout,
+            stats: seed.stats,
+            shared: seed.shared,
+            log_generation: 0,
+            signals: seed.signals,
+            tls,
+            redirect_listener: redirect,
+            https_port,
+            handshakes_this_turn: 0,
+        }
     }
 
     fn run(mut self) -> io::Result<Summary> {
@@ -510,6 +670,7 @@ impl EventLoop {
                 return Err(e);
             }
             self.cx.tick();
+            self.handshakes_this_turn = 0;
             if let Some(s) = &mut self.stats {
                 s.wakeups += 1;
                 s.events += events.iter().count() as u64;
@@ -679,6 +840,7 @@ impl EventLoop {
     /// they are closed only once a client really came; with none idle, accepting pauses
     /// and clients wait in the kernel's queue.
     fn accept(&mut self, index: usize) {
+        self.refresh_tls();
         // Reaped for EMFILE and not yet accepted since: another EMFILE means the freed
         // descriptors went elsewhere (another worker, ENFILE), and reaping more would not help.
         let mut reaped_in_vain = false;
@@ -695,7 +857,7 @@ impl EventLoop {
                 Ok(accepted) => {
                     reaped_in_vain = false;
                     self.reap(&room, Shortage::Connections);
-                    self.admit(accepted);
+                    self.admit(accepted, index);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -734,8 +896,30 @@ impl EventLoop {
         }
     }
 
-    fn admit(&mut self, accepted: Accepted) {
-        let Accepted { mut stream, peer, setup } = accepted;
+    /// Takes the TLS config of the last successful reload (SIGHUP), if there was one
+    /// since: connections accepted from now on get it.
+    fn refresh_tls(&mut self) {
+        let (Some(mine), Some(shared)) = (&mut self.tls, &self.shared.tls) else { return };
+        let generation = shared.generation.load(Ordering::SeqCst);
+        if generation != mine.generation {
+            mine.config = shared.settings().config().clone();
+            mine.generation = generation;
+        }
+    }
+
+    fn admit(&mut self, accepted: Accepted, listener: usize) {
+        let Accepted { stream, peer, setup } = accepted;
+        let redirect = self.redirect_listener == Some(listener);
+        let mut stream = match &self.tls {
+            Some(tls) if !redirect => match stream.into_tls(tls.config.clone(), tls.pool.clone()) {
+                Ok(stream) => stream,
+                Err(e) => {
+                    eprintln!("evserve: cannot start TLS on a connection: {e}");
+                    return;
+                }
+            },
+            _ => stream,
+        };
         let entry = self.slab.vacant_entry();
         let key = entry.key();
         if let Err(e) = self.poll.registry().register(&mut stream, Token(key), Interest::READABLE | Interest::WRITABLE)
@@ -743,16 +927,12 @@ impl EventLoop {
             eprintln!("evserve: cannot register a connection: {e}");
             return;
         }
-        entry.insert(Slot {
-            stream,
-            conn: match self.cx.proxy_protocol {
-                true => Connection::new(peer, self.cx.now).expecting_proxy_header(),
-                false => Connection::new(peer, self.cx.now),
-            },
-            armed: None,
-            generation: 0,
-            yielded: false,
-        });
+        let conn = match (self.cx.proxy_protocol, redirect) {
+            (true, _) => Connection::new(peer, self.cx.now).expecting_proxy_header(),
+            (false, true) => Connection::new(peer, self.cx.now).redirecting_to_https(self.https_port),
+            (false, false) => Connection::new(peer, self.cx.now),
+        };
+        entry.insert(Slot { stream, conn, armed: None, generation: 0, yielded: false });
         self.cx.counters.accepted += 1;
         if self.cx.trace.is_some() {
             match peer {
@@ -769,7 +949,19 @@ impl EventLoop {
 
     fn drive(&mut self, key: usize) {
         let Some(slot) = self.slab.get_mut(key) else { return };
+        let handshaking = slot.stream.tls().is_some_and(tls::TlsStream::is_handshaking);
+        if handshaking {
+            if self.handshakes_this_turn >= MAX_HANDSHAKES_PER_TURN {
+                self.defer(key);
+                return;
+            }
+            self.handshakes_this_turn += 1;
+        }
         let status = slot.conn.drive(&mut slot.stream, &mut self.cx);
+        if handshaking {
+            self.note_handshake(key, status);
+        }
+        let Some(slot) = self.slab.get_mut(key) else { return };
         if self.cx.trace.is_some() {
             print_steps(&mut self.cx, key);
             let state = if status == Status::Close { "closed" } else { slot.conn.state_name() };
@@ -787,6 +979,35 @@ impl EventLoop {
                 self.arm(key);
                 self.resume_if_reapable(key);
             }
+        }
+    }
+
+    /// Past the handshake cap: driven next turn (its readiness is kept), its handshake
+    /// deadline armed meanwhile.
+    fn defer(&mut self, key: usize) {
+        let Some(slot) = self.slab.get_mut(key) else { return };
+        if !slot.yielded {
+            slot.yielded = true;
+            self.yielded.push(key);
+        }
+        if self.cx.trace.is_some() {
+            eprintln!("trace: conn {key}: handshake deferred to the next turn");
+        }
+        self.arm(key);
+    }
+
+    /// A handshaking connection was driven: count (and trace) a handshake that completed,
+    /// or one that ended without completing.
+    fn note_handshake(&mut self, key: usize, status: Status) {
+        let Some(stream) = self.slab.get(key).and_then(|s| s.stream.tls()) else { return };
+        if !stream.is_handshaking() {
+            self.cx.counters.handshakes += 1;
+            if self.cx.trace.is_some() {
+                let summary = stream.handshake_summary().unwrap_or_default();
+                eprintln!("trace: conn {key}: TLS handshake done: {summary}");
+            }
+        } else if status == Status::Close {
+            self.cx.counters.handshake_failures += 1;
         }
     }
 
@@ -826,6 +1047,9 @@ impl EventLoop {
                 if self.cx.trace.is_some() {
                     eprintln!("trace: conn {key}: {} timed out", slot.conn.state_name());
                 }
+                if slot.stream.tls().is_some_and(tls::TlsStream::is_handshaking) {
+                    self.cx.counters.handshake_failures += 1;
+                }
                 slot.conn.on_timeout(&mut slot.stream, &mut self.cx);
                 print_steps(&mut self.cx, key);
                 self.close(key);
@@ -849,7 +1073,9 @@ impl EventLoop {
 
     /// Frees the slot (see `close`), and sometimes sweeps stale timer entries.
     fn release(&mut self, key: usize) {
-        self.slab.try_remove(key);
+        if let Some(mut slot) = self.slab.try_remove(key) {
+            slot.stream.finish();
+        }
         // A closed connection's deadline stays queued until it comes due (lazy removal);
         // sweep when the stale ones outnumber the live, so memory follows open connections,
         // not the connection rate. Amortised: each sweep at least halves the queues.
@@ -985,8 +1211,16 @@ impl EventLoop {
         let secs = s.every.as_secs_f64();
         let c = self.cx.counters;
         let log_dropped = self.cx.log.as_ref().map_or(0, AccessLog::dropped);
+        let tls = match self.tls {
+            Some(_) => format!(
+                " | tls handshakes {} failed {}",
+                c.handshakes - s.last.handshakes,
+                c.handshake_failures - s.last.handshake_failures
+            ),
+            None => String::new(),
+        };
         eprintln!(
-            "evserve: stats: worker {} open {} | accepted {:.0}/s requests {:.0}/s sent {:.0} B/s | wakeups {:.0}/s events/wakeup {:.2} | timeouts {} reaped {} log-dropped {}",
+            "evserve: stats: worker {} open {} | accepted {:.0}/s requests {:.0}/s sent {:.0} B/s | wakeups {:.0}/s events/wakeup {:.2} | timeouts {} reaped {} log-dropped {}{tls}",
             self.id,
             self.slab.len(),
             (c.accepted - s.last.accepted) as f64 / secs,
@@ -1025,7 +1259,97 @@ mod tests {
         let Ok(Command::Run(config)) = Config::parse_with_env(args, |_| None) else { panic!("config") };
         let shared = Arc::new(Shared::default());
         let listeners = bind_tcp(&config, &config.addrs).unwrap();
-        EventLoop::new(0, &config, listeners, 16, 8, Arc::new(AtomicBool::new(false)), &shared).unwrap()
+        EventLoop::start(Seed::new(0, &config, listeners, 16, 8, Arc::new(AtomicBool::new(false)), &shared).unwrap())
+    }
+
+    /// A loop whose TCP listener speaks HTTPS with a fresh self-signed certificate.
+    fn tls_event_loop(root: &std::path::Path) -> (EventLoop, rustls::pki_types::CertificateDer<'static>) {
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["localhost".to_string()]).unwrap().self_signed(&key).unwrap();
+        let (cert_path, key_path) = (root.join("cert.pem"), root.join("key.pem"));
+        std::fs::write(&cert_path, cert.pem()).unwrap();
+        std::fs::write(&key_path, key.serialize_pem()).unwrap();
+        let args = ["--bind", "127.0.0.1", "--port", "0", root.to_str().unwrap()].map(Into::into);
+        let Ok(Command::Run(config)) = Config::parse_with_env(args, |_| None) else { panic!("config") };
+        let settings = tls::Settings::open(&cert_path, &key_path, true).unwrap();
+        let tls = SharedTls { settings: Mutex::new(settings), generation: AtomicU64::new(0) };
+        let shared = Arc::new(Shared { tls: Some(tls), ..Shared::default() });
+        let listeners = bind_tcp(&config, &config.addrs).unwrap();
+        let seed = Seed::new(0, &config, listeners, 256, 8, Arc::new(AtomicBool::new(false)), &shared).unwrap();
+        (EventLoop::start(seed), cert.der().clone())
+    }
+
+    /// Clients whose ClientHello is already in the server's socket when it accepts.
+    fn clients_saying_hello(
+        addr: SocketAddr,
+        ca: &rustls::pki_types::CertificateDer<'static>,
+        n: usize,
+    ) -> Vec<std::net::TcpStream> {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(ca.clone()).unwrap();
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let config = Arc::new(config);
+        (0..n)
+            .map(|_| {
+                let mut tcp = std::net::TcpStream::connect(addr).unwrap();
+                let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+                let mut conn = rustls::ClientConnection::new(config.clone(), name).unwrap();
+                conn.write_tls(&mut tcp).unwrap();
+                tcp.set_nonblocking(true).unwrap();
+                tcp
+            })
+            .collect()
+    }
+
+    /// Clients the server has answered (its handshake flight is in their socket).
+    fn answered(clients: &[std::net::TcpStream]) -> usize {
+        clients.iter().filter(|c| c.peek(&mut [0u8; 1]).is_ok_and(|n| n > 0)).count()
+    }
+
+    #[test]
+    fn a_burst_of_handshakes_is_spread_over_turns() {
+        let root = std::env::temp_dir().join(format!("evserve-server-tls-unit-{}", std::process::id()));
+        std::fs::create_dir_all(&root).unwrap();
+        let (mut l, ca) = tls_event_loop(&root);
+        let addr = l.listeners[0].tcp_addr().unwrap().unwrap();
+        let burst = 2 * MAX_HANDSHAKES_PER_TURN + 8;
+        let clients = clients_saying_hello(addr, &ca, burst);
+        // One turn: every client is accepted, only the cap's worth handshake.
+        l.handshakes_this_turn = 0;
+        l.accept(0);
+        assert_eq!(l.slab.len(), burst, "all accepted");
+        assert_eq!(l.handshakes_this_turn, MAX_HANDSHAKES_PER_TURN);
+        assert_eq!(l.yielded.len(), burst - MAX_HANDSHAKES_PER_TURN, "the rest wait for the next turn");
+        assert!(eventually(|| answered(&clients) == MAX_HANDSHAKES_PER_TURN));
+        // The next turns take the queue in order, a cap's worth at a time.
+        for turn in 2..=3 {
+            l.handshakes_this_turn = 0;
+            for key in std::mem::take(&mut l.yielded) {
+                l.slab[key].yielded = false;
+                l.drive(key);
+            }
+            let expected = (turn * MAX_HANDSHAKES_PER_TURN).min(burst);
+            assert!(eventually(|| answered(&clients) == expected), "turn {turn}: {} answered", answered(&clients));
+        }
+        assert!(l.yielded.is_empty());
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    /// Loopback delivery is quick but not part of the call: wait for it, with a deadline.
+    fn eventually(mut check: impl FnMut() -> bool) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !check() {
+            if Instant::now() > deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        true
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The byte streams a connection is served over, and the listening sockets they come from.
 //! `Transport` is the seam between the HTTP state machine (`connection`) and the wire: TCP
-//! and Unix-domain streams (sendfile, MSG_MORE, half-close), a TLS layer later. Its
+//! and Unix-domain streams (sendfile, MSG_MORE, half-close), and TLS over TCP. Its
 //! hooks default to what is true of a plain socket; a layer that buffers bytes of its own
 //! (TLS holds decrypted input and encrypted output) overrides them, so the connection
 //! never assumes what only TCP promises.
@@ -14,6 +14,10 @@ use std::path::{Path, PathBuf};
 use mio::event::Source;
 use mio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 use mio::{Interest, Registry, Token};
+use rustls::ServerConfig;
+
+use crate::tls::{self, SharedPool, TlsStream};
+use std::sync::Arc;
 
 /// A stream the connection can serve over. The defaults work for any `Read + Write` that
 /// keeps no bytes of its own; the TCP stream overrides `send_file` with `sendfile(2)`.
@@ -67,47 +71,91 @@ pub trait Transport: Read + Write {
     fn flush_own(&mut self) -> io::Result<bool> {
         Ok(true)
     }
+
+    /// Bytes to send unencrypted in answer to a read error, before a lingering close
+    /// (TLS: plaintext HTTP on the HTTPS port gets a plain 400 saying so). None: just close.
+    fn answer_to(&mut self, _err: &io::Error) -> Option<Vec<u8>> {
+        None
+    }
 }
 
-impl Transport for TcpStream {
-    /// The body goes from the page cache to the socket without passing through user space.
+/// A kernel socket: the body goes from the page cache to the socket without passing through
+/// user space (`sendfile`; Linux takes any socket as its target, so Unix-domain streams too),
+/// and bytes a body follows at once are sent with `MSG_MORE`. TCP and Unix streams differ only
+/// in setup (a Unix stream has no Nagle to switch off).
+macro_rules! socket_transport {
+    ($($socket:ty),*) => {$(
+        impl Transport for $socket {
+            fn send_file(&mut self, file: &File, offset: u64, len: usize) -> io::Result<usize> {
+                let mut offset = offset;
+                Ok(rustix::fs::sendfile(&*self, file, Some(&mut offset), len)?)
+            }
+
+            fn write_more(&mut self, buf: &[u8]) -> io::Result<usize> {
+                Ok(rustix::net::send(&*self, buf, rustix::net::SendFlags::MORE)?)
+            }
+
+            fn shutdown_write(&mut self) -> io::Result<()> {
+                self.shutdown(Shutdown::Write)
+            }
+        }
+    )*};
+}
+
+socket_transport!(TcpStream, UnixStream);
+
+/// TLS over any socket: the hooks are the ones `TlsStream` was written for.
+impl<S: tls::Socket> Transport for TlsStream<S> {
     fn send_file(&mut self, file: &File, offset: u64, len: usize) -> io::Result<usize> {
-        let mut offset = offset;
-        Ok(rustix::fs::sendfile(&*self, file, Some(&mut offset), len)?)
+        TlsStream::send_file(self, file, offset, len)
     }
 
     fn write_more(&mut self, buf: &[u8]) -> io::Result<usize> {
-        Ok(rustix::net::send(&*self, buf, rustix::net::SendFlags::MORE)?)
+        TlsStream::write_more(self, buf)
     }
 
     fn shutdown_write(&mut self) -> io::Result<()> {
-        self.shutdown(Shutdown::Write)
+        TlsStream::shutdown_write(self)
+    }
+
+    fn drains_on_short_io(&self) -> bool {
+        TlsStream::drains_on_short_io(self)
+    }
+
+    fn has_buffered_input(&self) -> bool {
+        TlsStream::has_buffered_input(self)
+    }
+
+    fn wants_write(&self) -> bool {
+        TlsStream::wants_write(self)
+    }
+
+    fn flush_own(&mut self) -> io::Result<bool> {
+        TlsStream::flush_own(self)
+    }
+
+    fn answer_to(&mut self, err: &io::Error) -> Option<Vec<u8>> {
+        tls::is_plain_http(err).then(|| tls::plain_http_refusal(self.plain_http_host().as_deref()))
     }
 }
 
-/// A Unix-domain stream takes sendfile and MSG_MORE like TCP (Linux accepts any socket as
-/// sendfile's target); it has no Nagle to switch off.
-impl Transport for UnixStream {
-    fn send_file(&mut self, file: &File, offset: u64, len: usize) -> io::Result<usize> {
-        let mut offset = offset;
-        Ok(rustix::fs::sendfile(&*self, file, Some(&mut offset), len)?)
-    }
-
-    fn write_more(&mut self, buf: &[u8]) -> io::Result<usize> {
-        Ok(rustix::net::send(&*self, buf, rustix::net::SendFlags::MORE)?)
-    }
-
-    fn shutdown_write(&mut self) -> io::Result<()> {
-        self.shutdown(Shutdown::Write)
-    }
-}
-
-/// The stream of one accepted connection, whatever carries it: each carrier is one arm
-/// (TLS over TCP will be another), and every method below is one match over them.
-#[derive(Debug)]
+/// The stream of one accepted connection, whatever carries it: each carrier is one arm,
+/// and every method below is one match over them. TLS is boxed: its state (about 1 KiB)
+/// would otherwise be paid by every plain connection.
 pub(crate) enum Stream {
     Tcp(TcpStream),
     Unix(UnixStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl std::fmt::Debug for Stream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Stream::Tcp(s) => s.fmt(f),
+            Stream::Unix(s) => s.fmt(f),
+            Stream::Tls(s) => f.debug_tuple("Tls").field(s.get_ref()).finish(),
+        }
+    }
 }
 
 /// Applies `$body` to the stream inside whichever arm `$stream` is.
@@ -116,6 +164,7 @@ macro_rules! each_arm {
         match $stream {
             Stream::Tcp($s) => $body,
             Stream::Unix($s) => $body,
+            Stream::Tls($s) => $body,
         }
     };
 }
@@ -126,6 +175,32 @@ impl Stream {
     pub(crate) fn tcp(stream: TcpStream) -> (Stream, io::Result<()>) {
         let nodelay = stream.set_nodelay(true);
         (Stream::Tcp(stream), nodelay)
+    }
+
+    /// The same TCP connection, now speaking TLS with `config` (new connections take the
+    /// config of the moment; open ones keep theirs across a reload). A Unix stream stays
+    /// plain: only TCP listeners speak HTTPS.
+    pub(crate) fn into_tls(self, config: Arc<ServerConfig>, pool: SharedPool) -> io::Result<Stream> {
+        match self {
+            Stream::Tcp(tcp) => Ok(Stream::Tls(Box::new(TlsStream::new(tcp, config, pool)?))),
+            other => Ok(other),
+        }
+    }
+
+    /// The TLS state, when this is a TLS connection.
+    pub(crate) fn tls(&self) -> Option<&TlsStream<TcpStream>> {
+        match self {
+            Stream::Tls(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// Before the descriptor is closed: a TLS connection sends its `close_notify` if the
+    /// socket takes it at once (best effort: nothing waits for it).
+    pub(crate) fn finish(&mut self) {
+        if let Stream::Tls(s) = self {
+            let _ = s.shutdown_write();
+        }
     }
 }
 
@@ -179,6 +254,25 @@ impl Transport for Stream {
 
     fn flush_own(&mut self) -> io::Result<bool> {
         each_arm!(self, s => s.flush_own())
+    }
+
+    fn answer_to(&mut self, err: &io::Error) -> Option<Vec<u8>> {
+        each_arm!(self, s => s.answer_to(err))
+    }
+}
+
+/// The loop registers a TLS stream as the socket under it.
+impl Source for TlsStream<TcpStream> {
+    fn register(&mut self, registry: &Registry, token: Token, interests: Interest) -> io::Result<()> {
+        self.get_mut().register(registry, token, interests)
+    }
+
+    fn reregister(&mut self, registry: &Registry, token: Token, interests: Interest) -> io::Result<()> {
+        self.get_mut().reregister(registry, token, interests)
+    }
+
+    fn deregister(&mut self, registry: &Registry) -> io::Result<()> {
+        self.get_mut().deregister(registry)
     }
 }
 

@@ -19,6 +19,7 @@ const EXIT_STATUSES: &[(u8, &str)] = &[
     (6, "another listen error, such as an address that is not local"),
     (7, "the access log cannot be opened"),
     (8, "--user: the user or group is unknown, or switching to it failed"),
+    (9, "--tls-cert/--tls-key: a file is missing or unusable, or the key does not match"),
 ];
 
 fn one_line(help: &str) -> String {
@@ -90,7 +91,7 @@ fn flag(long: &str) -> &'static Flag {
 
 /// Flags whose value is a file or folder, for completion.
 fn takes_path(flag: &Flag) -> bool {
-    matches!(flag.value, Some("PATH"))
+    matches!(flag.value, Some("PATH" | "FILE"))
 }
 
 fn takes_value(flag: &Flag) -> bool {

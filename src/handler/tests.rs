@@ -477,6 +477,24 @@ fn cases() -> Vec<Case> {
             ..BASE
         },
         Case {
+            name: "OPTIONS traversal: 400 and close, like GET",
+            req: "OPTIONS /../outside.txt HTTP/1.1",
+            status: 400,
+            headers: &[("Connection", "close")],
+            body: Want::Error(400),
+            plan: Plan::Inline,
+            ..BASE
+        },
+        Case {
+            name: "POST with an encoded NUL: 400 before 405",
+            req: "POST /a%00b HTTP/1.1",
+            status: 400,
+            headers: &[("Connection", "close")],
+            body: Want::Error(400),
+            plan: Plan::Inline,
+            ..BASE
+        },
+        Case {
             name: "lower-case get: 405 (methods are case-sensitive)",
             req: "get /hello.txt HTTP/1.1",
             status: 405,
@@ -1132,6 +1150,19 @@ fn cases() -> Vec<Case> {
             headers: &[("Content-Range", "bytes */0")],
             body: Want::Error(416),
             plan: Plan::Inline,
+            ..BASE
+        },
+        Case {
+            name: "suffix range of an empty file: satisfiable, sent whole (200)",
+            req: "GET /empty.txt HTTP/1.1",
+            send: &["Range: bytes=-5"],
+            status: 200,
+            headers: &[
+                ("Content-Length", "0"),
+                ("ETag", "\"0-6553f100.0\""),
+                ("Content-Range", ABSENT),
+                ("Accept-Ranges", "bytes"),
+            ],
             ..BASE
         },
         Case {

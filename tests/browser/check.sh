@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # evserve in a real browser: headless Chromium loads the demo site, fetches a byte range
 # with fetch() and revalidates a page on reload; the access log must show what it did.
+# Then the same site over HTTPS (a throwaway self-signed P-256 certificate made with
+# openssl, so Chromium runs with --ignore-certificate-errors), and through
+# --redirect-http's 308 from http:// to https://.
 #
 # Reproduce (from the repository root):
 #   bash tests/browser/check.sh
@@ -182,11 +185,84 @@ else
   fail "log: /reload.html statuses were '${reload_statuses}', want 200 then 304"
 fi
 
+# 5. HTTPS: the same site with a test certificate, and the plain listener that redirects.
+if ! command -v openssl >/dev/null 2>&1; then
+  fail "openssl not installed: cannot make the HTTPS test certificate"
+else
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+    -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
+    -keyout "$work/tls-key.pem" -out "$work/tls-cert.pem" 2>>"$work/openssl.log"
+  mkfifo "$work/tls-stderr.fifo"
+  "$bin" "$work/site" --bind 127.0.0.1 --port 0 --access-log "$work/tls-access.log" \
+    --tls-cert "$work/tls-cert.pem" --tls-key "$work/tls-key.pem" --redirect-http 127.0.0.1:0 \
+    2>"$work/tls-stderr.fifo" &
+  server=$!
+  exec 4<"$work/tls-stderr.fifo"
+  first=""
+  if ! IFS= read -r -t 10 first <&4; then
+    fail "evserve (HTTPS) printed no start-up line within 10 s: ${first}"
+    exit 1
+  fi
+  cat <&4 >"$work/tls-server.log" &
+  drain=$!
+  echo "evserve: $first"
+  tls_addr=$(sed -n 's|.*https://\([^/ ]*\)/.*|\1|p' <<<"$first")
+  redirect_addr=$(sed -n 's|.*http://\([^/ ]*\)/ (redirecting.*|\1|p' <<<"$first")
+  if [[ -z $tls_addr || -z $redirect_addr ]]; then
+    fail "no https:// and redirect address in the start-up line: $first"
+    exit 1
+  fi
+  dom=$(browser --ignore-certificate-errors --dump-dom "https://$tls_addr/") ||
+    fail "chromium --dump-dom https://$tls_addr/ exited with $?"
+  if grep -q '<h1>evserve</h1>' <<<"$dom" && grep -q '<img src="/logo.png"' <<<"$dom"; then
+    ok "index DOM loaded over HTTPS"
+  else
+    fail "HTTPS index DOM is not the page: $(head -c 400 <<<"$dom")"
+  fi
+  rm -f "$artifacts/index-https.png"
+  browser --ignore-certificate-errors --window-size=1024,768 --screenshot="$artifacts/index-https.png" \
+    "https://$tls_addr/" >/dev/null || fail "chromium --screenshot over HTTPS exited with $?"
+  if [[ -s $artifacts/index-https.png ]]; then
+    ok "screenshot over HTTPS $artifacts/index-https.png ($(wc -c <"$artifacts/index-https.png") bytes)"
+  else
+    fail "no PNG screenshot at $artifacts/index-https.png"
+  fi
+  dom=$(browser --ignore-certificate-errors --dump-dom "http://$redirect_addr/range.html") ||
+    fail "chromium --dump-dom http://$redirect_addr/range.html exited with $?"
+  title=$(sed -n 's|.*<title>\([^<]*\)</title>.*|\1|p' <<<"$dom")
+  if [[ $title == PASS* ]]; then
+    ok "http:// redirected to https:// and the range page passed: $title"
+  else
+    fail "redirected range page: ${title:-no title}"
+  fi
+  kill -TERM "$server"
+  if ! timeout 10 tail --pid="$server" -f /dev/null; then
+    fail "evserve (HTTPS) did not exit within 10 s of SIGTERM"
+    exit 1
+  fi
+  status=0
+  wait "$server" || status=$?
+  server=""
+  if [[ $status == 0 ]]; then ok "evserve (HTTPS) exited 0 on SIGTERM"; else fail "evserve (HTTPS) exited $status"; fi
+  log="$work/tls-access.log"
+  expect_log "GET / 200 over HTTPS" "\"GET / HTTP/1\\.1\" 200 [0-9]+ "
+  expect_log "308 from the redirect listener" "\"GET /range\\.html HTTP/1\\.1\" 308 - "
+  expect_log "GET /logo.png 206 over HTTPS from the redirected page" \
+    "\"GET /logo\\.png HTTP/1\\.1\" 206 8 \"https://$tls_addr/range\\.html\""
+  log="$work/access.log"
+fi
+
 if [[ $failed != 0 ]]; then
   echo "--- access log" >&2
   cat "$log" >&2 || true
   echo "--- evserve stderr" >&2
   cat "$work/server.log" >&2 || true
+  if [[ -f $work/tls-access.log ]]; then
+    echo "--- HTTPS access log" >&2
+    cat "$work/tls-access.log" >&2 || true
+    echo "--- HTTPS evserve stderr" >&2
+    cat "$work/tls-server.log" >&2 || true
+  fi
   echo "--- chromium stderr (last 20 lines)" >&2
   grep -v dbus "$work/chromium.log" | tail -n 20 >&2 || true
   echo "browser check FAILED" >&2

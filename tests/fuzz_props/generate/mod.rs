@@ -137,18 +137,17 @@ fn keep_alive(minor: u8, conn_values: &[Vec<u8>]) -> bool {
     if minor == 0 { keep && !close } else { !close }
 }
 
-/// The status when the generator can tell: OPTIONS 204, other methods 405, a target that
-/// does not resolve 400; None for a lookup.
+/// The status when the generator can tell: a path that does not resolve 400 (whatever the
+/// method), OPTIONS 204, other methods 405, GET/HEAD of a target that is no path 400; None
+/// for a lookup.
 fn expected_status(method: &str, target: &str) -> Option<u16> {
+    let path = target::target_path(target);
+    let bad_path = path.is_some_and(|p| matches!(resolve_target(p, false), Err(Reject::BadRequest(_))));
     match method {
+        _ if bad_path => Some(400),
         "OPTIONS" => Some(204),
-        "GET" | "HEAD" => match target::target_path(target) {
-            None => Some(400),
-            Some(path) => match resolve_target(path, false) {
-                Err(Reject::BadRequest(_)) => Some(400),
-                _ => None,
-            },
-        },
+        "GET" | "HEAD" if path.is_none() => Some(400),
+        "GET" | "HEAD" => None,
         _ => Some(405),
     }
 }
