@@ -293,7 +293,8 @@ impl AccessLog {
     /// waits for the next call, in order. Returns the error the first time writing fails
     /// (the caller reports it once).
     pub fn flush(&mut self) -> Option<io::Error> {
-        if self.broken {
+        // Most turns have nothing to write: then the workers' shared lock is not touched.
+        if self.broken || (self.buf.is_empty() && self.next.is_none()) {
             return None;
         }
         let writer = self.writer.clone();
@@ -430,7 +431,9 @@ impl ResponseLog {
         lines.queued += total;
         if let Some(record) = record {
             let line = access_log.begin(record, SystemTime::now());
-            lines.pending.push_back(LogEntry { line, start, head: total - body, end: lines.queued });
+            debug_assert!(body <= total, "a response's body is part of its bytes");
+            let head = total.saturating_sub(body);
+            lines.pending.push_back(LogEntry { line, start, head, end: lines.queued });
         }
     }
 

@@ -38,6 +38,9 @@ pub fn respond(req: &Request, https_port: u16, date: &str, out: &mut Vec<u8>) ->
             false,
             req.method == "HEAD",
         );
+        // A HEAD gets the head alone: no body bytes are written, so none are announced
+        // to the log either.
+        let body_len = if req.method == "HEAD" { 0 } else { body_len };
         return Reply { status: 400, body: None, body_len, close: true };
     };
     response::status_line(out, 308, date);
@@ -99,5 +102,12 @@ mod tests {
             let raw = format!("GET / HTTP/1.1\r\nHost: {host}\r\n\r\n");
             assert!(parse(raw.as_bytes(), &Limits::default()).is_err(), "{host}: request::parse refuses it");
         }
+    }
+
+    #[test]
+    fn a_head_without_a_host_announces_no_body() {
+        let (reply, text) = answer("HEAD / HTTP/1.0\r\n\r\n", 443);
+        assert_eq!((reply.status, reply.body_len), (400, 0));
+        assert!(text.ends_with("\r\n\r\n"), "{text}");
     }
 }
