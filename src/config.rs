@@ -847,8 +847,19 @@ fn check_tls(config: &Config) -> Result<(), UsageError> {
         (Some(_), Some(_)) if config.proxy_protocol => Err(UsageError(
             "--proxy-protocol: not supported with --tls-cert (the header would come before the TLS bytes)".into(),
         )),
+        // With SO_REUSEPORT (--workers) a redirect on an HTTPS port would bind without an
+        // error and split that port's clients between TLS and the plain 308 at random.
+        _ if config.redirect_http.is_some_and(|r| config.addrs.iter().any(|a| overlaps(*a, r))) => {
+            Err(UsageError("--redirect-http: its port is one the HTTPS listeners use".into()))
+        }
         _ => Ok(()),
     }
+}
+
+/// Two listening addresses that would take each other's connections: the same port on the
+/// same address, or on every address.
+fn overlaps(a: SocketAddr, b: SocketAddr) -> bool {
+    a.port() == b.port() && (a.ip() == b.ip() || a.ip().is_unspecified() || b.ip().is_unspecified())
 }
 
 /// The variable that names the folder to serve when no ROOT is given.
@@ -1129,6 +1140,9 @@ mod tests {
         assert!(err(&["--tls-no-resumption"]).starts_with("--tls-no-resumption: needs"));
         assert!(err(&["--tls-cert", "c", "--tls-key", "k", "--proxy-protocol"]).starts_with("--proxy-protocol"));
         assert!(err(&["--tls-cert", "c", "--tls-key", "k", "--redirect-http", "localhost"]).contains("IP address"));
+        let tls = ["--tls-cert", "c", "--tls-key", "k", "--port", "8443"];
+        assert!(err(&[&tls[..], &["--redirect-http", "127.0.0.1:8443"]].concat()).contains("HTTPS listeners"));
+        assert!(parse(&[&tls[..], &["--redirect-http", "127.0.0.1:8080"]].concat()).is_ok());
     }
 
     fn parse_env(args: &[&str], vars: &[(&str, &str)]) -> Result<Config, UsageError> {

@@ -44,7 +44,8 @@ fn listener_token(i: usize) -> Token {
 }
 
 /// Listener tokens occupy this many values below the waker's.
-const MAX_LISTENERS: usize = crate::config::MAX_BINDS;
+/// Listener tokens: every bound or inherited address, plus the `--redirect-http` one.
+const MAX_LISTENERS: usize = crate::config::MAX_BINDS + 1;
 
 /// The signal source's token (first loop only), just below the listeners'.
 const SIGNALS: Token = Token(usize::MAX - 1 - MAX_LISTENERS);
