@@ -905,7 +905,15 @@ impl Connection {
         if !self.ready.writable {
             return Some(Flush::Blocked);
         }
-        match io.flush_own() {
+        // Called only on a writable socket, so the client took bytes since the last try:
+        // that is progress for the write-stall timer, though the transport's records are
+        // not the connection's bytes (a TLS reader slower than one 64 KiB output buffer
+        // per --write-timeout must not be taken for a stalled one).
+        let result = io.flush_own();
+        if result.is_ok() {
+            self.wire_moved(cx);
+        }
+        match result {
             Ok(true) => {
                 self.output.below = false;
                 None
@@ -955,6 +963,11 @@ impl Connection {
     fn progress(&mut self, n: usize, cx: &mut Context) {
         cx.counters.bytes_sent += n as u64;
         self.log.sent(cx.log.as_mut(), n as u64);
+        self.wire_moved(cx);
+    }
+
+    /// The client took bytes: push the write-stall deadline back.
+    fn wire_moved(&mut self, cx: &Context) {
         if let Some((TimeoutKind::WriteStall, since)) = &mut self.timer {
             *since = cx.now;
         }

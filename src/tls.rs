@@ -20,7 +20,7 @@ pub use stream::{Socket, StreamError, TlsStream, is_plain_http, stream_error};
 const MAX_HOST: usize = 255;
 
 /// The plain-text answer to a plaintext HTTP request on the HTTPS port, sent raw
-/// (`TlsStream::write_raw`, or `write` once the stream reported `StreamError::PlainHttp`),
+/// (`write` once the stream reported `StreamError::PlainHttp`),
 /// then the connection closes.
 pub fn plain_http_refusal(host: Option<&str>) -> Vec<u8> {
     let body = match host {

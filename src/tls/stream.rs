@@ -197,7 +197,9 @@ impl<S: Socket> TlsStream<S> {
     /// A short read or write proves the socket drained (the stream reads and writes
     /// until its buffers are full or the socket would block).
     pub fn drains_on_short_io(&self) -> bool {
-        true
+        // In raw mode a read first hands back the bytes the TLS layer had already taken from
+        // the socket: short, yet the socket was not asked.
+        self.mode != Mode::Raw
     }
 
     /// Input is waiting inside the stream: `read` again without waiting for an edge.
@@ -226,12 +228,6 @@ impl<S: Socket> TlsStream<S> {
             self.seal_plain()?;
         }
         self.send_outgoing()
-    }
-
-    /// Writes `buf` to the socket unencrypted (the plaintext refusal; a TLS connection
-    /// has no other use for it).
-    pub fn write_raw(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.io.write(buf)
     }
 
     /// The Host of the plaintext request seen before `StreamError::PlainHttp`, for
@@ -405,7 +401,8 @@ impl<S: Socket> TlsStream<S> {
         for _ in 0..MAX_STEPS {
             // rustls must always see the same input buffer: it remembers positions in it.
             let UnbufferedStatus { discard, state } = self.conn.process_tls_records(self.incoming.data_mut());
-            let outcome = match state.and_then(|state| absorb(state, &mut self.bufs)) {
+            let mut records_discard = 0;
+            let outcome = match state.and_then(|state| absorb(state, &mut self.bufs, &mut records_discard)) {
                 Err(e) => Err(e),
                 Ok(None) => Ok(false),
                 Ok(Some(ConnectionState::WriteTraffic(mut traffic))) => Ok(self.bufs.seal(&mut traffic, what)?),
@@ -419,7 +416,7 @@ impl<S: Socket> TlsStream<S> {
                 }
                 Ok(Some(_)) => Err(unexpected_state()),
             };
-            self.incoming.consume(discard);
+            self.incoming.consume(discard + records_discard);
             match outcome {
                 Ok(true) => return Ok(()),
                 Ok(false) => {}
@@ -434,7 +431,8 @@ impl<S: Socket> TlsStream<S> {
     fn step(&mut self) -> io::Result<Step> {
         for _ in 0..MAX_STEPS {
             let UnbufferedStatus { discard, state } = self.conn.process_tls_records(self.incoming.data_mut());
-            let outcome = match state.and_then(|state| absorb(state, &mut self.bufs)) {
+            let mut records_discard = 0;
+            let outcome = match state.and_then(|state| absorb(state, &mut self.bufs, &mut records_discard)) {
                 Err(e) => Err(e),
                 Ok(None) if !self.bufs.plain_in.is_empty() => Ok(Some(Step::Plain)),
                 Ok(None) => Ok(None),
@@ -444,7 +442,7 @@ impl<S: Socket> TlsStream<S> {
                 Ok(Some(ConnectionState::PeerClosed | ConnectionState::Closed)) => Ok(Some(Step::Closed)),
                 Ok(Some(_)) => Err(unexpected_state()),
             };
-            self.incoming.consume(discard);
+            self.incoming.consume(discard + records_discard);
             match outcome {
                 Err(e) => return Err(self.fail(e)),
                 Ok(Some(step)) => {
@@ -574,11 +572,19 @@ fn unexpected_state() -> rustls::Error {
 
 /// Handles the states that only move bytes: plaintext into `plain_in`, rustls's own
 /// messages into `outgoing`. Returns the others to the caller.
-fn absorb<'c, 'i>(state: State<'c, 'i>, bufs: &mut Buffers) -> Result<Option<State<'c, 'i>>, rustls::Error> {
+/// `discarded` grows by what read records say to drop from the input beyond the status's
+/// own count (rustls documents that both must be consumed).
+fn absorb<'c, 'i>(
+    state: State<'c, 'i>,
+    bufs: &mut Buffers,
+    discarded: &mut usize,
+) -> Result<Option<State<'c, 'i>>, rustls::Error> {
     match state {
         ConnectionState::ReadTraffic(mut traffic) => {
             while let Some(record) = traffic.next_record() {
-                bufs.plain_in.push(&bufs.pool, Kind::Plain, record?.payload);
+                let record = record?;
+                *discarded += record.discard;
+                bufs.plain_in.push(&bufs.pool, Kind::Plain, record.payload);
             }
             Ok(None)
         }
