@@ -42,11 +42,6 @@ impl Activated {
     pub fn describe(&self) -> Vec<String> {
         self.sockets.iter().map(|s| s.describe.clone()).collect()
     }
-
-    /// The TCP addresses among them.
-    pub fn tcp_addrs(&self) -> Vec<SocketAddr> {
-        self.sockets.iter().filter_map(|s| s.listener.tcp_addr().ok().flatten()).collect()
-    }
 }
 
 /// Why the passed descriptors cannot be served.

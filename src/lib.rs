@@ -13,15 +13,17 @@
 //! The dependency graph runs one way (`tests/modules.rs` fails on a cycle):
 //!
 //! ```text
-//! main -> config, server, activation
-//! server -> activation, transport, connection, timer, handler (Site), log (AccessLog), config, tls
-//! transport -> tls (the TLS arm of `Stream`)
-//! connection -> request, log, handler, redirect, response, timer, transport (the trait), error
-//! handler -> resolve, cache -> files, listing, response, request, forwarded
-//! shared text helpers: text
+//! main -> config, server, activation, privileges
+//! server -> transport, connection, timer, handler (Site), log (AccessLog), config, tls, activation
+//! transport -> tls; activation -> transport, config
+//! connection -> request, log, handler, redirect, response, timer, transport (the trait), proxy,
+//!               forwarded, config, error
+//! handler -> resolve, cache -> {files, resolve, response}, listing, request, response, config, text
+//! request -> resolve; files -> request; log -> config; config -> files, forwarded, request, timer
 //! ```
 //!
-//! `server` and `transport` are the only modules that touch mio; `connection` is generic
+//! `server`, `transport` and `tls` (its `Socket` impl for mio's stream) are the only modules
+//! that touch mio; `connection` is generic
 //! over `transport::Transport` so its state machine is unit-tested with scripted I/O.
 //! The public modules are what the binary, the tests, the benches and the fuzz targets
 //! use; the rest is internal, and `testing` re-exports the few internals tests drive.

@@ -4,18 +4,24 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-/// Module -> the modules it names through `crate::`.
+/// Module -> the modules it names through `crate::`. A folder (`src/tls/`, `src/handler/`)
+/// belongs to the module of its name, so its files count as that module's.
 fn graph() -> BTreeMap<String, BTreeSet<String>> {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut graph = BTreeMap::new();
-    for entry in std::fs::read_dir(src).unwrap() {
-        let path = entry.unwrap().path();
+    let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut files = vec![src.clone()];
+    while let Some(path) = files.pop() {
+        if path.is_dir() {
+            files.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+            continue;
+        }
         if path.extension().is_none_or(|e| e != "rs") {
             continue;
         }
-        let module = path.file_stem().unwrap().to_string_lossy().into_owned();
+        let top = path.strip_prefix(&src).unwrap().components().next().unwrap();
+        let module = Path::new(top.as_os_str()).file_stem().unwrap().to_string_lossy().into_owned();
         let text = std::fs::read_to_string(&path).unwrap();
-        graph.insert(module.clone(), referenced_modules(&text, &module));
+        graph.entry(module.clone()).or_default().extend(referenced_modules(&text, &module));
     }
     graph
 }
