@@ -857,9 +857,9 @@ fn check_tls(config: &Config) -> Result<(), UsageError> {
 }
 
 /// Two listening addresses that would take each other's connections: the same port on the
-/// same address, or on every address.
+/// same address, or on every address (port 0 asks for a free port of its own).
 fn overlaps(a: SocketAddr, b: SocketAddr) -> bool {
-    a.port() == b.port() && (a.ip() == b.ip() || a.ip().is_unspecified() || b.ip().is_unspecified())
+    a.port() != 0 && a.port() == b.port() && (a.ip() == b.ip() || a.ip().is_unspecified() || b.ip().is_unspecified())
 }
 
 /// The variable that names the folder to serve when no ROOT is given.
@@ -1143,6 +1143,8 @@ mod tests {
         let tls = ["--tls-cert", "c", "--tls-key", "k", "--port", "8443"];
         assert!(err(&[&tls[..], &["--redirect-http", "127.0.0.1:8443"]].concat()).contains("HTTPS listeners"));
         assert!(parse(&[&tls[..], &["--redirect-http", "127.0.0.1:8080"]].concat()).is_ok());
+        let any_port = ["--tls-cert", "c", "--tls-key", "k", "--port", "0", "--redirect-http", "127.0.0.1:0"];
+        assert!(parse(&any_port).is_ok(), "port 0 is a free port each");
     }
 
     fn parse_env(args: &[&str], vars: &[(&str, &str)]) -> Result<Config, UsageError> {
