@@ -1001,14 +1001,16 @@ impl EventLoop {
     /// or one that ended without completing.
     fn note_handshake(&mut self, key: usize, status: Status) {
         let Some(stream) = self.slab.get(key).and_then(|s| s.stream.tls()) else { return };
-        if !stream.is_handshaking() {
-            self.cx.counters.handshakes += 1;
-            if self.cx.trace.is_some() {
-                let summary = stream.handshake_summary().unwrap_or_default();
-                eprintln!("trace: conn {key}: TLS handshake done: {summary}");
+        match stream.handshake_summary() {
+            Some(summary) => {
+                self.cx.counters.handshakes += 1;
+                if self.cx.trace.is_some() {
+                    eprintln!("trace: conn {key}: TLS handshake done: {summary}");
+                }
             }
-        } else if status == Status::Close {
-            self.cx.counters.handshake_failures += 1;
+            // Closed mid-handshake, or it turned out to be plaintext or garbage.
+            None if status == Status::Close || !stream.is_handshaking() => self.cx.counters.handshake_failures += 1,
+            None => {}
         }
     }
 

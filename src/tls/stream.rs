@@ -168,7 +168,9 @@ impl<S: Socket> TlsStream<S> {
 
     /// Still in the handshake (the loop caps how many of these it drives per turn).
     pub fn is_handshaking(&self) -> bool {
-        self.conn.is_handshaking()
+        // A plaintext or refused peer is no handshake in progress (and no longer costs the
+        // loop's per-turn handshake budget).
+        self.mode == Mode::Tls && self.conn.is_handshaking()
     }
 
     /// For `--trace`, once the handshake is done: version, suite, ALPN, full or resumed.
