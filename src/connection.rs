@@ -339,10 +339,11 @@ impl Input {
         self.end = pending;
     }
 
-    /// After a drive: an empty buffer goes back to the pool (unless `keep`: a body's
-    /// discard state points into it), a big one holding little moves to a small one.
-    fn shrink(&mut self, keep: bool, cx: &mut Context) {
-        if self.is_empty() && !keep {
+    /// After a drive: an empty buffer goes back to the pool, a big one holding little moves
+    /// to a small one. (While a body is discarded the buffer is never empty: its head
+    /// stays at the front until it is answered.)
+    fn shrink(&mut self, cx: &mut Context) {
+        if self.is_empty() {
             self.clear();
             cx.buffers.give_input(std::mem::take(&mut self.buf));
         } else if self.buf.len() > SMALL_INPUT_BUFFER && self.len() < SMALL_INPUT_BUFFER {
@@ -522,7 +523,7 @@ impl Connection {
         }
         self.output.below = io.wants_write();
         self.update_timer(cx.now);
-        self.input.shrink(matches!(self.phase, Phase::Body { .. }), cx);
+        self.input.shrink(cx);
         if self.output.is_empty() {
             self.output.release(&mut cx.buffers);
         }

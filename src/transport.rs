@@ -333,22 +333,20 @@ impl Listener {
     /// Another descriptor for the same socket (so another worker's poll can watch it: the
     /// workers then share its one accept queue).
     pub(crate) fn try_clone(&self) -> io::Result<Listener> {
-        let fd = match self {
-            Listener::Tcp(l) => rustix::io::fcntl_dupfd_cloexec(l, 0)?,
-            Listener::Unix(l) => rustix::io::fcntl_dupfd_cloexec(l, 0)?,
+        let (fd, unix) = match self {
+            Listener::Tcp(l) => (rustix::io::fcntl_dupfd_cloexec(l, 0)?, false),
+            Listener::Unix(l) => (rustix::io::fcntl_dupfd_cloexec(l, 0)?, true),
         };
-        Ok(match self {
-            Listener::Tcp(_) => Listener::Tcp(TcpListener::from_std(fd.into())),
-            Listener::Unix(_) => Listener::Unix(UnixListener::from_std(fd.into())),
-        })
+        Ok(Listener::from_inherited(fd, unix))
     }
 
     /// A listening socket handed over by the service manager, already checked to be a
     /// stream socket that listens; `unix` says which family it is.
     pub(crate) fn from_inherited(fd: OwnedFd, unix: bool) -> Listener {
-        match unix {
-            true => Listener::Unix(UnixListener::from_std(fd.into())),
-            false => Listener::Tcp(TcpListener::from_std(fd.into())),
+        if unix {
+            Listener::Unix(UnixListener::from_std(fd.into()))
+        } else {
+            Listener::Tcp(TcpListener::from_std(fd.into()))
         }
     }
 }
