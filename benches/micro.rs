@@ -5,10 +5,10 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use evserve::files;
-use evserve::handler::{Site, SiteOptions};
-use evserve::request::{self, Limits};
-use evserve::resolve;
+use evserve::fs::resolve;
+use evserve::http::files;
+use evserve::http1::request::{self, Limits};
+use evserve::site::{Site, SiteOptions};
 
 #[path = "common/heads.rs"]
 mod heads;

@@ -5,8 +5,8 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use evserve::handler::{Site, SiteOptions};
-use evserve::request::{self, Limits};
+use evserve::http1::request::{self, Limits};
+use evserve::site::{Site, SiteOptions};
 
 #[path = "../benches/common/heads.rs"]
 mod heads;

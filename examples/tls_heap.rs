@@ -6,7 +6,7 @@ use std::io::{self, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 
-use evserve::tls::{Pool, Settings, Socket, TlsStream};
+use evserve::net::tls::{Pool, Settings, Socket, TlsStream};
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 
 #[global_allocator]

@@ -12,7 +12,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use evserve::tls::{self, Pool, TlsStream};
+use evserve::net::tls::{self, Pool, TlsStream};
 use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token};
 use rustls::pki_types::pem::PemObject;

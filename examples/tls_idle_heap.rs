@@ -26,7 +26,7 @@ fn main() {
         addrs: vec!["127.0.0.1:0".parse().unwrap()],
         tls_cert: Some(args[1].clone().into()),
         tls_key: Some(args[2].clone().into()),
-        timeouts: evserve::timer::Timeouts { idle: std::time::Duration::from_secs(300), ..Default::default() },
+        timeouts: evserve::util::timer::Timeouts { idle: std::time::Duration::from_secs(300), ..Default::default() },
         ..Config::default()
     };
     let server = Server::bind(&config).unwrap();

@@ -31,32 +31,22 @@
 // and taking the descriptors and variables of socket activation (`activation`).
 #![deny(unsafe_code)]
 
-pub mod activation;
-pub mod cache;
 pub mod config;
-pub(crate) mod connection;
-pub(crate) mod error;
-pub mod files;
-pub mod forwarded;
-pub mod handler;
-pub(crate) mod listing;
+pub(crate) mod conn;
+pub mod fs;
+pub mod http;
+pub mod http1;
 pub(crate) mod log;
+pub mod net;
 pub mod privileges;
-pub mod proxy;
-pub(crate) mod redirect;
-pub mod request;
-pub mod resolve;
-pub mod response;
 pub mod server;
-pub mod text;
-pub mod timer;
-pub mod tls;
-pub(crate) mod transport;
+pub mod site;
+pub mod util;
 
 /// Internals that tests drive directly: the connection state machine over a scripted
 /// stream. Not a stable API.
 #[doc(hidden)]
 pub mod testing {
-    pub use crate::connection::{Connection, Context, Status};
-    pub use crate::transport::Transport;
+    pub use crate::conn::{Connection, Context, Status};
+    pub use crate::net::transport::Transport;
 }

@@ -22,7 +22,7 @@ const EXIT_RUNTIME: u8 = 1;
 
 fn main() -> ExitCode {
     // First, while this is the only thread: the variables are removed from the environment.
-    let activated = match evserve::activation::take() {
+    let activated = match evserve::net::activation::take() {
         Ok(a) => a,
         Err(e) => return fail(EXIT_BIND, &e.to_string()),
     };

@@ -3,8 +3,8 @@
 use std::alloc::System;
 use std::time::{Duration, Instant};
 
-use evserve::handler::{Site, SiteOptions};
-use evserve::request::{self, Limits};
+use evserve::http1::request::{self, Limits};
+use evserve::site::{Site, SiteOptions};
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 
 #[global_allocator]

@@ -5,7 +5,7 @@ mod tls_util;
 use std::path::Path;
 use std::sync::Arc;
 
-use evserve::tls::{Problem, Settings, TlsError};
+use evserve::net::tls::{Problem, Settings, TlsError};
 use tls_util::{Pki, temp_dir};
 
 fn load_err(cert: &Path, key: &Path) -> TlsError {

@@ -8,7 +8,7 @@ use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::rc::Rc;
 
-use evserve::tls::{self, Pool, TlsStream};
+use evserve::net::tls::{self, Pool, TlsStream};
 use rustls::ClientConnection;
 use tls_util::{Pki, temp_dir};
 

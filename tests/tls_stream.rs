@@ -7,7 +7,7 @@ use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use evserve::tls;
+use evserve::net::tls;
 use mio::Events;
 use tls_util::{App, DEADLINE, Pki, connect, read_response, spawn};
 

@@ -4,7 +4,7 @@
 //! prefixes, and a refused buffer stays refused whatever follows.
 #![no_main]
 
-use evserve::proxy::{MAX_V2_HEADER, parse};
+use evserve::net::proxy::{MAX_V2_HEADER, parse};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

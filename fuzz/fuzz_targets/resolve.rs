@@ -1,6 +1,6 @@
 //! `resolve_target` on arbitrary targets: a resolved path never has a `.`, `..` or empty
 //! segment, never starts with `/`, never holds a control byte, a backslash or (unless
-//! dotfiles are on) a hidden segment, and resolves to itself again after `evserve::text::encode_path` (the
+//! dotfiles are on) a hidden segment, and resolves to itself again after `evserve::util::text::encode_path` (the
 //! 301 `Location`). Byte 0 bit 0 turns dotfiles on; the rest is the target (UTF-8 only, as
 //! httparse hands over). The checks live in tests/fuzz_props/resolve.rs (`check_resolve`).
 #![no_main]

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use evserve::response::DateCache;
+use evserve::http1::response::DateCache;
 
 /// The content of the secret files outside the root. Control bytes make it impossible for
 /// the server to echo it legitimately (a `Location` is re-encoded, a query keeps only
@@ -115,8 +115,8 @@ fn validators(root: &Path) -> (Vec<String>, Vec<String>) {
     for rel in VALIDATED {
         let meta = std::fs::metadata(root.join(rel)).unwrap();
         let modified: SystemTime = meta.modified().unwrap();
-        let coding = rel.ends_with(".gz").then_some(evserve::files::Coding::Gzip);
-        etags.push(evserve::files::etag(meta.len(), modified, coding));
+        let coding = rel.ends_with(".gz").then_some(evserve::http::files::Coding::Gzip);
+        etags.push(evserve::http::files::etag(meta.len(), modified, coding));
         let mut d = DateCache::default();
         d.update(modified);
         dates.push(d.get().to_string());

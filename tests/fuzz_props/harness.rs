@@ -4,10 +4,10 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 
-use evserve::handler::{Site, SiteOptions};
-use evserve::request::Limits;
+use evserve::http1::request::Limits;
+use evserve::site::{Site, SiteOptions};
 use evserve::testing::{Connection, Context, Status};
-use evserve::timer::Timeouts;
+use evserve::util::timer::Timeouts;
 
 use super::check::{Expect, check};
 use super::fixture::Fixture;

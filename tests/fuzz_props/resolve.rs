@@ -3,8 +3,8 @@
 //! survives the round trip through `encode_path` (the 301 `Location`) unchanged.
 use std::panic::catch_unwind;
 
-use evserve::resolve::{Reject, resolve_target};
-use evserve::text::encode_path;
+use evserve::fs::resolve::{Reject, resolve_target};
+use evserve::util::text::encode_path;
 
 /// Checks `resolve_target(target, dotfiles)` against every property (the `resolve` fuzz
 /// target's entry).

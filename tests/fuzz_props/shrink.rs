@@ -1,6 +1,6 @@
 //! Reporting a failing case: its setup, its input, the heads of the responses it got, and
 //! the smallest input that still fails the same way.
-use evserve::handler::Site;
+use evserve::site::Site;
 
 use super::fixture::Fixture;
 use super::generate::Case;

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use evserve::tls::{self, Pool, Socket, TlsStream};
+use evserve::net::tls::{self, Pool, Socket, TlsStream};
 use mio::{Events, Interest, Poll, Token};
 use rustls::pki_types::{CertificateDer, ServerName};
 use rustls::{ClientConfig, ClientConnection, RootCertStore, ServerConfig, StreamOwned};

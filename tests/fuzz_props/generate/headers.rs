@@ -1,7 +1,7 @@
 //! Header fields: `Host`, then up to four of ranges, validators, dates, codings,
 //! `Connection`, plain and junk values, sometimes a pad near the head limit, and
 //! `Expect: 100-continue`. Names come in mixed case.
-use evserve::request::Limits;
+use evserve::http1::request::Limits;
 
 use super::{Draft, Fixture, Rng, case_mix, printable};
 

@@ -11,8 +11,8 @@ mod target;
 
 pub use target::{RAW_PIECES, gen_target};
 
-use evserve::request::Limits;
-use evserve::resolve::{Reject, resolve_target};
+use evserve::fs::resolve::{Reject, resolve_target};
+use evserve::http1::request::Limits;
 
 use super::check::Expect;
 use super::fixture::Fixture;
@@ -229,7 +229,7 @@ fn requests(rng: &mut Rng, fx: &Fixture, case: &mut Case, kind: usize) {
 /// How `request::parse` disagrees with the generator about a well-formed head, if it does.
 fn disagreement(req: &GenRequest, limits: &Limits) -> Option<String> {
     let head = &req.bytes[..req.head_len];
-    match evserve::request::parse(head, limits) {
+    match evserve::http1::request::parse(head, limits) {
         Ok(Some((_, n))) if n == req.head_len => None,
         other => Some(format!("well-formed head {} parsed as {other:?}", head.escape_ascii())),
     }

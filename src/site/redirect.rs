@@ -4,9 +4,9 @@
 //! The host comes from the request's `Host`, which `request::parse` already checked
 //! (a reg-name, an IPv4 address or a bracketed IP literal, with a numeric port), so it
 //! cannot smuggle a path, a userinfo or a line break into `Location`.
-use crate::handler::Reply;
-use crate::request::{Request, Target};
-use crate::response;
+use crate::http1::request::{Request, Target};
+use crate::http1::response;
+use crate::site::Reply;
 
 /// The port `https://` URLs default to: not written in `Location`.
 const HTTPS_DEFAULT_PORT: u16 = 443;
@@ -53,7 +53,7 @@ pub fn respond(req: &Request, https_port: u16, date: &str, out: &mut Vec<u8>) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::request::{Limits, parse};
+    use crate::http1::request::{Limits, parse};
 
     fn answer(raw: &str, https_port: u16) -> (Reply, String) {
         let (req, _) = parse(raw.as_bytes(), &Limits::default()).unwrap().unwrap();

@@ -8,10 +8,10 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::files::MimeOverrides;
-use crate::forwarded::Cidr;
-use crate::request::{Limits, MAX_HEADERS_CAP};
-use crate::timer::Timeouts;
+use crate::http::files::MimeOverrides;
+use crate::http::forwarded::Cidr;
+use crate::http1::request::{Limits, MAX_HEADERS_CAP};
+use crate::util::timer::Timeouts;
 
 /// Everything the server needs to start.
 #[derive(Debug, Clone)]

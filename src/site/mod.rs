@@ -11,6 +11,9 @@
 //! 6. the head goes into `out`; a small body follows it there, a large one is streamed.
 //!
 //! It never touches a socket: the connection writes what the plan says.
+pub(crate) mod listing;
+pub(crate) mod redirect;
+
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io;
@@ -19,14 +22,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::cache::{CachedFile, FileCache, Lookup, Source, Variant};
 use crate::config::Config;
-use crate::files::{self, Conditions, MimeOverrides, Precondition, RangeOutcome};
-use crate::listing;
-use crate::request::{Request, Target};
-use crate::resolve::{self, Reject, Resolved};
-use crate::response::{self, ALLOW, HTML};
-use crate::text::encode_path;
+use crate::fs::cache::{CachedFile, FileCache, Lookup, Source, Variant};
+use crate::fs::resolve::{self, Reject, Resolved};
+use crate::http::files::{self, Conditions, MimeOverrides, Precondition, RangeOutcome};
+use crate::http1::request::{Request, Target};
+use crate::http1::response::{self, ALLOW, HTML};
+use crate::util::text::encode_path;
 
 /// A body at most this long is copied after the head so that both leave in one write;
 /// a longer one is sent with `sendfile` straight from the page cache.

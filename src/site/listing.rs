@@ -6,10 +6,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rustix::fs::{AtFlags, FileType};
 
-use crate::files::media_type;
-use crate::request::{list_items, trim_ows};
-use crate::resolve::open_beneath;
-use crate::text::encode_path;
+use crate::fs::resolve::open_beneath;
+use crate::http::files::media_type;
+use crate::http1::request::{list_items, trim_ows};
+use crate::util::text::encode_path;
 
 /// A folder with more entries than this is listed in part (and says so): the listing is
 /// built in memory, so its size must be bounded.

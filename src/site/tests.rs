@@ -43,10 +43,10 @@ fn a_swapped_root_drops_the_old_trees_cache() {
     let ttl = Duration::from_secs(10);
     let mut site = Site::new(&site_dir, SiteOptions { cache_ttl: ttl, ..SiteOptions::default() }).unwrap();
     let t0 = Instant::now();
-    let limits = crate::request::Limits::default();
+    let limits = crate::http1::request::Limits::default();
     let get = |site: &mut Site, target: &str, now: Instant| {
         let raw = format!("GET {target} HTTP/1.1\r\nHost: x\r\n\r\n");
-        let (req, _) = crate::request::parse(raw.as_bytes(), &limits).unwrap().unwrap();
+        let (req, _) = crate::http1::request::parse(raw.as_bytes(), &limits).unwrap().unwrap();
         let mut out = Vec::new();
         site.respond(&req, "Wed, 25 Nov 2026 03:01:59 GMT", now, &mut out).status
     };
@@ -236,7 +236,7 @@ impl Seen {
 
 /// Parses `raw` as the connection would and runs it through `site`.
 fn send(site: &mut Site, raw: &str) -> Seen {
-    let (req, _) = crate::request::parse(raw.as_bytes(), &crate::request::Limits::default())
+    let (req, _) = crate::http1::request::parse(raw.as_bytes(), &crate::http1::request::Limits::default())
         .unwrap_or_else(|e| panic!("{raw:?} does not parse: {e}"))
         .unwrap_or_else(|| panic!("{raw:?} is not a complete head"));
     let mut out = Vec::new();

@@ -18,9 +18,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rustix::fs::{AtFlags, FileType};
 
-use crate::files::{self, Coding, MimeOverrides};
-use crate::resolve::open_beneath;
-use crate::response;
+use crate::fs::resolve::open_beneath;
+use crate::http::files::{self, Coding, MimeOverrides};
+use crate::http1::response;
 
 /// Files up to this size are kept in memory whole, so a hit is served by one `write`.
 pub const MEMORY_FILE_MAX: u64 = 16 * 1024;

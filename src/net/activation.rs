@@ -15,7 +15,7 @@ use std::net::SocketAddr;
 use std::os::fd::{OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::transport::Listener;
+use crate::net::transport::Listener;
 
 /// The first descriptor the protocol passes (after stdin, stdout and stderr).
 const FIRST_FD: RawFd = 3;

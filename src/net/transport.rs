@@ -16,7 +16,7 @@ use mio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 use mio::{Interest, Registry, Token};
 use rustls::ServerConfig;
 
-use crate::tls::{self, SharedPool, TlsStream};
+use crate::net::tls::{self, SharedPool, TlsStream};
 use std::sync::Arc;
 
 /// A stream the connection can serve over. The defaults work for any `Read + Write` that

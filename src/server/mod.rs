@@ -26,14 +26,14 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use signal_hook_mio::v1_0::Signals;
 use slab::Slab;
 
-use crate::activation::Activated;
 use crate::config::Config;
-use crate::connection::{Connection, Context, Counters, Status};
-use crate::handler::{Site, SiteOptions};
+use crate::conn::{Connection, Context, Counters, Status};
 use crate::log::{AccessLog, Writer};
-use crate::timer::{Due, Timers};
-use crate::tls;
-use crate::transport::{Accepted, Listener, SocketFile, Stream, listen, listen_unix};
+use crate::net::activation::Activated;
+use crate::net::tls;
+use crate::net::transport::{Accepted, Listener, SocketFile, Stream, listen, listen_unix};
+use crate::site::{Site, SiteOptions};
+use crate::util::timer::{Due, Timers};
 
 /// The waker's token; listeners count down from just below it. Slab keys count up from
 /// 0, so the two ranges never meet.

@@ -933,7 +933,7 @@ mod tests {
         assert_eq!(ok(b"GET http://example.org?x=1 HTTP/1.1\r\nHost: e\r\n\r\n").target, Target::Path("?x=1"));
         assert_eq!(ok(b"GET http://example.org:80?x HTTP/1.1\r\nHost: e\r\n\r\n").target, Target::Path("?x"));
         assert_eq!(ok(b"GET http://example.org:80 HTTP/1.1\r\nHost: e\r\n\r\n").target, Target::Path("/"));
-        let resolved = crate::resolve::resolve_target("?x=1", false).unwrap();
+        let resolved = crate::fs::resolve::resolve_target("?x=1", false).unwrap();
         assert_eq!((&*resolved.path, resolved.dir_form, resolved.query), ("", true, Some("x=1")));
     }
 

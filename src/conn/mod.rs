@@ -31,16 +31,16 @@ use std::net::SocketAddr;
 use std::time::{Instant, SystemTime};
 
 use crate::config::TrustedHeader;
-use crate::error::{interrupted, would_block};
-use crate::forwarded::Cidr;
-use crate::handler::{Body, Reply, Segment, Site};
+use crate::http::forwarded::Cidr;
+use crate::http1::request::{self, BodyDiscard, BodyFraming, Discarded, Limits, ParseError};
+use crate::http1::response::{self, DateCache};
 use crate::log::{AccessLog, Record, ResponseLog};
-use crate::proxy;
-use crate::redirect;
-use crate::request::{self, BodyDiscard, BodyFraming, Discarded, Limits, ParseError};
-use crate::response::{self, DateCache};
-use crate::timer::{TimeoutKind, Timeouts};
-use crate::transport::Transport;
+use crate::net::proxy;
+use crate::net::transport::Transport;
+use crate::site::redirect;
+use crate::site::{Body, Reply, Segment, Site};
+use crate::util::error::{interrupted, would_block};
+use crate::util::timer::{TimeoutKind, Timeouts};
 
 /// Most bytes (head, small bodies and file data alike) one connection may send per loop
 /// turn before it yields to the others.
@@ -734,7 +734,7 @@ impl Connection {
             TrustedHeader::Forwarded => (req.fields.forwarded, None),
             TrustedHeader::XForwardedFor => (None, req.fields.x_forwarded_for),
         };
-        let ip = crate::forwarded::client(peer.ip(), &cx.trusted_proxies, forwarded, x_forwarded_for);
+        let ip = crate::http::forwarded::client(peer.ip(), &cx.trusted_proxies, forwarded, x_forwarded_for);
         if ip == peer.ip() {
             return Some(peer);
         }
@@ -1098,7 +1098,7 @@ fn record_of<'r>(peer: Option<SocketAddr>, req: &request::Request<'r>, status: u
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::handler::SiteOptions;
+    use crate::site::SiteOptions;
     use std::collections::VecDeque;
     use std::io::{Read, Write};
 

@@ -1,0 +1,4 @@
+//! Protocol-free HTTP semantics: what a request asks and what a response says, with no
+//! bytes of any protocol and no I/O.
+pub mod files;
+pub mod forwarded;
