@@ -9,6 +9,7 @@ use evserve::fs::resolve;
 use evserve::http::files;
 use evserve::http1::request::{self, Limits};
 use evserve::site::{Site, SiteOptions};
+use evserve::testing;
 
 #[path = "common/heads.rs"]
 mod heads;
@@ -50,7 +51,6 @@ fn respond(c: &mut Criterion) {
     std::fs::write(dir.join("assets/app.js"), vec![b'y'; 4096]).unwrap();
     let options = SiteOptions { cache_ttl: std::time::Duration::from_secs(3600), ..SiteOptions::default() };
     let mut site = Site::new(&dir, options).unwrap();
-    let limits = Limits::default();
     let now = Instant::now();
     let mut out = Vec::with_capacity(4096);
     let mut g = c.benchmark_group("respond");
@@ -59,8 +59,7 @@ fn respond(c: &mut Criterion) {
         g.bench_function(name, |b| {
             b.iter(|| {
                 out.clear();
-                let (req, _) = request::parse(raw, &limits).unwrap().unwrap();
-                site.respond(&req, "Wed, 25 Nov 2026 03:01:59 GMT", now, &mut out).status
+                testing::respond(&mut site, raw, "Wed, 25 Nov 2026 03:01:59 GMT", now, &mut out)
             })
         });
     }

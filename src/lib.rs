@@ -47,6 +47,30 @@ pub mod util;
 /// stream. Not a stable API.
 #[doc(hidden)]
 pub mod testing {
-    pub use crate::conn::{Connection, Context, Status};
+    pub use crate::conn::{Connection, Context, Jobs, Status, Ticket};
     pub use crate::net::transport::Transport;
+
+    use std::time::Instant;
+
+    use crate::http1::{render, request};
+    use crate::site::{Planned, Site};
+
+    /// The HTTP/1 request path without a socket, as the connection runs it with jobs run
+    /// at once: the head at the front of `raw` parsed, planned, rendered into `out`.
+    /// Returns the status (0 when `raw` is no complete, valid head). For the allocation
+    /// test, the micro-benchmarks and the instruction counts.
+    pub fn respond(site: &mut Site, raw: &[u8], date: &str, now: Instant, out: &mut Vec<u8>) -> u16 {
+        let Ok(Some((req, _))) = request::parse(raw, &request::Limits::default()) else { return 0 };
+        let view = req.view();
+        let mut planned = site.plan(&view, now);
+        let plan = loop {
+            match planned {
+                Planned::Ready(plan) => break plan,
+                Planned::Pending(job) => planned = site.resume(&view, job.run(), now),
+            }
+        };
+        let (status, framing) = (plan.status, render::framing(&req, plan.close, false));
+        render::render(plan, date, framing, out);
+        status
+    }
 }

@@ -3,8 +3,8 @@
 use std::alloc::System;
 use std::time::{Duration, Instant};
 
-use evserve::http1::request::{self, Limits};
 use evserve::site::{Site, SiteOptions};
+use evserve::testing::respond;
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 
 #[global_allocator]
@@ -18,7 +18,6 @@ fn a_cached_hit_allocates_nothing() {
     std::fs::write(dir.join("index.html"), "home").unwrap();
     let options = SiteOptions { cache_ttl: Duration::from_secs(3600), ..SiteOptions::default() };
     let mut site = Site::new(&dir, options).unwrap();
-    let limits = Limits::default();
     let now = Instant::now();
     let mut out = Vec::with_capacity(64 * 1024);
     let requests: [&[u8]; 3] = [
@@ -28,8 +27,7 @@ fn a_cached_hit_allocates_nothing() {
     ];
     let mut serve = |raw: &[u8], out: &mut Vec<u8>| {
         out.clear();
-        let (req, _) = request::parse(raw, &limits).unwrap().unwrap();
-        site.respond(&req, "Wed, 25 Nov 2026 03:01:59 GMT", now, out).status
+        respond(&mut site, raw, "Wed, 25 Nov 2026 03:01:59 GMT", now, out)
     };
     for raw in requests {
         assert_eq!(serve(raw, &mut out), 200); // warms the cache

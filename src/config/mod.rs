@@ -11,6 +11,7 @@ use std::time::Duration;
 use crate::http::files::MimeOverrides;
 use crate::http::forwarded::Cidr;
 use crate::http1::request::{Limits, MAX_HEADERS_CAP};
+use crate::site::SiteOptions;
 use crate::util::timer::Timeouts;
 
 /// Everything the server needs to start.
@@ -765,6 +766,21 @@ impl Draft {
 }
 
 impl Config {
+    /// What the site serves and how, from these flags: the extra fields are
+    /// `--cache-control`, then each `--header`, in order.
+    pub fn site_options(&self, cache_fds: usize) -> SiteOptions {
+        let cache_control = self.cache_control.iter().map(|v| ("Cache-Control".to_string(), v.clone()));
+        SiteOptions {
+            dotfiles: self.dotfiles,
+            listing: self.listing,
+            spa: self.spa,
+            mime: self.mime.clone(),
+            headers: cache_control.chain(self.headers.iter().cloned()).collect(),
+            cache_ttl: self.cache_ttl,
+            cache_fds,
+        }
+    }
+
     /// Parses the arguments after the program name, with `EVSERVE_<FLAG>` variables from
     /// the process environment.
     pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageError> {

@@ -31,14 +31,17 @@ use std::net::SocketAddr;
 use std::time::{Instant, SystemTime};
 
 use crate::config::TrustedHeader;
+use crate::http::date::DateCache;
 use crate::http::forwarded::Cidr;
+use crate::http::plan::Segment;
+use crate::http::status::error_plan;
+use crate::http1::render::{self, Framing, Stream};
 use crate::http1::request::{self, BodyDiscard, BodyFraming, Discarded, Limits, ParseError};
-use crate::http1::response::{self, DateCache};
 use crate::log::{AccessLog, Record, ResponseLog};
 use crate::net::proxy;
 use crate::net::transport::Transport;
 use crate::site::redirect;
-use crate::site::{Body, Reply, Segment, Site};
+use crate::site::{Done, Job, Planned, Site};
 use crate::util::error::{interrupted, would_block};
 use crate::util::timer::{TimeoutKind, Timeouts};
 
@@ -173,6 +176,28 @@ pub struct Context {
     /// Peers whose `trusted_header` names the client (`--trusted-proxy`).
     pub(crate) trusted_proxies: Vec<Cidr>,
     pub(crate) trusted_header: TrustedHeader,
+    /// Where plans that must wait send their jobs.
+    pub(crate) jobs: Jobs,
+    /// The connection being driven, as its jobs name it.
+    pub(crate) ticket: Ticket,
+}
+
+/// A connection as a job names it: its slab key, and the serial that tells it from a later
+/// connection under the same key (a completion for one that has gone is stale).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Ticket {
+    pub key: usize,
+    pub serial: u64,
+}
+
+/// The jobs plans asked for. Run at once on the loop (`inline`), or queued for the loop to
+/// hand to a runner; the connection waits either way without knowing which.
+#[derive(Debug, Default)]
+pub struct Jobs {
+    /// Queue jobs instead of running them at once.
+    pub deferred: bool,
+    /// Jobs waiting for a runner, with the connection that waits for each.
+    pub queued: Vec<(Ticket, Job)>,
 }
 
 impl Context {
@@ -191,6 +216,8 @@ impl Context {
             proxy_protocol: false,
             trusted_proxies: Vec::new(),
             trusted_header: TrustedHeader::XForwardedFor,
+            jobs: Jobs::default(),
+            ticket: Ticket::default(),
         }
     }
 
@@ -209,7 +236,7 @@ impl Context {
 }
 
 /// Where the connection is in its request cycle.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 enum Phase {
     /// Waiting for the PROXY protocol header that must come before anything else.
     Proxy,
@@ -220,6 +247,9 @@ enum Phase {
     Body { head_len: usize, discard: BodyDiscard },
     /// The body of the head at the front of the input has passed: answer that head now.
     BodyDone,
+    /// The plan for the head at the front of the input waits for a job; its outcome, once
+    /// handed back, is here. Later (pipelined) requests wait behind it.
+    Waiting { done: Option<Box<Done>> },
     /// Sent an error and half-closed; reading and dropping what the client still sends so
     /// that closing does not reset the connection before the client reads the error.
     Linger { dropped: u64 },
@@ -359,7 +389,7 @@ struct Output {
     buf: Vec<u8>,
     written: usize,
     /// The streamed rest of the current response, after `buf`.
-    body: Option<Body>,
+    stream: Option<Stream>,
     /// The transport holds bytes of its own to send (`Transport::wants_write`), as of the
     /// last look.
     below: bool,
@@ -368,7 +398,7 @@ struct Output {
 impl Output {
     /// Nothing of ours left to send (the transport's own bytes aside).
     fn is_empty(&self) -> bool {
-        self.written >= self.buf.len() && self.body.is_none()
+        self.written >= self.buf.len() && self.stream.is_none()
     }
 
     /// A buffer to render into, from the pool.
@@ -380,17 +410,12 @@ impl Output {
 
     /// Body bytes follow the buffered ones at once (so the head may be corked).
     fn file_follows(&self) -> bool {
-        self.body.as_ref().is_some_and(|b| !b.segments.is_empty())
-    }
-
-    /// Bytes the body will stream after the buffer (for the access log).
-    fn streamed(body: &Option<Body>) -> u64 {
-        body.as_ref().map_or(0, |b| b.segments.iter().map(Segment::size).sum())
+        self.stream.as_ref().is_some_and(|b| !b.segments.is_empty())
     }
 
     /// `n` bytes of the front file segment went out.
     fn file_sent(&mut self, n: usize) {
-        if let Some(Segment::File { offset, len }) = self.body.as_mut().and_then(|b| b.segments.front_mut()) {
+        if let Some(Segment::Range { offset, len }) = self.stream.as_mut().and_then(|b| b.segments.front_mut()) {
             *offset += n as u64;
             *len -= n as u64;
         }
@@ -498,6 +523,7 @@ impl Connection {
             _ if self.has_output() => "writing",
             Phase::Body { .. } => "reading-body",
             Phase::BodyDone => "reading-head",
+            Phase::Waiting { .. } => "waiting",
             Phase::Head if !self.input.is_empty() => "reading-head",
             Phase::Head if self.requests == 0 => "new",
             Phase::Head => "idle",
@@ -571,7 +597,7 @@ impl Connection {
                 }
             } else if self.process(cx) {
                 continue;
-            } else if self.ready.eof {
+            } else if self.ready.eof && !self.is_waiting() {
                 // The peer will send nothing more and everything it asked for is answered.
                 return Status::Close;
             }
@@ -640,7 +666,8 @@ impl Connection {
     /// anything (so there may be output to write).
     fn process(&mut self, cx: &mut Context) -> bool {
         let mut progressed = false;
-        while self.closing == Closing::KeepAlive && self.output.body.is_none() && self.output.buf.len() < BATCH_BYTES {
+        while self.closing == Closing::KeepAlive && self.output.stream.is_none() && self.output.buf.len() < BATCH_BYTES
+        {
             match self.answer_next(cx) {
                 Some(true) => progressed = true,
                 Some(false) => return progressed,
@@ -655,13 +682,13 @@ impl Connection {
     /// interim 100, or a response queued. Some(true): a step was taken, go on;
     /// Some(false): more input is needed; None: an error response was queued instead.
     fn answer_next(&mut self, cx: &mut Context) -> Option<bool> {
-        if self.phase == Phase::Proxy {
+        if matches!(self.phase, Phase::Proxy) {
             return self.take_proxy_header(cx);
         }
         if matches!(self.phase, Phase::Body { .. }) && !self.discard_body(cx)? {
             return Some(false);
         }
-        if self.input.is_empty() {
+        if self.input.is_empty() || matches!(self.phase, Phase::Waiting { done: None }) {
             return Some(false);
         }
         self.output.ensure_buffer(&mut cx.buffers);
@@ -673,27 +700,76 @@ impl Connection {
                 return None;
             }
         };
-        cx.trace(|| format!("parsed {} {:?} HTTP/1.{}", req.method, req.target, req.minor_version));
-        if req.body != BodyFraming::None && self.phase != Phase::BodyDone {
-            let interim = req.expect_continue && req.minor_version == 1;
-            self.expect_body(req.body, head_len, interim, cx);
+        if matches!(self.phase, Phase::Head) {
+            cx.trace(|| format!("parsed {} {:?} HTTP/1.{}", req.method, req.target, req.minor_version));
+            if req.body != BodyFraming::None {
+                let interim = req.expect_continue && req.minor_version == 1;
+                self.expect_body(req.body, head_len, interim, cx);
+                return Some(true);
+            }
+        }
+        let view = req.view();
+        let done = match &mut self.phase {
+            Phase::Waiting { done } => done.take(),
+            _ => None,
+        };
+        let plan = match (self.redirect_to, done) {
+            (Some(port), _) => redirect::plan(&view, port.get()),
+            (None, Some(done)) => match cx.site.resume(&view, *done, cx.now) {
+                Planned::Ready(plan) => plan,
+                Planned::Pending(job) => return self.wait_for(job, cx),
+            },
+            (None, None) => match cx.site.plan(&view, cx.now) {
+                Planned::Ready(plan) => plan,
+                Planned::Pending(job) => return self.wait_for(job, cx),
+            },
+        };
+        // While the server drains, every response is the connection's last.
+        let framing = render::framing(&req, plan.close, cx.draining);
+        let status = plan.status;
+        let queued_before = self.output.buf.len();
+        let rendered = render::render(plan, cx.date.get(), framing, &mut self.output.buf);
+        cx.trace(|| format!("response {status} planned, body {} bytes", rendered.body_len));
+        if cx.log.is_some() {
+            let streamed: u64 = rendered.stream.iter().flat_map(|s| &s.segments).map(Segment::size).sum();
+            let total = (self.output.buf.len() - queued_before) as u64 + streamed;
+            let record = record_of(self.client(&req, cx), &req, status, self.request_started(cx.now));
+            self.log.queued(cx.log.as_mut(), Some(&record), total, rendered.body_len);
+        }
+        self.output.stream = rendered.stream;
+        self.begin_response(head_len, status, framing.close || rendered.failed, cx);
+        Some(true)
+    }
+
+    /// The plan for the head at the front waits for `job`: run it at once (the outcome is
+    /// taken on the next step), or queue it and wait. Some(true) to go on, Some(false) to
+    /// wait for the job.
+    fn wait_for(&mut self, job: Job, cx: &mut Context) -> Option<bool> {
+        cx.trace(|| format!("job: {}", job.describe()));
+        if !cx.jobs.deferred {
+            self.phase = Phase::Waiting { done: Some(Box::new(job.run())) };
             return Some(true);
         }
-        // While the server drains, every response is the connection's last.
-        let req = request::Request { keep_alive: req.keep_alive && !cx.draining, ..req };
-        let queued_before = self.output.buf.len();
-        let reply = match self.redirect_to {
-            Some(port) => redirect::respond(&req, port.get(), cx.date.get(), &mut self.output.buf),
-            None => cx.site.respond(&req, cx.date.get(), cx.now, &mut self.output.buf),
-        };
-        cx.trace(|| format!("response {} planned, body {} bytes", reply.status, reply.body_len));
-        if cx.log.is_some() {
-            let total = (self.output.buf.len() - queued_before) as u64 + Output::streamed(&reply.body);
-            let record = record_of(self.client(&req, cx), &req, reply.status, self.request_started(cx.now));
-            self.log.queued(cx.log.as_mut(), Some(&record), total, reply.body_len);
+        cx.jobs.queued.push((cx.ticket, job));
+        self.phase = Phase::Waiting { done: None };
+        Some(false)
+    }
+
+    /// The job this connection waits for is done: its plan goes on at the next drive. False
+    /// when it was not waiting (a completion that no longer applies), and `done` is dropped.
+    pub fn job_done(&mut self, done: Done) -> bool {
+        match &mut self.phase {
+            Phase::Waiting { done: slot @ None } => {
+                *slot = Some(Box::new(done));
+                true
+            }
+            _ => false,
         }
-        self.begin_response(head_len, reply, cx);
-        Some(true)
+    }
+
+    /// Its plan waits for a job.
+    pub fn is_waiting(&self) -> bool {
+        matches!(self.phase, Phase::Waiting { .. })
     }
 
     /// The PROXY header at the front of the input. Some(true): taken, its source is now the
@@ -777,13 +853,12 @@ impl Connection {
 
     /// The response to the head at the front is queued: consume the head, take the
     /// streamed body, and note how the connection ends.
-    fn begin_response(&mut self, head_len: usize, reply: Reply, cx: &mut Context) {
+    fn begin_response(&mut self, head_len: usize, status: u16, close: bool, cx: &mut Context) {
         self.input.start += head_len;
         self.requests += 1;
         cx.counters.requests += 1;
         self.phase = Phase::Head;
-        self.output.body = reply.body;
-        self.closing = match (reply.close, reply.status >= 400) {
+        self.closing = match (close, status >= 400) {
             (false, _) => Closing::KeepAlive,
             (true, false) => Closing::Close,
             (true, true) => Closing::Linger,
@@ -794,18 +869,23 @@ impl Connection {
     /// Answers a request that cannot be served (bad framing, limits, timeout) and closes.
     fn fail(&mut self, e: ParseError, cx: &mut Context) {
         cx.trace(|| format!("{e}: answering {} and closing", e.status()));
+        self.answer_and_close(e.status(), e.explanation(), cx);
+    }
+
+    /// Queues an error page for what the input holds, and ends the connection after it.
+    fn answer_and_close(&mut self, status: u16, why: Option<&str>, cx: &mut Context) {
         self.output.ensure_buffer(&mut cx.buffers);
         let queued_before = self.output.buf.len();
-        let why = e.explanation();
+        let framing = Framing { close: true, http10_keep_alive: false };
         let body_len =
-            response::explained_error(&mut self.output.buf, e.status(), why, cx.date.get(), true, false, false);
+            render::render(error_plan(status, why, false), cx.date.get(), framing, &mut self.output.buf).body_len;
         if cx.log.is_some() {
             let record = Record {
                 peer: self.peer,
                 method: None,
                 target: "",
                 minor_version: 1,
-                status: e.status(),
+                status,
                 referer: None,
                 user_agent: None,
                 started: self.request_started(cx.now),
@@ -834,19 +914,19 @@ impl Connection {
             }
             self.output.buf.clear();
             self.output.written = 0;
-            let Some(body) = &mut self.output.body else {
+            let Some(body) = &mut self.output.stream else {
                 return self.flush_own(io, cx).unwrap_or(Flush::Done);
             };
             match body.segments.front_mut() {
-                None => self.output.body = None,
+                None => self.output.stream = None,
                 Some(Segment::Bytes(bytes)) => {
                     self.output.buf.append(bytes);
                     body.segments.pop_front();
                 }
-                Some(Segment::File { len: 0, .. }) => {
+                Some(Segment::Range { len: 0, .. }) => {
                     body.segments.pop_front();
                 }
-                Some(Segment::File { offset, len }) => {
+                Some(Segment::Range { offset, len }) => {
                     if *budget == 0 {
                         return Flush::Yield;
                     }
@@ -983,6 +1063,11 @@ impl Connection {
         let mut got = false;
         loop {
             let room = self.input.buf.len() - self.input.end;
+            if room == 0 && self.is_waiting() {
+                // Pipelined requests filled the buffer behind one that waits for a job:
+                // read more once it is answered (the readable edge is kept).
+                return Ok(got);
+            }
             if room == 0 {
                 // Unreachable by construction, but a connection that cannot read must not
                 // spin. A small buffer is never full here (`make_room` grows it), so this is
@@ -1036,6 +1121,7 @@ impl Connection {
             Phase::Proxy => TimeoutKind::Request,
             _ if self.has_output() => TimeoutKind::WriteStall,
             Phase::Body { .. } | Phase::BodyDone => TimeoutKind::Request,
+            Phase::Waiting { .. } => TimeoutKind::Job,
             Phase::Head if !self.input.is_empty() || self.requests == 0 => TimeoutKind::Request,
             Phase::Head => TimeoutKind::Idle,
         };
@@ -1052,8 +1138,15 @@ impl Connection {
         let (kind, _) = self.deadline(&cx.timeouts);
         // No HTTP was spoken yet before the PROXY header: nothing is owed.
         let partial =
-            self.phase != Phase::Proxy && (!self.input.is_empty() || matches!(self.phase, Phase::Body { .. }));
-        if kind == TimeoutKind::Request && partial && !self.has_output() {
+            !matches!(self.phase, Phase::Proxy) && (!self.input.is_empty() || matches!(self.phase, Phase::Body { .. }));
+        if kind == TimeoutKind::Job && !self.has_output() {
+            cx.trace(|| "job timed out: answering 503 and closing".into());
+            self.answer_and_close(503, Some("The file system did not answer in time."), cx);
+            match io.write(&self.output.buf) {
+                Ok(n) => self.progress(n, cx),
+                Err(e) => cx.trace(|| format!("write failed: {e}")),
+            }
+        } else if kind == TimeoutKind::Request && partial && !self.has_output() {
             self.fail(ParseError::Timeout, cx);
             match io.write(&self.output.buf) {
                 Ok(n) => self.progress(n, cx),
@@ -1073,7 +1166,7 @@ impl Connection {
         self.log.abandon(cx.log.as_mut());
         cx.buffers.give_input(std::mem::take(&mut self.input.buf));
         cx.buffers.give_output(std::mem::take(&mut self.output.buf));
-        self.output.body = None;
+        self.output.stream = None;
     }
 }
 

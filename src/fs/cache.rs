@@ -20,7 +20,7 @@ use rustix::fs::{AtFlags, FileType};
 
 use crate::fs::resolve::open_beneath;
 use crate::http::files::{self, Coding, MimeOverrides};
-use crate::http1::response;
+use crate::http::plan::{Field, FieldBlock, Source, Text};
 
 /// Files up to this size are kept in memory whole, so a hit is served by one `write`.
 pub const MEMORY_FILE_MAX: u64 = 16 * 1024;
@@ -31,15 +31,6 @@ pub const MEMORY_BUDGET: usize = 32 * 1024 * 1024;
 /// At most this many paths are cached.
 pub const CAPACITY: usize = 4096;
 
-/// Where a representation's bytes come from.
-#[derive(Debug, Clone)]
-pub enum Source {
-    /// The whole (small) file, read when the entry was loaded.
-    Memory(Arc<[u8]>),
-    /// An open descriptor, for `sendfile` or `pread`.
-    File(Arc<File>),
-}
-
 /// One representation of a file: the file itself or a pre-compressed sidecar.
 #[derive(Debug)]
 pub struct Variant {
@@ -47,18 +38,19 @@ pub struct Variant {
     pub source: Source,
     pub len: u64,
     pub modified: SystemTime,
-    pub etag: String,
+    pub etag: Arc<str>,
     /// `Last-Modified` as an HTTP-date.
-    pub last_modified: String,
-    /// Its fields in a 200 (`response::full_fields`), rendered once when loaded.
-    pub full_fields: Box<[u8]>,
+    pub last_modified: Arc<str>,
+    /// Its fields in a 200 (`ok_fields`), made once when loaded; each protocol's
+    /// rendering of them is kept with them.
+    pub ok_fields: Arc<FieldBlock>,
 }
 
 /// A regular file and the sidecars that may replace it.
 #[derive(Debug)]
 pub struct CachedFile {
     /// The `Content-Type` value (by the path's extension), shared by every variant.
-    pub content_type: String,
+    pub content_type: Arc<str>,
     pub original: Variant,
     /// Valid sidecars (regular, not older than the original), in `Coding::ALL` order.
     pub sidecars: Vec<Variant>,
@@ -87,7 +79,7 @@ pub enum Lookup {
 
 /// What `statat` says about a name; a change means the entry is stale.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Identity {
+pub struct Identity {
     dev: u64,
     ino: u64,
     size: i64,
@@ -95,8 +87,12 @@ struct Identity {
     kind: u32,
 }
 
+/// The identities of a name and of its three sidecar names.
+pub type Identities = [Option<Identity>; 4];
+
 /// A fresh load: the lookup and what keeping it would cost.
-struct Loaded {
+#[derive(Debug)]
+pub struct Loaded {
     lookup: Lookup,
     memory: usize,
     fds: usize,
@@ -110,7 +106,7 @@ struct Slot {
     /// Trusted without a check until then: last checked + ttl.
     fresh_until: Instant,
     /// The identities of the name and of its sidecar names when loaded.
-    identities: [Option<Identity>; 4],
+    identities: Identities,
     memory: usize,
     /// Descriptors the entry holds open (large files and their sidecars).
     fds: usize,
@@ -133,7 +129,7 @@ fn path_hasher() -> PathHasher {
 #[derive(Debug)]
 pub struct FileCache {
     slots: HashMap<String, Slot, PathHasher>,
-    mime: MimeOverrides,
+    mime: Arc<MimeOverrides>,
     ttl: Duration,
     memory: usize,
     /// Descriptors held by all entries, and the most they may hold: cached descriptors
@@ -144,29 +140,53 @@ pub struct FileCache {
 
 impl FileCache {
     pub fn new(ttl: Duration, mime: MimeOverrides, max_fds: usize) -> Self {
-        FileCache { slots: HashMap::with_hasher(path_hasher()), mime, ttl, memory: 0, fds: 0, max_fds }
+        FileCache { slots: HashMap::with_hasher(path_hasher()), mime: Arc::new(mime), ttl, memory: 0, fds: 0, max_fds }
     }
 
-    /// What `rel` (a clean relative path) is, from the cache when fresh.
-    pub fn lookup(&mut self, root: &File, rel: &str, now: Instant) -> Lookup {
-        let mut probed = None;
-        if let Some(slot) = self.slots.get_mut(rel) {
-            if now < slot.fresh_until {
-                return slot.lookup.clone();
-            }
-            let identities = probe(root, rel);
-            if slot.identities == identities {
-                slot.fresh_until = now + self.ttl;
-                return slot.lookup.clone();
-            }
-            probed = Some(identities);
+    /// What `rel` (a clean relative path) is, from the cache when fresh, with no system
+    /// call; otherwise the check that must run first (`Check::run`, which may block on the
+    /// disk), whose outcome `install` takes.
+    pub fn peek(&mut self, root: &Arc<File>, rel: &str, now: Instant) -> Peek {
+        match self.slots.get(rel) {
+            Some(slot) if now < slot.fresh_until => Peek::Fresh(slot.lookup.clone()),
+            slot => Peek::Check(Box::new(Check {
+                root: root.clone(),
+                rel: rel.to_string(),
+                known: slot.map(|s| (s.identities, s.lookup.clone())),
+                mime: self.mime.clone(),
+                memory_room: MEMORY_BUDGET.saturating_sub(self.memory),
+            })),
         }
-        let identities = probed.unwrap_or_else(|| probe(root, rel));
-        let loaded = self.load(root, rel);
-        if let Some(old) = self.slots.remove(rel) {
+    }
+
+    /// What `rel` is: `peek`, and the check run at once when one is due.
+    pub fn lookup(&mut self, root: &Arc<File>, rel: &str, now: Instant) -> Lookup {
+        match self.peek(root, rel, now) {
+            Peek::Fresh(lookup) => lookup,
+            Peek::Check(check) => self.install(check.run(), now),
+        }
+    }
+
+    /// Takes a check's outcome: an unchanged entry is trusted for another `ttl`, a fresh
+    /// load replaces it (kept only when complete and within the descriptor budget).
+    pub fn install(&mut self, checked: Checked, now: Instant) -> Lookup {
+        let (rel, identities, loaded) = match checked {
+            Checked::Unchanged { rel, lookup } => {
+                if let Some(slot) = self.slots.get_mut(&rel) {
+                    slot.fresh_until = now + self.ttl;
+                }
+                return lookup;
+            }
+            Checked::Loaded { rel, loaded } => {
+                let (identities, loaded) = *loaded;
+                (rel, identities, loaded)
+            }
+        };
+        if let Some(old) = self.slots.remove(&rel) {
             self.forget(&old);
         }
-        if !loaded.complete || loaded.fds > self.max_fds {
+        let budget = MEMORY_BUDGET.saturating_sub(self.memory);
+        if !loaded.complete || loaded.fds > self.max_fds || loaded.memory > budget {
             return loaded.lookup; // Served, not kept.
         }
         self.make_room(loaded.fds);
@@ -179,7 +199,7 @@ impl FileCache {
             memory: loaded.memory,
             fds: loaded.fds,
         };
-        self.slots.insert(rel.to_string(), slot);
+        self.slots.insert(rel, slot);
         loaded.lookup
     }
 
@@ -201,7 +221,117 @@ impl FileCache {
         self.fds -= slot.fds;
     }
 
-    fn load(&self, root: &File, rel: &str) -> Loaded {
+    /// Drops every entry: the root they were looked up under was swapped for another.
+    pub fn clear(&mut self) {
+        self.slots.clear();
+        self.memory = 0;
+        self.fds = 0;
+    }
+
+    /// Entries held (for tests).
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+}
+
+/// What a 200 of one representation says about it: it depends on the representation
+/// alone, so it is made once per variant. `vary`: the file has sidecars.
+fn ok_fields(content_type: &Arc<str>, v: &Variant, vary: bool) -> Vec<Field> {
+    let mut fields = vec![
+        Field::ContentType(Text::Shared(content_type.clone())),
+        Field::ContentLength(v.len),
+        Field::NoSniff,
+        Field::AcceptRanges,
+    ];
+    validator_fields(&mut fields, v, vary);
+    fields
+}
+
+/// A representation's validators and how it was chosen, as every 200, 206 and 304 of it
+/// says: `ETag`, `Last-Modified`, its `Content-Encoding` if a sidecar, and `Vary` when
+/// the file has sidecars at all.
+pub fn validator_fields(fields: &mut Vec<Field>, v: &Variant, vary: bool) {
+    fields.push(Field::ETag(Text::Shared(v.etag.clone())));
+    fields.push(Field::LastModified(Text::Shared(v.last_modified.clone())));
+    fields.extend(v.coding.map(Field::ContentEncoding));
+    if vary {
+        fields.push(Field::Vary("Accept-Encoding"));
+    }
+}
+
+/// How many descriptors a lookup keeps open.
+fn descriptors(lookup: &Lookup) -> usize {
+    match lookup {
+        Lookup::File(f) => {
+            std::iter::once(&f.original).chain(&f.sidecars).filter(|v| matches!(v.source, Source::File(_))).count()
+        }
+        _ => 0,
+    }
+}
+
+fn lookup_error(e: &io::Error) -> Lookup {
+    match e.raw_os_error().map(rustix::io::Errno::from_raw_os_error) {
+        Some(rustix::io::Errno::ACCESS) | Some(rustix::io::Errno::PERM) => Lookup::Denied,
+        Some(rustix::io::Errno::MFILE) | Some(rustix::io::Errno::NFILE) | Some(rustix::io::Errno::NOMEM) => {
+            Lookup::Exhausted
+        }
+        _ => Lookup::Missing,
+    }
+}
+
+/// What `peek` found.
+#[derive(Debug)]
+pub enum Peek {
+    Fresh(Lookup),
+    /// Not cached, or trusted no longer: this check must run (off the loop if it can).
+    Check(Box<Check>),
+}
+
+/// The part of a lookup that may wait on the disk: a re-check of a known entry's
+/// identities (one `statat` per name), and a load when they changed or nothing is known.
+/// It owns all it needs (`Send`), so any thread may run it.
+#[derive(Debug)]
+pub struct Check {
+    root: Arc<File>,
+    rel: String,
+    /// The entry's identities and lookup, when there is one to re-check.
+    known: Option<(Identities, Lookup)>,
+    mime: Arc<MimeOverrides>,
+    /// Bytes of small files the cache could still hold.
+    memory_room: usize,
+}
+
+/// A check's outcome, for `FileCache::install`.
+#[derive(Debug)]
+pub enum Checked {
+    Unchanged { rel: String, lookup: Lookup },
+    Loaded { rel: String, loaded: Box<(Identities, Loaded)> },
+}
+
+impl Check {
+    /// The path checked.
+    pub fn rel(&self) -> &str {
+        &self.rel
+    }
+
+    /// Runs the system calls: blocking, so never on the loop where a disk may be slow.
+    pub fn run(self: Box<Self>) -> Checked {
+        let identities = probe(&self.root, &self.rel);
+        if let Some((known, lookup)) = &self.known
+            && *known == identities
+        {
+            return Checked::Unchanged { rel: self.rel, lookup: lookup.clone() };
+        }
+        let loaded = self.load();
+        Checked::Loaded { rel: self.rel, loaded: Box::new((identities, loaded)) }
+    }
+
+    fn load(&self) -> Loaded {
+        let (root, rel) = (&*self.root, self.rel.as_str());
         let done = |lookup| Loaded { complete: !matches!(lookup, Lookup::Exhausted), lookup, memory: 0, fds: 0 };
         let file = match open_beneath(root, rel) {
             Ok(f) => f,
@@ -243,11 +373,11 @@ impl FileCache {
             }
         }
         let media = files::media_type(rel, &self.mime);
-        let content_type =
-            if media.text { format!("{}; charset=utf-8", media.essence) } else { media.essence.to_string() };
+        let content_type: Arc<str> =
+            if media.text { format!("{}; charset=utf-8", media.essence).into() } else { media.essence.into() };
         let codings: Vec<Coding> = sidecars.iter().filter_map(|v| v.coding).collect();
         for v in std::iter::once(&mut original).chain(&mut sidecars) {
-            v.full_fields = render_full_fields(&content_type, v, !codings.is_empty());
+            v.ok_fields = Arc::new(FieldBlock::new(ok_fields(&content_type, v, !codings.is_empty())));
         }
         let lookup = Lookup::File(Arc::new(CachedFile { content_type, codings, original, sidecars }));
         let fds = descriptors(&lookup);
@@ -267,7 +397,7 @@ impl FileCache {
         let mtime = meta.modified().unwrap_or(UNIX_EPOCH);
         // A modification time in the future is not announced (RFC 9110 section 8.8.2.1).
         let modified = mtime.min(SystemTime::now());
-        let source = if len <= MEMORY_FILE_MAX && self.memory + *memory + len as usize <= MEMORY_BUDGET {
+        let source = if len <= MEMORY_FILE_MAX && *memory + len as usize <= self.memory_room {
             let mut bytes = vec![0; len as usize];
             file.read_exact_at(&mut bytes, 0).ok()?;
             *memory += bytes.len();
@@ -280,59 +410,15 @@ impl FileCache {
             source,
             len,
             modified,
-            etag: files::etag(len, mtime, coding),
-            last_modified: httpdate::fmt_http_date(modified),
-            full_fields: Box::default(), // Once the file's type and sidecars are known.
+            etag: files::etag(len, mtime, coding).into(),
+            last_modified: httpdate::fmt_http_date(modified).into(),
+            ok_fields: Arc::default(), // Once the file's type and sidecars are known.
         })
-    }
-
-    /// Drops every entry: the root they were looked up under was swapped for another.
-    pub fn clear(&mut self) {
-        self.slots.clear();
-        self.memory = 0;
-        self.fds = 0;
-    }
-
-    /// Entries held (for tests).
-    pub fn len(&self) -> usize {
-        self.slots.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.slots.is_empty()
-    }
-}
-
-/// A variant's fields in a 200; `vary`: the file has sidecars.
-fn render_full_fields(content_type: &str, v: &Variant, vary: bool) -> Box<[u8]> {
-    let mut out = Vec::with_capacity(256);
-    let coding = v.coding.map(|c| c.token());
-    response::full_fields(&mut out, content_type, v.len, [&v.etag, &v.last_modified], coding, vary);
-    out.into_boxed_slice()
-}
-
-/// How many descriptors a lookup keeps open.
-fn descriptors(lookup: &Lookup) -> usize {
-    match lookup {
-        Lookup::File(f) => {
-            std::iter::once(&f.original).chain(&f.sidecars).filter(|v| matches!(v.source, Source::File(_))).count()
-        }
-        _ => 0,
-    }
-}
-
-fn lookup_error(e: &io::Error) -> Lookup {
-    match e.raw_os_error().map(rustix::io::Errno::from_raw_os_error) {
-        Some(rustix::io::Errno::ACCESS) | Some(rustix::io::Errno::PERM) => Lookup::Denied,
-        Some(rustix::io::Errno::MFILE) | Some(rustix::io::Errno::NFILE) | Some(rustix::io::Errno::NOMEM) => {
-            Lookup::Exhausted
-        }
-        _ => Lookup::Missing,
     }
 }
 
 /// The identities of `rel` and its sidecar names, one `statat` each.
-fn probe(root: &File, rel: &str) -> [Option<Identity>; 4] {
+fn probe(root: &File, rel: &str) -> Identities {
     let stat = |name: &str| {
         let path = if name.is_empty() { "." } else { name };
         rustix::fs::statat(root.as_fd(), path, AtFlags::empty()).ok().map(|st| Identity {
@@ -363,7 +449,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("evserve-cache-{}", std::process::id()));
         std::fs::create_dir_all(dir.join("sub")).unwrap();
         std::fs::write(dir.join("a.txt"), "one").unwrap();
-        let root = File::open(&dir).unwrap();
+        let root = Arc::new(File::open(&dir).unwrap());
         let t0 = Instant::now();
         let mut cache = FileCache::new(Duration::from_secs(1), MimeOverrides::new(), 8);
         let Lookup::File(first) = cache.lookup(&root, "a.txt", t0) else { panic!() };
@@ -395,7 +481,7 @@ mod tests {
         for name in ["a", "b", "c"] {
             std::fs::write(dir.join(name), vec![0u8; MEMORY_FILE_MAX as usize + 1]).unwrap();
         }
-        let root = File::open(&dir).unwrap();
+        let root = Arc::new(File::open(&dir).unwrap());
         let t0 = Instant::now();
         let mut cache = FileCache::new(Duration::from_secs(60), MimeOverrides::new(), 2);
         for name in ["a", "b", "c", "a", "b", "c"] {

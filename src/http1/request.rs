@@ -97,38 +97,7 @@ pub enum BodyFraming {
     Chunked,
 }
 
-/// The request target, already split by form (RFC 9112 section 3.2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Target<'a> {
-    /// `/path?query` (origin-form, or the path and query of an absolute-form target).
-    /// An absolute-form target with an empty path and a query leaves `?query` alone: its
-    /// path is `/` (RFC 9110 section 4.2.3), which `resolve::resolve_target` supplies.
-    Path(&'a str),
-    /// `*`, only meaningful for OPTIONS.
-    Asterisk,
-}
-
-/// The header fields the server acts on; everything else is ignored.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Fields<'a> {
-    pub accept: Option<&'a [u8]>,
-    pub accept_encoding: Option<&'a [u8]>,
-    pub if_match: Option<&'a [u8]>,
-    pub if_modified_since: Option<&'a [u8]>,
-    pub if_none_match: Option<&'a [u8]>,
-    pub if_range: Option<&'a [u8]>,
-    pub if_unmodified_since: Option<&'a [u8]>,
-    pub range: Option<&'a [u8]>,
-    pub referer: Option<&'a [u8]>,
-    pub user_agent: Option<&'a [u8]>,
-    /// The LAST `Forwarded` line: proxies append, so the first may be the client's own.
-    pub forwarded: Option<&'a [u8]>,
-    /// The LAST `X-Forwarded-For` line, for the same reason.
-    pub x_forwarded_for: Option<&'a [u8]>,
-    /// The host of the `Host` field, without its port (checked: a reg-name, an IPv4
-    /// address or an IP literal in brackets; may be empty).
-    pub host: Option<&'a [u8]>,
-}
+pub use crate::http::view::{Fields, RequestView, Target};
 
 /// A complete, validated request head borrowed from the read buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,6 +112,13 @@ pub struct Request<'a> {
     /// `Expect: 100-continue` with a body: the client may wait for an interim response.
     pub expect_continue: bool,
     pub fields: Fields<'a>,
+}
+
+impl<'a> Request<'a> {
+    /// What the site reads of it: no version, no framing, no connection handling.
+    pub fn view(&self) -> RequestView<'a> {
+        RequestView { method: self.method, target: self.target, fields: self.fields }
+    }
 }
 
 /// Parses one request head from the front of `buf`.

@@ -32,7 +32,7 @@ use crate::log::{AccessLog, Writer};
 use crate::net::activation::Activated;
 use crate::net::tls;
 use crate::net::transport::{Accepted, Listener, SocketFile, Stream, listen, listen_unix};
-use crate::site::{Site, SiteOptions};
+use crate::site::Site;
 use crate::util::timer::{Due, Timers};
 
 /// The waker's token; listeners count down from just below it. Slab keys count up from
@@ -577,7 +577,7 @@ impl Seed {
         for (i, listener) in listeners.iter_mut().enumerate() {
             poll.registry().register(listener, listener_token(i), Interest::READABLE).map_err(StartError::Poll)?;
         }
-        let site = Site::new(&config.root, SiteOptions::from_config(config, cache_fds))
+        let site = Site::new(&config.root, config.site_options(cache_fds))
             .map_err(|e| StartError::Root(config.root.clone(), e))?;
         let log = match &config.access_log {
             // One log writer per worker would interleave partial lines; workers after the

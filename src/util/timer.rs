@@ -20,10 +20,13 @@ pub enum TimeoutKind {
     WriteStall,
     /// After an error response and a half-close, unread input is drained this long.
     Linger,
+    /// A plan waits for a job (a lookup on a slow disk): as long as a request may take,
+    /// but its own kind, since the request did arrive (a 503 on expiry, not a 408).
+    Job,
 }
 
 impl TimeoutKind {
-    const COUNT: usize = 4;
+    const COUNT: usize = 5;
 
     fn index(self) -> usize {
         self as usize
@@ -57,6 +60,7 @@ impl Timeouts {
             TimeoutKind::Idle => self.idle,
             TimeoutKind::WriteStall => self.write_stall,
             TimeoutKind::Linger => self.linger,
+            TimeoutKind::Job => self.request,
         }
     }
 }
@@ -101,7 +105,9 @@ impl Timers {
 
     /// Hands every entry due at `now` to `check(kind, key, generation)`.
     pub fn expire(&mut self, now: Instant, mut check: impl FnMut(TimeoutKind, usize, u64) -> Due) {
-        for kind in [TimeoutKind::Request, TimeoutKind::Idle, TimeoutKind::WriteStall, TimeoutKind::Linger] {
+        for kind in
+            [TimeoutKind::Request, TimeoutKind::Idle, TimeoutKind::WriteStall, TimeoutKind::Linger, TimeoutKind::Job]
+        {
             while let Some(&entry) = self.queues[kind.index()].front() {
                 if entry.at > now {
                     break;

@@ -209,7 +209,7 @@ fn parse_status_line(line: &[u8], at: usize) -> Result<u16, String> {
             if d1.is_ascii_digit() && d2.is_ascii_digit() && d3.is_ascii_digit() =>
         {
             let status = u16::from(d1 - b'0') * 100 + u16::from(d2 - b'0') * 10 + u16::from(d3 - b'0');
-            if reason != evserve::http1::response::reason(status).as_bytes() {
+            if reason != evserve::http::status::reason(status).as_bytes() {
                 return Err(format!("status {status} with reason {:?}", String::from_utf8_lossy(reason)));
             }
             status

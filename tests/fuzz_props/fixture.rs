@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use evserve::http1::response::DateCache;
+use evserve::http::date::DateCache;
 
 /// The content of the secret files outside the root. Control bytes make it impossible for
 /// the server to echo it legitimately (a `Location` is re-encoded, a query keeps only

@@ -92,7 +92,7 @@ fn site_options(bits: u8) -> SiteOptions {
             options.dotfiles = true;
             options.listing = true;
             options.spa = true;
-            options.extra_headers = b"X-Extra: yes\r\n".to_vec();
+            options.headers = vec![("X-Extra".into(), "yes".into())];
         }
     }
     options

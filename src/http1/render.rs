@@ -1,0 +1,303 @@
+//! A response plan rendered as HTTP/1.1: the status line, `Date`, `Server`, the plan's
+//! fields, the connection field and the blank line, then the body: copied after the head
+//! when it is in memory or small (so head and body leave in one write), else handed back
+//! to be streamed with `sendfile`. Framing is decided here, never by the site.
+use std::collections::VecDeque;
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::sync::Arc;
+
+use crate::http::plan::{Body, Field, Plan, Segment, Source};
+use crate::http::status::reason;
+use crate::http1::request::Request;
+
+/// A body at most this long is copied after the head so that both leave in one write;
+/// a longer one is sent with `sendfile` straight from the page cache.
+pub const INLINE_BODY_MAX: u64 = 16 * 1024;
+
+/// How the connection ends after this response, as HTTP/1 says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Framing {
+    /// `Connection: close`.
+    pub close: bool,
+    /// An HTTP/1.0 client that asked to keep the connection: `Connection: keep-alive`.
+    pub http10_keep_alive: bool,
+}
+
+/// How the connection ends after the response to `req`: closed when the client asked,
+/// when the plan says the client is confused, or while the server drains; an HTTP/1.0
+/// client kept alive is told so.
+pub fn framing(req: &Request, plan_close: bool, draining: bool) -> Framing {
+    let close = !req.keep_alive || plan_close || draining;
+    Framing { close, http10_keep_alive: req.minor_version == 0 && !close }
+}
+
+/// The rest of a response after what was rendered into the output buffer.
+#[derive(Debug)]
+pub struct Stream {
+    pub file: Arc<File>,
+    pub segments: VecDeque<Segment>,
+}
+
+/// What `render` did.
+#[derive(Debug)]
+pub struct Rendered {
+    /// A body still to stream after the rendered bytes.
+    pub stream: Option<Stream>,
+    /// The body's length as sent (inline and streamed), for the access log.
+    pub body_len: u64,
+    /// A small file could not be read after its head promised it: close after the head.
+    pub failed: bool,
+}
+
+/// Renders `plan` into `out`.
+pub fn render(plan: Plan, date: &str, framing: Framing, out: &mut Vec<u8>) -> Rendered {
+    status_line(out, plan.status, date);
+    if let Some(block) = &plan.block {
+        out.extend_from_slice(block.http1(fields_bytes));
+    }
+    fields(out, &plan.fields);
+    if let Some(block) = &plan.site_fields {
+        out.extend_from_slice(block.http1(fields_bytes));
+    }
+    finish(out, framing);
+    body(plan.body, out)
+}
+
+/// Writes `HTTP/1.1 <status> <reason>`, `Date` and `Server`.
+pub fn status_line(out: &mut Vec<u8>, status: u16, date: &str) {
+    if status == 200 {
+        out.extend_from_slice(OK_LINE); // Most responses: one copy.
+    } else {
+        out.extend_from_slice(b"HTTP/1.1 ");
+        out.extend_from_slice(&status_digits(status));
+        out.push(b' ');
+        out.extend_from_slice(reason(status).as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"Date: ");
+    out.extend_from_slice(date.as_bytes());
+    out.extend_from_slice(SERVER_LINE);
+}
+
+/// The status line of a 200, as the general case renders it (a test checks).
+const OK_LINE: &[u8] = b"HTTP/1.1 200 OK\r\n";
+
+/// The end of the `Date` line and the whole `Server` line.
+const SERVER_LINE: &[u8] = concat!("\r\nServer: evserve/", env!("CARGO_PKG_VERSION"), "\r\n").as_bytes();
+
+/// A status code's three digits (every code is 100..=999).
+fn status_digits(status: u16) -> [u8; 3] {
+    debug_assert!((100..1000).contains(&status), "status {status}");
+    let digit = |n: u16| b'0' + (n % 10) as u8;
+    [digit(status / 100), digit(status / 10), digit(status)]
+}
+
+/// One `Name: value` line per field.
+fn fields(out: &mut Vec<u8>, fields: &[Field]) {
+    for field in fields {
+        out.extend_from_slice(field.name().as_bytes());
+        out.extend_from_slice(b": ");
+        field.value(out);
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+/// A block's rendering, made once and kept with it.
+fn fields_bytes(list: &[Field]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(256);
+    fields(&mut out, list);
+    out
+}
+
+/// The connection field (when it differs from the version's default) and the blank line.
+fn finish(out: &mut Vec<u8>, framing: Framing) {
+    if framing.close {
+        out.extend_from_slice(b"Connection: close\r\n");
+    } else if framing.http10_keep_alive {
+        out.extend_from_slice(b"Connection: keep-alive\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+/// The body: in memory or small, after the head; else planned as a stream. A small file
+/// that shrank under us leaves the head promising bytes we cannot send, so the
+/// connection closes.
+fn body(body: Body, out: &mut Vec<u8>) -> Rendered {
+    let done = |body_len| Rendered { stream: None, body_len, failed: false };
+    match body {
+        Body::Empty => done(0),
+        Body::Made(bytes) => {
+            out.extend_from_slice(&bytes);
+            done(bytes.len() as u64)
+        }
+        Body::Range { source: Source::Memory(bytes), offset, len } => {
+            out.extend_from_slice(&bytes[offset as usize..(offset + len) as usize]);
+            done(len)
+        }
+        Body::Range { source: Source::File(file), offset, len } if len <= INLINE_BODY_MAX => {
+            let at = out.len();
+            out.resize(at + len as usize, 0);
+            if file.read_exact_at(&mut out[at..], offset).is_err() {
+                out.truncate(at);
+                return Rendered { stream: None, body_len: 0, failed: true };
+            }
+            done(len)
+        }
+        Body::Range { source: Source::File(file), offset, len } => Rendered {
+            stream: Some(Stream { file, segments: VecDeque::from([Segment::Range { offset, len }]) }),
+            body_len: len,
+            failed: false,
+        },
+        Body::Parts { source: Source::Memory(bytes), segments } => {
+            let at = out.len();
+            for segment in segments {
+                match segment {
+                    Segment::Bytes(b) => out.extend_from_slice(&b),
+                    Segment::Range { offset, len } => {
+                        out.extend_from_slice(&bytes[offset as usize..(offset + len) as usize])
+                    }
+                }
+            }
+            done((out.len() - at) as u64)
+        }
+        Body::Parts { source: Source::File(file), segments } => {
+            let body_len = segments.iter().map(Segment::size).sum();
+            Rendered { stream: Some(Stream { file, segments }), body_len, failed: false }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::plan::{FieldBlock, Text};
+    use crate::http::status::{SERVER, error_plan};
+
+    const DATE: &str = "Thu, 01 Jan 1970 00:00:00 GMT";
+    const KEEP: Framing = Framing { close: false, http10_keep_alive: false };
+
+    fn text(plan: Plan, framing: Framing) -> (String, Rendered) {
+        let mut out = Vec::new();
+        let rendered = render(plan, DATE, framing, &mut out);
+        (String::from_utf8(out).unwrap(), rendered)
+    }
+
+    #[test]
+    fn status_digits_are_the_decimal_code() {
+        for status in [100, 200, 206, 304, 404, 416, 505, 999] {
+            assert_eq!(status_digits(status).to_vec(), status.to_string().into_bytes());
+        }
+    }
+
+    #[test]
+    fn status_lines() {
+        for status in [200, 206, 304, 404] {
+            let mut out = Vec::new();
+            status_line(&mut out, status, DATE);
+            let want = format!("HTTP/1.1 {status} {}\r\nDate: {DATE}\r\nServer: {SERVER}\r\n", reason(status));
+            assert_eq!(String::from_utf8(out).unwrap(), want);
+        }
+    }
+
+    /// One row per way a plan becomes bytes: the whole response, exactly.
+    #[test]
+    fn heads_by_table() {
+        let head =
+            |status: &str, rest: &str| format!("HTTP/1.1 {status}\r\nDate: {DATE}\r\nServer: {SERVER}\r\n{rest}");
+        let block = Arc::new(FieldBlock::new(vec![Field::ContentLength(3), Field::ETag(Text::Static("\"e\""))]));
+        let site = Arc::new(FieldBlock::new(vec![Field::Custom { name: "X-A".into(), value: "1".into() }]));
+        let memory = Source::Memory(Arc::from(&b"abcdef"[..]));
+        let cached = |framing| {
+            let mut plan = Plan::new(200, vec![], Body::Range { source: memory.clone(), offset: 0, len: 3 });
+            plan.block = Some(block.clone());
+            plan.site_fields = Some(site.clone());
+            text(plan, framing).0
+        };
+        let rows: Vec<(String, String)> = vec![
+            (cached(KEEP), head("200 OK", "Content-Length: 3\r\nETag: \"e\"\r\nX-A: 1\r\n\r\nabc")),
+            (
+                cached(Framing { close: true, http10_keep_alive: false }),
+                head("200 OK", "Content-Length: 3\r\nETag: \"e\"\r\nX-A: 1\r\nConnection: close\r\n\r\nabc"),
+            ),
+            (
+                cached(Framing { close: false, http10_keep_alive: true }),
+                head("200 OK", "Content-Length: 3\r\nETag: \"e\"\r\nX-A: 1\r\nConnection: keep-alive\r\n\r\nabc"),
+            ),
+            (
+                text(Plan::new(204, vec![Field::Allow], Body::Empty), KEEP).0,
+                head("204 No Content", "Allow: GET, HEAD, OPTIONS\r\n\r\n"),
+            ),
+            (
+                text(
+                    Plan::new(
+                        206,
+                        vec![Field::ContentRange { first: 1, last: 2, complete: 6 }],
+                        Body::Range { source: memory.clone(), offset: 1, len: 2 },
+                    ),
+                    KEEP,
+                )
+                .0,
+                head("206 Partial Content", "Content-Range: bytes 1-2/6\r\n\r\nbc"),
+            ),
+            (
+                text(
+                    Plan::new(
+                        206,
+                        vec![],
+                        Body::Parts {
+                            source: memory.clone(),
+                            segments: VecDeque::from([
+                                Segment::Bytes(b"<".to_vec()),
+                                Segment::Range { offset: 4, len: 2 },
+                                Segment::Bytes(b">".to_vec()),
+                            ]),
+                        },
+                    ),
+                    KEEP,
+                )
+                .0,
+                head("206 Partial Content", "\r\n<ef>"),
+            ),
+        ];
+        for (got, want) in rows {
+            assert_eq!(got, want);
+        }
+    }
+
+    #[test]
+    fn an_error_page_is_complete() {
+        let (text, rendered) = text(error_plan(405, None, false), Framing { close: true, http10_keep_alive: false });
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        assert!(head.starts_with(&format!("HTTP/1.1 405 Method Not Allowed\r\nDate: {DATE}\r\n")));
+        assert!(head.contains("\r\nAllow: GET, HEAD, OPTIONS"));
+        assert!(head.contains("\r\nConnection: close"));
+        assert!(head.contains(&format!("\r\nContent-Length: {}", body.len())));
+        assert_eq!(rendered.body_len, body.len() as u64);
+        assert!(body.contains("405 Method Not Allowed"));
+    }
+
+    #[test]
+    fn explanation_is_in_the_body() {
+        let (text, _) = text(error_plan(400, Some("lines end with CRLF"), false), KEEP);
+        let (_, body) = text.split_once("\r\n\r\n").unwrap();
+        assert!(body.contains("<h1>400 Bad Request</h1>\n<p>lines end with CRLF</p>\n<hr>"), "{body}");
+        let (text, rendered) = self::text(error_plan(400, Some("x"), true), KEEP);
+        assert!(text.ends_with("\r\n\r\n") && rendered.body_len == 0, "HEAD: the fields, no body");
+    }
+
+    #[test]
+    fn large_files_stream_and_small_ones_inline() {
+        let path = std::env::temp_dir().join(format!("evserve-render-{}", std::process::id()));
+        std::fs::write(&path, vec![b'z'; INLINE_BODY_MAX as usize + 1]).unwrap();
+        let file = Arc::new(File::open(&path).unwrap());
+        std::fs::remove_file(&path).unwrap();
+        let small = Body::Range { source: Source::File(file.clone()), offset: 1, len: 5 };
+        let (text, r) = text(Plan::new(200, vec![], small), KEEP);
+        assert!(text.ends_with("\r\n\r\nzzzzz") && r.stream.is_none() && r.body_len == 5);
+        let big = Body::Range { source: Source::File(file), offset: 0, len: INLINE_BODY_MAX + 1 };
+        let (text, r) = self::text(Plan::new(200, vec![], big), KEEP);
+        assert!(text.ends_with("\r\n\r\n") && r.body_len == INLINE_BODY_MAX + 1);
+        assert_eq!(r.stream.unwrap().segments, [Segment::Range { offset: 0, len: INLINE_BODY_MAX + 1 }]);
+    }
+}
