@@ -10,7 +10,10 @@ use std::time::Duration;
 
 use crate::http::files::MimeOverrides;
 use crate::http::forwarded::Cidr;
+pub use crate::http::forwarded::TrustedHeader;
 use crate::http1::request::{Limits, MAX_HEADERS_CAP};
+pub use crate::log::LogFormat;
+pub use crate::net::activation::MAX_BINDS;
 use crate::site::SiteOptions;
 use crate::util::timer::Timeouts;
 
@@ -78,29 +81,8 @@ pub const DEFAULT_PORT: u16 = 8000;
 /// `--redirect-http` without a port listens on the port `http://` URLs default to.
 pub const REDIRECT_DEFAULT_PORT: u16 = 80;
 
-/// Which header a trusted proxy writes the client into. Only that one is read: the other
-/// passes through the proxy untouched, so its content is the client's own claim.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TrustedHeader {
-    XForwardedFor,
-    Forwarded,
-}
-
-/// Listening addresses per loop (each listener takes a token below the waker's).
-pub const MAX_BINDS: usize = 1024;
-
 /// The largest `--max-head-bytes` / `--max-uri-bytes` accepted.
 pub const MAX_BUFFER_LIMIT: usize = 1024 * 1024;
-
-/// How access-log lines are written: `--log-format`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum LogFormat {
-    /// Combined Log Format, as Apache and nginx write it.
-    #[default]
-    Combined,
-    /// One JSON object per line (for log pipelines), with microsecond times and durations.
-    Json,
-}
 
 /// What the command line asks for.
 #[derive(Debug)]

@@ -30,9 +30,9 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::{Instant, SystemTime};
 
-use crate::config::TrustedHeader;
 use crate::http::date::DateCache;
 use crate::http::forwarded::Cidr;
+use crate::http::forwarded::TrustedHeader;
 use crate::http::plan::Segment;
 use crate::http::status::error_plan;
 use crate::http1::render::{self, Framing, Stream};
@@ -1326,6 +1326,102 @@ mod tests {
         conn.ready(true, false, false);
         assert_eq!(conn.drive(&mut io, &mut s.cx), Status::Wait);
         assert!(io.out.starts_with(b"HTTP/1.1 200 OK\r\n") && io.out.ends_with(b"hello"));
+    }
+
+    /// Jobs queued for a runner instead of run at once: the test is the runner.
+    fn deferred(s: &mut Setup) {
+        s.cx.jobs.deferred = true;
+        std::fs::write(s.dir.join("b.txt"), "bee").unwrap();
+    }
+
+    /// Runs the one queued job, as a pool thread would, and hands its outcome back.
+    fn run_job(s: &mut Setup, conn: &mut Connection) -> Ticket {
+        assert_eq!(s.cx.jobs.queued.len(), 1, "one job queued");
+        let (ticket, job) = s.cx.jobs.queued.pop().unwrap();
+        assert!(conn.job_done(job.run()), "the waiting connection takes its outcome");
+        ticket
+    }
+
+    #[test]
+    fn pipelined_requests_are_answered_in_order_behind_a_job() {
+        let mut s = setup("job-order");
+        deferred(&mut s);
+        s.cx.ticket = Ticket { key: 7, serial: 3 };
+        let mut conn = Connection::new(None, s.cx.now);
+        let two = [GET_A, b"GET /b.txt HTTP/1.1\r\nHost: x\r\n\r\n"].concat();
+        let mut io = Mock { chunks: VecDeque::from([two]), ..Mock::default() };
+        // The root's re-check is due at the first request: a job; nothing is answered.
+        assert_eq!(conn.drive(&mut io, &mut s.cx), Status::Wait);
+        assert!(io.out.is_empty() && conn.is_waiting());
+        assert_eq!(conn.state_name(), "waiting");
+        assert_eq!(conn.deadline(&s.cx.timeouts).0, TimeoutKind::Job, "not the request timeout");
+        assert_eq!(run_job(&mut s, &mut conn), Ticket { key: 7, serial: 3 });
+        // Each cold lookup is one more job; the second request waits behind the first.
+        let mut jobs = 1;
+        while conn.is_waiting() {
+            conn.ready(false, true, false);
+            assert_eq!(conn.drive(&mut io, &mut s.cx), Status::Wait);
+            if conn.is_waiting() {
+                run_job(&mut s, &mut conn);
+                jobs += 1;
+            }
+        }
+        // `SiteOptions::default()` has a TTL of 0: the root is re-checked for each request.
+        assert_eq!(jobs, 4, "the root, a.txt, the root, b.txt");
+        let text = String::from_utf8(io.out.clone()).unwrap();
+        let (first, second) = (text.find("hello").unwrap(), text.find("bee").unwrap());
+        assert!(first < second && responses(&io.out) == 2, "{text}");
+        assert_eq!(conn.state_name(), "idle");
+    }
+
+    #[test]
+    fn a_reset_while_waiting_frees_everything_and_the_late_outcome_is_refused() {
+        let mut s = setup("job-reset");
+        deferred(&mut s);
+        let mut conn = Connection::new(None, s.cx.now);
+        let mut io = Mock { chunks: VecDeque::from([GET_A.to_vec()]), ..Mock::default() };
+        assert_eq!(conn.drive(&mut io, &mut s.cx), Status::Wait);
+        assert!(conn.is_waiting());
+        io.read_error = Some(io::ErrorKind::ConnectionReset);
+        conn.ready(true, false, true);
+        assert_eq!(conn.drive(&mut io, &mut s.cx), Status::Close);
+        assert!(conn.input.buf.is_empty() && conn.output.buf.capacity() == 0, "buffers back in the pools");
+        // The slot's next connection is not waiting: the outcome is dropped, not taken.
+        let (_, job) = s.cx.jobs.queued.pop().unwrap();
+        let mut next = Connection::new(None, s.cx.now);
+        assert!(!next.job_done(job.run()));
+        assert!(!next.is_waiting());
+    }
+
+    #[test]
+    fn a_half_close_while_waiting_still_gets_its_answer() {
+        let mut s = setup("job-eof");
+        deferred(&mut s);
+        let mut conn = Connection::new(None, s.cx.now);
+        let mut io = Mock { chunks: VecDeque::from([GET_A.to_vec()]), eof: true, ..Mock::default() };
+        conn.ready(true, false, true); // The FIN's edge.
+        assert_eq!(conn.drive(&mut io, &mut s.cx), Status::Wait, "EOF does not end a waiting request");
+        assert!(conn.ready.eof);
+        s.cx.trace = Some(Vec::new());
+        while conn.is_waiting() {
+            run_job(&mut s, &mut conn);
+            let status = conn.drive(&mut io, &mut s.cx);
+            if !conn.is_waiting() {
+                assert_eq!(status, Status::Close, "{:?}", s.cx.trace);
+            }
+        }
+        assert!(io.out.starts_with(b"HTTP/1.1 200 OK\r\n") && io.out.ends_with(b"hello"));
+    }
+
+    #[test]
+    fn a_job_that_never_ends_is_a_503_not_a_408() {
+        let mut s = setup("job-timeout");
+        deferred(&mut s);
+        let mut conn = Connection::new(None, s.cx.now);
+        let mut io = Mock { chunks: VecDeque::from([GET_A.to_vec()]), ..Mock::default() };
+        assert_eq!(conn.drive(&mut io, &mut s.cx), Status::Wait);
+        assert_eq!(conn.on_timeout(&mut io, &mut s.cx), Status::Close);
+        assert!(io.out.starts_with(b"HTTP/1.1 503 Service Unavailable\r\n"), "{:?}", String::from_utf8_lossy(&io.out));
     }
 
     #[test]

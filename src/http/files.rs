@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::http1::request::{list_items, parse_decimal, trim_ows};
+use crate::util::text::{list_items, parse_decimal, trim_ows};
 
 /// A media type and whether it is text (and so gets `; charset=utf-8`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

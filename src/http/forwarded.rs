@@ -15,6 +15,14 @@ use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
 
+/// Which header a trusted proxy writes the client into. Only that one is read: the other
+/// passes through the proxy untouched, so its content is the client's own claim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrustedHeader {
+    XForwardedFor,
+    Forwarded,
+}
+
 /// An address block such as `10.0.0.0/8` or `::1/128`; a bare address is a single host.
 ///
 /// IPv4-mapped IPv6 addresses (`::ffff:10.1.2.3`, what a dual-stack socket reports for an

@@ -7,6 +7,8 @@
 use std::fmt;
 use std::mem::MaybeUninit;
 
+use crate::util::text::{list_items, parse_decimal};
+
 /// Size and count limits for one request; every one is a flag (see `config`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -451,30 +453,6 @@ fn is_field(name: &str, lower: &str) -> bool {
 /// (no `chunked` after it) is a framing error (400); before `chunked` it is 501, as is
 /// any coding not listed here.
 const KNOWN_CODINGS: [&[u8]; 5] = [b"gzip", b"x-gzip", b"deflate", b"compress", b"x-compress"];
-
-/// The non-empty items of a comma-separated field value, trimmed of optional whitespace.
-pub fn list_items(value: &[u8]) -> impl Iterator<Item = &[u8]> {
-    value.split(|&b| b == b',').map(trim_ows).filter(|item| !item.is_empty())
-}
-
-/// Strips spaces and tabs (RFC 9110 "OWS") from both ends.
-pub fn trim_ows(mut s: &[u8]) -> &[u8] {
-    while let [b' ' | b'\t', rest @ ..] = s {
-        s = rest;
-    }
-    while let [rest @ .., b' ' | b'\t'] = s {
-        s = rest;
-    }
-    s
-}
-
-/// A non-empty run of ASCII digits that fits in a u64.
-pub fn parse_decimal(s: &[u8]) -> Option<u64> {
-    if s.is_empty() || s.len() > 19 || !s.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    s.iter().try_fold(0u64, |n, &d| n.checked_mul(10)?.checked_add(u64::from(d - b'0')))
-}
 
 /// Consumes a chunked body (RFC 9112 section 7.1) without keeping it: we serve files, so
 /// a body is only read to find where the next pipelined request starts.

@@ -15,7 +15,15 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-pub use crate::config::LogFormat;
+/// How access-log lines are written: `--log-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    /// Combined Log Format, as Apache and nginx write it.
+    #[default]
+    Combined,
+    /// One JSON object per line (for log pipelines), with microsecond times and durations.
+    Json,
+}
 
 use rustix::fs::{FileType, Mode, OFlags};
 

@@ -17,11 +17,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::net::transport::Listener;
 
+/// Listening addresses per loop (each listener takes a token below the waker's).
+pub const MAX_BINDS: usize = 1024;
+
 /// The first descriptor the protocol passes (after stdin, stdout and stderr).
 const FIRST_FD: RawFd = 3;
 
 /// More than this many descriptors is surely a mistake in the environment.
-const MAX_FDS: usize = crate::config::MAX_BINDS;
+const MAX_FDS: usize = MAX_BINDS;
 
 /// The listening sockets the service manager passed.
 #[derive(Debug)]

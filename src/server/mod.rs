@@ -27,7 +27,7 @@ use signal_hook_mio::v1_0::Signals;
 use slab::Slab;
 
 use crate::config::Config;
-use crate::conn::{Connection, Context, Counters, Status};
+use crate::conn::{Connection, Context, Counters, Status, Ticket};
 use crate::log::{AccessLog, Writer};
 use crate::net::activation::Activated;
 use crate::net::tls;
@@ -45,7 +45,7 @@ fn listener_token(i: usize) -> Token {
 
 /// Listener tokens occupy this many values below the waker's.
 /// Listener tokens: every bound or inherited address, plus the `--redirect-http` one.
-const MAX_LISTENERS: usize = crate::config::MAX_BINDS + 1;
+const MAX_LISTENERS: usize = crate::net::activation::MAX_BINDS + 1;
 
 /// The signal source's token (first loop only), just below the listeners'.
 const SIGNALS: Token = Token(usize::MAX - 1 - MAX_LISTENERS);
@@ -478,6 +478,9 @@ struct Slot {
     /// In `yielded`: driven once more this turn by that list, not by its events, so one
     /// connection never gets two quanta in a turn.
     yielded: bool,
+    /// Which connection under this key (the loop's accept count when it came): a job's
+    /// completion names it, so one for a connection that has gone is known as stale.
+    serial: u64,
 }
 
 /// What ran out when idle connections are reaped (for the one warning per episode).
@@ -933,8 +936,9 @@ impl EventLoop {
             (false, true) => Connection::new(peer, self.cx.now).redirecting_to_https(self.https_port),
             (false, false) => Connection::new(peer, self.cx.now),
         };
-        entry.insert(Slot { stream, conn, armed: None, generation: 0, yielded: false });
         self.cx.counters.accepted += 1;
+        let serial = self.cx.counters.accepted;
+        entry.insert(Slot { stream, conn, armed: None, generation: 0, yielded: false, serial });
         if self.cx.trace.is_some() {
             match peer {
                 Some(peer) => eprintln!("trace: conn {key}: accepted from {peer}"),
@@ -958,6 +962,7 @@ impl EventLoop {
             }
             self.handshakes_this_turn += 1;
         }
+        self.cx.ticket = Ticket { key, serial: slot.serial };
         let status = slot.conn.drive(&mut slot.stream, &mut self.cx);
         if handshaking {
             self.note_handshake(key, status);

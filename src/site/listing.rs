@@ -8,8 +8,8 @@ use rustix::fs::{AtFlags, FileType};
 
 use crate::fs::resolve::open_beneath;
 use crate::http::files::media_type;
-use crate::http1::request::{list_items, trim_ows};
 use crate::util::text::encode_path;
+use crate::util::text::{list_items, trim_ows};
 
 /// A folder with more entries than this is listed in part (and says so): the listing is
 /// built in memory, so its size must be bounded.

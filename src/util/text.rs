@@ -13,6 +13,30 @@ pub fn encode_path(path: &str, out: &mut String) {
     }
 }
 
+/// The non-empty items of a comma-separated field value, trimmed of optional whitespace.
+pub fn list_items(value: &[u8]) -> impl Iterator<Item = &[u8]> {
+    value.split(|&b| b == b',').map(trim_ows).filter(|item| !item.is_empty())
+}
+
+/// Strips spaces and tabs (RFC 9110 "OWS") from both ends.
+pub fn trim_ows(mut s: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t', rest @ ..] = s {
+        s = rest;
+    }
+    while let [rest @ .., b' ' | b'\t'] = s {
+        s = rest;
+    }
+    s
+}
+
+/// A non-empty run of ASCII digits that fits in a u64.
+pub fn parse_decimal(s: &[u8]) -> Option<u64> {
+    if s.is_empty() || s.len() > 19 || !s.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    s.iter().try_fold(0u64, |n, &d| n.checked_mul(10)?.checked_add(u64::from(d - b'0')))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
