@@ -113,6 +113,34 @@ fn a_held_read_blocks_its_reader_until_release_while_other_files_are_read() {
 }
 
 #[test]
+fn many_held_reads_do_not_stop_the_rest_of_the_mount() {
+    if !gatefs_available() {
+        return;
+    }
+    // More than libfuse's default of 10 worker threads, and than the kernel's default of 12
+    // background (readahead) requests.
+    const HELD: usize = 16;
+    let fx = Fixture::new();
+    for i in 0..HELD {
+        fx.file(&format!("held/{i}.bin"), Rng::new(i as u64).bytes(64 * 1024));
+    }
+    fx.file("free.txt", "free");
+    let fs = GateFs::mount(&fx.root());
+    fs.hold(Op::Read, "~/held/");
+    let readers: Vec<_> = (0..HELD).map(|i| read_in_thread(&fs.path().join(format!("held/{i}.bin")))).collect();
+    for i in 0..HELD {
+        assert!(fs.wait_held(Op::Read, &format!("/held/{i}.bin"), WITHIN), "read {i} never reached the gate");
+    }
+    assert_eq!(std::fs::read(fs.path().join("free.txt")).unwrap(), b"free");
+    assert!(readers.iter().all(|r| r.try_recv().unwrap_err() == TryRecvError::Empty));
+    fs.release(Op::Read, "~/held/");
+    for (i, r) in readers.iter().enumerate() {
+        let got = r.recv_timeout(WITHIN).expect("a released read did not finish").unwrap();
+        assert_eq!(got, Rng::new(i as u64).bytes(64 * 1024), "file {i}");
+    }
+}
+
+#[test]
 fn opens_stats_and_listings_have_gates_of_their_own() {
     if !gatefs_available() {
         return;

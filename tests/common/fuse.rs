@@ -109,7 +109,7 @@ impl GateFs {
             .arg(&control)
             .arg(&mountpoint)
             // Foreground, multithreaded; auto_unmount: a killed test leaves no mount behind.
-            .args(["-f", "-o", "fsname=gatefs,subtype=gatefs,auto_unmount,max_threads=32"])
+            .args(["-f", "-o", "fsname=gatefs,subtype=gatefs,auto_unmount"])
             .stdin(Stdio::null())
             .stdout(out.try_clone().unwrap())
             .stderr(out)

@@ -8,16 +8,19 @@
  *   gatefs [--delay-read MS] [--delay-open MS] [--delay-getattr MS] [--delay-readdir MS]
  *          BACKING CONTROL_SOCKET MOUNTPOINT [FUSE OPTIONS...]
  *
- * Built against libfuse3's high-level API and run multithreaded (no -s), so one held
- * operation does not hold up the others. Page cache: the mount keeps file data in the
+ * Built against libfuse3's (>= 3.12) high-level API and run multithreaded, up to
+ * MAX_THREADS operations at once, so held operations do not hold up the others. Page cache: the mount keeps file data in the
  * kernel's page cache across opens (kernel_cache), and attributes and names are never cached
  * (timeouts 0), so a change in the backing folder shows at once (a changed size or mtime
  * drops the cached pages: the kernel's auto_inval_data, which libfuse asks for by default).
  */
-#define FUSE_USE_VERSION 31
+/* 3.12: the loop's thread cap can be set (fuse_main's default of 10 would let ten held
+ * operations stop the whole mount). */
+#define FUSE_USE_VERSION 312
 #define _GNU_SOURCE
 
 #include <fuse.h>
+#include <fuse_lowlevel.h>
 
 #include <dirent.h>
 #include <errno.h>
@@ -34,6 +37,9 @@
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
+
+/* Operations in progress at once (held ones included). */
+#define MAX_THREADS 256
 
 enum op { OP_READ, OP_OPEN, OP_GETATTR, OP_READDIR, OP_COUNT };
 static const char *op_names[OP_COUNT] = {"read", "open", "getattr", "readdir"};
@@ -133,7 +139,10 @@ static const char *rel(const char *path) {
 /* ---- the filesystem ---- */
 
 static void *gfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg) {
-    (void)conn;
+    /* Readahead's reads are background requests, 12 at once by default for the whole
+     * mount: held ones would soon stop every other file's readahead. */
+    conn->max_background = 64;
+    conn->congestion_threshold = 48;
     cfg->use_ino = 1;
     cfg->kernel_cache = 1;  /* a file read once stays in the page cache across opens */
     cfg->auto_cache = 0;
@@ -504,9 +513,38 @@ int main(int argc, char **argv) {
         return 1;
     }
     if (start_control(control_path) != 0) return 1;
-    /* fuse_main sees: argv[0] MOUNTPOINT [FUSE OPTIONS...] */
+    /* libfuse sees: argv[0] MOUNTPOINT [FUSE OPTIONS...] (what fuse_main does, but with
+     * the multithreaded loop's thread cap raised). */
     argv[i + 1] = argv[0];
-    int r = fuse_main(argc - (i + 1), argv + i + 1, &gfs_ops, NULL);
+    struct fuse_args args = FUSE_ARGS_INIT(argc - (i + 1), argv + i + 1);
+    struct fuse_cmdline_opts opts;
+    if (fuse_parse_cmdline(&args, &opts) != 0) return 2;
+    if (!opts.mountpoint) {
+        usage();
+        return 2;
+    }
+    int r = 1;
+    struct fuse *f = fuse_new(&args, &gfs_ops, sizeof gfs_ops, NULL);
+    if (f && fuse_mount(f, opts.mountpoint) == 0) {
+        struct fuse_session *se = fuse_get_session(f);
+        if (fuse_daemonize(opts.foreground) == 0 && fuse_set_signal_handlers(se) == 0) {
+            if (opts.singlethread) {
+                r = fuse_loop(f) ? 1 : 0;
+            } else {
+                struct fuse_loop_config *cfg = fuse_loop_cfg_create();
+                fuse_loop_cfg_set_clone_fd(cfg, (unsigned)opts.clone_fd);
+                if (opts.max_idle_threads != UINT_MAX) fuse_loop_cfg_set_idle_threads(cfg, opts.max_idle_threads);
+                fuse_loop_cfg_set_max_threads(cfg, MAX_THREADS);
+                r = fuse_loop_mt(f, cfg) ? 1 : 0;
+                fuse_loop_cfg_destroy(cfg);
+            }
+            fuse_remove_signal_handlers(se);
+        }
+        fuse_unmount(f);
+    }
+    if (f) fuse_destroy(f);
+    free(opts.mountpoint);
+    fuse_opt_free_args(&args);
     unlink(control_path);
     return r;
 }
