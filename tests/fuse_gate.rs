@@ -220,6 +220,15 @@ fn the_delay_applies_to_a_cold_read_and_not_to_a_hot_re_read() {
     assert_eq!(std::fs::read(fs.path().join("later.bin")).unwrap(), &data[..1000]);
     let later = fs.stat(Op::Read, "/later.bin");
     assert!(later.arrived >= 1 && later.delayed == 0, "{later:?}");
+
+    // Opens and stats have delays of their own, and a read's delay is not theirs.
+    assert_eq!(fs.stat(Op::Open, "/later.bin").delayed, 0);
+    fs.set_delay(Op::Open, 5);
+    fs.set_delay(Op::Getattr, 5);
+    assert_eq!(std::fs::read(fs.path().join("later.bin")).unwrap(), &data[..1000]);
+    let (open, getattr) = (fs.stat(Op::Open, "/later.bin"), fs.stat(Op::Getattr, "/later.bin"));
+    assert!(open.delayed >= 1 && getattr.delayed >= 1, "{open:?} {getattr:?}");
+    assert_eq!(fs.stat(Op::Read, "/later.bin"), later, "a hot re-read reached the filesystem");
 }
 
 /// evserve (the real binary) serving a file that lives on the gated mount, at its default
