@@ -4,6 +4,8 @@
 //! - `http`: connect with timeouts, read a response or a head, read to the close;
 //! - `process`: the real binary as a child (start, signal, wait for the exit), /proc counters;
 //! - `bytes`: byte-slice checks (`contains`, `status_of`, `digest`);
+//! - `fuse`: `GateFs`, a real FUSE filesystem over a folder whose reads, opens, stats and
+//!   listings can be delayed or held at a gate (`tests/fusefs/`);
 //! - `rng` and `mock`: a fixed-seed PRNG and an in-memory socket for driving a `Connection`
 //!   (std and evserve only, so the fuzz crate can include them with `#[path]`).
 //!
@@ -11,6 +13,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod bytes;
+pub mod fuse;
 pub mod http;
 pub mod mock;
 pub mod process;
