@@ -39,6 +39,7 @@ pub(crate) mod error;
 pub mod files;
 pub mod forwarded;
 pub mod handler;
+pub mod http2;
 pub(crate) mod listing;
 pub(crate) mod log;
 pub mod privileges;
