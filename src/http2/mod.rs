@@ -12,6 +12,8 @@
 //! sequencing, SETTINGS acknowledgement, stream bookkeeping, scheduling DATA against the
 //! windows) is the caller's job.
 
+pub mod frame;
+
 use std::fmt;
 
 /// A stream identifier: 31 bits, the reserved top bit already cleared.
