@@ -13,6 +13,7 @@
 //! windows) is the caller's job.
 
 pub mod frame;
+pub mod hpack;
 
 use std::fmt;
 
