@@ -12,6 +12,7 @@
 //! sequencing, SETTINGS acknowledgement, stream bookkeeping, scheduling DATA against the
 //! windows) is the caller's job.
 
+pub mod flow;
 pub mod frame;
 pub mod hpack;
 
