@@ -36,6 +36,7 @@ pub(crate) mod conn;
 pub mod fs;
 pub mod http;
 pub mod http1;
+pub mod http2;
 pub(crate) mod log;
 pub mod net;
 pub mod privileges;

@@ -1,0 +1,629 @@
+//! The HPACK decoder (RFC 7541 §3 and §6): one field block (the concatenated HEADERS and
+//! CONTINUATION fragments) in, a header list out, the dynamic table updated along the way.
+//!
+//! It bounds what a peer can make it build: the decoded list is accounted as RFC 9113 counts
+//! SETTINGS_MAX_HEADER_LIST_SIZE (name + value + 32 per field) and by field count. Past either
+//! limit it stops materialising fields but still walks the rest of the block, applying only
+//! what changes the dynamic table, and then reports `ListTooLarge` / `TooManyFields`: the
+//! table stays in sync with the peer's encoder, so the caller can refuse the one request (431,
+//! or RST_STREAM REFUSED_STREAM) and keep the connection. An HPACK bomb (one big entry
+//! referenced thousands of times) therefore costs a few bytes of parsing per reference, not a
+//! copy. Every other error leaves the table unusable and is a connection COMPRESSION_ERROR.
+//!
+//! It does not bound the block itself (the connection limits how much HEADERS+CONTINUATION it
+//! buffers) and does not check HTTP semantics of the fields (pseudo-headers, lowercase names,
+//! forbidden connection headers: RFC 9113 §8.2 belongs to the request layer).
+
+use super::super::{Error, ErrorCode, StreamId};
+use super::huffman::{self, HuffmanError};
+use super::table::{DynamicTable, MAX_TABLE_SIZE, TableError, entry_size};
+
+/// The decoded header list size we accept (our SETTINGS_MAX_HEADER_LIST_SIZE, in §4.1
+/// units): 16 KiB holds any sane request, and bounds memory per stream.
+pub const MAX_HEADER_LIST_SIZE: usize = 16 * 1024;
+
+/// The most fields one header list may have: a request needs a few dozen; more is abuse that
+/// would cost an allocation each.
+pub const MAX_HEADER_FIELDS: usize = 128;
+
+/// The largest integer we decode: every HPACK integer is an index, a length or a table size,
+/// and none of those is meaningful past 32 bits.
+const MAX_INTEGER: u64 = u32::MAX as u64;
+
+/// One decoded field.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Header {
+    /// The name, as sent.
+    pub name: Vec<u8>,
+    /// The value, as sent.
+    pub value: Vec<u8>,
+    /// Sent as "never indexed" (§6.2.3): must stay a literal if forwarded.
+    pub sensitive: bool,
+}
+
+/// Why a field block was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DecodeError {
+    /// The block ends inside a representation.
+    Truncated,
+    /// An integer does not fit 32 bits.
+    IntegerOverflow,
+    /// An index is 0 or past the end of the tables.
+    BadIndex,
+    /// A Huffman string is malformed.
+    Huffman(HuffmanError),
+    /// A dynamic table size update exceeds our SETTINGS_HEADER_TABLE_SIZE.
+    SizeUpdateTooLarge,
+    /// A dynamic table size update comes after a field.
+    SizeUpdateNotFirst,
+    /// The decoded list exceeds `MAX_HEADER_LIST_SIZE` (the table is still consistent).
+    ListTooLarge,
+    /// The list has more than `MAX_HEADER_FIELDS` fields (the table is still consistent).
+    TooManyFields,
+}
+
+impl DecodeError {
+    /// Whether the dynamic table is still in sync, so only this request need be refused.
+    pub fn is_recoverable(self) -> bool {
+        matches!(self, DecodeError::ListTooLarge | DecodeError::TooManyFields)
+    }
+
+    /// The protocol error for a block on `stream_id`: a recoverable limit refuses the stream,
+    /// anything else is a connection COMPRESSION_ERROR.
+    pub fn to_error(self, stream_id: StreamId) -> Error {
+        if self.is_recoverable() {
+            Error::Stream(stream_id, ErrorCode::RefusedStream)
+        } else {
+            Error::Connection(ErrorCode::CompressionError)
+        }
+    }
+}
+
+impl From<TableError> for DecodeError {
+    fn from(e: TableError) -> DecodeError {
+        match e {
+            TableError::BadIndex => DecodeError::BadIndex,
+            TableError::SizeAboveLimit => DecodeError::SizeUpdateTooLarge,
+        }
+    }
+}
+
+/// A cursor over one field block.
+struct Reader<'a> {
+    block: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn peek(&self) -> Option<u8> {
+        self.block.get(self.pos).copied()
+    }
+
+    fn byte(&mut self) -> Result<u8, DecodeError> {
+        let b = self.peek().ok_or(DecodeError::Truncated)?;
+        self.pos = self.pos.saturating_add(1);
+        Ok(b)
+    }
+
+    /// An integer with an N-bit prefix (§5.1).
+    fn integer(&mut self, prefix_bits: u32) -> Result<usize, DecodeError> {
+        let mask = ((1u16 << prefix_bits.clamp(1, 8)) - 1) as u8;
+        let first = self.byte()? & mask;
+        if first < mask {
+            return Ok(usize::from(first));
+        }
+        let mut value = u64::from(mask);
+        let mut shift = 0u32;
+        loop {
+            let b = self.byte()?;
+            value = value.saturating_add(u64::from(b & 0x7f) << shift);
+            if value > MAX_INTEGER {
+                return Err(DecodeError::IntegerOverflow);
+            }
+            if b & 0x80 == 0 {
+                return usize::try_from(value).map_err(|_| DecodeError::IntegerOverflow);
+            }
+            shift += 7;
+            if shift > 28 {
+                // A sixth continuation byte can only be zero padding or overflow.
+                return Err(DecodeError::IntegerOverflow);
+            }
+        }
+    }
+
+    /// A string literal (§5.2); with `skip` it is stepped over undecoded.
+    fn string(&mut self, skip: bool) -> Result<Vec<u8>, DecodeError> {
+        let huffman = self.peek().ok_or(DecodeError::Truncated)? & 0x80 != 0;
+        let len = self.integer(7)?;
+        let end = self.pos.checked_add(len).ok_or(DecodeError::Truncated)?;
+        let raw = self.block.get(self.pos..end).ok_or(DecodeError::Truncated)?;
+        self.pos = end;
+        if skip {
+            return Ok(Vec::new());
+        }
+        if huffman {
+            let mut out = Vec::with_capacity(len.saturating_mul(8) / 5);
+            huffman::decode(raw, &mut out).map_err(DecodeError::Huffman)?;
+            Ok(out)
+        } else {
+            Ok(raw.to_vec())
+        }
+    }
+}
+
+/// The header list being built, and the limits it is held to.
+struct List {
+    headers: Vec<Header>,
+    size: usize,
+    fields: usize,
+    max_size: usize,
+    max_fields: usize,
+    over: Option<DecodeError>,
+}
+
+impl List {
+    /// Whether fields are still being kept (no limit passed yet).
+    fn keeping(&self) -> bool {
+        self.over.is_none()
+    }
+
+    /// Counts a field against the limits; returns whether to keep it.
+    fn admit(&mut self, name: &[u8], value: &[u8]) -> bool {
+        if self.over.is_some() {
+            return false;
+        }
+        self.fields = self.fields.saturating_add(1);
+        self.size = self.size.saturating_add(entry_size(name, value));
+        if self.fields > self.max_fields {
+            self.over = Some(DecodeError::TooManyFields);
+        } else if self.size > self.max_size {
+            self.over = Some(DecodeError::ListTooLarge);
+        }
+        self.keeping()
+    }
+}
+
+/// An HPACK decoder: the dynamic table of one connection's request direction.
+#[derive(Debug)]
+pub struct Decoder {
+    table: DynamicTable,
+    max_list_size: usize,
+    max_fields: usize,
+}
+
+impl Default for Decoder {
+    fn default() -> Self {
+        Decoder::new()
+    }
+}
+
+impl Decoder {
+    /// A decoder with our limits: a 4096-byte table, `MAX_HEADER_LIST_SIZE`,
+    /// `MAX_HEADER_FIELDS`.
+    pub fn new() -> Decoder {
+        Decoder::with_limits(MAX_TABLE_SIZE, MAX_HEADER_LIST_SIZE, MAX_HEADER_FIELDS)
+    }
+
+    /// A decoder with other limits (tests, or a different SETTINGS_HEADER_TABLE_SIZE).
+    pub fn with_limits(table_size: usize, max_list_size: usize, max_fields: usize) -> Decoder {
+        Decoder { table: DynamicTable::new(table_size), max_list_size, max_fields }
+    }
+
+    /// The dynamic table, for inspection.
+    pub fn table(&self) -> &DynamicTable {
+        &self.table
+    }
+
+    /// Decodes one complete field block.
+    pub fn decode(&mut self, block: &[u8]) -> Result<Vec<Header>, DecodeError> {
+        let mut r = Reader { block, pos: 0 };
+        let mut list = List {
+            headers: Vec::new(),
+            size: 0,
+            fields: 0,
+            max_size: self.max_list_size,
+            max_fields: self.max_fields,
+            over: None,
+        };
+        let mut fields_seen = false;
+        while let Some(b) = r.peek() {
+            if b & 0x80 != 0 {
+                // Indexed field (§6.1).
+                let (name, value) = self.table.get(r.integer(7)?)?;
+                if list.admit(name, value) {
+                    list.headers.push(Header { name: name.to_vec(), value: value.to_vec(), sensitive: false });
+                }
+                fields_seen = true;
+            } else if b & 0xc0 == 0x40 {
+                // Literal with incremental indexing (§6.2.1): always decoded, it enters the table.
+                let index = r.integer(6)?;
+                let name = if index == 0 { r.string(false)? } else { self.table.get(index)?.0.to_vec() };
+                let value = r.string(false)?;
+                self.table.insert(&name, &value);
+                if list.admit(&name, &value) {
+                    list.headers.push(Header { name, value, sensitive: false });
+                }
+                fields_seen = true;
+            } else if b & 0xe0 == 0x20 {
+                // Dynamic table size update (§6.3): only before the first field.
+                if fields_seen {
+                    return Err(DecodeError::SizeUpdateNotFirst);
+                }
+                self.table.set_max_size(r.integer(5)?)?;
+            } else {
+                // Literal without indexing (0000) or never indexed (0001) (§6.2.2, §6.2.3).
+                let sensitive = b & 0x10 != 0;
+                let index = r.integer(4)?;
+                let skip = !list.keeping();
+                let name = if index == 0 {
+                    r.string(skip)?
+                } else {
+                    let name = self.table.get(index)?.0;
+                    if skip { Vec::new() } else { name.to_vec() }
+                };
+                let value = r.string(skip)?;
+                if !skip && list.admit(&name, &value) {
+                    list.headers.push(Header { name, value, sensitive });
+                }
+                fields_seen = true;
+            }
+        }
+        match list.over {
+            Some(e) => Err(e),
+            None => Ok(list.headers),
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub(crate) fn hex(s: &str) -> Vec<u8> {
+        let s: String = s.chars().filter(|c| c.is_ascii_hexdigit()).collect();
+        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+    }
+
+    /// One request or response of Appendix C: its hex, its header list, then the dynamic
+    /// table (newest first) and its size after decoding.
+    pub(crate) struct Vector {
+        pub name: &'static str,
+        pub hex: &'static str,
+        pub headers: &'static [(&'static str, &'static str)],
+        pub table: &'static [(&'static str, &'static str)],
+        pub size: usize,
+    }
+
+    const REQ1: &[(&str, &str)] =
+        &[(":method", "GET"), (":scheme", "http"), (":path", "/"), (":authority", "www.example.com")];
+    const REQ2: &[(&str, &str)] = &[
+        (":method", "GET"),
+        (":scheme", "http"),
+        (":path", "/"),
+        (":authority", "www.example.com"),
+        ("cache-control", "no-cache"),
+    ];
+    const REQ3: &[(&str, &str)] = &[
+        (":method", "GET"),
+        (":scheme", "https"),
+        (":path", "/index.html"),
+        (":authority", "www.example.com"),
+        ("custom-key", "custom-value"),
+    ];
+    const REQ_T1: &[(&str, &str)] = &[(":authority", "www.example.com")];
+    const REQ_T2: &[(&str, &str)] = &[("cache-control", "no-cache"), (":authority", "www.example.com")];
+    const REQ_T3: &[(&str, &str)] =
+        &[("custom-key", "custom-value"), ("cache-control", "no-cache"), (":authority", "www.example.com")];
+
+    const DATE1: &str = "Mon, 21 Oct 2013 20:13:21 GMT";
+    const DATE2: &str = "Mon, 21 Oct 2013 20:13:22 GMT";
+    const LOC: &str = "https://www.example.com";
+    const COOKIE: &str = "foo=ASDJKHQKBZXOQWEOPIUAXQWEOIU; max-age=3600; version=1";
+    const RESP1: &[(&str, &str)] =
+        &[(":status", "302"), ("cache-control", "private"), ("date", DATE1), ("location", LOC)];
+    const RESP2: &[(&str, &str)] =
+        &[(":status", "307"), ("cache-control", "private"), ("date", DATE1), ("location", LOC)];
+    const RESP3: &[(&str, &str)] = &[
+        (":status", "200"),
+        ("cache-control", "private"),
+        ("date", DATE2),
+        ("location", LOC),
+        ("content-encoding", "gzip"),
+        ("set-cookie", COOKIE),
+    ];
+    const RESP_T1: &[(&str, &str)] =
+        &[("location", LOC), ("date", DATE1), ("cache-control", "private"), (":status", "302")];
+    const RESP_T2: &[(&str, &str)] =
+        &[(":status", "307"), ("location", LOC), ("date", DATE1), ("cache-control", "private")];
+    const RESP_T3: &[(&str, &str)] = &[("set-cookie", COOKIE), ("content-encoding", "gzip"), ("date", DATE2)];
+
+    /// C.3 and C.4 (requests, 4096-byte table), C.5 and C.6 (responses, 256-byte table):
+    /// each sequence is decoded by one decoder, in order.
+    pub(crate) const SEQUENCES: &[(usize, [Vector; 3])] = &[
+        (
+            4096,
+            [
+                Vector {
+                    name: "C.3.1",
+                    hex: "8286 8441 0f77 7777 2e65 7861 6d70 6c65 2e63 6f6d",
+                    headers: REQ1,
+                    table: REQ_T1,
+                    size: 57,
+                },
+                Vector {
+                    name: "C.3.2",
+                    hex: "8286 84be 5808 6e6f 2d63 6163 6865",
+                    headers: REQ2,
+                    table: REQ_T2,
+                    size: 110,
+                },
+                Vector {
+                    name: "C.3.3",
+                    hex: "8287 85bf 400a 6375 7374 6f6d 2d6b 6579 0c63 7573 746f 6d2d 7661 6c75 65",
+                    headers: REQ3,
+                    table: REQ_T3,
+                    size: 164,
+                },
+            ],
+        ),
+        (
+            4096,
+            [
+                Vector {
+                    name: "C.4.1",
+                    hex: "8286 8441 8cf1 e3c2 e5f2 3a6b a0ab 90f4 ff",
+                    headers: REQ1,
+                    table: REQ_T1,
+                    size: 57,
+                },
+                Vector { name: "C.4.2", hex: "8286 84be 5886 a8eb 1064 9cbf", headers: REQ2, table: REQ_T2, size: 110 },
+                Vector {
+                    name: "C.4.3",
+                    hex: "8287 85bf 4088 25a8 49e9 5ba9 7d7f 8925 a849 e95b b8e8 b4bf",
+                    headers: REQ3,
+                    table: REQ_T3,
+                    size: 164,
+                },
+            ],
+        ),
+        (
+            256,
+            [
+                Vector {
+                    name: "C.5.1",
+                    hex: "4803 3330 3258 0770 7269 7661 7465 611d 4d6f 6e2c 2032 3120 4f63 7420 3230 3133
+                          2032 303a 3133 3a32 3120 474d 546e 1768 7474 7073 3a2f 2f77 7777 2e65 7861 6d70
+                          6c65 2e63 6f6d",
+                    headers: RESP1,
+                    table: RESP_T1,
+                    size: 222,
+                },
+                Vector { name: "C.5.2", hex: "4803 3330 37c1 c0bf", headers: RESP2, table: RESP_T2, size: 222 },
+                Vector {
+                    name: "C.5.3",
+                    hex: "88c1 611d 4d6f 6e2c 2032 3120 4f63 7420 3230 3133 2032 303a 3133 3a32 3220 474d
+                          54c0 5a04 677a 6970 7738 666f 6f3d 4153 444a 4b48 514b 425a 584f 5157 454f 5049
+                          5541 5851 5745 4f49 553b 206d 6178 2d61 6765 3d33 3630 303b 2076 6572 7369 6f6e
+                          3d31",
+                    headers: RESP3,
+                    table: RESP_T3,
+                    size: 215,
+                },
+            ],
+        ),
+        (
+            256,
+            [
+                Vector {
+                    name: "C.6.1",
+                    hex: "4882 6402 5885 aec3 771a 4b61 96d0 7abe 9410 54d4 44a8 2005 9504 0b81 66e0 82a6
+                          2d1b ff6e 919d 29ad 1718 63c7 8f0b 97c8 e9ae 82ae 43d3",
+                    headers: RESP1,
+                    table: RESP_T1,
+                    size: 222,
+                },
+                Vector { name: "C.6.2", hex: "4883 640e ffc1 c0bf", headers: RESP2, table: RESP_T2, size: 222 },
+                Vector {
+                    name: "C.6.3",
+                    hex: "88c1 6196 d07a be94 1054 d444 a820 0595 040b 8166 e084 a62d 1bff c05a 839b d9ab
+                          77ad 94e7 821d d7f2 e6c7 b335 dfdf cd5b 3960 d5af 2708 7f36 72c1 ab27 0fb5 291f
+                          9587 3160 65c0 03ed 4ee5 b106 3d50 07",
+                    headers: RESP3,
+                    table: RESP_T3,
+                    size: 215,
+                },
+            ],
+        ),
+    ];
+
+    fn pairs(headers: &[Header]) -> Vec<(String, String)> {
+        headers
+            .iter()
+            .map(|h| (String::from_utf8(h.name.clone()).unwrap(), String::from_utf8(h.value.clone()).unwrap()))
+            .collect()
+    }
+
+    fn owned(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter().map(|&(n, v)| (n.to_string(), v.to_string())).collect()
+    }
+
+    fn table_of(d: &Decoder) -> Vec<(String, String)> {
+        let t = d.table();
+        let entries: Vec<Header> = (0..t.len())
+            .map(|i| {
+                let (n, v) = t.get(62 + i).unwrap();
+                Header { name: n.to_vec(), value: v.to_vec(), sensitive: false }
+            })
+            .collect();
+        pairs(&entries)
+    }
+
+    #[test]
+    fn rfc_7541_c2_single_representations() {
+        // (name, hex, field, sensitive, table size after)
+        type Case = (&'static str, &'static str, (&'static str, &'static str), bool, usize);
+        let cases: [Case; 4] = [
+            (
+                "C.2.1",
+                "400a 6375 7374 6f6d 2d6b 6579 0d63 7573 746f 6d2d 6865 6164 6572",
+                ("custom-key", "custom-header"),
+                false,
+                55,
+            ),
+            ("C.2.2", "040c 2f73 616d 706c 652f 7061 7468", (":path", "/sample/path"), false, 0),
+            ("C.2.3", "1008 7061 7373 776f 7264 0673 6563 7265 74", ("password", "secret"), true, 0),
+            ("C.2.4", "82", (":method", "GET"), false, 0),
+        ];
+        for (name, block, (n, v), sensitive, size) in cases {
+            let mut d = Decoder::new();
+            let got = d.decode(&hex(block)).unwrap();
+            assert_eq!(got, vec![Header { name: n.into(), value: v.into(), sensitive }], "{name}");
+            assert_eq!(d.table().size(), size, "{name}");
+        }
+    }
+
+    #[test]
+    fn rfc_7541_c3_to_c6_sequences() {
+        for (table_size, vectors) in SEQUENCES {
+            let mut d = Decoder::with_limits(*table_size, MAX_HEADER_LIST_SIZE, MAX_HEADER_FIELDS);
+            for v in vectors {
+                let got = d.decode(&hex(v.hex)).unwrap_or_else(|e| panic!("{}: {e:?}", v.name));
+                assert_eq!(pairs(&got), owned(v.headers), "{}", v.name);
+                assert_eq!(table_of(&d), owned(v.table), "{} table", v.name);
+                assert_eq!(d.table().size(), v.size, "{} size", v.name);
+            }
+        }
+    }
+
+    #[test]
+    fn integers_follow_5_1_and_refuse_overflow() {
+        let cases: [(&[u8], u32, Result<usize, DecodeError>); 8] = [
+            (&[0x0a], 5, Ok(10)),               // C.1.1
+            (&[0x1f, 0x9a, 0x0a], 5, Ok(1337)), // C.1.2
+            (&[0x2a], 8, Ok(42)),               // C.1.3
+            (&[0x1f, 0x00], 5, Ok(31)),         // the prefix filled exactly
+            (&[0x1f], 5, Err(DecodeError::Truncated)),
+            (&[0x1f, 0x80], 5, Err(DecodeError::Truncated)),
+            (&[0x1f, 0xff, 0xff, 0xff, 0xff, 0x0f], 5, Err(DecodeError::IntegerOverflow)),
+            (&[0x1f, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00], 5, Err(DecodeError::IntegerOverflow)),
+        ];
+        for (bytes, prefix, want) in cases {
+            let mut r = Reader { block: bytes, pos: 0 };
+            assert_eq!(r.integer(prefix), want, "{bytes:02x?}");
+        }
+        // The largest value that fits 32 bits: 2^32-1 = 31 + 0xffff_ffe0.
+        let mut r = Reader { block: &[0x1f, 0xe0, 0xff, 0xff, 0xff, 0x0f], pos: 0 };
+        assert_eq!(r.integer(5), Ok(u32::MAX as usize));
+    }
+
+    #[test]
+    fn malformed_blocks_are_compression_errors() {
+        let cases: [(&str, &str, DecodeError); 11] = [
+            ("index 0", "80", DecodeError::BadIndex),
+            ("index past static, empty dynamic", "be", DecodeError::BadIndex),
+            ("literal name index past end", "7f 00 01 61", DecodeError::BadIndex),
+            ("truncated integer", "ff", DecodeError::Truncated),
+            ("truncated name", "40 05 61 62", DecodeError::Truncated),
+            ("truncated value", "00 01 61 05 62", DecodeError::Truncated),
+            ("missing value", "04", DecodeError::Truncated),
+            ("huge string length", "00 7f ff ff ff ff 0f", DecodeError::IntegerOverflow),
+            ("size update above limit", "3f e2 1f", DecodeError::SizeUpdateTooLarge),
+            ("size update after a field", "82 20", DecodeError::SizeUpdateNotFirst),
+            ("bad huffman padding", "00 81 18 00", DecodeError::Huffman(HuffmanError::PaddingNotOnes)),
+        ];
+        for (name, block, want) in cases {
+            let mut d = Decoder::new();
+            assert_eq!(d.decode(&hex(block)), Err(want), "{name}");
+            assert!(!want.is_recoverable());
+            assert_eq!(want.to_error(1), Error::Connection(ErrorCode::CompressionError));
+        }
+    }
+
+    #[test]
+    fn size_updates_at_the_start_are_applied() {
+        let mut d = Decoder::new();
+        d.decode(&hex("40 01 61 01 62")).unwrap();
+        assert_eq!(d.table().len(), 1);
+        // Two updates (to 0, then to 4096) then a field: the table was emptied.
+        assert_eq!(d.decode(&hex("20 3f e1 1f 82")).unwrap().len(), 1);
+        assert_eq!((d.table().len(), d.table().max_size()), (0, 4096));
+    }
+
+    #[test]
+    fn hpack_bomb_is_refused_cheaply_and_keeps_the_table() {
+        // One 4000-byte value in the table, then referenced 10 000 times.
+        let mut block = vec![0x40, 0x01, b'x', 0x7f, 0xa1, 0x1e]; // value length 127 + 3873 = 4000
+        block.extend(std::iter::repeat_n(b'v', 4000));
+        block.extend(std::iter::repeat_n(0xbe, 10_000));
+        // An insertion after the limit is still applied.
+        block.extend_from_slice(&hex("40 01 79 01 7a"));
+        let mut d = Decoder::new();
+        assert_eq!(d.decode(&block), Err(DecodeError::ListTooLarge));
+        assert!(DecodeError::ListTooLarge.is_recoverable());
+        assert_eq!(DecodeError::ListTooLarge.to_error(7), Error::Stream(7, ErrorCode::RefusedStream));
+        assert_eq!(d.table().len(), 2, "x (4033 bytes) and y: z (34) both fit in 4096");
+        assert_eq!(d.table().get(62), Ok((&b"y"[..], &b"z"[..])));
+        assert_eq!(d.table().size(), 4033 + 34);
+        // The connection goes on: the next block decodes against the same table.
+        let next = d.decode(&hex("82 be")).unwrap();
+        assert_eq!(pairs(&next), owned(&[(":method", "GET"), ("y", "z")]));
+        assert_eq!(d.decode(&hex("bf")).map(|h| h[0].value.len()), Ok(4000));
+    }
+
+    #[test]
+    fn too_many_fields_is_refused_and_literals_after_it_are_skipped() {
+        let mut block = vec![0x82; MAX_HEADER_FIELDS + 1];
+        block.extend_from_slice(&hex("00 01 61 81 18")); // skipped undecoded: its bad Huffman goes unseen
+        block.extend_from_slice(&hex("40 01 61 01 62"));
+        let mut d = Decoder::new();
+        assert_eq!(d.decode(&block), Err(DecodeError::TooManyFields));
+        assert_eq!(d.table().len(), 1);
+        let mut d = Decoder::new();
+        assert_eq!(d.decode(&[0x82; MAX_HEADER_FIELDS]).map(|h| h.len()), Ok(MAX_HEADER_FIELDS));
+    }
+
+    #[test]
+    fn list_size_counts_32_per_field() {
+        // 16384 / (":method" 7 + "GET" 3 + 32 = 42) = 390.1: 390 fields fit, 391 do not.
+        let mut d = Decoder::with_limits(4096, MAX_HEADER_LIST_SIZE, usize::MAX);
+        assert!(d.decode(&vec![0x82; 390]).is_ok());
+        assert_eq!(d.decode(&vec![0x82; 391]), Err(DecodeError::ListTooLarge));
+    }
+
+    /// xorshift64: a deterministic byte source for the no-panic test.
+    fn xorshift(state: &mut u64) -> u64 {
+        *state ^= *state << 13;
+        *state ^= *state >> 7;
+        *state ^= *state << 17;
+        *state
+    }
+
+    #[test]
+    fn never_panics_on_truncations_or_random_bytes() {
+        for (table_size, vectors) in SEQUENCES {
+            let mut primed = Decoder::with_limits(*table_size, MAX_HEADER_LIST_SIZE, MAX_HEADER_FIELDS);
+            for v in vectors {
+                let block = hex(v.hex);
+                for cut in 0..block.len() {
+                    let _ = Decoder::new().decode(&block[..cut]);
+                    let _ = Decoder::new().decode(&block[cut..]);
+                }
+                primed.decode(&block).unwrap();
+            }
+        }
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        for round in 0..20_000 {
+            let len = (xorshift(&mut state) % 48) as usize;
+            let mut bytes: Vec<u8> = (0..len).map(|_| xorshift(&mut state) as u8).collect();
+            if round % 2 == 0 {
+                // Start like a field more often than chance would.
+                if let Some(first) = bytes.first_mut() {
+                    *first = [0x82, 0x40, 0x00, 0x10, 0x20, 0xbe][round % 6];
+                }
+            }
+            let mut d = Decoder::with_limits(256, 512, 8);
+            let _ = d.decode(&bytes);
+            assert!(d.table().size() <= d.table().max_size());
+        }
+    }
+}
