@@ -1,33 +1,27 @@
-//! evserve: a static-file HTTP/1.x server whose whole life is one non-blocking event loop.
+//! evserve: a static-file HTTP server whose whole life is non-blocking event loops, one per
+//! worker, each owning its connections.
 //!
 //! ```text
 //! listener readable -> accept until WouldBlock -> Connection into the Slab (token = key)
-//! socket readable   -> read until WouldBlock -> request::parse -> handler::respond
-//!                      -> response head (+ small body) into the output buffer
+//! socket readable   -> read until WouldBlock -> http1::request::parse -> RequestView
+//!                      -> Site::plan: Ready(plan) | Pending(job) (the connection waits)
+//!                      -> http1::render: head (+ small body) into the output buffer
 //! socket writable   -> write the buffer, then the file body (sendfile) until done or WouldBlock
 //! response done     -> keep-alive: parse what is already buffered, then wait | close
 //! timers            -> poll timeout = earliest deadline; expire slow or idle connections
 //! Ctrl-C            -> Waker -> stop accepting, drain in-flight responses, exit 0
 //! ```
 //!
-//! The dependency graph runs one way (`tests/modules.rs` fails on a cycle):
+//! The layers, each a folder using only those before it (`tests/modules.rs` checks):
+//! `util` < `http` < `http2` < `fs` < `site` < `net` < `http1` < `log` < `conn` < `config` <
+//! `server` < `privileges`, `main`.
 //!
-//! ```text
-//! main -> config, server, activation, privileges
-//! server -> transport, connection, timer, handler (Site), log (AccessLog), config, tls, activation
-//! transport -> tls; activation -> transport, config
-//! connection -> request, log, handler, redirect, response, timer, transport (the trait), proxy,
-//!               forwarded, config, error
-//! handler -> resolve, cache -> {files, resolve, response}, listing, request, response, config, text
-//! request -> resolve; files -> request; log -> config; config -> files, forwarded, request, timer
-//! ```
-//!
-//! `server`, `transport` and `tls` (its `Socket` impl for mio's stream) are the only modules
-//! that touch mio; `connection` is generic
-//! over `transport::Transport` so its state machine is unit-tested with scripted I/O.
-//! The public modules are what the binary, the tests, the benches and the fuzz targets
-//! use; the rest is internal, and `testing` re-exports the few internals tests drive.
-// No unsafe code, but for one setsockopt that rustix does not wrap (`transport::set_defer_accept`)
+//! `server`, `net::transport` and `net::tls` (its `Socket` impl for mio's stream) are the only
+//! modules that touch mio; `conn` is generic over `net::transport::Transport`, so its state
+//! machine is unit-tested with scripted I/O. The public modules are what the binary, the
+//! tests, the benches and the fuzz targets use; the rest is internal, and `testing`
+//! re-exports the few internals tests drive.
+// No unsafe code, but for one setsockopt that rustix does not wrap (`net::transport::set_defer_accept`)
 // and taking the descriptors and variables of socket activation (`activation`).
 #![deny(unsafe_code)]
 

@@ -733,8 +733,8 @@ impl Connection {
         if cx.log.is_some() {
             let streamed: u64 = rendered.stream.iter().flat_map(|s| &s.segments).map(Segment::size).sum();
             let total = (self.output.buf.len() - queued_before) as u64 + streamed;
-            let record = record_of(self.client(&req, cx), &req, status, self.request_started(cx.now));
-            self.log.queued(cx.log.as_mut(), Some(&record), total, rendered.body_len);
+            let record = record_of(self.client(&req, cx), Some(&req), status, self.request_started(cx.now));
+            self.log.queued(cx.log.as_mut(), 0, Some(&record), total, rendered.body_len);
         }
         self.output.stream = rendered.stream;
         self.begin_response(head_len, status, framing.close || rendered.failed, cx);
@@ -824,7 +824,7 @@ impl Connection {
         if interim {
             const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
             self.output.buf.extend_from_slice(CONTINUE);
-            self.log.queued(cx.log.as_mut(), None, CONTINUE.len() as u64, 0);
+            self.log.queued(cx.log.as_mut(), 0, None, CONTINUE.len() as u64, 0);
         }
         self.phase = Phase::Body { head_len, discard: BodyDiscard::new(framing) };
     }
@@ -880,18 +880,9 @@ impl Connection {
         let body_len =
             render::render(error_plan(status, why, false), cx.date.get(), framing, &mut self.output.buf).body_len;
         if cx.log.is_some() {
-            let record = Record {
-                peer: self.peer,
-                method: None,
-                target: "",
-                minor_version: 1,
-                status,
-                referer: None,
-                user_agent: None,
-                started: self.request_started(cx.now),
-            };
+            let record = record_of(self.peer, None, status, self.request_started(cx.now));
             let total = (self.output.buf.len() - queued_before) as u64;
-            self.log.queued(cx.log.as_mut(), Some(&record), total, body_len);
+            self.log.queued(cx.log.as_mut(), 0, Some(&record), total, body_len);
         }
         self.input.start = self.input.end;
         self.phase = Phase::Head;
@@ -1043,7 +1034,7 @@ impl Connection {
     /// write-stall deadline back.
     fn progress(&mut self, n: usize, cx: &mut Context) {
         cx.counters.bytes_sent += n as u64;
-        self.log.sent(cx.log.as_mut(), n as u64);
+        self.log.sent_in_order(cx.log.as_mut(), n as u64);
         self.wire_moved(cx);
     }
 
@@ -1170,20 +1161,26 @@ impl Connection {
     }
 }
 
-/// The access log's view of a parsed request and its status.
-fn record_of<'r>(peer: Option<SocketAddr>, req: &request::Request<'r>, status: u16, started: Instant) -> Record<'r> {
-    let target = match req.target {
-        request::Target::Path(p) => p,
-        request::Target::Asterisk => "*",
+/// The access log's view of a request (None: it did not parse) and its status.
+fn record_of<'r>(
+    peer: Option<SocketAddr>,
+    req: Option<&request::Request<'r>>,
+    status: u16,
+    started: Instant,
+) -> Record<'r> {
+    let target = match req.map(|r| r.target) {
+        Some(request::Target::Path(p)) => p,
+        Some(request::Target::Asterisk) => "*",
+        None => "",
     };
     Record {
         peer,
-        method: Some(req.method),
+        method: req.map(|r| r.method),
         target,
-        minor_version: req.minor_version,
+        minor_version: req.map_or(1, |r| r.minor_version),
         status,
-        referer: req.fields.referer,
-        user_agent: req.fields.user_agent,
+        referer: req.and_then(|r| r.fields.referer),
+        user_agent: req.and_then(|r| r.fields.user_agent),
         started,
     }
 }

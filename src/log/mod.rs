@@ -406,64 +406,88 @@ impl AccessLog {
     }
 }
 
-/// Access-log lines of responses still being sent of one connection (only with `--access-log`). Byte offsets
-/// over the connection's life tell when a response has left, and how much of it. Boxed,
-/// and absent without a log, so a connection pays one pointer for it.
+/// Access-log lines of the responses one connection is still sending (only with
+/// `--access-log`). Each response counts its own bytes, so its line is written when its
+/// own last byte has left, however the protocol interleaves them: HTTP/1 sends responses
+/// one after another (`sent_in_order`), HTTP/2 will name the stream (`sent`). Boxed, and
+/// absent without a log, so a connection pays one pointer for it.
 #[derive(Debug, Default)]
-pub(crate) struct ResponseLog(Option<Box<LogLines>>);
+pub(crate) struct ResponseLog(Option<Box<VecDeque<LogEntry>>>);
 
-#[derive(Debug, Default)]
-struct LogLines {
-    pending: VecDeque<LogEntry>,
-    /// Bytes queued for sending so far, and bytes sent.
-    queued: u64,
+/// One response's line (none for an interim 100) and its bytes.
+#[derive(Debug)]
+struct LogEntry {
+    /// Which response: HTTP/1 numbers them, HTTP/2 will use the stream.
+    id: u32,
+    line: Option<Pending>,
+    head: u64,
+    total: u64,
     sent: u64,
 }
 
-/// One response's line and where its bytes lie in the connection's output.
-#[derive(Debug)]
-struct LogEntry {
-    line: Pending,
-    start: u64,
-    head: u64,
-    end: u64,
-}
-
 impl ResponseLog {
-    /// Notes `total` bytes queued for sending, `body` of them a body; with a record they
-    /// are that response's, and its line is written once they have all left.
-    pub(crate) fn queued(&mut self, log: Option<&mut AccessLog>, record: Option<&Record>, total: u64, body: u64) {
+    /// Notes the response `id`: `total` bytes queued for sending, `body` of them a body;
+    /// with a record its line is written once they have all left.
+    pub(crate) fn queued(
+        &mut self,
+        log: Option<&mut AccessLog>,
+        id: u32,
+        record: Option<&Record>,
+        total: u64,
+        body: u64,
+    ) {
         let Some(access_log) = log else { return };
-        let lines = self.0.get_or_insert_with(Default::default);
-        let start = lines.queued;
-        lines.queued += total;
-        if let Some(record) = record {
-            let line = access_log.begin(record, SystemTime::now());
-            debug_assert!(body <= total, "a response's body is part of its bytes");
-            let head = total.saturating_sub(body);
-            lines.pending.push_back(LogEntry { line, start, head, end: lines.queued });
+        debug_assert!(body <= total, "a response's body is part of its bytes");
+        let line = record.map(|r| access_log.begin(r, SystemTime::now()));
+        let entries = self.0.get_or_insert_with(Default::default);
+        entries.push_back(LogEntry { id, line, head: total.saturating_sub(body), total, sent: 0 });
+    }
+
+    /// `n` more bytes of response `id` left: its line is written once all have.
+    #[cfg_attr(not(test), allow(dead_code))] // For HTTP/2's streams.
+    pub(crate) fn sent(&mut self, log: Option<&mut AccessLog>, id: u32, n: u64) {
+        let (Some(entries), Some(access_log)) = (&mut self.0, log) else { return };
+        let Some(at) = entries.iter().position(|e| e.id == id) else { return };
+        let e = &mut entries[at];
+        e.sent = (e.sent + n).min(e.total);
+        if e.sent == e.total
+            && let Some(e) = entries.remove(at)
+        {
+            finish(access_log, e, Instant::now());
         }
     }
 
-    /// `n` more bytes left: writes the lines of the responses they completed.
-    pub(crate) fn sent(&mut self, log: Option<&mut AccessLog>, n: u64) {
-        let (Some(lines), Some(access_log)) = (&mut self.0, log) else { return };
-        lines.sent += n;
-        while lines.pending.front().is_some_and(|e| e.end <= lines.sent) {
-            let e = lines.pending.pop_front().expect("checked");
-            access_log.finish(e.line, e.end - e.start - e.head, Instant::now());
+    /// `n` more bytes left of responses sent one after another (HTTP/1): they complete
+    /// the oldest first.
+    pub(crate) fn sent_in_order(&mut self, log: Option<&mut AccessLog>, mut n: u64) {
+        let (Some(entries), Some(access_log)) = (&mut self.0, log) else { return };
+        while let Some(e) = entries.front_mut() {
+            let take = n.min(e.total - e.sent);
+            e.sent += take;
+            n -= take;
+            if e.sent < e.total {
+                break;
+            }
+            let e = entries.pop_front().expect("checked");
+            finish(access_log, e, Instant::now());
         }
     }
 
     /// The connection ends: writes the lines of responses cut short, with the body bytes
     /// that did leave.
     pub(crate) fn abandon(&mut self, log: Option<&mut AccessLog>) {
-        let (Some(lines), Some(access_log)) = (self.0.take(), log) else { return };
+        let (Some(entries), Some(access_log)) = (self.0.take(), log) else { return };
         let now = Instant::now();
-        for e in lines.pending {
-            let sent = lines.sent.saturating_sub(e.start).min(e.end - e.start).saturating_sub(e.head);
-            access_log.finish(e.line, sent, now);
+        for e in *entries {
+            finish(access_log, e, now);
         }
+    }
+}
+
+/// Writes a response's line with the body bytes that left.
+fn finish(log: &mut AccessLog, e: LogEntry, now: Instant) {
+    if let Some(line) = e.line {
+        log.finish(line, e.sent.saturating_sub(e.head), now);
     }
 }
 
@@ -626,6 +650,42 @@ mod tests {
         }
     }
 
+    /// Responses interleaved on one connection (HTTP/2 streams) each log when their own
+    /// last byte has left, with their own body bytes; HTTP/1's in-order accounting and a
+    /// cut-short response agree.
+    #[test]
+    fn each_response_logs_when_its_own_bytes_have_left() {
+        let (mut log, mut reader) = pipe_log();
+        let record = |target| Record {
+            peer: None,
+            method: Some("GET"),
+            target,
+            minor_version: 1,
+            status: 200,
+            referer: None,
+            user_agent: None,
+            started: Instant::now(),
+        };
+        let mut lines = ResponseLog::default();
+        lines.queued(Some(&mut log), 1, Some(&record("/one")), 100, 90);
+        lines.queued(Some(&mut log), 3, Some(&record("/three")), 50, 40);
+        lines.sent(Some(&mut log), 3, 50);
+        lines.sent(Some(&mut log), 1, 60);
+        assert!(log.flush().is_none());
+        let text = String::from_utf8(drain(&mut reader)).unwrap();
+        assert!(text.contains("GET /three HTTP/1.1\" 200 40 ") && !text.contains("/one"), "{text}");
+        lines.sent(Some(&mut log), 1, 40);
+        lines.queued(Some(&mut log), 0, None, 25, 0); // An interim 100: no line.
+        lines.queued(Some(&mut log), 0, Some(&record("/in-order")), 30, 20);
+        lines.sent_in_order(Some(&mut log), 35);
+        lines.abandon(Some(&mut log));
+        assert!(log.flush().is_none());
+        let text = String::from_utf8(drain(&mut reader)).unwrap();
+        assert!(text.contains("GET /one HTTP/1.1\" 200 90 "), "{text}");
+        assert!(text.contains("GET /in-order HTTP/1.1\" 200 - "), "its 10 head bytes left, none of its body: {text}");
+        assert_eq!(text.lines().count(), 2);
+    }
+
     #[test]
     fn a_stalled_pipe_keeps_order_and_drops_whole_lines_once_full() {
         const LINES: usize = 2000;
@@ -729,13 +789,13 @@ mod tests {
         };
         let mut lines = ResponseLog::default();
         // An interim 100 (no line), then two responses of 50-byte heads and 100-byte bodies.
-        lines.queued(Some(&mut log), None, 25, 0);
-        lines.queued(Some(&mut log), Some(&record), 150, 100);
-        lines.queued(Some(&mut log), Some(&record), 150, 100);
-        lines.sent(Some(&mut log), 174);
+        lines.queued(Some(&mut log), 0, None, 25, 0);
+        lines.queued(Some(&mut log), 0, Some(&record), 150, 100);
+        lines.queued(Some(&mut log), 0, Some(&record), 150, 100);
+        lines.sent_in_order(Some(&mut log), 174);
         assert!(log.flush().is_none());
         assert!(drain(&mut reader).is_empty(), "the first response lacks its last byte");
-        lines.sent(Some(&mut log), 1 + 60);
+        lines.sent_in_order(Some(&mut log), 1 + 60);
         assert!(log.flush().is_none());
         let first = String::from_utf8(drain(&mut reader)).unwrap();
         assert!(first.contains("\" 200 100 "), "{first}");
