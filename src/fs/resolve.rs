@@ -41,7 +41,7 @@ pub struct Resolved<'a> {
 /// (`http://h?q`, see `request::Target::Path`): its path is `/` (RFC 9110 section 4.2.3).
 ///
 /// ```
-/// use evserve::resolve::{Reject, resolve_target};
+/// use evserve::fs::resolve::{Reject, resolve_target};
 /// let r = resolve_target("/docs/../caf%C3%A9/?lang=fr", false).unwrap();
 /// assert_eq!((&*r.path, r.dir_form, r.query), ("café", true, Some("lang=fr")));
 /// assert!(matches!(resolve_target("/%2e%2e/etc/passwd", false), Err(Reject::BadRequest(_))));
