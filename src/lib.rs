@@ -38,6 +38,7 @@ pub mod http;
 pub mod http1;
 pub(crate) mod log;
 pub mod net;
+pub mod pool;
 pub mod privileges;
 pub mod server;
 pub mod site;
