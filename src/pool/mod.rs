@@ -321,3 +321,5 @@ impl<Tag, T> Shared<Tag, T> {
     }
 }
 
+#[cfg(test)]
+mod tests;
