@@ -100,8 +100,8 @@ pub struct Stats {
 /// asked (the server's is a slab key and serial); `T` is what a job returns.
 pub struct Pool<Tag: Send + 'static, T: Send + 'static> {
     shared: Arc<Shared<Tag, T>>,
-    /// The threads spawned, by slot; emptied by shutdown.
-    threads: Vec<(usize, JoinHandle<()>)>,
+    /// The threads spawned, indexed by slot; emptied by shutdown.
+    threads: Vec<JoinHandle<()>>,
     join_within: Duration,
 }
 
@@ -178,11 +178,13 @@ impl<Tag: Send + 'static, T: Send + 'static> Pool<Tag, T> {
             }
             let shared = Arc::clone(&pool.shared);
             match thread::Builder::new().name(format!("{name}-{slot}")).spawn(move || worker::run(&shared, slot)) {
-                Ok(handle) => pool.threads.push((slot, handle)),
+                Ok(handle) => pool.threads.push(handle),
                 Err(e) => {
                     let mut state = pool.shared.lock_state();
                     state.alive -= 1;
                     state.exited[slot] = true;
+                    // Released before `pool` drops (and stops) on the way out.
+                    drop(state);
                     return Err(e);
                 }
             }
@@ -267,10 +269,10 @@ impl<Tag: Send + 'static, T: Send + 'static> Pool<Tag, T> {
         let exited = state.exited.clone();
         drop(state);
 
-        for (slot, handle) in self.threads.drain(..) {
+        for (slot, handle) in self.threads.drain(..).enumerate() {
             if exited[slot] {
-                // Out of its loop: only returning remains. A worker cannot panic (jobs
-                // are caught), so there is no payload to look at.
+                // Out of its loop: only returning remains. Jobs' panics are caught, so an
+                // error here could only be a `wake` that broke its promise: nothing to do.
                 let _ = handle.join();
             }
             // Else the handle drops: the thread is detached and ends, with its job, on its own.
