@@ -33,6 +33,7 @@ pub mod http1;
 pub mod http2;
 pub(crate) mod log;
 pub mod net;
+pub mod pool;
 pub mod privileges;
 pub mod server;
 pub mod site;
