@@ -267,9 +267,8 @@ fn evserve_serves_a_file_through_the_mount_byte_exact() {
 
 /// The proof of the off-loop file pool: while one download's read of a cold file is stuck
 /// at the gate, the event loop keeps serving a hot file on another connection; released, the
-/// cold download completes byte-exact. Today the loop itself waits in that read.
+/// cold download completes byte-exact (the read is a pool thread's, not the loop's).
 #[test]
-#[ignore = "needs the off-loop pool (issue 18)"]
 fn a_held_cold_read_does_not_stop_the_loop_serving_hot_files() {
     if !gatefs_available() {
         return;

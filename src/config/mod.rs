@@ -52,6 +52,8 @@ pub struct Config {
     pub cache_ttl: Duration,
     /// Independent loops, each with its own SO_REUSEPORT listener.
     pub workers: usize,
+    /// Threads per loop for work that may wait on a disk (0: on the loop).
+    pub io_threads: usize,
     pub stats: Option<Duration>,
     pub trace: bool,
     /// Switch to this user (and `group`, or the user's own) once the ports are bound.
@@ -230,6 +232,22 @@ pub static FLAGS: &[Flag] = &[
                     .filter(|n| (1..=1024).contains(n))
                     .ok_or(format!("expected 1 to 1024 or auto, got {v:?}"))?
             };
+            Ok(())
+        }),
+    },
+    Flag {
+        long: "io-threads",
+        short: None,
+        value: Some("N"),
+        help: "threads per loop for the work that may wait on a disk (opens, stats,\nreads that miss the page cache, listings), so the loop never\ndoes; 0: that work runs on the loop",
+        default: Some("32"),
+        default_text: None,
+        section: Section::Listening,
+        action: Action::Value(|d, v| {
+            d.config.io_threads = number(v)?;
+            if d.config.io_threads > 1024 {
+                return Err(format!("at most 1024, got {}", d.config.io_threads));
+            }
             Ok(())
         }),
     },
@@ -711,6 +729,7 @@ impl Draft {
             drain_timeout: Duration::ZERO,
             cache_ttl: Duration::ZERO,
             workers: 1,
+            io_threads: 32,
             stats: None,
             trace: false,
             user: None,

@@ -36,14 +36,18 @@ use crate::http::forwarded::TrustedHeader;
 use crate::http::plan::Segment;
 use crate::http::status::error_plan;
 use crate::http1::render::{self, Framing, Stream};
+
+mod work;
 use crate::http1::request::{self, BodyDiscard, BodyFraming, Discarded, Limits, ParseError};
 use crate::log::{AccessLog, Record, ResponseLog};
 use crate::net::proxy;
 use crate::net::transport::Transport;
 use crate::site::redirect;
-use crate::site::{Done, Job, Planned, Site};
+use crate::site::{Job, Planned, Site};
 use crate::util::error::{interrupted, would_block};
 use crate::util::timer::{TimeoutKind, Timeouts};
+use work::ReadAhead;
+pub use work::{Finished, Work};
 
 /// Most bytes (head, small bodies and file data alike) one connection may send per loop
 /// turn before it yields to the others.
@@ -196,8 +200,8 @@ pub struct Ticket {
 pub struct Jobs {
     /// Queue jobs instead of running them at once.
     pub deferred: bool,
-    /// Jobs waiting for a runner, with the connection that waits for each.
-    pub queued: Vec<(Ticket, Job)>,
+    /// Work waiting for a runner, with the connection that waits for each.
+    pub queued: Vec<(Ticket, Work)>,
 }
 
 impl Context {
@@ -249,7 +253,7 @@ enum Phase {
     BodyDone,
     /// The plan for the head at the front of the input waits for a job; its outcome, once
     /// handed back, is here. Later (pipelined) requests wait behind it.
-    Waiting { done: Option<Box<Done>> },
+    Waiting { done: Option<Box<crate::site::Done>> },
     /// Sent an error and half-closed; reading and dropping what the client still sends so
     /// that closing does not reset the connection before the client reads the error.
     Linger { dropped: u64 },
@@ -280,6 +284,8 @@ enum Flush {
     Yield,
     /// The peer is gone or the file shrank: abandon the connection.
     Failed,
+    /// The body's next bytes are being read into the page cache by the pool.
+    Reading,
 }
 
 /// What one write or sendfile call did, its errors sorted out (see `Connection::sent`).
@@ -389,7 +395,7 @@ struct Output {
     buf: Vec<u8>,
     written: usize,
     /// The streamed rest of the current response, after `buf`.
-    stream: Option<Stream>,
+    stream: Option<Box<FileBody>>,
     /// The transport holds bytes of its own to send (`Transport::wants_write`), as of the
     /// last look.
     below: bool,
@@ -410,12 +416,12 @@ impl Output {
 
     /// Body bytes follow the buffered ones at once (so the head may be corked).
     fn file_follows(&self) -> bool {
-        self.stream.as_ref().is_some_and(|b| !b.segments.is_empty())
+        self.stream.as_ref().is_some_and(|b| !b.stream.segments.is_empty())
     }
 
     /// `n` bytes of the front file segment went out.
     fn file_sent(&mut self, n: usize) {
-        if let Some(Segment::Range { offset, len }) = self.stream.as_mut().and_then(|b| b.segments.front_mut()) {
+        if let Some(Segment::Range { offset, len }) = self.stream.as_mut().and_then(|b| b.stream.segments.front_mut()) {
             *offset += n as u64;
             *len -= n as u64;
         }
@@ -425,6 +431,14 @@ impl Output {
         self.written = 0;
         buffers.give_output(std::mem::take(&mut self.buf));
     }
+}
+
+/// A body streamed from a file, and what is known of its bytes in the page cache. Boxed:
+/// only a response that streams pays for it.
+#[derive(Debug)]
+struct FileBody {
+    stream: Stream,
+    ahead: ReadAhead,
 }
 
 /// Readiness as last reported and not yet used up.
@@ -573,6 +587,7 @@ impl Connection {
                     Flush::Blocked => return Status::Wait,
                     Flush::Yield => return Status::Yield,
                     Flush::Failed => return Status::Close,
+                    Flush::Reading => return Status::Wait,
                 }
                 // A client that pipelines without end and reads as fast must not keep this
                 // one drive going forever: its quantum counts every byte sent.
@@ -736,7 +751,7 @@ impl Connection {
             let record = record_of(self.client(&req, cx), Some(&req), status, self.request_started(cx.now));
             self.log.queued(cx.log.as_mut(), 0, Some(&record), total, rendered.body_len);
         }
-        self.output.stream = rendered.stream;
+        self.output.stream = rendered.stream.map(|stream| Box::new(FileBody { stream, ahead: ReadAhead::default() }));
         self.begin_response(head_len, status, framing.close || rendered.failed, cx);
         Some(true)
     }
@@ -750,17 +765,24 @@ impl Connection {
             self.phase = Phase::Waiting { done: Some(Box::new(job.run())) };
             return Some(true);
         }
-        cx.jobs.queued.push((cx.ticket, job));
+        cx.jobs.queued.push((cx.ticket, Work::Plan(job)));
         self.phase = Phase::Waiting { done: None };
         Some(false)
     }
 
-    /// The job this connection waits for is done: its plan goes on at the next drive. False
-    /// when it was not waiting (a completion that no longer applies), and `done` is dropped.
-    pub fn job_done(&mut self, done: Done) -> bool {
-        match &mut self.phase {
-            Phase::Waiting { done: slot @ None } => {
+    /// Work this connection asked for is done: a plan goes on at the next drive, a body
+    /// read lets its stream look at the page cache again. False when nothing waits for it
+    /// (a completion that no longer applies), and `done` is dropped.
+    pub fn job_done(&mut self, done: Finished) -> bool {
+        match (done, &mut self.phase, &mut self.output.stream) {
+            (Finished::Plan(done), Phase::Waiting { done: slot @ None }, _) => {
                 *slot = Some(Box::new(done));
+                true
+            }
+            // A failed read is not reported here: the send meets the same error and ends
+            // the connection.
+            (Finished::Read { offset, .. }, _, Some(body)) => {
+                body.ahead.read_done(offset);
                 true
             }
             _ => false,
@@ -908,6 +930,7 @@ impl Connection {
             let Some(body) = &mut self.output.stream else {
                 return self.flush_own(io, cx).unwrap_or(Flush::Done);
             };
+            let FileBody { stream: body, ahead } = &mut **body;
             match body.segments.front_mut() {
                 None => self.output.stream = None,
                 Some(Segment::Bytes(bytes)) => {
@@ -924,8 +947,23 @@ impl Connection {
                     if !self.ready.writable {
                         return Flush::Blocked;
                     }
-                    let want = (*len).min(*budget as u64) as usize;
-                    let wrote = io.send_file(&body.file, *offset, want);
+                    let want = (*len).min(*budget as u64);
+                    // With a pool, only bytes the page cache holds are sent from the loop;
+                    // the rest is read ahead by the pool first.
+                    let want = if cx.jobs.deferred {
+                        let (ticket, queued) = (cx.ticket, &mut cx.jobs.queued);
+                        let end = *offset + *len;
+                        match ahead.sendable(&body.file, *offset, want, end, &mut |w| queued.push((ticket, w))) {
+                            0 => {
+                                cx.trace(|| format!("body at {offset}: not in the page cache, reading ahead"));
+                                return Flush::Reading;
+                            }
+                            n => n,
+                        }
+                    } else {
+                        want
+                    };
+                    let wrote = io.send_file(&body.file, *offset, want as usize);
                     match self.sent("sendfile", wrote, budget, cx) {
                         Sent::Bytes(n) => {
                             cx.trace(|| format!("sendfile sent {n} bytes"));

@@ -65,9 +65,8 @@ fn cached_pages(file: &File, offset: u64, len: u64) -> io::Result<u64> {
     // SAFETY: the descriptor is open for the call (borrowed from `file`); `range` and `stat`
     // are live `repr(C)` values of the kernel's layouts on this stack frame: the kernel reads
     // the first and writes the second within their sizes. Flags must be 0.
-    let rc = unsafe {
-        libc::syscall(SYS_CACHESTAT, file.as_raw_fd(), &raw const range, &raw mut stat, 0 as libc::c_uint)
-    };
+    let rc =
+        unsafe { libc::syscall(SYS_CACHESTAT, file.as_raw_fd(), &raw const range, &raw mut stat, 0 as libc::c_uint) };
     if rc == 0 { Ok(stat.nr_cache) } else { Err(io::Error::last_os_error()) }
 }
 

@@ -27,11 +27,12 @@ use signal_hook_mio::v1_0::Signals;
 use slab::Slab;
 
 use crate::config::Config;
-use crate::conn::{Connection, Context, Counters, Status, Ticket};
+use crate::conn::{Connection, Context, Counters, Finished, Jobs, Status, Ticket};
 use crate::log::{AccessLog, Writer};
 use crate::net::activation::Activated;
 use crate::net::tls;
 use crate::net::transport::{Accepted, Listener, SocketFile, Stream, listen, listen_unix};
+use crate::pool::{self, Pool};
 use crate::site::Site;
 use crate::util::timer::{Due, Timers};
 
@@ -517,7 +518,11 @@ struct Seed {
     stats: Option<Stats>,
     shared: Arc<Shared>,
     signals: Option<(Signals, Handle)>,
+    pool: Option<JobPool>,
 }
+
+/// The loop's threads for work that may wait on a disk; completions name their connection.
+type JobPool = Pool<Ticket, Finished>;
 
 /// One loop's view of the TLS settings.
 struct LoopTls {
@@ -563,6 +568,12 @@ struct EventLoop {
     https_port: std::num::NonZeroU16,
     /// Handshaking connections driven this turn (see `MAX_HANDSHAKES_PER_TURN`).
     handshakes_this_turn: usize,
+    /// `--io-threads`: where connections' jobs run (None: at once, on the loop).
+    pool: Option<JobPool>,
+    /// Scratch for the pool's completions, reused every turn.
+    completions: Vec<pool::Completion<Ticket, Finished>>,
+    /// Pool threads stuck in the kernel past `pool::STUCK_AFTER`, as last said on stderr.
+    stuck_said: usize,
 }
 
 impl Seed {
@@ -592,6 +603,14 @@ impl Seed {
             None => None,
         };
         let now = Instant::now();
+        let pool = match config.io_threads {
+            0 => None,
+            threads => {
+                let waker = waker.clone();
+                let wake: pool::Wake = Arc::new(move || wake(&waker));
+                Some(Pool::new(threads, &format!("evserve-io-{id}"), wake).map_err(StartError::Poll)?)
+            }
+        };
         Ok(Seed {
             id,
             poll,
@@ -604,6 +623,7 @@ impl Seed {
                 proxy_protocol: config.proxy_protocol,
                 trusted_proxies: config.trusted_proxies.clone(),
                 trusted_header: config.trusted_header,
+                jobs: Jobs { deferred: pool.is_some(), queued: Vec::new() },
                 ..Context::new(site, config.limits, config.timeouts, log)
             },
             max_connections,
@@ -618,6 +638,7 @@ impl Seed {
             }),
             shared: shared.clone(),
             signals: None,
+            pool,
         })
     }
 }
@@ -661,6 +682,9 @@ impl EventLoop {
             redirect_listener: redirect,
             https_port,
             handshakes_this_turn: 0,
+            pool: seed.pool,
+            completions: Vec::new(),
+            stuck_said: 0,
         }
     }
 
@@ -711,6 +735,12 @@ impl EventLoop {
         if let Some(e) = self.cx.log.as_mut().and_then(AccessLog::close) {
             eprintln!("evserve: access log write failed: {e}");
         }
+        if let Some(pool) = self.pool.take() {
+            let left = pool.shutdown();
+            if left > 0 {
+                eprintln!("evserve: {left} I/O threads still stuck in the kernel at exit; left behind");
+            }
+        }
         self.wait_for_other_loops()?;
         let c = self.cx.counters;
         let log_lines_dropped = self.cx.log.as_ref().map_or(0, AccessLog::dropped);
@@ -720,7 +750,8 @@ impl EventLoop {
     /// One readiness event: the waker, signals, a listener, or a connection.
     fn on_event(&mut self, event: &mio::event::Event) {
         match event.token() {
-            WAKER => {}
+            // A stop, or the pool's completions (the stop flag is looked at after the turn).
+            WAKER => self.take_completions(),
             SIGNALS => self.on_signals(),
             token if token.0 > usize::MAX - 1 - MAX_LISTENERS => {
                 let index = usize::MAX - 1 - token.0;
@@ -986,6 +1017,64 @@ impl EventLoop {
                 self.resume_if_reapable(key);
             }
         }
+        self.submit_jobs();
+    }
+
+    /// A disk that stops answering (a hung network mount) shows as timeouts; say once per
+    /// episode how many pool threads are stuck in the kernel.
+    fn say_stuck_threads(&mut self) {
+        let Some(pool) = &self.pool else { return };
+        let stuck = pool.stats().stuck;
+        if stuck > self.stuck_said {
+            eprintln!(
+                "evserve: {stuck} I/O threads of worker {} are stuck in the kernel (a disk or mount not answering); \
+                 new work queues behind them",
+                self.id
+            );
+        }
+        self.stuck_said = stuck;
+    }
+
+    /// Hands the work the connections asked for to the pool.
+    fn submit_jobs(&mut self) {
+        let Some(pool) = &self.pool else { return };
+        for (ticket, work) in self.cx.jobs.queued.drain(..) {
+            if self.cx.trace.is_some() {
+                eprintln!("trace: conn {}: off the loop: {}", ticket.key, work.describe());
+            }
+            pool.submit(ticket, Box::new(move || work.run()));
+        }
+    }
+
+    /// The pool's finished work, each handed to the connection that asked for it, if it is
+    /// still there (the same key and serial) and still waiting; anything else is dropped,
+    /// its descriptors closed with it.
+    fn take_completions(&mut self) {
+        let Some(pool) = &self.pool else { return };
+        let mut completions = std::mem::take(&mut self.completions);
+        pool.drain(&mut completions);
+        for (ticket, result) in completions.drain(..) {
+            let Some(slot) = self.slab.get_mut(ticket.key).filter(|s| s.serial == ticket.serial) else { continue };
+            let taken = match result {
+                Ok(finished) => slot.conn.job_done(finished),
+                Err(pool::Panicked) => {
+                    eprintln!("evserve: a job for connection {} panicked; closing it", ticket.key);
+                    self.close(ticket.key);
+                    continue;
+                }
+            };
+            if self.cx.trace.is_some() {
+                eprintln!(
+                    "trace: conn {}: job done{}",
+                    ticket.key,
+                    if taken { ", resuming" } else { ", not waited for" }
+                );
+            }
+            if taken && !slot.yielded {
+                self.drive(ticket.key);
+            }
+        }
+        self.completions = completions;
     }
 
     /// Past the handshake cap: driven next turn (its readiness is kept), its handshake
@@ -1050,6 +1139,9 @@ impl EventLoop {
             }
             _ => Due::Stale,
         });
+        if !expired.is_empty() {
+            self.say_stuck_threads();
+        }
         for key in expired {
             if let Some(slot) = self.slab.get_mut(key) {
                 if self.cx.trace.is_some() {
@@ -1061,6 +1153,7 @@ impl EventLoop {
                 slot.conn.on_timeout(&mut slot.stream, &mut self.cx);
                 print_steps(&mut self.cx, key);
                 self.close(key);
+                self.submit_jobs();
             }
         }
     }
@@ -1227,8 +1320,22 @@ impl EventLoop {
             ),
             None => String::new(),
         };
+        let io = match &self.pool {
+            Some(pool) => {
+                let p = pool.stats();
+                format!(
+                    " | io queued {} running {} done {} longest-wait {:.1}ms stuck {}",
+                    p.queued,
+                    p.running,
+                    p.done,
+                    p.longest_wait.as_secs_f64() * 1000.0,
+                    p.stuck
+                )
+            }
+            None => String::new(),
+        };
         eprintln!(
-            "evserve: stats: worker {} open {} | accepted {:.0}/s requests {:.0}/s sent {:.0} B/s | wakeups {:.0}/s events/wakeup {:.2} | timeouts {} reaped {} log-dropped {}{tls}",
+            "evserve: stats: worker {} open {} | accepted {:.0}/s requests {:.0}/s sent {:.0} B/s | wakeups {:.0}/s events/wakeup {:.2} | timeouts {} reaped {} log-dropped {}{io}{tls}",
             self.id,
             self.slab.len(),
             (c.accepted - s.last.accepted) as f64 / secs,
