@@ -15,6 +15,7 @@
 pub mod flow;
 pub mod frame;
 pub mod hpack;
+pub mod request;
 pub mod stream;
 
 use std::fmt;
