@@ -85,9 +85,12 @@ pub const CONTROL_BACKLOG_LIMIT: usize = 1_000;
 /// (CVE-2019-9518, the "empty frames flood"). Real clients send almost none.
 pub const EMPTY_FRAME_BUDGET: u64 = 1_000;
 
-/// How many stream ids we reset are remembered, so that frames the client sent before it saw
-/// our RST_STREAM are ignored as §5.1 requires rather than answered with STREAM_CLOSED.
-const RESET_MEMORY: usize = 256;
+/// How many closed stream ids are remembered: those we reset, so that frames the client sent
+/// before it saw our RST_STREAM are ignored as §5.1 requires; the others, so that HEADERS
+/// reopening one is STREAM_CLOSED (§5.1) rather than an unused lower id (PROTOCOL_ERROR,
+/// §5.1.1). Older ones get the generic answers (STREAM_CLOSED for DATA, PROTOCOL_ERROR for
+/// HEADERS), which are still errors for frames that should not come.
+const CLOSED_MEMORY: usize = 256;
 
 /// The payload of the PING that ends the first step of a graceful shutdown.
 const SHUTDOWN_PING: [u8; 8] = *b"evs-shut";
@@ -259,8 +262,9 @@ pub struct Connection {
     /// Streams ignored after a GOAWAY advance `peer` but not this.
     accepted_last: StreamId,
     streams: BTreeMap<StreamId, Stream>,
-    /// Streams we reset (or ignored), newest last, at most `RESET_MEMORY`.
-    reset: VecDeque<StreamId>,
+    /// Recently closed streams, newest last, at most `CLOSED_MEMORY`, each with whether its
+    /// frames are to be ignored (we reset it, or ignored it after GOAWAY).
+    closed: VecDeque<(StreamId, bool)>,
     /// The connection window for our DATA.
     send_window: Window,
     /// The connection window for the client's DATA.
@@ -312,7 +316,7 @@ impl Connection {
             peer: PeerStreams::default(),
             accepted_last: 0,
             streams: BTreeMap::new(),
-            reset: VecDeque::new(),
+            closed: VecDeque::new(),
             send_window: Window::default(),
             recv_window: Window::new(INITIAL_WINDOW_SIZE),
             peer_initial_window: DEFAULT_WINDOW_SIZE,
@@ -416,7 +420,7 @@ impl Connection {
     pub fn reset(&mut self, stream: StreamId, code: ErrorCode) {
         if self.failed.is_none() && self.streams.remove(&stream).is_some() {
             frame::encode_rst_stream(&mut self.out, stream, code);
-            self.remember_reset(stream);
+            self.remember_closed(stream, true);
         }
     }
 
@@ -628,14 +632,18 @@ impl Connection {
         if self.streams.contains_key(&id) {
             return self.on_trailers(id, end_stream, decoded, events);
         }
-        if !self.peer.is_idle(id) && self.is_ignored(id) {
-            return self.control(); // a stream we reset: frames in flight are ignored (§5.1)
+        if !self.peer.is_idle(id) {
+            return match self.closed_state(id) {
+                Some(true) => self.control(), // a stream we reset: frames in flight are ignored (§5.1)
+                Some(false) => Err(ErrorCode::StreamClosed), // §5.1: reopening a closed stream
+                None => Err(ErrorCode::ProtocolError), // §5.1.1: an id lower than the last
+            };
         }
-        // Even, reused or lower ids are a connection PROTOCOL_ERROR (§5.1.1).
+        // Even ids are a connection PROTOCOL_ERROR (§5.1.1).
         self.peer.open(id).map_err(Error::code)?;
         if matches!(self.shutdown, Shutdown::Final(_)) || self.peer_goaway {
             // §6.8: after GOAWAY new streams are ignored; decoding them is work for nothing.
-            self.remember_reset(id);
+            self.remember_closed(id, true);
             return self.control();
         }
         self.accepted_last = id;
@@ -760,6 +768,7 @@ impl Connection {
     fn on_rst(&mut self, id: StreamId, code: ErrorCode, events: &mut Vec<Event>) -> Result<(), ErrorCode> {
         match self.streams.remove(&id) {
             Some(s) => {
+                self.remember_closed(id, false);
                 events.push(Event::Reset { stream: id, code, remote: true });
                 if s.unfinished() {
                     self.abuse.rapid_resets = self.abuse.rapid_resets.saturating_add(1);
@@ -840,7 +849,7 @@ impl Connection {
     fn write_rst(&mut self, id: StreamId, code: ErrorCode) -> Result<(), ErrorCode> {
         self.queue_reply()?;
         frame::encode_rst_stream(&mut self.out, id, code);
-        self.remember_reset(id);
+        self.remember_closed(id, true);
         Ok(())
     }
 
@@ -891,17 +900,25 @@ impl Connection {
 
     // ---- shared ---------------------------------------------------------------------------
 
-    fn remember_reset(&mut self, id: StreamId) {
-        if self.reset.len() >= RESET_MEMORY {
-            self.reset.pop_front();
+    fn remember_closed(&mut self, id: StreamId, ignore: bool) {
+        if self.closed.len() >= CLOSED_MEMORY {
+            self.closed.pop_front();
         }
-        self.reset.push_back(id);
+        self.closed.push_back((id, ignore));
     }
 
-    /// Whether frames on closed stream `id` are to be ignored: we reset it, or it came after
-    /// our final GOAWAY.
+    /// For a closed stream `id`: `Some(true)` if its frames are to be ignored (we reset it, or
+    /// it came after our final GOAWAY), `Some(false)` if it closed otherwise, `None` if it is
+    /// not remembered.
+    fn closed_state(&self, id: StreamId) -> Option<bool> {
+        if matches!(self.shutdown, Shutdown::Final(last) if id > last) {
+            return Some(true);
+        }
+        self.closed.iter().rev().find(|(closed, _)| *closed == id).map(|&(_, ignore)| ignore)
+    }
+
     fn is_ignored(&self, id: StreamId) -> bool {
-        matches!(self.shutdown, Shutdown::Final(last) if id > last) || self.reset.contains(&id)
+        self.closed_state(id) == Some(true)
     }
 
     /// The state `stream` moves to if we send `event`, or why we may not.
@@ -919,6 +936,7 @@ impl Connection {
     fn set_state(&mut self, stream: StreamId, state: State) {
         if state == State::Closed {
             self.streams.remove(&stream);
+            self.remember_closed(stream, false);
         } else if let Some(s) = self.streams.get_mut(&stream) {
             s.state = state;
         }

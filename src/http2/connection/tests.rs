@@ -400,9 +400,23 @@ fn stream_ids_are_odd_and_increasing() {
         ("lower", cat(&[get(5), get(3)]), seen(Err(ProtocolError), &["REQ 5 GET / END"], &["GOAWAY 5 ProtocolError"])),
         ("skipping is fine", cat(&[get(1), get(7)]), seen(Ok(()), &["REQ 1 GET / END", "REQ 7 GET / END"], &[])),
         (
-            "a finished stream reopened",
+            "a reset stream reopened: STREAM_CLOSED (§5.1)",
             cat(&[get(1), raw(RST, 0, 1, &u32s(&[8])), get(1)]),
-            seen(Err(ProtocolError), &["REQ 1 GET / END", "RESET 1 Cancel remote"], &["GOAWAY 1 ProtocolError"]),
+            seen(Err(StreamClosed), &["REQ 1 GET / END", "RESET 1 Cancel remote"], &["GOAWAY 1 StreamClosed"]),
+        ),
+        (
+            "a skipped id used late: PROTOCOL_ERROR (§5.1.1)",
+            cat(&[get(1), get(5), raw(RST, 0, 1, &u32s(&[8])), get(3)]),
+            seen(
+                Err(ProtocolError),
+                &["REQ 1 GET / END", "REQ 5 GET / END", "RESET 1 Cancel remote"],
+                &["GOAWAY 5 ProtocolError"],
+            ),
+        ),
+        (
+            "a stream we reset: its HEADERS in flight are ignored",
+            cat(&[get(1), raw(DATA, 0, 1, b"x"), raw(HEADERS, END_STREAM | END_HEADERS, 1, &block(&[("x-t", "1")]))]),
+            seen(Ok(()), &["REQ 1 GET / END", "RESET 1 StreamClosed local"], &["RST 1 StreamClosed"]),
         ),
     ];
     table(cases);
@@ -799,7 +813,8 @@ fn graceful_shutdown_in_two_steps() {
     assert_eq!(c.decoder.table().len(), 1);
     c.send_headers(3, 200, &[], true).unwrap();
     take_output(&mut c);
-    assert_eq!(feed(&mut c, &get(3)), seen(Err(ProtocolError), &[], &["GOAWAY 3 ProtocolError"]), "ids still increase");
+    let want = seen(Err(StreamClosed), &[], &["GOAWAY 3 StreamClosed"]);
+    assert_eq!(feed(&mut c, &get(3)), want, "a closed stream is not reopened after GOAWAY either");
     let mut c = open();
     feed(&mut c, &cat(&[get(1), get(3)]));
     c.begin_shutdown();
