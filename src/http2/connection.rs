@@ -555,6 +555,9 @@ impl Connection {
                 if block.is_empty() && !end_headers {
                     self.empty()?;
                 }
+                if end_headers && block.len() <= self.limits.max_header_block {
+                    return self.on_block(stream_id, end_stream, block, events); // the common case: no copy
+                }
                 self.block = Some(Block { stream: stream_id, end_stream, fragments: Vec::new() });
                 self.gather(block, end_headers, events)
             }
@@ -613,7 +616,7 @@ impl Connection {
         }
         block.fragments.extend_from_slice(fragment);
         match self.block.take() {
-            Some(block) if end_headers => self.on_block(block, events),
+            Some(block) if end_headers => self.on_block(block.stream, block.end_stream, &block.fragments, events),
             other => {
                 self.block = other;
                 Ok(())
@@ -623,9 +626,14 @@ impl Connection {
 
     /// A complete field block: decoded first, whatever becomes of the stream, so the HPACK
     /// table stays in sync with the client's encoder.
-    fn on_block(&mut self, block: Block, events: &mut Vec<Event>) -> Result<(), ErrorCode> {
-        let Block { stream: id, end_stream, fragments } = block;
-        let decoded = match self.decoder.decode(&fragments) {
+    fn on_block(
+        &mut self,
+        id: StreamId,
+        end_stream: bool,
+        block: &[u8],
+        events: &mut Vec<Event>,
+    ) -> Result<(), ErrorCode> {
+        let decoded = match self.decoder.decode(block) {
             Err(e) if !e.is_recoverable() => return Err(ErrorCode::CompressionError),
             other => other,
         };

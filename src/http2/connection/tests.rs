@@ -379,6 +379,9 @@ fn continuation_flood_is_capped() {
     assert_eq!(c.block.as_ref().map(|b| b.fragments.len()), Some(MAX_HEADER_BLOCK));
     let more = raw(CONTINUATION, 0, 1, &[0]);
     assert_eq!(feed(&mut c, &more), seen(Err(EnhanceYourCalm), &[], &["GOAWAY 0 EnhanceYourCalm"]));
+    // The cap holds for a block in one frame too (when set below the frame size).
+    let mut c = open_with(Limits { max_header_block: 10, ..Limits::default() });
+    assert_eq!(feed(&mut c, &get(1)), seen(Err(EnhanceYourCalm), &[], &["GOAWAY 0 EnhanceYourCalm"]));
     // Empty CONTINUATIONs cost nothing to buffer but are counted as empty frames.
     let mut c = open();
     let mut input = raw(HEADERS, 0, 1, &[0x82]);
