@@ -21,7 +21,7 @@
 //!
 //! Abuse limits (named consts below, counters in `Abuse`): the CONTINUATION flood is bounded
 //! by `MAX_HEADER_BLOCK`; Rapid Reset (CVE-2023-44487) and provoked resets by
-//! `RAPID_RESET_BUDGET`; SETTINGS/PING/PRIORITY/RST floods (CVE-2019-9512, -9514, -9515, -9516)
+//! `RAPID_RESET_BUDGET` per `RESET_WINDOW` streams; SETTINGS/PING/PRIORITY/RST floods (CVE-2019-9512, -9514, -9515, -9516)
 //! by `CONTROL_FRAME_BUDGET` (work) and `CONTROL_BACKLOG_LIMIT` (output not drained); empty
 //! frame floods (CVE-2019-9518) by `EMPTY_FRAME_BUDGET`. Each ends the connection with GOAWAY
 //! ENHANCE_YOUR_CALM. The connection keeps no clock: SETTINGS and shutdown timeouts are the
@@ -57,10 +57,15 @@ pub const MAX_HEADER_BLOCK: usize = 64 * 1024;
 /// Rapid Reset (CVE-2023-44487): a client opens streams and resets them at once, so each
 /// costs us a request's work and it never waits for a response, bypassing
 /// MAX_CONCURRENT_STREAMS. Resets of streams we had not finished (client RST_STREAM, plus the
-/// RST_STREAMs a client provokes by faults, "MadeYouReset", and malformed or refused streams)
-/// are counted; more than this many, and more than half the streams opened, ends the
-/// connection. Browsers do cancel requests, so a connection serving many streams keeps room.
+/// RST_STREAMs a client provokes by faults, "MadeYouReset" of 2025, and malformed or refused
+/// streams) are counted per window of `RESET_WINDOW` streams opened; more than this many in
+/// one window ends the connection. Browsers do cancel requests (navigation, scrolling), but
+/// not half of them, and the window keeps a long connection from banking credit for a burst.
 pub const RAPID_RESET_BUDGET: u64 = 100;
+
+/// The streams opened per window of `RAPID_RESET_BUDGET`: a new window starts (its reset
+/// count at 0) each time this many more streams have been opened.
+pub const RESET_WINDOW: u64 = 200;
 
 /// Frames that give us work but no request: SETTINGS, PING, PRIORITY, RST_STREAM, GOAWAY,
 /// unknown types, WINDOW_UPDATE/DATA/HEADERS on closed or ignored streams, and frames that
@@ -108,6 +113,8 @@ pub struct Limits {
     pub max_header_block: usize,
     /// `RAPID_RESET_BUDGET`.
     pub rapid_reset_budget: u64,
+    /// `RESET_WINDOW`.
+    pub reset_window: u64,
     /// `CONTROL_FRAME_BUDGET`.
     pub control_frame_budget: u64,
     /// `CONTROL_FRAMES_PER_STREAM`.
@@ -124,6 +131,7 @@ impl Default for Limits {
             max_concurrent_streams: MAX_CONCURRENT_STREAMS,
             max_header_block: MAX_HEADER_BLOCK,
             rapid_reset_budget: RAPID_RESET_BUDGET,
+            reset_window: RESET_WINDOW,
             control_frame_budget: CONTROL_FRAME_BUDGET,
             control_frames_per_stream: CONTROL_FRAMES_PER_STREAM,
             control_backlog_limit: CONTROL_BACKLOG_LIMIT,
@@ -142,6 +150,10 @@ pub struct Abuse {
     /// Our RST_STREAMs for the client's faults: malformed or refused streams, flow control
     /// and state errors on unfinished streams.
     pub stream_errors: u64,
+    /// Both kinds of resets in the current window (see `RESET_WINDOW`).
+    pub window_resets: u64,
+    /// Streams opened in the current window.
+    pub window_streams: u64,
     /// Control frames received (see `CONTROL_FRAME_BUDGET`).
     pub control_frames: u64,
     /// Reply frames queued since `output()` was last seen empty.
@@ -656,6 +668,11 @@ impl Connection {
         }
         self.accepted_last = id;
         self.abuse.streams_opened = self.abuse.streams_opened.saturating_add(1);
+        self.abuse.window_streams = self.abuse.window_streams.saturating_add(1);
+        if self.abuse.window_streams > self.limits.reset_window {
+            self.abuse.window_streams = 1;
+            self.abuse.window_resets = 0;
+        }
         let concurrent = u32::try_from(self.streams.len()).unwrap_or(u32::MAX);
         let parsed = match decoded {
             _ if concurrent >= self.limits.max_concurrent_streams => Err(ErrorCode::RefusedStream),
@@ -780,7 +797,7 @@ impl Connection {
                 events.push(Event::Reset { stream: id, code, remote: true });
                 if s.unfinished() {
                     self.abuse.rapid_resets = self.abuse.rapid_resets.saturating_add(1);
-                    self.check_resets()?;
+                    self.count_reset()?;
                 }
                 Ok(())
             }
@@ -863,13 +880,13 @@ impl Connection {
 
     fn count_stream_error(&mut self) -> Result<(), ErrorCode> {
         self.abuse.stream_errors = self.abuse.stream_errors.saturating_add(1);
-        self.check_resets()
+        self.count_reset()
     }
 
-    /// `RAPID_RESET_BUDGET`: more than the budget, and more than half the streams opened.
-    fn check_resets(&self) -> Result<(), ErrorCode> {
-        let resets = self.abuse.rapid_resets.saturating_add(self.abuse.stream_errors);
-        if resets > self.limits.rapid_reset_budget && resets.saturating_mul(2) > self.abuse.streams_opened {
+    /// `RAPID_RESET_BUDGET`: more than the budget in the current window.
+    fn count_reset(&mut self) -> Result<(), ErrorCode> {
+        self.abuse.window_resets = self.abuse.window_resets.saturating_add(1);
+        if self.abuse.window_resets > self.limits.rapid_reset_budget {
             return Err(ErrorCode::EnhanceYourCalm);
         }
         Ok(())
