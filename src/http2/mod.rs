@@ -8,13 +8,16 @@
 //!
 //! It deliberately does no I/O (no mio, no sockets, no `std::io::Read`), keeps no clock, and
 //! depends on nothing else in the crate, so the layering stays one-way: the event loop may use
-//! it, it never uses the event loop. Gluing the pieces into a connection (CONTINUATION
-//! sequencing, SETTINGS acknowledgement, stream bookkeeping, scheduling DATA against the
-//! windows) is the caller's job.
+//! it, it never uses the event loop. `connection` glues the pieces into a server connection
+//! (preface, SETTINGS acknowledgement, CONTINUATION sequencing, stream bookkeeping, flow
+//! control, abuse limits, graceful GOAWAY) and `request` checks a request's fields (§8.2,
+//! §8.3); scheduling DATA against the windows and reading files stay the caller's job.
 
+pub mod connection;
 pub mod flow;
 pub mod frame;
 pub mod hpack;
+pub mod request;
 pub mod stream;
 
 use std::fmt;
