@@ -83,6 +83,14 @@ All settings come from the environment:
                      rebuilt with cargo build --release when older than
                      src/ or missing)
   EVSERVE_ARGS=      extra evserve arguments, e.g. "--workers 2"
+  EVSERVE2_BIN=      a second evserve binary, run as one more server beside
+                     the first (e.g. an older build, for a before/after
+                     in one interleaved run): its own port (BASE_PORT+6),
+                     same pinning, same scenarios as evserve (strace too);
+                     added to SERVERS after evserve unless SERVERS names it
+  EVSERVE2_NAME=evserve-old   its name in the tables (letters, digits, - _);
+                     the report's "evserve/this" column is then new/old
+  EVSERVE2_ARGS=     its extra arguments (default: EVSERVE_ARGS)
   FLOOR_BIN=         floor binary (default: target/release/examples/floor,
                      rebuilt with cargo build --release --example floor
                      when older than examples/floor.rs or missing)
@@ -91,7 +99,7 @@ All settings come from the environment:
   SERVER_CPU=0       CPU(s) the servers are pinned to (a taskset list: 0, 0-1)
   LOAD_CPU=1         CPU(s) the load generators are pinned to
   BASE_PORT=18080    evserve port; nginx +1, lighttpd +2, h2o +3, lwan +4,
-                     floor +5; the HTTPS instances +10 on top of those
+                     floor +5, EVSERVE2 +6; the HTTPS instances +10 on top
   WRK_TIMEOUT=5s     wrk per-request timeout
   COOLDOWN=1         seconds of pause between runs
   OUT_DIR=<script dir>   where results.md, results.tsv, conns.svg go
@@ -100,6 +108,8 @@ All settings come from the environment:
 Example:  QUICK=1 benches/load/run.sh
           SERVERS="evserve floor" SCENARIOS="ka-1k pipelined" QUICK=1 benches/load/run.sh
           STRACE=1 EVSERVE_ARGS="--workers 1" benches/load/run.sh
+          EVSERVE2_BIN=/tmp/evserve-old SERVERS="floor evserve-old evserve" \
+            SCENARIOS="ka-1k pipelined ka-1m" STRACE=1 benches/load/run.sh
           SCENARIOS="tls-ka-1k tls-ka-1m tls-close tls-idle" QUICK=1 benches/load/run.sh
 EOF
 }
@@ -115,7 +125,8 @@ esac
 
 # Remember which settings the caller passed, for the report's command line.
 SETTING_NAMES=(QUICK DURATION ROUNDS SCENARIOS CONNS IDLE_CONNS IDLE_DEADLINE TLS_IDLE_CONNS
-    SERVERS STRACE STRACE_DURATION EVSERVE_BIN EVSERVE_ARGS FLOOR_BIN NO_BUILD LWAN_BIN
+    SERVERS STRACE STRACE_DURATION EVSERVE_BIN EVSERVE_ARGS EVSERVE2_BIN EVSERVE2_NAME EVSERVE2_ARGS
+    FLOOR_BIN NO_BUILD LWAN_BIN
     SERVER_CPU LOAD_CPU BASE_PORT WRK_TIMEOUT COOLDOWN OUT_DIR KEEP_TMP)
 CMDLINE=""
 for v in "${SETTING_NAMES[@]}"; do
@@ -140,6 +151,9 @@ STRACE=${STRACE:-0}
 STRACE_DURATION=${STRACE_DURATION:-3}
 EVSERVE_BIN=${EVSERVE_BIN:-}
 EVSERVE_ARGS=${EVSERVE_ARGS:-}
+EVSERVE2_BIN=${EVSERVE2_BIN:-}
+EVSERVE2_NAME=${EVSERVE2_NAME:-evserve-old}
+EVSERVE2_ARGS=${EVSERVE2_ARGS-$EVSERVE_ARGS}
 FLOOR_BIN=${FLOOR_BIN:-}
 NO_BUILD=${NO_BUILD:-0}
 LWAN_BIN=${LWAN_BIN:-}
@@ -164,6 +178,15 @@ done
 ((DURATION >= 1 && ROUNDS >= 1)) || die "DURATION and ROUNDS must be >= 1"
 for n in $CONNS; do [[ $n =~ ^[1-9][0-9]*$ ]] || die "bad CONNS entry '$n'"; done
 ((BASE_PORT >= 1024 && BASE_PORT <= 65520)) || die "BASE_PORT out of range"
+if [[ -n $EVSERVE2_BIN ]]; then
+    [[ $EVSERVE2_NAME =~ ^[A-Za-z0-9_-]+$ ]] || die "EVSERVE2_NAME must be letters, digits, - or _"
+    case $EVSERVE2_NAME in
+        evserve | floor | nginx | lighttpd | h2o | lwan) die "EVSERVE2_NAME must differ from the other servers' names" ;;
+    esac
+    [[ " $SERVERS " == *" $EVSERVE2_NAME "* ]] ||
+        SERVERS=$(sed -E "s/(^| )evserve( |\$)/\1evserve $EVSERVE2_NAME\2/" <<<"$SERVERS")
+    [[ " $SERVERS " == *" $EVSERVE2_NAME "* ]] || SERVERS+=" $EVSERVE2_NAME"
+fi
 # Which kinds of instance are needed: plain HTTP, HTTPS (tls-*), or both.
 WANT_PLAIN=0 WANT_TLS=0
 for scen in $SCENARIOS; do
@@ -201,6 +224,7 @@ MAXCONN=$((NOFILE - 64))
 declare -A PORT=([evserve]=$BASE_PORT [nginx]=$((BASE_PORT + 1))
     [lighttpd]=$((BASE_PORT + 2)) [h2o]=$((BASE_PORT + 3)) [lwan]=$((BASE_PORT + 4))
     [floor]=$((BASE_PORT + 5)))
+if [[ -n $EVSERVE2_BIN ]]; then PORT[$EVSERVE2_NAME]=$((BASE_PORT + 6)); fi
 for name in "${!PORT[@]}"; do PORT[$name@tls]=$((PORT[$name] + 10)); done
 declare -A PID=()     # instance -> pid of the process we started
 declare -A TLS_SEEN=()   # server -> what its HTTPS instance negotiated
@@ -552,6 +576,17 @@ resolve_evserve() {
     [[ -x $EVSERVE_BIN ]]
 }
 
+# evserve2_binary: copies EVSERVE2_BIN (never built here) into the temp dir.
+EVSERVE2_COPY=""
+evserve2_binary() {
+    if [[ -n $EVSERVE2_COPY ]]; then return 0; fi
+    [[ -x $EVSERVE2_BIN ]] || { say "$EVSERVE2_NAME: EVSERVE2_BIN=$EVSERVE2_BIN is not executable"; return 1; }
+    EVSERVE2_COPY=$WORK/bin/$EVSERVE2_NAME
+    mkdir -p "$WORK/bin"
+    cp "$EVSERVE2_BIN" "$EVSERVE2_COPY"
+    say "$EVSERVE2_NAME: benchmarking a copy of $EVSERVE2_BIN"
+}
+
 # floor_binary: sets FLOOR_COPY to a copy of the floor example (built with
 # cargo when missing or older than its source), like evserve_binary.
 FLOOR_COPY=""
@@ -617,18 +652,18 @@ fetch_check() {
     fi
 }
 
-# evserve_tls_args: the HTTPS flags for evserve (same certificate, no
-# resumption), or failure when this build has no --tls-cert yet.
+# evserve_tls_args BINARY NAME: the HTTPS flags for evserve (same
+# certificate, no resumption), or failure when this build has no --tls-cert.
 evserve_tls_args() {
     local help
-    help=$("$EVSERVE_COPY" --help 2>&1 || true)
+    help=$("$1" --help 2>&1 || true)
     if [[ $help != *--tls-cert* ]]; then
-        say "evserve: this build has no --tls-cert (HTTPS not wired in yet): tls-* scenarios skipped"
+        say "$2: this build has no --tls-cert (HTTPS not wired in yet): tls-* scenarios skipped"
         return 1
     fi
     SERVER_CMD+=(--tls-cert "$TLS_CERT" --tls-key "$TLS_KEY")
     if [[ $help == *--tls-no-resumption* ]]; then SERVER_CMD+=(--tls-no-resumption)
-    else say "evserve: no --tls-no-resumption flag: it may resume (checked below)"; fi
+    else say "$2: no --tls-no-resumption flag: it may resume (checked below)"; fi
 }
 
 # launch_server INSTANCE: write its config, start it pinned to SERVER_CPU and
@@ -642,7 +677,15 @@ launch_server() {
                  read -r -a extra <<<"$EVSERVE_ARGS"
                  SERVER_CMD=("$EVSERVE_COPY" "$WWW" --bind 127.0.0.1 --port "$port"
                      --request-timeout 300 --idle-timeout 300 "${extra[@]}")
-                 if [[ -n $tls ]]; then evserve_tls_args || return 1; fi ;;
+                 if [[ -n $tls ]]; then evserve_tls_args "$EVSERVE_COPY" evserve || return 1; fi ;;
+        "$EVSERVE2_NAME")
+                 [[ -n $EVSERVE2_BIN ]] || { say "$name: EVSERVE2_BIN not set, skipped"; return 1; }
+                 evserve2_binary || return 1
+                 local -a extra2=()
+                 read -r -a extra2 <<<"$EVSERVE2_ARGS"
+                 SERVER_CMD=("$EVSERVE2_COPY" "$WWW" --bind 127.0.0.1 --port "$port"
+                     --request-timeout 300 --idle-timeout 300 "${extra2[@]}")
+                 if [[ -n $tls ]]; then evserve_tls_args "$EVSERVE2_COPY" "$name" || return 1; fi ;;
         nginx | lighttpd | h2o)
                  command -v "$name" >/dev/null || { say "$name: not installed, skipped"; return 1; }
                  if [[ $name == lighttpd && -n $tls ]] &&
@@ -1002,6 +1045,7 @@ for name in "${ACTIVE[@]}"; do
         h2o) v="h2o/$(h2o --version 2>&1 | head -n1 | awk '{ print $3 }')" ;;
         floor) v="floor (examples/floor.rs)" ;;
         evserve) v="evserve ($(git -C "$REPO" describe --always --dirty 2>/dev/null || echo '?')${EVSERVE_ARGS:+ $EVSERVE_ARGS})" ;;
+        "$EVSERVE2_NAME") v="$EVSERVE2_NAME ($EVSERVE2_BIN${EVSERVE2_ARGS:+ $EVSERVE2_ARGS})" ;;
         *) v=$name ;;
     esac
     VERSIONS+="${VERSIONS:+, }$v"
