@@ -12,6 +12,7 @@ complete -c evserve -l trusted-header -x -d 'the header trusted proxies write: x
 complete -c evserve -l tls-cert -r -F -d 'PEM certificate chain, leaf first; with --tls-key every TCP listener speaks HTTPS (TLS 1.2/1.3, ALPN http/1.1); reloaded on SIGHUP'
 complete -c evserve -l tls-key -r -F -d 'PEM private key of --tls-cert (PKCS#8, SEC1 or RSA)'
 complete -c evserve -l tls-no-resumption -d 'no session resumption (by default tickets are issued, their key rotating every 6 hours)'
+complete -c evserve -l http2 -x -d 'HTTP/2: ALPN offers h2 before http/1.1 on TLS listeners, and a plain connection that opens with the HTTP/2 preface speaks h2c (prior knowledge; no Upgrade: h2c)'
 complete -c evserve -l redirect-http -x -d 'also listen for plain HTTP on ADDR (an IP, or IP:port; port 80 if none) and answer every request there with a 308 to the same path on https://'
 complete -c evserve -l dotfiles -d 'serve dotfiles and dot-folders (/.well-known/ is always served)'
 complete -c evserve -l listing -d 'list folders that have no index.html (HTML, or JSON on Accept: application/json)'

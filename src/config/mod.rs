@@ -64,6 +64,8 @@ pub struct Config {
     pub tls_key: Option<PathBuf>,
     /// Session resumption by tickets (off with `--tls-no-resumption`).
     pub tls_resumption: bool,
+    /// HTTP/2: `h2` offered by ALPN on TLS listeners, and h2c with prior knowledge on plain ones.
+    pub http2: bool,
     /// A plain listener that answers every request with a 308 to `https://`.
     pub redirect_http: Option<SocketAddr>,
 }
@@ -356,6 +358,23 @@ pub static FLAGS: &[Flag] = &[
         default_text: None,
         section: Section::Tls,
         action: Action::Switch(|d| d.config.tls_resumption = false),
+    },
+    Flag {
+        long: "http2",
+        short: None,
+        value: Some("on|off"),
+        help: "HTTP/2: ALPN offers h2 before http/1.1 on TLS listeners, and a\nplain connection that opens with the HTTP/2 preface speaks h2c\n(prior knowledge; no Upgrade: h2c)",
+        default: Some("on"),
+        default_text: None,
+        section: Section::Tls,
+        action: Action::Value(|d, v| {
+            d.config.http2 = match text(v)?.as_str() {
+                "on" => true,
+                "off" => false,
+                other => return Err(format!("expected on or off, got {other:?}")),
+            };
+            Ok(())
+        }),
     },
     Flag {
         long: "redirect-http",
@@ -737,6 +756,7 @@ impl Draft {
             tls_cert: None,
             tls_key: None,
             tls_resumption: true,
+            http2: true,
             redirect_http: None,
         };
         Draft { config, port: DEFAULT_PORT, binds: Vec::new(), root: None }

@@ -37,6 +37,7 @@ use crate::http::plan::Segment;
 use crate::http::status::error_plan;
 use crate::http1::render::{self, Framing, Stream};
 
+mod h2;
 mod work;
 use crate::http1::request::{self, BodyDiscard, BodyFraming, Discarded, Limits, ParseError};
 use crate::log::{AccessLog, Record, ResponseLog};
@@ -64,8 +65,10 @@ pub(crate) const SMALL_INPUT_BUFFER: usize = 1024;
 // A whole PROXY header fits the first, small input buffer.
 const _: () = assert!(proxy::MAX_V2_HEADER <= SMALL_INPUT_BUFFER);
 
-/// Smallest big input buffer: large enough to take a burst of pipelined requests in one read.
-pub(crate) const MIN_INPUT_BUFFER: usize = 16 * 1024;
+/// Smallest big input buffer: large enough to take a burst of pipelined requests in one
+/// read, and an HTTP/2 frame of the default maximum size (16 KiB of payload and its 9-byte
+/// header), which must be whole to be read.
+pub(crate) const MIN_INPUT_BUFFER: usize = 17 * 1024;
 
 /// A lingering close throws away at most this much unread input before giving up.
 const LINGER_MAX_BYTES: u64 = 1024 * 1024;
@@ -184,6 +187,8 @@ pub struct Context {
     pub(crate) jobs: Jobs,
     /// The connection being driven, as its jobs name it.
     pub(crate) ticket: Ticket,
+    /// `--http2`: a plain connection that opens with the HTTP/2 preface speaks h2c.
+    pub(crate) http2: bool,
 }
 
 /// A connection as a job names it: its slab key, and the serial that tells it from a later
@@ -192,6 +197,8 @@ pub struct Context {
 pub struct Ticket {
     pub key: usize,
     pub serial: u64,
+    /// The HTTP/2 stream the work is for (0: the connection's HTTP/1 request).
+    pub stream: u32,
 }
 
 /// The jobs plans asked for. Run at once on the loop (`inline`), or queued for the loop to
@@ -222,6 +229,7 @@ impl Context {
             trusted_header: TrustedHeader::XForwardedFor,
             jobs: Jobs::default(),
             ticket: Ticket::default(),
+            http2: true,
         }
     }
 
@@ -465,6 +473,8 @@ pub struct Connection {
     timer: Option<(TimeoutKind, Instant)>,
     requests: u64,
     log: ResponseLog,
+    /// Speaking HTTP/2 (from the preface, or TLS's ALPN): its frames and streams.
+    h2: Option<Box<h2::H2>>,
     /// `--redirect-http`: every request is answered with a 308 to `https://` on this port.
     /// (Two bytes, so it fits the padding after `ready` and `closing`: every connection has one.)
     redirect_to: Option<std::num::NonZeroU16>,
@@ -485,6 +495,7 @@ impl Connection {
             timer: Some((TimeoutKind::Request, now)),
             requests: 0,
             log: ResponseLog::default(),
+            h2: None,
             redirect_to: None,
         }
     }
@@ -516,7 +527,15 @@ impl Connection {
 
     /// Between requests, with nothing buffered: safe to close at once (graceful drain).
     pub(crate) fn is_idle(&self) -> bool {
-        matches!(self.phase, Phase::Head | Phase::Proxy) && self.input.is_empty() && !self.has_output()
+        self.h2.is_none()
+            && matches!(self.phase, Phase::Head | Phase::Proxy)
+            && self.input.is_empty()
+            && !self.has_output()
+    }
+
+    /// Speaking HTTP/2: a drain tells it with GOAWAY rather than closing it.
+    pub(crate) fn speaks_h2(&self) -> bool {
+        self.h2.is_some()
     }
 
     /// Since when it has waited for its next request, once one was answered (None: new,
@@ -532,6 +551,7 @@ impl Connection {
     /// A short name of the current state, for `--trace`.
     pub fn state_name(&self) -> &'static str {
         match self.phase {
+            _ if self.h2.is_some() => "http2",
             Phase::Linger { .. } => "lingering",
             Phase::Proxy => "reading-proxy-header",
             _ if self.has_output() => "writing",
@@ -576,6 +596,13 @@ impl Connection {
         let mut budget = WRITE_QUANTUM;
         let mut state = self.state_name();
         loop {
+            if self.h2.is_none() && self.requests == 0 && cx.http2 && self.redirect_to.is_none() && io.speaks_h2() {
+                cx.trace(|| "ALPN h2: speaking HTTP/2".into());
+                self.h2 = Some(h2::H2::new());
+            }
+            if self.h2.is_some() {
+                return self.run_h2(io, cx);
+            }
             if cx.trace.is_some() && state != self.state_name() {
                 let next = self.state_name();
                 cx.trace(|| format!("state {state} -> {next}"));
@@ -681,7 +708,10 @@ impl Connection {
     /// anything (so there may be output to write).
     fn process(&mut self, cx: &mut Context) -> bool {
         let mut progressed = false;
-        while self.closing == Closing::KeepAlive && self.output.stream.is_none() && self.output.buf.len() < BATCH_BYTES
+        while self.closing == Closing::KeepAlive
+            && self.h2.is_none()
+            && self.output.stream.is_none()
+            && self.output.buf.len() < BATCH_BYTES
         {
             match self.answer_next(cx) {
                 Some(true) => progressed = true,
@@ -707,6 +737,17 @@ impl Connection {
             return Some(false);
         }
         self.output.ensure_buffer(&mut cx.buffers);
+        if self.requests == 0 && cx.http2 && self.redirect_to.is_none() && matches!(self.phase, Phase::Head) {
+            match h2::preface(self.input.bytes()) {
+                Some(true) => {
+                    cx.trace(|| "HTTP/2 preface: speaking h2c".into());
+                    self.h2 = Some(h2::H2::new());
+                    return Some(true);
+                }
+                Some(false) => return Some(false),
+                None => {}
+            }
+        }
         let (req, head_len) = match request::parse(self.input.bytes(), &cx.limits) {
             Ok(Some(parsed)) => parsed,
             Ok(None) => return Some(false),
@@ -773,7 +814,10 @@ impl Connection {
     /// Work this connection asked for is done: a plan goes on at the next drive, a body
     /// read lets its stream look at the page cache again. False when nothing waits for it
     /// (a completion that no longer applies), and `done` is dropped.
-    pub fn job_done(&mut self, done: Finished) -> bool {
+    pub fn job_done(&mut self, stream: u32, done: Finished) -> bool {
+        if self.h2.is_some() {
+            return self.h2_job_done(stream, done);
+        }
         match (done, &mut self.phase, &mut self.output.stream) {
             (Finished::Plan(done), Phase::Waiting { done: slot @ None }, _) => {
                 *slot = Some(Box::new(done));
@@ -1146,6 +1190,8 @@ impl Connection {
     /// restarts when the kind changes or a request boundary reset it.
     fn update_timer(&mut self, now: Instant) {
         let kind = match self.phase {
+            _ if self.has_output() => TimeoutKind::WriteStall,
+            _ if let Some(h2) = &self.h2 => h2.timeout_kind(),
             Phase::Linger { .. } => TimeoutKind::Linger,
             Phase::Proxy => TimeoutKind::Request,
             _ if self.has_output() => TimeoutKind::WriteStall,
@@ -1215,7 +1261,7 @@ fn record_of<'r>(
         peer,
         method: req.map(|r| r.method),
         target,
-        minor_version: req.map_or(1, |r| r.minor_version),
+        protocol: if req.is_some_and(|r| r.minor_version == 0) { "HTTP/1.0" } else { "HTTP/1.1" },
         status,
         referer: req.and_then(|r| r.fields.referer),
         user_agent: req.and_then(|r| r.fields.user_agent),
@@ -1373,7 +1419,7 @@ mod tests {
     fn run_job(s: &mut Setup, conn: &mut Connection) -> Ticket {
         assert_eq!(s.cx.jobs.queued.len(), 1, "one job queued");
         let (ticket, job) = s.cx.jobs.queued.pop().unwrap();
-        assert!(conn.job_done(job.run()), "the waiting connection takes its outcome");
+        assert!(conn.job_done(ticket.stream, job.run()), "the waiting connection takes its outcome");
         ticket
     }
 
@@ -1381,7 +1427,7 @@ mod tests {
     fn pipelined_requests_are_answered_in_order_behind_a_job() {
         let mut s = setup("job-order");
         deferred(&mut s);
-        s.cx.ticket = Ticket { key: 7, serial: 3 };
+        s.cx.ticket = Ticket { key: 7, serial: 3, stream: 0 };
         let mut conn = Connection::new(None, s.cx.now);
         let two = [GET_A, b"GET /b.txt HTTP/1.1\r\nHost: x\r\n\r\n"].concat();
         let mut io = Mock { chunks: VecDeque::from([two]), ..Mock::default() };
@@ -1390,7 +1436,7 @@ mod tests {
         assert!(io.out.is_empty() && conn.is_waiting());
         assert_eq!(conn.state_name(), "waiting");
         assert_eq!(conn.deadline(&s.cx.timeouts).0, TimeoutKind::Job, "not the request timeout");
-        assert_eq!(run_job(&mut s, &mut conn), Ticket { key: 7, serial: 3 });
+        assert_eq!(run_job(&mut s, &mut conn), Ticket { key: 7, serial: 3, stream: 0 });
         // Each cold lookup is one more job; the second request waits behind the first.
         let mut jobs = 1;
         while conn.is_waiting() {
@@ -1424,7 +1470,7 @@ mod tests {
         // The slot's next connection is not waiting: the outcome is dropped, not taken.
         let (_, job) = s.cx.jobs.queued.pop().unwrap();
         let mut next = Connection::new(None, s.cx.now);
-        assert!(!next.job_done(job.run()));
+        assert!(!next.job_done(0, job.run()));
         assert!(!next.is_waiting());
     }
 

@@ -254,7 +254,7 @@ fn classify_target(raw: &str) -> Result<Target<'_>, ParseError> {
 /// the authority is not that: a userinfo (`u@h`), a `/`, a space, a second `:` or a
 /// non-numeric port. The port may be empty and so may the host (an empty `Host` field is
 /// what RFC 9110 section 7.2 asks for when the target has no authority).
-fn authority_host(authority: &[u8]) -> Option<&[u8]> {
+pub(crate) fn authority_host(authority: &[u8]) -> Option<&[u8]> {
     let host_len = match authority {
         [b'[', literal @ ..] => {
             let end = literal.iter().position(|&b| b == b']')?;

@@ -185,7 +185,8 @@ pub struct Record<'a> {
     /// The request line (`GET / HTTP/1.1`), or None when the request did not parse.
     pub method: Option<&'a str>,
     pub target: &'a str,
-    pub minor_version: u8,
+    /// `HTTP/1.0`, `HTTP/1.1` or `HTTP/2.0`.
+    pub protocol: &'static str,
     pub status: u16,
     pub referer: Option<&'a [u8]>,
     pub user_agent: Option<&'a [u8]>,
@@ -251,7 +252,8 @@ impl AccessLog {
             escape_into(&mut head, method.as_bytes());
             head.push(b' ');
             escape_into(&mut head, r.target.as_bytes());
-            head.extend_from_slice(if r.minor_version == 0 { b" HTTP/1.0" } else { b" HTTP/1.1" });
+            head.push(b' ');
+            head.extend_from_slice(r.protocol.as_bytes());
         } else {
             head.push(b'-');
         }
@@ -509,7 +511,7 @@ fn begin_json(r: &Record, now: SystemTime) -> Pending {
         None => head.extend_from_slice(b"null"),
     }
     let (method, target, protocol) = match r.method {
-        Some(m) => (Some(m.as_bytes()), Some(r.target.as_bytes()), Some(http_version(r.minor_version))),
+        Some(m) => (Some(m.as_bytes()), Some(r.target.as_bytes()), Some(r.protocol.as_bytes())),
         None => (None, None, None),
     };
     for (name, value) in [("method", method), ("target", target), ("protocol", protocol)] {
@@ -521,10 +523,6 @@ fn begin_json(r: &Record, now: SystemTime) -> Pending {
     json_field(&mut tail, "user_agent", r.user_agent);
     tail.extend_from_slice(b"}\n");
     Pending { head, tail, started: r.started }
-}
-
-fn http_version(minor: u8) -> &'static [u8] {
-    if minor == 0 { b"HTTP/1.0" } else { b"HTTP/1.1" }
 }
 
 /// `,"name":"value"`, or `,"name":null`.
@@ -662,7 +660,7 @@ mod tests {
             peer: None,
             method: Some("GET"),
             target,
-            minor_version: 1,
+            protocol: "HTTP/1.1",
             status: 200,
             referer: None,
             user_agent: None,
@@ -783,7 +781,7 @@ mod tests {
             peer: None,
             method: Some("GET"),
             target: "/a",
-            minor_version: 1,
+            protocol: "HTTP/1.1",
             status: 200,
             referer: None,
             user_agent: None,
@@ -830,7 +828,7 @@ mod tests {
             peer: Some("192.0.2.7:4000".parse().unwrap()),
             method: Some("GET"),
             target: "/a?b",
-            minor_version: 0,
+            protocol: "HTTP/1.0",
             status: 206,
             referer: None,
             user_agent: Some(b"curl/8"),

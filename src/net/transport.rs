@@ -77,6 +77,11 @@ pub trait Transport: Read + Write {
     fn answer_to(&mut self, _err: &io::Error) -> Option<Vec<u8>> {
         None
     }
+
+    /// The carrier agreed on HTTP/2 before the first byte (TLS's ALPN said `h2`).
+    fn speaks_h2(&self) -> bool {
+        false
+    }
 }
 
 /// A kernel socket: the body goes from the page cache to the socket without passing through
@@ -136,6 +141,10 @@ impl<S: tls::Socket> Transport for TlsStream<S> {
 
     fn answer_to(&mut self, err: &io::Error) -> Option<Vec<u8>> {
         tls::is_plain_http(err).then(|| tls::plain_http_refusal(self.plain_http_host().as_deref()))
+    }
+
+    fn speaks_h2(&self) -> bool {
+        TlsStream::speaks_h2(self)
     }
 }
 
@@ -258,6 +267,10 @@ impl Transport for Stream {
 
     fn answer_to(&mut self, err: &io::Error) -> Option<Vec<u8>> {
         each_arm!(self, s => s.answer_to(err))
+    }
+
+    fn speaks_h2(&self) -> bool {
+        each_arm!(self, s => s.speaks_h2())
     }
 }
 

@@ -264,7 +264,10 @@ impl Server {
         let stop = Arc::new(AtomicBool::new(false));
         let tls = match (&config.tls_cert, &config.tls_key) {
             (Some(cert), Some(key)) => Some(SharedTls {
-                settings: Mutex::new(tls::Settings::open(cert, key, config.tls_resumption).map_err(StartError::Tls)?),
+                settings: Mutex::new(
+                    tls::Settings::open_with(cert, key, config.tls_resumption, config.http2)
+                        .map_err(StartError::Tls)?,
+                ),
                 generation: AtomicU64::new(0),
             }),
             _ => None,
@@ -624,6 +627,7 @@ impl Seed {
                 trusted_proxies: config.trusted_proxies.clone(),
                 trusted_header: config.trusted_header,
                 jobs: Jobs { deferred: pool.is_some(), queued: Vec::new() },
+                http2: config.http2,
                 ..Context::new(site, config.limits, config.timeouts, log)
             },
             max_connections,
@@ -993,7 +997,7 @@ impl EventLoop {
             }
             self.handshakes_this_turn += 1;
         }
-        self.cx.ticket = Ticket { key, serial: slot.serial };
+        self.cx.ticket = Ticket { key, serial: slot.serial, stream: 0 };
         let status = slot.conn.drive(&mut slot.stream, &mut self.cx);
         if handshaking {
             self.note_handshake(key, status);
@@ -1056,7 +1060,7 @@ impl EventLoop {
         for (ticket, result) in completions.drain(..) {
             let Some(slot) = self.slab.get_mut(ticket.key).filter(|s| s.serial == ticket.serial) else { continue };
             let taken = match result {
-                Ok(finished) => slot.conn.job_done(finished),
+                Ok(finished) => slot.conn.job_done(ticket.stream, finished),
                 Err(pool::Panicked) => {
                     eprintln!("evserve: a job for connection {} panicked; closing it", ticket.key);
                     self.close(ticket.key);
@@ -1301,6 +1305,11 @@ impl EventLoop {
         let idle: Vec<usize> = self.slab.iter().filter(|(_, s)| s.conn.is_idle()).map(|(k, _)| k).collect();
         for key in idle {
             self.close(key);
+        }
+        // HTTP/2 clients are told with GOAWAY, which takes a drive.
+        let h2: Vec<usize> = self.slab.iter().filter(|(_, s)| s.conn.speaks_h2()).map(|(k, _)| k).collect();
+        for key in h2 {
+            self.drive(key);
         }
     }
 

@@ -16,6 +16,9 @@ use rustls::{InconsistentKeys, ServerConfig};
 /// `no_application_protocol` alert.
 pub const ALPN_HTTP11: &[u8] = b"http/1.1";
 
+/// The ALPN name of HTTP/2 over TLS.
+pub const ALPN_H2: &[u8] = b"h2";
+
 /// TLS 1.2 session IDs remembered for clients that do not take tickets.
 const SESSION_CACHE_ENTRIES: usize = 256;
 
@@ -74,6 +77,8 @@ pub struct Settings {
     pub cert: PathBuf,
     pub key: PathBuf,
     pub resumption: bool,
+    /// ALPN offers `h2` before `http/1.1`.
+    pub http2: bool,
     resume: Resume,
     current: Arc<ServerConfig>,
 }
@@ -101,14 +106,19 @@ impl Settings {
     /// Loads the PEM chain in `cert_path` and the PEM key in `key_path` into a config.
     pub fn load(cert_path: &Path, key_path: &Path, resumption: bool) -> Result<Arc<ServerConfig>, TlsError> {
         let resume = Resume::new(resumption, key_path)?;
-        build(cert_path, key_path, &resume)
+        build(cert_path, key_path, &resume, false)
     }
 
-    /// Start-up: loads the files, keeping their paths for `reload`.
+    /// Start-up: loads the files, keeping their paths for `reload`; HTTP/1.1 only.
     pub fn open(cert: &Path, key: &Path, resumption: bool) -> Result<Settings, TlsError> {
+        Settings::open_with(cert, key, resumption, false)
+    }
+
+    /// `open`, offering HTTP/2 (`h2`) first when `http2`.
+    pub fn open_with(cert: &Path, key: &Path, resumption: bool, http2: bool) -> Result<Settings, TlsError> {
         let resume = Resume::new(resumption, key)?;
-        let current = build(cert, key, &resume)?;
-        Ok(Settings { cert: cert.to_owned(), key: key.to_owned(), resumption, resume, current })
+        let current = build(cert, key, &resume, http2)?;
+        Ok(Settings { cert: cert.to_owned(), key: key.to_owned(), resumption, http2, resume, current })
     }
 
     /// The config for connections accepted from now on.
@@ -118,12 +128,12 @@ impl Settings {
 
     /// SIGHUP: reads the files again. On failure the old config stays in force.
     pub fn reload(&mut self) -> Result<(), TlsError> {
-        self.current = build(&self.cert, &self.key, &self.resume)?;
+        self.current = build(&self.cert, &self.key, &self.resume, self.http2)?;
         Ok(())
     }
 }
 
-fn build(cert_path: &Path, key_path: &Path, resume: &Resume) -> Result<Arc<ServerConfig>, TlsError> {
+fn build(cert_path: &Path, key_path: &Path, resume: &Resume, http2: bool) -> Result<Arc<ServerConfig>, TlsError> {
     let certs = read_certs(cert_path)?;
     let key = read_key(key_path)?;
     let provider = Arc::new(provider());
@@ -141,7 +151,12 @@ fn build(cert_path: &Path, key_path: &Path, resume: &Resume) -> Result<Arc<Serve
         .map_err(|e| TlsError { path: cert_path.to_owned(), problem: Problem::Config(e.to_string()) })?
         .with_no_client_auth()
         .with_cert_resolver(Arc::new(SingleCertAndKey::from(certified)));
-    config.alpn_protocols = vec![ALPN_HTTP11.to_vec()];
+    // HTTP/2 over TLS 1.2 needs an ephemeral key exchange and an AEAD suite (RFC 9113
+    // section 9.2.2): every suite `provider` offers is one.
+    config.alpn_protocols = match http2 {
+        true => vec![ALPN_H2.to_vec(), ALPN_HTTP11.to_vec()],
+        false => vec![ALPN_HTTP11.to_vec()],
+    };
     config.max_early_data_size = 0;
     // Our suite order (AES-128-GCM first: cheapest with AES-NI) over the client's.
     config.ignore_client_order = true;

@@ -173,6 +173,13 @@ impl<S: Socket> TlsStream<S> {
         self.mode == Mode::Tls && self.conn.is_handshaking()
     }
 
+    /// The handshake is done and chose HTTP/2 by ALPN.
+    pub fn speaks_h2(&self) -> bool {
+        self.mode == Mode::Tls
+            && !self.conn.is_handshaking()
+            && self.conn.alpn_protocol() == Some(super::config::ALPN_H2)
+    }
+
     /// For `--trace`, once the handshake is done: version, suite, ALPN, full or resumed.
     pub fn handshake_summary(&self) -> Option<String> {
         if self.conn.is_handshaking() || self.mode != Mode::Tls {

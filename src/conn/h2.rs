@@ -1,0 +1,588 @@
+//! HTTP/2 on a connection: the same reactor, a second protocol. The pure
+//! `http2::connection::Connection` takes the connection's input and says what happened
+//! (`Event`s); each request is planned by the site exactly as an HTTP/1 request is (a job
+//! parks the stream, not the connection), and each plan leaves as HEADERS then DATA. The
+//! streams with something to send are served in turn, one frame each, within the windows the
+//! client grants: a file's DATA payload goes by `sendfile` (or TLS records) straight after its
+//! 9-byte frame header, so bodies are never copied into memory on h2c either.
+use std::collections::VecDeque;
+use std::fs::File;
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::work::ReadAhead;
+use super::{Context, Flush, Ticket, Work};
+use crate::http::plan::{Body, Plan, Segment, Source};
+use crate::http::status::{SERVER, error_plan};
+use crate::http::view::{Fields, RequestView, Target};
+use crate::http1::request::authority_host;
+use crate::http2::connection::{Connection as Frames, Event, Limits};
+use crate::http2::request::Request;
+use crate::http2::{ErrorCode, StreamId, frame};
+use crate::log::Record;
+use crate::site::{Done, Planned};
+
+/// A connection speaking HTTP/2 (boxed in `Connection`: only these pay for it).
+#[derive(Debug)]
+pub(crate) struct H2 {
+    frames: Frames,
+    events: Vec<Event>,
+    /// Streams with a response under way or a plan waiting for a job, served in turn.
+    streams: VecDeque<Stream>,
+    /// The payload of a DATA frame whose header is already in the output buffer: nothing
+    /// else may be written before it.
+    payload: Option<Payload>,
+    /// GOAWAY sent for a drain.
+    draining: bool,
+}
+
+#[derive(Debug)]
+struct Stream {
+    id: StreamId,
+    state: State,
+    /// The client may still send on it (a body): reset with NO_ERROR once answered (RFC
+    /// 9113 section 8.1), so it does not hold a stream slot.
+    client_open: bool,
+}
+
+#[derive(Debug)]
+enum State {
+    /// Its plan waits for a job; the outcome, once handed back, is here.
+    Waiting { request: Box<Request>, done: Option<Box<Done>> },
+    /// HEADERS sent; the body goes out frame by frame.
+    Sending(Out),
+}
+
+/// A body being sent.
+#[derive(Debug)]
+enum Out {
+    Memory { bytes: Arc<[u8]>, at: usize, end: usize },
+    File { file: Arc<File>, segments: VecDeque<Segment>, ahead: ReadAhead },
+}
+
+#[derive(Debug)]
+struct Payload {
+    file: Arc<File>,
+    offset: u64,
+    left: usize,
+}
+
+/// What one pass over the streams found to write.
+enum Filled {
+    /// Frames are in the output buffer (and maybe a payload after them).
+    Some,
+    /// Nothing can be sent now (windows closed, jobs or reads pending, all done).
+    Nothing,
+}
+
+impl H2 {
+    pub(crate) fn new() -> Box<H2> {
+        Box::new(H2 {
+            frames: Frames::new(Limits::default()),
+            events: Vec::new(),
+            streams: VecDeque::new(),
+            payload: None,
+            draining: false,
+        })
+    }
+
+    /// What the connection's timer should run against: a job, a stalled send, or idleness.
+    pub(crate) fn timeout_kind(&self) -> crate::util::timer::TimeoutKind {
+        use crate::util::timer::TimeoutKind;
+        if self.streams.iter().any(|s| matches!(s.state, State::Waiting { .. })) {
+            TimeoutKind::Job
+        } else if self.streams.is_empty() && self.payload.is_none() {
+            TimeoutKind::Idle
+        } else {
+            TimeoutKind::WriteStall // Streams wait for the client's windows.
+        }
+    }
+}
+
+impl super::Connection {
+    /// The HTTP/2 cycle: write, end if done, take frames from the input, answer, read more.
+    pub(super) fn run_h2<S: crate::net::transport::Transport>(
+        &mut self,
+        io: &mut S,
+        cx: &mut Context,
+    ) -> super::Status {
+        use super::Status;
+        let mut budget = super::WRITE_QUANTUM;
+        loop {
+            match self.flush_h2(io, cx, &mut budget) {
+                Flush::Done => {}
+                Flush::Blocked | Flush::Reading => return Status::Wait,
+                Flush::Yield => return Status::Yield,
+                Flush::Failed => return Status::Close,
+            }
+            if budget == 0 {
+                return Status::Yield;
+            }
+            let h2 = self.h2.as_mut().expect("an HTTP/2 connection");
+            if cx.draining && !h2.draining {
+                // GOAWAY with room for streams in flight, and a PING: its ACK sends the
+                // final GOAWAY (RFC 9113 section 6.8); the drain deadline covers a silent client.
+                h2.draining = true;
+                h2.frames.begin_shutdown();
+                self.output.ensure_buffer(&mut cx.buffers);
+                self.output.buf.extend_from_slice(h2.frames.output());
+                h2.frames.output().clear();
+                continue;
+            }
+            if h2.frames.want_close() {
+                return Status::Close;
+            }
+            if self.h2_receive(cx) {
+                continue;
+            }
+            if matches!(self.h2_fill(cx), Filled::Some) {
+                continue;
+            }
+            if self.ready.eof {
+                return Status::Close;
+            }
+            if !self.ready.readable && !io.has_buffered_input() {
+                return Status::Wait;
+            }
+            match self.fill(io, cx) {
+                Ok(true) => {}
+                Ok(false) => return Status::Wait,
+                Err(e) => {
+                    cx.trace(|| format!("read failed: {e}"));
+                    return Status::Close;
+                }
+            }
+        }
+    }
+
+    /// Takes the whole frames the input holds; true if it did anything.
+    fn h2_receive(&mut self, cx: &mut Context) -> bool {
+        let h2 = self.h2.as_mut().expect("an HTTP/2 connection");
+        if self.input.is_empty() {
+            return false;
+        }
+        let mut events = std::mem::take(&mut h2.events);
+        let used = match h2.frames.receive(self.input.bytes(), &mut events) {
+            Ok(n) => n,
+            Err(code) => {
+                cx.trace(|| format!("HTTP/2 connection error {code:?}: GOAWAY, then close"));
+                self.input.clear();
+                h2.events = events;
+                return true; // The GOAWAY goes out, then `want_close`.
+            }
+        };
+        self.input.start += used;
+        let progressed = used > 0;
+        for event in events.drain(..) {
+            self.h2_event(event, cx);
+        }
+        if let Some(h2) = &mut self.h2 {
+            h2.events = events;
+        }
+        progressed
+    }
+
+    fn h2_event(&mut self, event: Event, cx: &mut Context) {
+        match event {
+            Event::Request { stream, request, end_stream } => {
+                cx.trace(|| {
+                    let (m, p) = (String::from_utf8_lossy(&request.method), String::from_utf8_lossy(&request.path));
+                    format!("stream {stream}: {m} {p}")
+                });
+                self.requests += 1;
+                cx.counters.requests += 1;
+                let started = cx.now;
+                self.h2_plan(stream, Box::new(request), None, !end_stream, started, cx);
+            }
+            Event::RequestTooLarge { stream, end_stream } => {
+                cx.trace(|| format!("stream {stream}: header list too large: 431"));
+                self.requests += 1;
+                cx.counters.requests += 1;
+                let plan = error_plan(431, None, false);
+                self.h2_start(stream, plan, !end_stream, None, cx);
+            }
+            Event::Reset { stream, code, remote } => {
+                cx.trace(|| format!("stream {stream}: reset {code:?}{}", if remote { " by the client" } else { "" }));
+                let h2 = self.h2.as_mut().expect("an HTTP/2 connection");
+                h2.streams.retain(|s| s.id != stream);
+                self.log.sent(cx.log.as_mut(), stream, u64::MAX);
+            }
+            Event::WindowOpened { .. } | Event::GoAway { .. } => {}
+        }
+    }
+
+    /// Plans `request` on `stream` (or resumes it with a job's outcome); a plan that must
+    /// wait parks the stream, not the connection.
+    fn h2_plan(
+        &mut self,
+        stream: StreamId,
+        request: Box<Request>,
+        done: Option<Box<Done>>,
+        client_open: bool,
+        started: Instant,
+        cx: &mut Context,
+    ) {
+        let plan = match view_of(&request) {
+            Err(()) => Planned::Ready(Plan { close: false, ..error_plan(400, None, request.method == b"HEAD") }),
+            Ok(view) => match done {
+                Some(done) => cx.site.resume(&view, *done, cx.now),
+                None => cx.site.plan(&view, cx.now),
+            },
+        };
+        match plan {
+            Planned::Ready(plan) => {
+                let record = self.client_record(&request, plan.status, started, cx);
+                self.h2_start(stream, plan, client_open, Some(record), cx);
+            }
+            Planned::Pending(job) => {
+                cx.trace(|| format!("stream {stream}: job: {}", job.describe()));
+                let h2 = self.h2.as_mut().expect("an HTTP/2 connection");
+                if !cx.jobs.deferred {
+                    let done = Some(Box::new(job.run()));
+                    return self.h2_plan(stream, request, done, client_open, started, cx);
+                }
+                cx.jobs.queued.push((Ticket { stream, ..cx.ticket }, Work::Plan(job)));
+                h2.streams.push_back(Stream { id: stream, state: State::Waiting { request, done: None }, client_open });
+            }
+        }
+    }
+
+    /// The access-log record of an HTTP/2 request, built and begun now (it borrows the
+    /// request, which the stream does not keep).
+    fn client_record(&self, request: &Request, status: u16, started: Instant, cx: &mut Context) -> Option<LogStart> {
+        cx.log.as_ref()?;
+        Some(LogStart {
+            method: String::from_utf8_lossy(&request.method).into_owned(),
+            target: String::from_utf8_lossy(&request.path).into_owned(),
+            referer: request.field(b"referer").map(<[u8]>::to_vec),
+            user_agent: request.field(b"user-agent").map(<[u8]>::to_vec),
+            status,
+            started,
+            peer: self.peer,
+        })
+    }
+
+    /// Sends `plan`'s HEADERS on `stream` and queues its body.
+    fn h2_start(
+        &mut self,
+        stream: StreamId,
+        plan: Plan,
+        client_open: bool,
+        record: Option<Option<LogStart>>,
+        cx: &mut Context,
+    ) {
+        let h2 = self.h2.as_mut().expect("an HTTP/2 connection");
+        let status = plan.status;
+        let fields = h2_fields(&plan, cx.date.get());
+        let refs: Vec<(&[u8], &[u8])> = fields.iter().map(|(n, v)| (n.as_slice(), v.as_slice())).collect();
+        let out = match plan.body {
+            Body::Empty => None,
+            Body::Made(bytes) => Some(Out::Memory { end: bytes.len(), bytes, at: 0 }),
+            Body::Range { source: Source::Memory(bytes), offset, len } => {
+                Some(Out::Memory { bytes, at: offset as usize, end: (offset + len) as usize })
+            }
+            Body::Range { source: Source::File(file), offset, len } => Some(Out::File {
+                file,
+                segments: VecDeque::from([Segment::Range { offset, len }]),
+                ahead: ReadAhead::default(),
+            }),
+            Body::Parts { source: Source::Memory(bytes), segments } => {
+                let mut all = Vec::new();
+                for s in segments {
+                    match s {
+                        Segment::Bytes(b) => all.extend_from_slice(&b),
+                        Segment::Range { offset, len } => {
+                            all.extend_from_slice(&bytes[offset as usize..(offset + len) as usize])
+                        }
+                    }
+                }
+                Some(Out::Memory { end: all.len(), bytes: all.into(), at: 0 })
+            }
+            Body::Parts { source: Source::File(file), segments } => {
+                Some(Out::File { file, segments, ahead: ReadAhead::default() })
+            }
+        };
+        let body_len = out.as_ref().map_or(0, Out::len);
+        let before = h2.frames.output().len();
+        if h2.frames.send_headers(stream, status, &refs, out.is_none()).is_err() {
+            return; // The stream is gone (reset meanwhile).
+        }
+        let head = (h2.frames.output().len() - before) as u64;
+        cx.trace(|| format!("stream {stream}: response {status}, body {body_len} bytes"));
+        if let Some(Some(start)) = record {
+            let r = start.record();
+            self.log.queued(cx.log.as_mut(), stream, Some(&r), head + body_len, body_len);
+            self.log.sent(cx.log.as_mut(), stream, head);
+        }
+        let h2 = self.h2.as_mut().expect("an HTTP/2 connection");
+        match out {
+            Some(out) => h2.streams.push_back(Stream { id: stream, state: State::Sending(out), client_open }),
+            None if client_open => h2.frames.reset(stream, ErrorCode::NoError),
+            None => {}
+        }
+    }
+
+    /// A job for `stream` is done: its plan goes on at the next drive.
+    pub(super) fn h2_job_done(&mut self, stream: StreamId, done: super::Finished) -> bool {
+        let Some(h2) = &mut self.h2 else { return false };
+        let Some(s) = h2.streams.iter_mut().find(|s| s.id == stream) else { return false };
+        match (done, &mut s.state) {
+            (super::Finished::Plan(done), State::Waiting { done: slot @ None, .. }) => {
+                *slot = Some(Box::new(done));
+                true
+            }
+            (super::Finished::Read { offset, .. }, State::Sending(Out::File { ahead, .. })) => {
+                ahead.read_done(offset);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// One pass over the streams in turn: resumes plans whose jobs are done, and writes one
+    /// frame for each stream that can send, within its window.
+    fn h2_fill(&mut self, cx: &mut Context) -> Filled {
+        let mut wrote = false;
+        let h2 = self.h2.as_mut().expect("an HTTP/2 connection");
+        for _ in 0..h2.streams.len() {
+            let h2 = self.h2.as_mut().expect("an HTTP/2 connection");
+            let Some(mut s) = h2.streams.pop_front() else { break };
+            if let State::Waiting { done: Some(_), .. } = &s.state {
+                let State::Waiting { request, done } = s.state else { unreachable!() };
+                self.h2_plan(s.id, request, done, s.client_open, cx.now, cx);
+                wrote = true;
+                continue;
+            }
+            let State::Sending(out) = &mut s.state else {
+                h2.streams.push_back(s);
+                continue;
+            };
+            let window = h2.frames.send_window(s.id);
+            if window == 0 {
+                h2.streams.push_back(s);
+                continue;
+            }
+            let finished = match out {
+                Out::Memory { bytes, at, end } => {
+                    let n = window.min(*end - *at);
+                    let last = *at + n == *end;
+                    if h2.frames.send_data(s.id, &bytes[*at..*at + n], last).is_err() {
+                        continue; // Gone: dropped.
+                    }
+                    *at += n;
+                    self.log.sent(cx.log.as_mut(), s.id, n as u64);
+                    wrote = true;
+                    last
+                }
+                Out::File { file, segments, ahead } => match (segments.len(), segments.front_mut()) {
+                    (_, None) => true,
+                    (count, Some(Segment::Bytes(b))) => {
+                        let n = window.min(b.len());
+                        let last = n == b.len() && count == 1;
+                        if h2.frames.send_data(s.id, &b[..n], last).is_err() {
+                            continue;
+                        }
+                        b.drain(..n);
+                        if b.is_empty() {
+                            segments.pop_front();
+                        }
+                        self.log.sent(cx.log.as_mut(), s.id, n as u64);
+                        wrote = true;
+                        last
+                    }
+                    (count, Some(Segment::Range { offset, len })) => {
+                        let want = (window as u64).min(*len);
+                        let end = *offset + *len;
+                        let n = if cx.jobs.deferred {
+                            let (ticket, queued) = (Ticket { stream: s.id, ..cx.ticket }, &mut cx.jobs.queued);
+                            ahead.sendable(file, *offset, want, end, &mut |w| queued.push((ticket, w)))
+                        } else {
+                            want
+                        };
+                        if n == 0 {
+                            h2.streams.push_back(s);
+                            continue; // Its bytes are being read into the page cache.
+                        }
+                        let last = n == *len && count == 1;
+                        if h2.frames.data_sent(s.id, n as usize, last).is_err() {
+                            continue;
+                        }
+                        // The frames before it, its header, then its payload, in that order.
+                        self.output.buf.extend_from_slice(h2.frames.output());
+                        h2.frames.output().clear();
+                        frame::encode_data_header(&mut self.output.buf, s.id, n as u32, last);
+                        h2.payload = Some(Payload { file: file.clone(), offset: *offset, left: n as usize });
+                        *offset += n;
+                        *len -= n;
+                        if *len == 0 {
+                            segments.pop_front();
+                        }
+                        self.log.sent(cx.log.as_mut(), s.id, n);
+                        if !last {
+                            h2.streams.push_back(s);
+                        } else if s.client_open {
+                            h2.frames.reset(s.id, ErrorCode::NoError);
+                        }
+                        return Filled::Some; // The payload must leave before anything else.
+                    }
+                },
+            };
+            if finished {
+                if s.client_open {
+                    h2.frames.reset(s.id, ErrorCode::NoError);
+                }
+            } else {
+                h2.streams.push_back(s);
+            }
+        }
+        let h2 = self.h2.as_mut().expect("an HTTP/2 connection");
+        if !h2.frames.output().is_empty() {
+            self.output.ensure_buffer(&mut cx.buffers);
+            self.output.buf.extend_from_slice(h2.frames.output());
+            h2.frames.output().clear();
+            wrote = true;
+        }
+        if wrote { Filled::Some } else { Filled::Nothing }
+    }
+
+    /// Writes the output buffer, then a DATA payload from the file.
+    fn flush_h2<S: crate::net::transport::Transport>(
+        &mut self,
+        io: &mut S,
+        cx: &mut Context,
+        budget: &mut usize,
+    ) -> Flush {
+        if let Some(stop) = self.flush_own(io, cx) {
+            return stop;
+        }
+        loop {
+            if self.output.written < self.output.buf.len() {
+                match self.write_buffer(io, cx, budget) {
+                    Some(stop) => return stop,
+                    None => continue,
+                }
+            }
+            self.output.buf.clear();
+            self.output.written = 0;
+            let h2 = self.h2.as_mut().expect("an HTTP/2 connection");
+            let Some(p) = &mut h2.payload else {
+                return self.flush_own(io, cx).unwrap_or(Flush::Done);
+            };
+            if p.left == 0 {
+                h2.payload = None;
+                continue;
+            }
+            if *budget == 0 {
+                return Flush::Yield;
+            }
+            if !self.ready.writable {
+                return Flush::Blocked;
+            }
+            let (file, offset, left) = (p.file.clone(), p.offset, p.left);
+            let wrote = io.send_file(&file, offset, left.min(*budget));
+            match self.sent("sendfile", wrote, budget, cx) {
+                super::Sent::Bytes(n) => {
+                    let p = self.h2.as_mut().and_then(|h2| h2.payload.as_mut()).expect("a payload");
+                    p.offset += n as u64;
+                    p.left -= n;
+                }
+                super::Sent::Again => {}
+                super::Sent::Blocked => return Flush::Blocked,
+                super::Sent::Failed => return Flush::Failed,
+            }
+        }
+    }
+}
+
+impl Out {
+    fn len(&self) -> u64 {
+        match self {
+            Out::Memory { at, end, .. } => (end - at) as u64,
+            Out::File { segments, .. } => segments.iter().map(Segment::size).sum(),
+        }
+    }
+}
+
+/// What an HTTP/2 stream's access-log line needs, owned (the request is not kept).
+#[derive(Debug)]
+pub(crate) struct LogStart {
+    method: String,
+    target: String,
+    referer: Option<Vec<u8>>,
+    user_agent: Option<Vec<u8>>,
+    status: u16,
+    started: Instant,
+    peer: Option<std::net::SocketAddr>,
+}
+
+impl LogStart {
+    fn record(&self) -> Record<'_> {
+        Record {
+            peer: self.peer,
+            method: Some(&self.method),
+            target: &self.target,
+            protocol: "HTTP/2.0",
+            status: self.status,
+            referer: self.referer.as_deref(),
+            user_agent: self.user_agent.as_deref(),
+            started: self.started,
+        }
+    }
+}
+
+/// The response fields as HTTP/2 sends them: lowercase names, `date` and `server` first, no
+/// connection-specific fields (the plan has none).
+fn h2_fields(plan: &Plan, date: &str) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let mut fields =
+        vec![(b"date".to_vec(), date.as_bytes().to_vec()), (b"server".to_vec(), SERVER.as_bytes().to_vec())];
+    for f in plan.all_fields() {
+        let mut value = Vec::new();
+        f.value(&mut value);
+        fields.push((f.name().to_ascii_lowercase().into_bytes(), value));
+    }
+    fields
+}
+
+/// The request as the site sees it, with the checks HTTP/1's parser makes: a path of
+/// visible ASCII (or `*`), a method of visible ASCII, an authority of `host[:port]`.
+fn view_of(request: &Request) -> Result<RequestView<'_>, ()> {
+    let visible = |b: &[u8]| !b.is_empty() && b.iter().all(|c| c.is_ascii_graphic());
+    if !visible(&request.method) || !visible(&request.path) {
+        return Err(());
+    }
+    let method = std::str::from_utf8(&request.method).map_err(|_| ())?;
+    let path = std::str::from_utf8(&request.path).map_err(|_| ())?;
+    let target = match path {
+        "*" => Target::Asterisk,
+        p if p.starts_with('/') => Target::Path(p),
+        _ => return Err(()),
+    };
+    let host = match request.host() {
+        Some(authority) => Some(authority_host(authority).ok_or(())?),
+        None => None,
+    };
+    let last = |name: &'static [u8]| request.fields_named(name).last();
+    let fields = Fields {
+        accept: request.field(b"accept"),
+        accept_encoding: request.field(b"accept-encoding"),
+        if_match: request.field(b"if-match"),
+        if_modified_since: request.field(b"if-modified-since"),
+        if_none_match: request.field(b"if-none-match"),
+        if_range: request.field(b"if-range"),
+        if_unmodified_since: request.field(b"if-unmodified-since"),
+        range: request.field(b"range"),
+        referer: request.field(b"referer"),
+        user_agent: request.field(b"user-agent"),
+        forwarded: last(b"forwarded"),
+        x_forwarded_for: last(b"x-forwarded-for"),
+        host,
+    };
+    Ok(RequestView { method, target, fields })
+}
+
+/// Whether `input` starts as the HTTP/2 client preface does: Some(true) complete,
+/// Some(false) a prefix of it (wait for more), None not it.
+pub(crate) fn preface(input: &[u8]) -> Option<bool> {
+    let n = input.len().min(frame::PREFACE.len());
+    (input[..n] == frame::PREFACE[..n]).then_some(n == frame::PREFACE.len())
+}
