@@ -62,7 +62,7 @@ pub mod testing {
         let plan = loop {
             match planned {
                 Planned::Ready(plan) => break plan,
-                Planned::Pending(job) => planned = site.resume(&view, job.run(), now),
+                Planned::Pending(job) => planned = site.resume(&view, job.run_here(), now),
             }
         };
         let (status, framing) = (plan.status, render::framing(&req, plan.close, false));

@@ -150,11 +150,12 @@ fn half_a_client_hello_is_closed_after_the_request_timeout() {
     assert_eq!(common::read_until_close(&mut s), Ok(Vec::new()));
 }
 
+/// With `--http2 off`, a client that offers only `h2` has no protocol in common.
 #[test]
-fn an_h2_only_client_is_refused_cleanly() {
+fn an_h2_only_client_is_refused_cleanly_with_http2_off() {
     let fx = Fixture::new();
     let pki = Pki::new();
-    let server = https(&fx.root(), &pki, |_| {});
+    let server = https(&fx.root(), &pki, |c| c.http2 = false);
     let mut c = tls_util::connect(server.addr, &pki.client_config(&[b"h2"]), false);
     let err = c.write_all(b"GET / HTTP/1.1\r\nHost: l\r\n\r\n").and_then(|_| c.flush()).and_then(|_| {
         let mut buf = [0u8; 16];

@@ -8,6 +8,7 @@ Standard library only.  One table per pass ("read": the delay on reads;
 import argparse
 import csv
 import math
+import statistics
 import sys
 
 PASS_TITLE = {
@@ -91,6 +92,35 @@ def targets(by):
     return out
 
 
+NUMERIC = ("alone_rps", "alone_p50_us", "alone_p99_us", "alone_max_us", "alone_err",
+           "load_rps", "load_p50_us", "load_p99_us", "load_max_us", "load_err",
+           "cold_mib_s", "cold_files", "cold_errors", "cold_exhausted")
+
+
+def medians(rows):
+    """One row per (pass, server): the median of each figure over rounds (errors: the
+    most in any round), notes joined, and how many rounds ran."""
+    groups = {}
+    for r in rows:
+        groups.setdefault((r["pass"], r["server"]), []).append(r)
+    out = []
+    for (p, srv), sel in groups.items():
+        m = {"pass": p, "server": srv}
+        for k in NUMERIC:
+            vals = [num(r[k]) for r in sel if num(r[k]) is not None]
+            if not vals:
+                m[k] = "-"
+                continue
+            v = max(vals) if k.endswith("err") or k.endswith("errors") or k == "cold_exhausted" \
+                else statistics.median(vals)
+            m[k] = f"{v:.2f}" if k == "cold_mib_s" else f"{v:.0f}"
+        notes = sorted({r["note"] for r in sel if r["note"] not in ("-", "")})
+        m["note"] = "; ".join(notes) if notes else "-"
+        m["rounds"] = len(sel)
+        out.append(m)
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--tsv", required=True)
@@ -99,14 +129,16 @@ def main():
     args = ap.parse_args()
     with open(args.tsv, newline="") as f:
         rows = list(csv.DictReader(f, delimiter="\t"))
+    rows = medians(rows)
     by = {(r["pass"], r["server"]): r for r in rows}
     md = ["# evserve slow-disk benchmark (issue 18)", "",
           "A hot 1 KiB file fetched by one client (`hot.c`: one keep-alive connection, one "
           "request at a time), alone and while cold clients download never-read 1 MiB files "
           "through a slow FUSE filesystem (`tests/fusefs/gatefs.c`). Latencies from every "
           "request, request written to last byte read; cold MiB/s "
-          "is what all cold clients received over their window, divided by it. One run "
-          "per server: the machine is shared, so read ratios within a pass.", ""]
+          "is what all cold clients received over their window, divided by it. Medians over "
+          "rounds (cold files: median per round); the machine is shared, so read ratios within "
+          "a pass.", ""]
     for p in ("read", "all"):
         sel = [r for r in rows if r["pass"] == p]
         if not sel:

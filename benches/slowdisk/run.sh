@@ -56,10 +56,13 @@ with the delay on open and getattr too ("all" pass).
 Needs (installs nothing), as root: /dev/fuse, fusermount3, gcc,
 pkg-config with fuse3 (libfuse3-dev), curl, python3, taskset; nginx,
 lighttpd, h2o optional.  Loopback only.  Bounded: every client runs under
-timeout; one pass of five servers takes about 5 x (2 x DURATION + 10) s.
+timeout; one pass of five servers takes about 5 x (2 x DURATION + 10) s,
+ROUNDS x passes of them.
 
 All settings come from the environment:
   DURATION=5        seconds of each hot-client run
+  ROUNDS=1          rounds (each: every pass, every server, the order
+                    rotated); the report shows medians over rounds
   DELAY_MS=20       gatefs delay per operation, milliseconds
   PASSES="read all" which passes to run
   SERVERS="evserve evserve-io0 nginx lighttpd h2o"
@@ -94,7 +97,7 @@ esac
 
 # ---------------------------------------------------------------- settings --
 
-SETTING_NAMES=(DURATION DELAY_MS PASSES SERVERS COLD_CLIENTS COLD_FILES EVSERVE_BIN EVSERVE_ARGS
+SETTING_NAMES=(DURATION ROUNDS DELAY_MS PASSES SERVERS COLD_CLIENTS COLD_FILES EVSERVE_BIN EVSERVE_ARGS
     FLOOR_BIN NGINX_THREADS SERVER_CPU LOAD_CPU BASE_PORT HOT_TIMEOUT COOLDOWN OUT_DIR KEEP_TMP)
 CMDLINE=""
 for v in "${SETTING_NAMES[@]}"; do
@@ -103,6 +106,7 @@ done
 CMDLINE+="benches/slowdisk/run.sh"
 
 DURATION=${DURATION:-5}
+ROUNDS=${ROUNDS:-1}
 DELAY_MS=${DELAY_MS:-20}
 PASSES=${PASSES:-read all}
 SERVERS=${SERVERS:-evserve evserve-io0 nginx lighttpd h2o}
@@ -123,10 +127,10 @@ KEEP_TMP=${KEEP_TMP:-0}
 die() { echo "run.sh: $*" >&2; exit 1; }
 say() { echo "$*" >&2; }
 
-for v in DURATION DELAY_MS COLD_CLIENTS COLD_FILES NGINX_THREADS BASE_PORT COOLDOWN HOT_TIMEOUT; do
+for v in DURATION ROUNDS DELAY_MS COLD_CLIENTS COLD_FILES NGINX_THREADS BASE_PORT COOLDOWN HOT_TIMEOUT; do
     [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a non-negative integer (got '${!v}')"
 done
-((DURATION >= 1 && COLD_CLIENTS >= 1 && COLD_FILES >= COLD_CLIENTS && NGINX_THREADS >= 1)) ||
+((DURATION >= 1 && ROUNDS >= 1 && COLD_CLIENTS >= 1 && COLD_FILES >= COLD_CLIENTS && NGINX_THREADS >= 1)) ||
     die "DURATION, COLD_CLIENTS, NGINX_THREADS must be >= 1, COLD_FILES >= COLD_CLIENTS"
 ((BASE_PORT >= 1024 && BASE_PORT <= 65500)) || die "BASE_PORT out of range"
 for v in SERVER_CPU LOAD_CPU; do
@@ -443,20 +447,20 @@ hot_run() {
 
 TSV=$OUT_DIR/results.tsv
 mkdir -p "$OUT_DIR"
-printf 'pass\tserver\talone_rps\talone_p50_us\talone_p99_us\talone_max_us\talone_err\tload_rps\tload_p50_us\tload_p99_us\tload_max_us\tload_err\tcold_mib_s\tcold_files\tcold_errors\tcold_exhausted\tnote\n' >"$TSV"
+printf 'round\tpass\tserver\talone_rps\talone_p50_us\talone_p99_us\talone_max_us\talone_err\tload_rps\tload_p50_us\tload_p99_us\tload_max_us\tload_err\tcold_mib_s\tcold_files\tcold_errors\tcold_exhausted\tnote\n' >"$TSV"
 
 # run_server PASS NAME PORT: one server on a fresh mount.
 run_server() {
     local pass=$1 name=$2 port=$3 line a_rps a_p50 a_p99 a_max a_err note=""
     if ! mount_gate "$pass"; then
-        printf '%s\t%s\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t%s\n' "$pass" "$name" "gatefs mount failed" >>"$TSV"
+        printf '%s\t%s\t%s\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t%s\n' "$ROUND" "$pass" "$name" "gatefs mount failed" >>"$TSV"
         return 0
     fi
     if ! start_server "$name" "$port"; then
         unmount_gate
         return 0
     fi
-    say "  $pass/$name: hot alone"
+    say "  $pass/$name: hot alone (round $ROUND)"
     hot_run "$port" /hot.bin || note+="hot client failed (alone); "
     a_rps=$H_RPS a_p50=$H_P50 a_p99=$H_P99 a_max=$H_MAX a_err=$H_ERR
     sleep "$COOLDOWN"
@@ -481,7 +485,7 @@ run_server() {
         note+="cold client failed: $(tail -n 2 "$WORK/log/cold-$pass-$name.out" | tr '\n' ' '); "
     fi
     running "$SERVER_PID" || note+="server died; "
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$pass" "$name" \
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$ROUND" "$pass" "$name" \
         "$a_rps" "$a_p50" "$a_p99" "$a_max" "$a_err" "$H_RPS" "$H_P50" "$H_P99" "$H_MAX" "$H_ERR" \
         "$mib" "$files" "$cerr" "$exh" "${note:--}" >>"$TSV"
     say "$(printf '  %-4s %-12s alone %9s req/s p50 %6s p99 %7s us | load %9s req/s p50 %6s p99 %7s us | cold %6s MiB/s (%s files, %s errors) %s' \
@@ -514,12 +518,16 @@ if [[ -x $FLOOR_BIN ]]; then
 else
     say "no floor binary at $FLOOR_BIN: no noise reference"
 fi
-for pass in $PASSES; do
-    say "== pass $pass: ${DELAY_MS} ms before every read$([[ $pass == all ]] && echo ', open and getattr')"
-    k=0
-    for name in $SERVERS; do
-        run_server "$pass" "$name" $((BASE_PORT + k))
-        k=$((k + 1))
+read -r -a SERVER_LIST <<<"$SERVERS"
+NSERVERS=${#SERVER_LIST[@]}
+for ((ROUND = 1; ROUND <= ROUNDS; ROUND++)); do
+    for pass in $PASSES; do
+        say "== round $ROUND/$ROUNDS, pass $pass: ${DELAY_MS} ms before every read$([[ $pass == all ]] && echo ', open and getattr')"
+        # Rotate the server order each round so no server always goes first.
+        for ((k = 0; k < NSERVERS; k++)); do
+            j=$(((k + ROUND - 1) % NSERVERS))
+            run_server "$pass" "${SERVER_LIST[$j]}" $((BASE_PORT + j))
+        done
     done
 done
 
@@ -542,6 +550,6 @@ python3 "$HERE/report.py" --tsv "$TSV" --md "$OUT_DIR/results.md" \
     --meta "disk=gatefs (tests/fusefs/gatefs.c) over a temp folder, ${DELAY_MS} ms per delayed operation, a fresh mount per server (every cold-N.bin cold), $COLD_FILES sparse 1 MiB cold files" \
     ${NOISE:+--meta "noise=$NOISE"} \
     --meta "load=hot.c (one keep-alive connection, one request at a time, every latency kept) for ${DURATION}s on /hot.bin; cold.py with $COLD_CLIENTS keep-alive connections, from 1 s before the hot run to 1 s after" \
-    --meta "setup=servers on CPU $SERVER_CPU, clients on CPU $LOAD_CPU, one run per server and pass" \
+    --meta "setup=servers on CPU $SERVER_CPU, clients on CPU $LOAD_CPU, $ROUNDS round(s) (server order rotated), medians" \
     --meta "loadavg=$LOADAVG_START at start, $(cut -d' ' -f1-3 /proc/loadavg) at end (1/5/15 min; other work on the machine skews results)"
 say "wrote $OUT_DIR/results.md, $TSV"

@@ -109,6 +109,7 @@ impl super::Connection {
         use super::Status;
         let mut budget = super::WRITE_QUANTUM;
         loop {
+            self.take_frames(cx);
             match self.flush_h2(io, cx, &mut budget) {
                 Flush::Done => {}
                 Flush::Blocked | Flush::Reading => return Status::Wait,
@@ -152,6 +153,17 @@ impl super::Connection {
                     return Status::Close;
                 }
             }
+        }
+    }
+
+    /// Moves the frames the HTTP/2 layer wrote (SETTINGS, ACKs, HEADERS, RST_STREAM, GOAWAY)
+    /// into the output buffer, unless a DATA payload must come first.
+    fn take_frames(&mut self, cx: &mut Context) {
+        let h2 = self.h2.as_mut().expect("an HTTP/2 connection");
+        if h2.payload.is_none() && !h2.frames.output().is_empty() {
+            self.output.ensure_buffer(&mut cx.buffers);
+            self.output.buf.extend_from_slice(h2.frames.output());
+            h2.frames.output().clear();
         }
     }
 
@@ -238,7 +250,7 @@ impl super::Connection {
                 cx.trace(|| format!("stream {stream}: job: {}", job.describe()));
                 let h2 = self.h2.as_mut().expect("an HTTP/2 connection");
                 if !cx.jobs.deferred {
-                    let done = Some(Box::new(job.run()));
+                    let done = Some(Box::new(job.run_here()));
                     return self.h2_plan(stream, request, done, client_open, started, cx);
                 }
                 cx.jobs.queued.push((Ticket { stream, ..cx.ticket }, Work::Plan(job)));

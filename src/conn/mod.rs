@@ -76,8 +76,8 @@ const LINGER_MAX_BYTES: u64 = 1024 * 1024;
 /// What each of the three pools (small inputs, big inputs, outputs) keeps at most, in bytes.
 /// In a steady load nearly every buffer goes back at the end of the drive that took it
 /// (only connections waiting mid-request, or blocked on a full socket, keep theirs), so a
-/// pool only has to cover the swing in how many are held between drives: 512 small, 32 big
-/// (at the default 16 KiB) and 7 output buffers keep a pipelined load allocation-free. A
+/// pool only has to cover the swing in how many are held between drives: 512 small, 30 big
+/// (at the default 17 KiB) and 7 output buffers keep a pipelined load allocation-free. A
 /// burst (10,000 slowloris clients, a crowd of slow readers) needs far more for a moment;
 /// keeping them all would pin their memory for the life of the process (1024 big buffers
 /// were 16 MiB), so what the pool cannot take is freed.
@@ -803,7 +803,7 @@ impl Connection {
     fn wait_for(&mut self, job: Job, cx: &mut Context) -> Option<bool> {
         cx.trace(|| format!("job: {}", job.describe()));
         if !cx.jobs.deferred {
-            self.phase = Phase::Waiting { done: Some(Box::new(job.run())) };
+            self.phase = Phase::Waiting { done: Some(Box::new(job.run_here())) };
             return Some(true);
         }
         cx.jobs.queued.push((cx.ticket, Work::Plan(job)));
@@ -1726,7 +1726,7 @@ mod tests {
             buffers.give_input(vec![0; MIN_INPUT_BUFFER].into_boxed_slice());
             buffers.give_output(Vec::with_capacity(BATCH_BYTES + 4096));
         }
-        assert_eq!((buffers.small.len(), buffers.big.len(), buffers.outputs.len()), (512, 32, 7));
+        assert_eq!((buffers.small.len(), buffers.big.len(), buffers.outputs.len()), (512, 30, 7));
     }
 
     #[test]

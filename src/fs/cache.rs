@@ -28,6 +28,10 @@ pub const MEMORY_FILE_MAX: u64 = 16 * 1024;
 /// At most this many bytes of file contents are held in memory, over all entries.
 pub const MEMORY_BUDGET: usize = 32 * 1024 * 1024;
 
+/// How long a lookup on a pool thread waits, between tries, for a descriptor to be freed
+/// (half a second in all) before it is answered with 503.
+const EXHAUSTED_RETRIES_MS: [u64; 6] = [10, 20, 40, 80, 150, 200];
+
 /// At most this many paths are cached.
 pub const CAPACITY: usize = 4096;
 
@@ -320,13 +324,32 @@ impl Check {
 
     /// Runs the system calls: blocking, so never on the loop where a disk may be slow.
     pub fn run(self: Box<Self>) -> Checked {
+        self.run_with(true)
+    }
+
+    /// `run`, on the loop: a descriptor shortage is answered at once, never waited out.
+    pub fn run_here(self: Box<Self>) -> Checked {
+        self.run_with(false)
+    }
+
+    fn run_with(self: Box<Self>, may_wait: bool) -> Checked {
         let identities = probe(&self.root, &self.rel);
         if let Some((known, lookup)) = &self.known
             && *known == identities
         {
             return Checked::Unchanged { rel: self.rel, lookup: lookup.clone() };
         }
-        let loaded = self.load();
+        let mut loaded = self.load();
+        // Out of descriptors: the loop's accepts took the last ones, and its reaping of idle
+        // connections frees some soon. A pool thread may wait; the loop would have had to
+        // answer 503 at once.
+        for pause_ms in EXHAUSTED_RETRIES_MS {
+            if !may_wait || !matches!(loaded.lookup, Lookup::Exhausted) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(pause_ms));
+            loaded = self.load();
+        }
         Checked::Loaded { rel: self.rel, loaded: Box::new((identities, loaded)) }
     }
 

@@ -76,8 +76,19 @@ impl Job {
 
     /// Does the blocking work: never on the loop where a disk may be slow.
     pub fn run(self) -> Done {
+        self.run_with(true)
+    }
+
+    /// `run` on the loop itself (no pool, `--io-threads 0`): what it would wait out on a pool
+    /// thread (a descriptor shortage) it answers at once.
+    pub fn run_here(self) -> Done {
+        self.run_with(false)
+    }
+
+    fn run_with(self, may_wait: bool) -> Done {
         let outcome = match self.work {
-            Work::Lookup(check) => Outcome::Lookup(check.run()),
+            Work::Lookup(check) if may_wait => Outcome::Lookup(check.run()),
+            Work::Lookup(check) => Outcome::Lookup(check.run_here()),
             Work::Listing { root, rel, dotfiles, json } => {
                 let page = open_beneath(&root, &rel).and_then(|dir| listing::render(dir, &rel, dotfiles, json));
                 Outcome::Listing { page, json }

@@ -1,0 +1,338 @@
+//! HTTP/2 end to end: the real server on port 0, spoken to by real clients (curl's h2c with
+//! prior knowledge and h2 over TLS, nghttp with 100 streams on one connection) and by frames
+//! built by hand for what a polite client never sends (Rapid Reset, a CONTINUATION flood,
+//! stream ids going backwards, too many streams, a window that never opens, a body on a GET,
+//! a raw byte outside ASCII in `:path`). A tool that is missing is said, and its test skips.
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::Command;
+use std::time::Duration;
+
+use common::*;
+use evserve::http2::frame::{self, FrameHeader, FrameType, flags, setting};
+use evserve::http2::hpack::encoder::encode_field;
+use evserve::http2::{ErrorCode, hpack::decoder::Decoder};
+
+fn tool(name: &str) -> bool {
+    let found =
+        Command::new("sh").arg("-c").arg(format!("command -v {name}")).output().is_ok_and(|o| o.status.success());
+    if !found {
+        eprintln!("skipped: {name} is not installed");
+    }
+    found
+}
+
+fn site() -> Fixture {
+    let fx = Fixture::new();
+    fx.file("index.html", "<h1>home</h1>\n");
+    fx.file("big.bin", Rng::new(21).bytes(300_000));
+    fx.file("a.txt", "hello over h2\n");
+    fx
+}
+
+/// curl with prior knowledge: status and body.
+fn curl(args: &[&str]) -> (String, Vec<u8>) {
+    let out = Command::new("curl")
+        .args(["-s", "-m", "10", "--http2-prior-knowledge", "-D", "-"])
+        .args(args)
+        .output()
+        .unwrap();
+    let all = out.stdout;
+    let end = all.windows(4).position(|w| w == b"\r\n\r\n").map_or(all.len(), |i| i + 4);
+    (String::from_utf8_lossy(&all[..end]).into_owned(), all[end..].to_vec())
+}
+
+#[test]
+fn curl_gets_files_ranges_head_and_304_over_h2c() {
+    if !tool("curl") {
+        return;
+    }
+    let fx = site();
+    let server = TestServer::start(&fx.root());
+    let url = |p: &str| format!("http://{}{p}", server.addr);
+    let (head, body) = curl(&[&url("/a.txt")]);
+    assert!(head.starts_with("HTTP/2 200"), "{head}");
+    assert!(head.contains("\r\ncontent-type: text/plain; charset=utf-8\r\n"), "{head}");
+    assert_eq!(body, b"hello over h2\n");
+    let (_, body) = curl(&[&url("/big.bin")]);
+    assert!(body == Rng::new(21).bytes(300_000), "the big file differs ({} bytes)", body.len());
+    let (head, body) = curl(&["-r", "10-19", &url("/big.bin")]);
+    assert!(head.starts_with("HTTP/2 206") && head.contains("content-range: bytes 10-19/300000"), "{head}");
+    assert_eq!(body, Rng::new(21).bytes(300_000)[10..20]);
+    // HEAD: the fields of a GET, no body.
+    let out = Command::new("curl")
+        .args(["-s", "-m", "10", "--http2-prior-knowledge", "-I", "-w", "|%{size_download}", &url("/big.bin")])
+        .output()
+        .unwrap();
+    let head = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(head.contains("content-length: 300000") && head.ends_with("|0"), "{head}");
+    let etag = head.lines().find_map(|l| l.strip_prefix("etag: ")).unwrap().to_string();
+    let (head, _) = curl(&["-H", &format!("If-None-Match: {etag}"), &url("/big.bin")]);
+    assert!(head.starts_with("HTTP/2 304"), "{head}");
+    let (head, _) = curl(&[&url("/missing")]);
+    assert!(head.starts_with("HTTP/2 404"), "{head}");
+    let (head, _) = curl(&[&url("/..%2f..%2fetc/passwd")]);
+    assert!(head.starts_with("HTTP/2 400"), "{head}");
+}
+
+#[test]
+fn nghttp_sends_100_streams_on_one_connection() {
+    if !tool("nghttp") {
+        return;
+    }
+    let fx = site();
+    let server = TestServer::start(&fx.root());
+    let url = format!("http://{}/a.txt", server.addr);
+    let out = Command::new("nghttp").args(["-n", "-s", "-m", "100", &url]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let ok = text.lines().filter(|l| l.contains("/a.txt")).count();
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(ok, 100, "{text}");
+}
+
+#[test]
+fn h2_over_tls_by_alpn_and_h2_off_keeps_http_1_1() {
+    if !tool("curl") || !tool("openssl") {
+        return;
+    }
+    let fx = site();
+    let dir = fx.root().join("../pki");
+    std::fs::create_dir_all(&dir).unwrap();
+    let (cert, key) = (dir.join("c.pem"), dir.join("k.pem"));
+    let made = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1"])
+        .args(["-subj", "/CN=localhost", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(made.status.success());
+    for http2 in [true, false] {
+        let (c, k) = (cert.clone(), key.clone());
+        let server = TestServer::with(&fx.root(), move |cfg| {
+            cfg.tls_cert = Some(c);
+            cfg.tls_key = Some(k);
+            cfg.http2 = http2;
+        });
+        let url = format!("https://localhost:{}/big.bin", server.addr.port());
+        let resolve = format!("localhost:{}:127.0.0.1", server.addr.port());
+        let out = Command::new("curl")
+            .args(["-sk", "-m", "10", "--http2", "--resolve", &resolve, "-o", "-", "-w", "|%{http_version}", &url])
+            .output()
+            .unwrap();
+        let at = out.stdout.iter().rposition(|&b| b == b'|').unwrap();
+        let (body, version) = (&out.stdout[..at], &out.stdout[at + 1..]);
+        assert_eq!(version, if http2 { &b"2"[..] } else { &b"1.1"[..] }, "--http2 {http2}");
+        assert!(body == Rng::new(21).bytes(300_000), "the big file differs over TLS: {} bytes", body.len());
+    }
+}
+
+/// A client speaking frames by hand.
+struct Raw {
+    s: TcpStream,
+    buf: Vec<u8>,
+    decoder: Decoder,
+}
+
+impl Raw {
+    fn connect(addr: SocketAddr, settings: &[(u16, u32)]) -> Raw {
+        let mut s = connect(addr);
+        let mut out = frame::PREFACE.to_vec();
+        frame::encode_settings(&mut out, settings);
+        s.write_all(&out).unwrap();
+        Raw { s, buf: Vec::new(), decoder: Decoder::new() }
+    }
+
+    fn send(&mut self, bytes: &[u8]) {
+        let _ = self.s.write_all(bytes);
+    }
+
+    /// The next frame, or None at the end of the connection.
+    fn frame(&mut self) -> Option<(FrameHeader, Vec<u8>)> {
+        loop {
+            if let Some(h) = FrameHeader::parse(&self.buf)
+                && self.buf.len() >= 9 + h.length as usize
+            {
+                let payload = self.buf[9..9 + h.length as usize].to_vec();
+                self.buf.drain(..9 + h.length as usize);
+                let mut ack = Vec::new();
+                match h.kind {
+                    FrameType::Settings if !h.has(flags::ACK) => frame::encode_settings_ack(&mut ack),
+                    FrameType::Ping if !h.has(flags::ACK) => {
+                        frame::encode_ping_ack(&mut ack, payload[..8].try_into().unwrap())
+                    }
+                    _ => {}
+                }
+                self.send(&ack);
+                return Some((h, payload));
+            }
+            let mut chunk = [0u8; 65536];
+            match self.s.read(&mut chunk) {
+                Ok(0) | Err(_) => return None,
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+    }
+
+    /// Frames until `want` matches one (returned) or the connection ends (None).
+    fn until(&mut self, mut want: impl FnMut(&FrameHeader, &[u8]) -> bool) -> Option<(FrameHeader, Vec<u8>)> {
+        while let Some((h, p)) = self.frame() {
+            if want(&h, &p) {
+                return Some((h, p));
+            }
+        }
+        None
+    }
+
+    /// The GOAWAY's error code, once it comes.
+    fn goaway(&mut self) -> Option<ErrorCode> {
+        let (_, p) = self.until(|h, _| h.kind == FrameType::GoAway)?;
+        Some(ErrorCode::from_u32(u32::from_be_bytes([p[4], p[5], p[6], p[7]])))
+    }
+
+    /// The `:status` of the HEADERS on `stream`.
+    fn status(&mut self, stream: u32) -> Option<u16> {
+        let (_, p) = self.until(|h, _| h.kind == FrameType::Headers && h.stream_id == stream)?;
+        let fields = self.decoder.decode(&p).ok()?;
+        let status = fields.iter().find(|f| f.name == b":status")?;
+        std::str::from_utf8(&status.value).ok()?.parse().ok()
+    }
+}
+
+/// A request's HEADERS frame (END_HEADERS) on `stream`.
+fn get(stream: u32, path: &[u8], end_stream: bool) -> Vec<u8> {
+    let mut block = Vec::new();
+    for (n, v) in [(&b":method"[..], &b"GET"[..]), (b":scheme", b"http"), (b":path", path), (b":authority", b"t")] {
+        encode_field(&mut block, n, v);
+    }
+    let mut out = Vec::new();
+    frame::encode_headers(&mut out, stream, &block, end_stream, 16_384);
+    out
+}
+
+fn rst(stream: u32) -> Vec<u8> {
+    let mut out = Vec::new();
+    frame::encode_rst_stream(&mut out, stream, ErrorCode::Cancel);
+    out
+}
+
+#[test]
+fn rapid_reset_is_answered_with_enhance_your_calm() {
+    let fx = site();
+    let server = TestServer::start(&fx.root());
+    let mut c = Raw::connect(server.addr, &[]);
+    let mut burst = Vec::new();
+    for i in 0..1000u32 {
+        let id = 2 * i + 1;
+        burst.extend(get(id, b"/a.txt", true));
+        burst.extend(rst(id));
+    }
+    c.send(&burst);
+    assert_eq!(c.goaway(), Some(ErrorCode::EnhanceYourCalm));
+    // The server is unharmed.
+    assert_eq!(server.get("GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n").status, 200);
+}
+
+#[test]
+fn a_continuation_flood_ends_the_connection() {
+    let fx = site();
+    let server = TestServer::start(&fx.root());
+    let mut c = Raw::connect(server.addr, &[]);
+    let mut block = Vec::new();
+    encode_field(&mut block, b":method", b"GET");
+    let mut out = Vec::new();
+    FrameHeader { length: block.len() as u32, kind: FrameType::Headers, flags: 0, stream_id: 1 }.encode(&mut out);
+    out.extend_from_slice(&block);
+    let filler = vec![0x40u8; 16_384]; // Literal fields that never end the block.
+    for _ in 0..64 {
+        FrameHeader { length: filler.len() as u32, kind: FrameType::Continuation, flags: 0, stream_id: 1 }
+            .encode(&mut out);
+        out.extend_from_slice(&filler);
+    }
+    c.send(&out);
+    assert!(c.goaway().is_some(), "no GOAWAY for a header block without end");
+}
+
+#[test]
+fn stream_ids_going_backwards_are_a_protocol_error() {
+    let fx = site();
+    let server = TestServer::start(&fx.root());
+    let mut c = Raw::connect(server.addr, &[]);
+    c.send(&get(5, b"/a.txt", true));
+    assert_eq!(c.status(5), Some(200));
+    c.send(&get(3, b"/a.txt", true));
+    assert_eq!(c.goaway(), Some(ErrorCode::ProtocolError));
+}
+
+#[test]
+fn more_streams_than_allowed_are_refused() {
+    let fx = site();
+    let server = TestServer::start(&fx.root());
+    // A window of 0: responses cannot finish, so the streams stay open.
+    let mut c = Raw::connect(server.addr, &[(setting::INITIAL_WINDOW_SIZE, 0)]);
+    let mut burst = Vec::new();
+    for i in 0..101u32 {
+        burst.extend(get(2 * i + 1, b"/big.bin", true));
+    }
+    c.send(&burst);
+    let (_, p) = c.until(|h, _| h.kind == FrameType::RstStream).expect("a RST_STREAM");
+    assert_eq!(ErrorCode::from_u32(u32::from_be_bytes([p[0], p[1], p[2], p[3]])), ErrorCode::RefusedStream);
+}
+
+#[test]
+fn a_window_that_never_opens_is_closed_by_the_write_timeout() {
+    let fx = site();
+    let server = TestServer::with(&fx.root(), |c| c.timeouts.write_stall = Duration::from_millis(300));
+    let mut c = Raw::connect(server.addr, &[(setting::INITIAL_WINDOW_SIZE, 0)]);
+    c.send(&get(1, b"/big.bin", true));
+    assert_eq!(c.status(1), Some(200));
+    // No WINDOW_UPDATE ever: the connection ends rather than holding the response for ever.
+    assert!(c.until(|h, _| h.kind == FrameType::Data && h.length > 0).is_none());
+}
+
+#[test]
+fn a_body_on_a_get_is_answered_then_the_stream_reset_with_no_error() {
+    let fx = site();
+    let server = TestServer::start(&fx.root());
+    let mut c = Raw::connect(server.addr, &[]);
+    c.send(&get(1, b"/a.txt", false));
+    let mut data = Vec::new();
+    frame::encode_data(&mut data, 1, b"unwanted", false);
+    c.send(&data);
+    assert_eq!(c.status(1), Some(200));
+    let (_, p) = c.until(|h, _| h.kind == FrameType::RstStream && h.stream_id == 1).expect("a RST_STREAM");
+    assert_eq!(ErrorCode::from_u32(u32::from_be_bytes([p[0], p[1], p[2], p[3]])), ErrorCode::NoError);
+}
+
+#[test]
+fn a_raw_byte_outside_ascii_in_the_path_is_400() {
+    let fx = site();
+    let server = TestServer::start(&fx.root());
+    let mut c = Raw::connect(server.addr, &[]);
+    c.send(&get(1, "/caf\u{e9}".as_bytes(), true));
+    assert_eq!(c.status(1), Some(400));
+}
+
+#[test]
+fn every_stream_gets_a_log_line_and_a_drain_sends_goaway() {
+    let fx = site();
+    let log = fx.root().join("../access.log");
+    let l = log.clone();
+    let server = TestServer::with(&fx.root(), move |c| c.access_log = Some(l));
+    let mut c = Raw::connect(server.addr, &[]);
+    c.send(&[get(1, b"/a.txt", true), get(3, b"/missing", true)].concat());
+    assert_eq!(c.status(1), Some(200));
+    assert_eq!(c.status(3), Some(404));
+    // The drain: GOAWAY and a PING (which `Raw` answers), then the final GOAWAY and a close.
+    let stopping = std::thread::spawn(move || server.stop());
+    assert_eq!(c.goaway(), Some(ErrorCode::NoError));
+    assert_eq!(c.goaway(), Some(ErrorCode::NoError), "the second, final GOAWAY");
+    assert!(c.frame().is_none(), "closed after the final GOAWAY");
+    stopping.join().unwrap();
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("\"GET /a.txt HTTP/2.0\" 200 14 "), "{text}");
+    assert!(text.contains("\"GET /missing HTTP/2.0\" 404 "), "{text}");
+}
