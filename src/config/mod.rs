@@ -758,6 +758,7 @@ impl Config {
             spa: self.spa,
             mime: self.mime.clone(),
             headers: cache_control.chain(self.headers.iter().cloned()).collect(),
+            rules: Vec::new(),
             cache_ttl: self.cache_ttl,
             cache_fds,
         }
