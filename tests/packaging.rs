@@ -6,13 +6,13 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use evserve::config::{Action, FLAGS, Flag, ROOT_ENV, SIGNALS, Section, env_name};
+use evserve::config::{Action, CONFIG_FILE_HELP, FLAGS, Flag, ROOT_ENV, SIGNALS, Section, config_keys, env_name};
 
 /// The exit statuses main.rs uses, for the man page.
 const EXIT_STATUSES: &[(u8, &str)] = &[
     (0, "stopped after a graceful drain, or --help/--version"),
     (1, "the event loop failed at run time"),
-    (2, "a bad flag, value or EVSERVE_ variable"),
+    (2, "a bad flag, value or EVSERVE_ variable, or a config file that is missing or wrong"),
     (3, "the root folder is missing or not a folder"),
     (4, "an address is already in use"),
     (5, "permission denied (a port below 1024 without privileges)"),
@@ -63,10 +63,27 @@ fn man_page() -> String {
             out.push('\n');
         }
     }
+    out.push_str(".SH CONFIG FILE\n");
+    // `--help`'s text: its indented lines are the example, kept as they are.
+    const EXAMPLE_INDENT: &str = "      ";
+    let mut in_example = false;
+    for line in CONFIG_FILE_HELP.lines().filter(|l| !l.trim().is_empty()).skip(1) {
+        let example = line.starts_with(EXAMPLE_INDENT);
+        if example != in_example {
+            out.push_str(if example { ".PP\n.nf\n" } else { ".fi\n.PP\n" });
+            in_example = example;
+        }
+        let text = if example { &line[EXAMPLE_INDENT.len()..] } else { line.trim() };
+        out.push_str(&roff(text));
+        out.push('\n');
+    }
+    for (kind, keys) in config_keys() {
+        out.push_str(&format!(".TP\n{}\n{}\n", roff(kind), roff(&keys.join(", "))));
+    }
     out.push_str(".SH ENVIRONMENT\n");
     out.push_str(&format!(
         "Every flag can also be set as \\fBEVSERVE_\\fIFLAG\\fR (\\fB{}\\fR=30, \\fB{}\\fR=1); \
-         the command line wins. A switch takes 1, true, yes or on (0, false, no, off or empty: off). \
+         the command line wins, and the environment wins over a config file. A switch takes 1, true, yes or on (0, false, no, off or empty: off). \
          \\fB{}\\fR names the folder when no \\fIROOT\\fR is given. \\fBPORT\\fR is used when \
          neither \\fB\\-\\-port\\fR nor \\fBEVSERVE_PORT\\fR is set.\n",
         roff(&env_name(flag("idle-timeout"))),
@@ -95,7 +112,7 @@ fn takes_path(flag: &Flag) -> bool {
 }
 
 fn takes_value(flag: &Flag) -> bool {
-    matches!(flag.action, Action::Value(_))
+    flag.takes_values()
 }
 
 fn bash() -> String {
@@ -147,6 +164,10 @@ fn zsh() -> String {
         };
         let action = match f.value {
             Some("PATH") => ":path:_files",
+            // Two values, two arguments: `GLOB VALUE` -> `:glob: :value:`.
+            Some(v) if matches!(f.action, Action::Pair(_)) && v.starts_with("GLOB ") => {
+                &format!(":glob: :{}:", zsh_text(&v["GLOB ".len()..]).to_lowercase())
+            }
             Some(v) => &format!(":{}:", zsh_text(v).to_lowercase()),
             None => "",
         };
