@@ -1570,4 +1570,18 @@ mod tests {
         }
         assert!(keys.contains(&"root"));
     }
+
+    #[test]
+    fn the_readme_config_example_is_read_as_it_says() {
+        let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+        let start = readme.find("```toml\n").expect("README.md has a config file example") + "```toml\n".len();
+        let example = &readme[start..start + readme[start..].find("```").unwrap()];
+        let file = TempFile::new("readme", example);
+        let c = parse(&["--config", file.arg()]).unwrap_or_else(|e| panic!("README.md's example: {e}"));
+        assert_eq!(c.root, PathBuf::from("/srv/www"));
+        assert_eq!(c.addrs, vec!["[::]:8080".parse().unwrap()]);
+        assert_eq!(c.access_log, Some(PathBuf::from("-")));
+        let fields = c.site_options(16).fields_for("/assets/app.css");
+        assert_eq!(fields[0].1, "public, max-age=31536000, immutable");
+    }
 }
