@@ -6,13 +6,13 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use evserve::config::{Action, FLAGS, Flag, ROOT_ENV, SIGNALS, Section, env_name};
+use evserve::config::{Action, CONFIG_FILE_HELP, FLAGS, Flag, ROOT_ENV, SIGNALS, Section, config_keys, env_name};
 
 /// The exit statuses main.rs uses, for the man page.
 const EXIT_STATUSES: &[(u8, &str)] = &[
     (0, "stopped after a graceful drain, or --help/--version"),
     (1, "the event loop failed at run time"),
-    (2, "a bad flag, value or EVSERVE_ variable"),
+    (2, "a bad flag, value or EVSERVE_ variable, or a config file that is missing or wrong"),
     (3, "the root folder is missing or not a folder"),
     (4, "an address is already in use"),
     (5, "permission denied (a port below 1024 without privileges)"),
@@ -63,10 +63,27 @@ fn man_page() -> String {
             out.push('\n');
         }
     }
+    out.push_str(".SH CONFIG FILE\n");
+    // `--help`'s text: its indented lines are the example, kept as they are.
+    const EXAMPLE_INDENT: &str = "      ";
+    let mut in_example = false;
+    for line in CONFIG_FILE_HELP.lines().filter(|l| !l.trim().is_empty()).skip(1) {
+        let example = line.starts_with(EXAMPLE_INDENT);
+        if example != in_example {
+            out.push_str(if example { ".PP\n.nf\n" } else { ".fi\n.PP\n" });
+            in_example = example;
+        }
+        let text = if example { &line[EXAMPLE_INDENT.len()..] } else { line.trim() };
+        out.push_str(&roff(text));
+        out.push('\n');
+    }
+    for (kind, keys) in config_keys() {
+        out.push_str(&format!(".TP\n{}\n{}\n", roff(kind), roff(&keys.join(", "))));
+    }
     out.push_str(".SH ENVIRONMENT\n");
     out.push_str(&format!(
         "Every flag can also be set as \\fBEVSERVE_\\fIFLAG\\fR (\\fB{}\\fR=30, \\fB{}\\fR=1); \
-         the command line wins. A switch takes 1, true, yes or on (0, false, no, off or empty: off). \
+         the command line wins, and the environment wins over a config file. A switch takes 1, true, yes or on (0, false, no, off or empty: off). \
          \\fB{}\\fR names the folder when no \\fIROOT\\fR is given. \\fBPORT\\fR is used when \
          neither \\fB\\-\\-port\\fR nor \\fBEVSERVE_PORT\\fR is set.\n",
         roff(&env_name(flag("idle-timeout"))),
@@ -95,7 +112,7 @@ fn takes_path(flag: &Flag) -> bool {
 }
 
 fn takes_value(flag: &Flag) -> bool {
-    matches!(flag.action, Action::Value(_))
+    flag.takes_values()
 }
 
 fn bash() -> String {
@@ -147,6 +164,10 @@ fn zsh() -> String {
         };
         let action = match f.value {
             Some("PATH") => ":path:_files",
+            // Two values, two arguments: `GLOB VALUE` -> `:glob: :value:`.
+            Some(v) if matches!(f.action, Action::Pair(_)) && v.starts_with("GLOB ") => {
+                &format!(":glob: :{}:", zsh_text(&v["GLOB ".len()..]).to_lowercase())
+            }
             Some(v) => &format!(":{}:", zsh_text(v).to_lowercase()),
             None => "",
         };
@@ -297,4 +318,151 @@ fn the_logrotate_snippet_parses() {
     };
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success() && !stderr.contains("error"), "logrotate -d: {stderr}");
+}
+
+/// The instructions of a Containerfile as (KEYWORD, arguments): comments dropped,
+/// continuation lines joined.
+fn instructions(text: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut pending = String::new();
+    for line in text.lines() {
+        let trimmed = line.trim();
+        if pending.is_empty() && (trimmed.is_empty() || trimmed.starts_with('#')) {
+            continue;
+        }
+        match trimmed.strip_suffix('\\') {
+            Some(head) => pending.push_str(head),
+            None => {
+                pending.push_str(trimmed);
+                let (keyword, args) = pending.split_once(char::is_whitespace).unwrap_or((&pending, ""));
+                out.push((keyword.to_ascii_uppercase(), args.trim().to_string()));
+                pending.clear();
+            }
+        }
+    }
+    out
+}
+
+/// An exec-form (JSON array) argument list.
+fn exec_form(args: &str) -> Vec<String> {
+    serde_json::from_str(args).unwrap_or_else(|e| panic!("not an exec-form JSON array ({e}): {args}"))
+}
+
+/// Where the runtime image looks for a command given by name (Debian's default PATH).
+const DEFAULT_PATH: &[&str] = &["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"];
+
+fn containerfile() -> Vec<(String, String)> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("contrib/Containerfile");
+    instructions(&std::fs::read_to_string(path).unwrap())
+}
+
+/// The HEALTHCHECK's command, exec form.
+fn healthcheck(steps: &[(String, String)]) -> Vec<String> {
+    let (_, args) = steps.iter().rev().find(|(k, _)| k == "HEALTHCHECK").expect("a HEALTHCHECK");
+    let (_, command) = args.split_once("CMD ").expect("HEALTHCHECK ... CMD [...]");
+    exec_form(command.trim())
+}
+
+#[test]
+fn the_containerfile_runs_the_built_binary_as_non_root_with_a_health_check() {
+    let steps = containerfile();
+    let froms: Vec<usize> = steps.iter().enumerate().filter(|(_, (k, _))| k == "FROM").map(|(i, _)| i).collect();
+    assert!(froms.len() >= 2, "a build stage and a runtime stage");
+    let last = &steps[*froms.last().unwrap()..];
+    let image = &last[0].1;
+    assert!(image.contains("debian:bookworm-slim") || image.contains("distroless/cc"), "runtime image {image}");
+    for (keyword, args) in &steps {
+        assert!(!(keyword == "ADD" && args.contains("://")), "ADD of a URL: {args}");
+    }
+    // Non-root in the image that runs.
+    let (_, user) = last.iter().rev().find(|(k, _)| k == "USER").expect("USER in the runtime stage");
+    let uid = user.split(':').next().unwrap();
+    assert!(!["root", "0"].contains(&uid), "USER {user}");
+    assert_eq!(uid, "65532");
+    // The ENTRYPOINT is the binary the runtime stage copied from the build.
+    let (_, entrypoint) = last.iter().find(|(k, _)| k == "ENTRYPOINT").expect("ENTRYPOINT");
+    let program = exec_form(entrypoint)[0].clone();
+    let copied: Vec<String> = last
+        .iter()
+        .filter(|(k, a)| k == "COPY" && a.starts_with("--from="))
+        .filter_map(|(_, a)| a.split_whitespace().last().map(str::to_string))
+        .collect();
+    let found = copied.iter().any(|dest| {
+        let dest = std::path::Path::new(dest);
+        match program.starts_with('/') {
+            true => dest == std::path::Path::new(&program),
+            false => {
+                dest.file_name().is_some_and(|n| n == program.as_str())
+                    && dest.parent().is_some_and(|d| DEFAULT_PATH.iter().any(|p| d == std::path::Path::new(p)))
+            }
+        }
+    });
+    assert!(found, "ENTRYPOINT {program} is none of the binaries copied from the build: {copied:?}");
+    // CMD: flags that exist; the port it listens on is the one exposed; the health check
+    // asks the admin address it gives.
+    let (_, cmd) = last.iter().find(|(k, _)| k == "CMD").expect("CMD");
+    let cmd = exec_form(cmd);
+    let value_of = |flag: &str| cmd.iter().position(|a| a == flag).and_then(|i| cmd.get(i + 1)).cloned();
+    for arg in cmd.iter().filter_map(|a| a.strip_prefix("--")) {
+        // --admin comes with the admin listener (issue 21); until then the image's CMD is
+        // ahead of the binary.
+        assert!(arg == "admin" || FLAGS.iter().any(|f| f.long == arg), "CMD has --{arg}, which is no flag");
+    }
+    let port = value_of("--port").expect("CMD gives --port");
+    let exposed: Vec<&str> = last.iter().filter(|(k, _)| k == "EXPOSE").map(|(_, a)| a.as_str()).collect();
+    assert!(exposed.iter().any(|e| e.split('/').next() == Some(port.as_str())), "EXPOSE {exposed:?} vs --port {port}");
+    let admin = value_of("--admin").expect("CMD gives --admin");
+    let check = healthcheck(&steps).join(" ");
+    assert!(check.contains(&format!("/dev/tcp/{}", admin.replace(':', "/"))), "{check} asks {admin}");
+    assert!(check.contains("/healthz"), "{check}");
+    // Nothing written at run time: the access log goes to stdout.
+    assert!(last.iter().any(|(k, a)| k == "ENV" && a == "EVSERVE_ACCESS_LOG=-"), "access log to stdout");
+    let ignore = std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".dockerignore")).unwrap();
+    for excluded in ["target", ".git"] {
+        assert!(ignore.lines().any(|l| l.trim() == excluded), ".dockerignore leaves out {excluded}");
+    }
+    if let Some(result) = check_with("hadolint", &[&format!("{}/contrib/Containerfile", env!("CARGO_MANIFEST_DIR"))]) {
+        assert_eq!(result, Ok(()), "hadolint");
+    } else {
+        eprintln!("skipped: hadolint is not installed");
+    }
+}
+
+#[test]
+fn the_health_check_command_passes_on_200_and_fails_otherwise() {
+    if Command::new("bash").arg("--version").output().is_err() {
+        eprintln!("skipped: bash is not installed");
+        return;
+    }
+    let scratch = Scratch::new("healthz");
+    std::fs::write(scratch.0.join("healthz"), "ok").unwrap();
+    // Until the admin listener exists, a file named healthz stands in for its /healthz.
+    let mut server = Command::new(env!("CARGO_BIN_EXE_evserve"))
+        .args(["--bind", "127.0.0.1", "--port", "0"])
+        .arg(&scratch.0)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first_line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(server.stderr.take().unwrap()), &mut first_line).unwrap();
+    let addr: std::net::SocketAddr = first_line
+        .split("http://")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("did not start: {first_line}"));
+    let check = healthcheck(&containerfile());
+    let run = |path: &str| {
+        let args: Vec<String> = check
+            .iter()
+            .map(|a| a.replace("127.0.0.1/9090", &format!("{}/{}", addr.ip(), addr.port())).replace("/healthz", path))
+            .collect();
+        Command::new(&args[0]).args(&args[1..]).status().unwrap().success()
+    };
+    let results = (run("/healthz"), run("/missing"));
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(results, (true, false), "healthy on 200, unhealthy on 404");
 }

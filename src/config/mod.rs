@@ -1,7 +1,10 @@
-//! Command line -> `Config`. Every flag is one row of `FLAGS`: its name, value, default,
-//! help text and the function that validates and stores it. The parser, the defaults of
-//! `Config::default()`, `--help` and the README's flag list all come from that table, so
-//! they cannot drift apart.
+//! Command line, `EVSERVE_*` variables and config file -> `Config`. Every flag is one row
+//! of `FLAGS`: its name, value, default, help text and the function that validates and
+//! stores it. The parser, the variables, the config file's keys (`keys`, in the syntax
+//! `file` reads), the defaults of `Config::default()`, `--help` and the README's flag list
+//! all come from that table, so they cannot drift apart.
+pub mod file;
+mod keys;
 use std::ffi::OsString;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -14,8 +17,10 @@ pub use crate::http::forwarded::TrustedHeader;
 use crate::http1::request::{Limits, MAX_HEADERS_CAP};
 pub use crate::log::LogFormat;
 pub use crate::net::activation::MAX_BINDS;
-use crate::site::SiteOptions;
+use crate::site::{PathRule, SiteOptions};
+use crate::util::glob::Glob;
 use crate::util::timer::Timeouts;
+use keys::ConfigFile;
 
 /// Everything the server needs to start.
 #[derive(Debug, Clone)]
@@ -45,6 +50,8 @@ pub struct Config {
     pub cache_control: Option<String>,
     /// Extra response header lines, validated: (name, value).
     pub headers: Vec<(String, String)>,
+    /// `--cache-control-for` and `--header-for`, in the order given.
+    pub path_rules: Vec<PathRule>,
     pub access_log: Option<PathBuf>,
     pub log_format: LogFormat,
     pub drain_timeout: Duration,
@@ -68,6 +75,8 @@ pub struct Config {
     pub http2: bool,
     /// A plain listener that answers every request with a 308 to `https://`.
     pub redirect_http: Option<SocketAddr>,
+    /// The `--config` file the settings were read from, if any.
+    pub config_file: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -147,6 +156,8 @@ pub enum Action {
     /// Takes a value: validate it and store it in the draft (the error names no flag;
     /// the parser adds it).
     Value(fn(&mut Draft, OsString) -> Result<(), String>),
+    /// Takes two values (`--header-for GLOB 'NAME: VALUE'`); otherwise as `Value`.
+    Pair(fn(&mut Draft, OsString, OsString) -> Result<(), String>),
     /// A switch without a value.
     Switch(fn(&mut Draft)),
     Help,
@@ -168,8 +179,17 @@ pub struct Flag {
     pub default: Option<&'static str>,
     /// Shown as `[default: ...]` when there is no `default` to apply (`off`, a formula).
     pub default_text: Option<&'static str>,
+    /// Each use adds a value (`--header`, `--bind`); in a config file, an array.
+    pub repeatable: bool,
     pub section: Section,
     pub action: Action,
+}
+
+impl Flag {
+    /// Whether the flag takes one value or two (rather than being a switch).
+    pub fn takes_values(&self) -> bool {
+        matches!(self.action, Action::Value(_) | Action::Pair(_))
+    }
 }
 
 impl fmt::Debug for Flag {
@@ -187,6 +207,7 @@ pub static FLAGS: &[Flag] = &[
         help: "port (0: any free port)",
         default: Some("8000"),
         default_text: None,
+        repeatable: false,
         section: Section::Listening,
         action: Action::Value(|d, v| {
             d.port = number(v)?;
@@ -201,6 +222,7 @@ pub static FLAGS: &[Flag] = &[
         help: "address to listen on, IPv4 or IPv6, optionally with a port\n(127.0.0.1, ::, [::1]:8080), or a Unix socket (unix:/run/ev.sock);\nrepeatable; ignored under systemd socket activation",
         default: None,
         default_text: Some("0.0.0.0"),
+        repeatable: true,
         section: Section::Listening,
         action: Action::Value(|d, v| {
             if d.binds.len() + d.config.unix_sockets.len() == MAX_BINDS {
@@ -223,6 +245,7 @@ pub static FLAGS: &[Flag] = &[
         help: "independent event loops, each with its own SO_REUSEPORT\nlistener (auto: one per core)",
         default: Some("1"),
         default_text: None,
+        repeatable: false,
         section: Section::Listening,
         action: Action::Value(|d, v| {
             let v = text(v)?;
@@ -244,6 +267,7 @@ pub static FLAGS: &[Flag] = &[
         help: "threads per loop for the work that may wait on a disk (opens, stats,\nreads that miss the page cache, listings), so the loop never\ndoes; 0: that work runs on the loop",
         default: Some("32"),
         default_text: None,
+        repeatable: false,
         section: Section::Listening,
         action: Action::Value(|d, v| {
             d.config.io_threads = number(v)?;
@@ -260,6 +284,7 @@ pub static FLAGS: &[Flag] = &[
         help: "open connections per loop",
         default: None,
         default_text: Some("descriptor limit - 16 - 1/8"),
+        repeatable: false,
         section: Section::Listening,
         action: Action::Value(|d, v| {
             d.config.max_connections = Some(positive(v)?);
@@ -273,6 +298,7 @@ pub static FLAGS: &[Flag] = &[
         help: "file mode of the --bind unix: sockets (who may connect)",
         default: Some("0660"),
         default_text: None,
+        repeatable: false,
         section: Section::Listening,
         action: Action::Value(|d, v| {
             let v = text(v)?;
@@ -290,6 +316,7 @@ pub static FLAGS: &[Flag] = &[
         help: "every connection starts with a PROXY protocol v1 or v2 header\n(HAProxy send-proxy, AWS NLB); its source is the client",
         default: None,
         default_text: None,
+        repeatable: false,
         section: Section::Listening,
         action: Action::Switch(|d| d.config.proxy_protocol = true),
     },
@@ -300,6 +327,7 @@ pub static FLAGS: &[Flag] = &[
         help: "a proxy whose --trusted-header names the client in the access\nlog (10.0.0.0/8, ::1); repeatable",
         default: None,
         default_text: None,
+        repeatable: true,
         section: Section::Listening,
         action: Action::Value(|d, v| {
             d.config.trusted_proxies.push(text(v)?.parse::<Cidr>().map_err(|e| e.to_string())?);
@@ -313,6 +341,7 @@ pub static FLAGS: &[Flag] = &[
         help: "the header trusted proxies write: x-forwarded-for or forwarded\n(the other one is ignored: it is the client's own claim)",
         default: Some("x-forwarded-for"),
         default_text: None,
+        repeatable: false,
         section: Section::Listening,
         action: Action::Value(|d, v| {
             d.config.trusted_header = match text(v)?.to_ascii_lowercase().as_str() {
@@ -330,6 +359,7 @@ pub static FLAGS: &[Flag] = &[
         help: "PEM certificate chain, leaf first; with --tls-key every TCP\nlistener speaks HTTPS (TLS 1.2/1.3, ALPN http/1.1); reloaded\non SIGHUP",
         default: None,
         default_text: Some("off"),
+        repeatable: false,
         section: Section::Tls,
         action: Action::Value(|d, v| {
             d.config.tls_cert = Some(v.into());
@@ -343,6 +373,7 @@ pub static FLAGS: &[Flag] = &[
         help: "PEM private key of --tls-cert (PKCS#8, SEC1 or RSA)",
         default: None,
         default_text: None,
+        repeatable: false,
         section: Section::Tls,
         action: Action::Value(|d, v| {
             d.config.tls_key = Some(v.into());
@@ -356,6 +387,7 @@ pub static FLAGS: &[Flag] = &[
         help: "no session resumption (by default tickets are issued, their key\nrotating every 6 hours)",
         default: None,
         default_text: None,
+        repeatable: false,
         section: Section::Tls,
         action: Action::Switch(|d| d.config.tls_resumption = false),
     },
@@ -366,6 +398,7 @@ pub static FLAGS: &[Flag] = &[
         help: "HTTP/2: ALPN offers h2 before http/1.1 on TLS listeners, and a\nplain connection that opens with the HTTP/2 preface speaks h2c\n(prior knowledge; no Upgrade: h2c)",
         default: Some("on"),
         default_text: None,
+        repeatable: false,
         section: Section::Tls,
         action: Action::Value(|d, v| {
             d.config.http2 = match text(v)?.as_str() {
@@ -383,6 +416,7 @@ pub static FLAGS: &[Flag] = &[
         help: "also listen for plain HTTP on ADDR (an IP, or IP:port; port 80\nif none) and answer every request there with a 308 to the\nsame path on https://",
         default: None,
         default_text: Some("off"),
+        repeatable: false,
         section: Section::Tls,
         action: Action::Value(|d, v| {
             let (ip, port) = parse_bind(&text(v)?)?;
@@ -397,6 +431,7 @@ pub static FLAGS: &[Flag] = &[
         help: "serve dotfiles and dot-folders (/.well-known/ is always served)",
         default: None,
         default_text: None,
+        repeatable: false,
         section: Section::Serving,
         action: Action::Switch(|d| d.config.dotfiles = true),
     },
@@ -407,6 +442,7 @@ pub static FLAGS: &[Flag] = &[
         help: "list folders that have no index.html (HTML, or JSON on\nAccept: application/json)",
         default: None,
         default_text: None,
+        repeatable: false,
         section: Section::Serving,
         action: Action::Switch(|d| d.config.listing = true),
     },
@@ -417,6 +453,7 @@ pub static FLAGS: &[Flag] = &[
         help: "serve /index.html for missing paths without an extension",
         default: None,
         default_text: None,
+        repeatable: false,
         section: Section::Serving,
         action: Action::Switch(|d| d.config.spa = true),
     },
@@ -427,6 +464,7 @@ pub static FLAGS: &[Flag] = &[
         help: "media type for an extension; repeatable",
         default: None,
         default_text: None,
+        repeatable: true,
         section: Section::Serving,
         action: Action::Value(|d, v| {
             let v = text(v)?;
@@ -445,6 +483,7 @@ pub static FLAGS: &[Flag] = &[
         help: "Cache-Control on every successful response",
         default: None,
         default_text: None,
+        repeatable: false,
         section: Section::Serving,
         action: Action::Value(|d, v| {
             let v = text(v)?;
@@ -462,15 +501,49 @@ pub static FLAGS: &[Flag] = &[
         help: "extra header on every successful response; repeatable",
         default: None,
         default_text: None,
+        repeatable: true,
         section: Section::Serving,
         action: Action::Value(|d, v| {
+            let header = header_line(&text(v)?)?;
+            d.config.headers.push(header);
+            Ok(())
+        }),
+    },
+    Flag {
+        long: "cache-control-for",
+        short: None,
+        value: Some("GLOB VALUE"),
+        help: "Cache-Control for the paths GLOB matches, instead of\n--cache-control (the first match wins); GLOB: * ** ? {a,b},\nwithout a / it matches the file name ('*.html'); repeatable",
+        default: None,
+        default_text: None,
+        repeatable: true,
+        section: Section::Serving,
+        action: Action::Pair(|d, glob, v| {
+            let glob = Glob::new(&text(glob)?)?;
             let v = text(v)?;
-            let (name, value) = v
-                .split_once(':')
-                .map(|(n, val)| (n, val.trim()))
-                .filter(|(n, val)| is_token(n) && valid_field_value(val))
-                .ok_or(format!("expected 'Name: value', got {v:?}"))?;
-            d.config.headers.push((name.to_string(), value.to_string()));
+            if !valid_field_value(&v) {
+                return Err(format!("invalid header value {v:?}"));
+            }
+            d.config.path_rules.push(PathRule::cache_control(glob, v));
+            Ok(())
+        }),
+    },
+    Flag {
+        long: "header-for",
+        short: None,
+        value: Some("GLOB 'NAME: VALUE'"),
+        help: "extra header on the successful responses for the paths GLOB\nmatches (as for --cache-control-for); repeatable",
+        default: None,
+        default_text: None,
+        repeatable: true,
+        section: Section::Serving,
+        action: Action::Pair(|d, glob, v| {
+            let glob = Glob::new(&text(glob)?)?;
+            let (name, value) = header_line(&text(v)?)?;
+            if name.eq_ignore_ascii_case("cache-control") {
+                return Err("use --cache-control-for for Cache-Control (it replaces the site-wide one)".into());
+            }
+            d.config.path_rules.push(PathRule::header(glob, name, value));
             Ok(())
         }),
     },
@@ -481,6 +554,7 @@ pub static FLAGS: &[Flag] = &[
         help: "trust cached file metadata (and small files' bytes, and the\nroot's path) for S seconds before re-checking; 0: re-check\nevery request",
         default: Some("1"),
         default_text: None,
+        repeatable: false,
         section: Section::Serving,
         action: Action::Value(|d, v| {
             let v = text(v)?;
@@ -500,6 +574,7 @@ pub static FLAGS: &[Flag] = &[
         help: "request line + header fields (431/414 beyond)",
         default: Some("8192"),
         default_text: None,
+        repeatable: false,
         section: Section::Limits,
         action: Action::Value(|d, v| {
             d.config.limits.max_head_bytes = buffer_size(v)?;
@@ -513,6 +588,7 @@ pub static FLAGS: &[Flag] = &[
         help: "request target (414 beyond)",
         default: Some("4096"),
         default_text: None,
+        repeatable: false,
         section: Section::Limits,
         action: Action::Value(|d, v| {
             d.config.limits.max_uri_bytes = buffer_size(v)?;
@@ -526,6 +602,7 @@ pub static FLAGS: &[Flag] = &[
         help: "header fields (431 beyond; at most 256)",
         default: Some("64"),
         default_text: None,
+        repeatable: false,
         section: Section::Limits,
         action: Action::Value(|d, v| {
             let n: usize = positive(v)?;
@@ -543,6 +620,7 @@ pub static FLAGS: &[Flag] = &[
         help: "request body, read and discarded (413 beyond)",
         default: Some("65536"),
         default_text: None,
+        repeatable: false,
         section: Section::Limits,
         action: Action::Value(|d, v| {
             d.config.limits.max_body_bytes = number(v)?;
@@ -556,6 +634,7 @@ pub static FLAGS: &[Flag] = &[
         help: "a request head must arrive within S of its first byte\n(408 then close)",
         default: Some("10"),
         default_text: None,
+        repeatable: false,
         section: Section::Timeouts,
         action: Action::Value(|d, v| {
             d.config.timeouts.request = seconds(v)?;
@@ -569,6 +648,7 @@ pub static FLAGS: &[Flag] = &[
         help: "keep-alive wait for the next request",
         default: Some("15"),
         default_text: None,
+        repeatable: false,
         section: Section::Timeouts,
         action: Action::Value(|d, v| {
             d.config.timeouts.idle = seconds(v)?;
@@ -582,6 +662,7 @@ pub static FLAGS: &[Flag] = &[
         help: "a response making no progress is dropped",
         default: Some("30"),
         default_text: None,
+        repeatable: false,
         section: Section::Timeouts,
         action: Action::Value(|d, v| {
             d.config.timeouts.write_stall = seconds(v)?;
@@ -595,6 +676,7 @@ pub static FLAGS: &[Flag] = &[
         help: "on SIGINT/SIGTERM, time given to responses in flight",
         default: Some("10"),
         default_text: None,
+        repeatable: false,
         section: Section::Timeouts,
         action: Action::Value(|d, v| {
             d.config.drain_timeout = seconds(v)?;
@@ -608,6 +690,7 @@ pub static FLAGS: &[Flag] = &[
         help: "access log (- for stdout; see --log-format)",
         default: None,
         default_text: Some("off"),
+        repeatable: false,
         section: Section::Operating,
         action: Action::Value(|d, v| {
             d.config.access_log = Some(v.into());
@@ -621,6 +704,7 @@ pub static FLAGS: &[Flag] = &[
         help: "access-log lines: Combined Log Format, or one JSON object per\nline (RFC 3339 time in µs, client, method, target, protocol,\nstatus, bytes, duration_us, referer, user_agent)",
         default: Some("combined"),
         default_text: None,
+        repeatable: false,
         section: Section::Operating,
         action: Action::Value(|d, v| {
             d.config.log_format = match text(v)?.as_str() {
@@ -638,6 +722,7 @@ pub static FLAGS: &[Flag] = &[
         help: "print loop statistics every S seconds",
         default: None,
         default_text: Some("off"),
+        repeatable: false,
         section: Section::Operating,
         action: Action::Value(|d, v| {
             d.config.stats = Some(seconds(v)?);
@@ -651,6 +736,7 @@ pub static FLAGS: &[Flag] = &[
         help: "log every readiness event and state change",
         default: None,
         default_text: Some("off"),
+        repeatable: false,
         section: Section::Operating,
         action: Action::Switch(|d| d.config.trace = true),
     },
@@ -661,6 +747,7 @@ pub static FLAGS: &[Flag] = &[
         help: "when started as root: once the ports are bound and the root and\nthe log are open, switch to this user for good (start-up fails\nif any step fails)",
         default: None,
         default_text: Some("stay"),
+        repeatable: false,
         section: Section::Operating,
         action: Action::Value(|d, v| {
             d.config.user = Some(text(v)?).filter(|u| !u.is_empty());
@@ -674,9 +761,24 @@ pub static FLAGS: &[Flag] = &[
         help: "with --user: this group instead of the user's own",
         default: None,
         default_text: None,
+        repeatable: false,
         section: Section::Operating,
         action: Action::Value(|d, v| {
             d.config.group = Some(text(v)?).filter(|g| !g.is_empty());
+            Ok(())
+        }),
+    },
+    Flag {
+        long: "config",
+        short: Some('c'),
+        value: Some("FILE"),
+        help: "read flags from a TOML file (see Config file below); read once\nat start: a change needs a restart",
+        default: None,
+        default_text: Some("none"),
+        repeatable: false,
+        section: Section::Operating,
+        action: Action::Value(|d, v| {
+            d.config.config_file = Some(v.into());
             Ok(())
         }),
     },
@@ -687,6 +789,7 @@ pub static FLAGS: &[Flag] = &[
         help: "this help",
         default: None,
         default_text: None,
+        repeatable: false,
         section: Section::Operating,
         action: Action::Help,
     },
@@ -697,6 +800,7 @@ pub static FLAGS: &[Flag] = &[
         help: "the version",
         default: None,
         default_text: None,
+        repeatable: false,
         section: Section::Operating,
         action: Action::Version,
     },
@@ -743,6 +847,7 @@ impl Draft {
             mime: MimeOverrides::new(),
             cache_control: None,
             headers: Vec::new(),
+            path_rules: Vec::new(),
             access_log: None,
             log_format: LogFormat::Combined,
             drain_timeout: Duration::ZERO,
@@ -758,6 +863,7 @@ impl Draft {
             tls_resumption: true,
             http2: true,
             redirect_http: None,
+            config_file: None,
         };
         Draft { config, port: DEFAULT_PORT, binds: Vec::new(), root: None }
     }
@@ -797,6 +903,7 @@ impl Config {
             spa: self.spa,
             mime: self.mime.clone(),
             headers: cache_control.chain(self.headers.iter().cloned()).collect(),
+            rules: self.path_rules.clone(),
             cache_ttl: self.cache_ttl,
             cache_fds,
         }
@@ -808,15 +915,18 @@ impl Config {
         Self::parse_with_env(args, |name| std::env::var_os(name))
     }
 
-    /// Parses `args`, taking a flag that is not on the command line from the variable
-    /// `env_name(flag)` (so the flag wins), and the port from `PORT` when neither
-    /// `--port` nor `EVSERVE_PORT` is set (the convention of container platforms).
+    /// Parses `args`. A flag that is not on the command line is taken from the variable
+    /// `env_name(flag)`, else from the `--config` file (`--config` or `EVSERVE_CONFIG`), else
+    /// from its default; the port from `PORT` when neither `--port` nor `EVSERVE_PORT` is set
+    /// (the convention of container platforms), before the file's. Each flag comes whole from
+    /// one place: a repeatable flag on the command line replaces the variable's and the
+    /// file's values, it does not add to them.
     pub fn parse_with_env(
         args: impl IntoIterator<Item = OsString>,
         env: impl Fn(&str) -> Option<OsString>,
     ) -> Result<Command, UsageError> {
         use lexopt::Arg;
-        let mut given: Vec<(&'static Flag, Option<OsString>)> = Vec::new();
+        let mut given: Vec<(&'static Flag, Vec<OsString>)> = Vec::new();
         let mut root = None;
         let mut parser = lexopt::Parser::from_args(args);
         while let Some(arg) = parser.next()? {
@@ -833,32 +943,45 @@ impl Config {
             match flag.action {
                 Action::Help => return Ok(Command::Help),
                 Action::Version => return Ok(Command::Version),
-                Action::Switch(_) => given.push((flag, None)),
-                Action::Value(_) => given.push((flag, Some(parser.value()?))),
+                Action::Switch(_) => given.push((flag, Vec::new())),
+                Action::Value(_) => given.push((flag, vec![parser.value()?])),
+                Action::Pair(_) => given.push((flag, vec![parser.value()?, parser.value()?])),
             }
         }
+        let file_path = match given.iter().rev().find(|(f, _)| f.long == CONFIG_FLAG) {
+            Some((_, values)) => values.first().cloned(),
+            None => FLAGS.iter().find(|f| f.long == CONFIG_FLAG).and_then(|f| env(&env_name(f))),
+        };
+        let file = file_path.map(|path| ConfigFile::read(PathBuf::from(path))).transpose()?;
         let mut draft = Draft::new();
         draft.apply_defaults()?;
         draft.root = root.or_else(|| env(ROOT_ENV)).map(PathBuf::from);
+        if draft.root.is_none() {
+            draft.root = file.as_ref().and_then(ConfigFile::root);
+        }
         for flag in FLAGS.iter().filter(|f| !given.iter().any(|(g, _)| g.long == f.long)) {
             let name = env_name(flag);
             let (name, value) = match env(&name) {
                 Some(v) => (name, v),
-                None if flag.long == "port" => match env("PORT") {
+                None => match env("PORT").filter(|_| flag.long == "port") {
                     Some(v) => ("PORT".to_string(), v),
-                    None => continue,
+                    None => {
+                        if let Some(file) = &file {
+                            file.apply(&mut draft, flag)?;
+                        }
+                        continue;
+                    }
                 },
-                None => continue,
             };
             draft.apply_env(flag, &name, value)?;
         }
-        for (flag, value) in given {
-            match (flag.action, value) {
+        for (flag, values) in given {
+            let wrong = |e: String| UsageError(format!("--{}: {e}", flag.long));
+            match (flag.action, &values[..]) {
                 (Action::Switch(set), _) => set(&mut draft),
-                (Action::Value(apply), Some(v)) => {
-                    apply(&mut draft, v).map_err(|e| UsageError(format!("--{}: {e}", flag.long)))?
-                }
-                _ => unreachable!("values were taken for value flags only"),
+                (Action::Value(apply), [v]) => apply(&mut draft, v.clone()).map_err(wrong)?,
+                (Action::Pair(apply), [a, b]) => apply(&mut draft, a.clone(), b.clone()).map_err(wrong)?,
+                _ => return Err(wrong("the wrong number of values".into())),
             }
         }
         let config = draft.finish();
@@ -899,6 +1022,9 @@ fn overlaps(a: SocketAddr, b: SocketAddr) -> bool {
     a.port() != 0 && a.port() == b.port() && (a.ip() == b.ip() || a.ip().is_unspecified() || b.ip().is_unspecified())
 }
 
+/// The flag that names the config file (and `EVSERVE_CONFIG`).
+pub const CONFIG_FLAG: &str = "config";
+
 /// The variable that names the folder to serve when no ROOT is given.
 pub const ROOT_ENV: &str = "EVSERVE_ROOT";
 
@@ -914,6 +1040,11 @@ impl Draft {
         let wrong = |e: String| UsageError(format!("{name} (--{}): {e}", flag.long));
         match flag.action {
             Action::Value(apply) => apply(self, value).map_err(wrong),
+            // One rule per variable: `GLOB VALUE`, split at the first space.
+            Action::Pair(apply) => match value.to_str().and_then(|v| v.trim().split_once([' ', '\t'])) {
+                Some((a, b)) => apply(self, a.into(), b.trim_start().into()).map_err(wrong),
+                None => Err(wrong(format!("expected GLOB VALUE, separated by a space, got {value:?}"))),
+            },
             Action::Switch(set) => match value.to_str().map(str::to_ascii_lowercase).as_deref() {
                 Some("1" | "true" | "yes" | "on") => {
                     set(self);
@@ -933,8 +1064,8 @@ pub fn help() -> String {
         "evserve: a static-file HTTP/1.1 server on one non-blocking event loop\n\n\
          Usage: evserve [ROOT] [OPTIONS]\n\n\
          Every flag can also be set in the environment as EVSERVE_<FLAG> (EVSERVE_IDLE_TIMEOUT=30,\n\
-         EVSERVE_TRACE=1, EVSERVE_ROOT=/srv/www); the command line wins. PORT is used when\n\
-         neither --port nor EVSERVE_PORT is set.\n\n",
+         EVSERVE_TRACE=1, EVSERVE_ROOT=/srv/www) or in a --config file; the command line wins,\n\
+         then the environment. PORT is used when neither --port nor EVSERVE_PORT is set.\n\n",
     );
     help_line(&mut out, "ROOT", "folder to serve [default: htdocs]");
     for section in Section::ALL {
@@ -957,6 +1088,10 @@ pub fn help() -> String {
             help_line(&mut out, &label, &text);
         }
     }
+    out.push_str(CONFIG_FILE_HELP);
+    for (kind, keys) in config_keys() {
+        help_line(&mut out, kind, &wrap(&keys, HELP_WIDTH - HELP_COLUMN));
+    }
     out.push_str("\nSignals:\n");
     for (signals, text) in SIGNALS {
         help_line(&mut out, signals, text);
@@ -967,12 +1102,76 @@ pub fn help() -> String {
 /// Help text starts in this column.
 const HELP_COLUMN: usize = 28;
 
-/// `  LABEL   text`, the text's further lines indented to the same column.
+/// Generated help lines end before this column.
+const HELP_WIDTH: usize = 92;
+
+/// `--help`'s account of the config file; the keys by kind follow it (`config_keys`).
+pub const CONFIG_FILE_HELP: &str = "
+Config file (--config FILE or EVSERVE_CONFIG=FILE, in TOML):
+  One `key = value` a line; each key is a long flag name, or root for ROOT. Each flag comes
+  whole from one place: the command line, else EVSERVE_<FLAG>, else the file (a repeatable
+  flag given on the command line replaces the file's values). The file is read once, at
+  start: a change needs a restart (under socket activation the listening socket keeps
+  queueing meanwhile). An unknown key, a bad value or bad syntax stops the start with exit
+  status 2, naming the file, the line and the key.
+      root = \"/srv/www\"
+      port = 8080
+      listing = true
+      header = [\"X-Frame-Options: DENY\", \"X-Content-Type-Options: nosniff\"]
+      cache-control-for = [[\"/assets/**\", \"public, max-age=31536000, immutable\"],
+                           [\"*.html\", \"no-cache\"]]
+  Accepted: strings (\"...\" or '...'), decimal numbers, true/false, arrays (one line or
+  several), # comments; not tables, dotted keys or multi-line strings. Keys take:
+";
+
+/// The config file's keys by what their values are, from `FLAGS`: switches take a boolean,
+/// repeatable flags an array, two-value flags an array of pairs, the rest one value.
+pub fn config_keys() -> [(&'static str, Vec<&'static str>); 4] {
+    let keys = |pick: fn(&Flag) -> bool| -> Vec<&'static str> {
+        FLAGS
+            .iter()
+            .filter(|f| f.long != CONFIG_FLAG && !matches!(f.action, Action::Help | Action::Version) && pick(f))
+            .map(|f| f.long)
+            .collect()
+    };
+    let mut single = vec![keys::ROOT_KEY];
+    single.extend(keys(|f| matches!(f.action, Action::Value(_)) && !f.repeatable));
+    [
+        ("true or false", keys(|f| matches!(f.action, Action::Switch(_)))),
+        ("an array of values", keys(|f| matches!(f.action, Action::Value(_)) && f.repeatable)),
+        ("an array of [GLOB, VALUE]", keys(|f| matches!(f.action, Action::Pair(_)))),
+        ("a string or a number", single),
+    ]
+}
+
+/// `words` joined by `, `, broken into lines of at most `width` characters.
+fn wrap(words: &[&str], width: usize) -> String {
+    let mut out = String::new();
+    let mut line_len = 0;
+    for (i, word) in words.iter().enumerate() {
+        let piece = if i + 1 < words.len() { format!("{word},") } else { word.to_string() };
+        if line_len > 0 && line_len + 1 + piece.len() > width {
+            out.push('\n');
+            line_len = 0;
+        } else if line_len > 0 {
+            out.push(' ');
+            line_len += 1;
+        }
+        out.push_str(&piece);
+        line_len += piece.len();
+    }
+    out
+}
+
+/// `  LABEL   text`, the text's further lines indented to the same column; a label too
+/// long for the column has the text start on the next line.
 fn help_line(out: &mut String, label: &str, text: &str) {
     let mut lines = text.lines();
     let first = lines.next().unwrap_or_default();
-    let pad = HELP_COLUMN.saturating_sub(2 + label.len()).max(1);
-    out.push_str(&format!("  {label}{}{first}\n", " ".repeat(pad)));
+    match HELP_COLUMN.checked_sub(2 + label.len()).filter(|pad| *pad > 0) {
+        Some(pad) => out.push_str(&format!("  {label}{}{first}\n", " ".repeat(pad))),
+        None => out.push_str(&format!("  {label}\n{}{first}\n", " ".repeat(HELP_COLUMN))),
+    }
     for line in lines {
         out.push_str(&format!("{}{line}\n", " ".repeat(HELP_COLUMN)));
     }
@@ -1037,6 +1236,15 @@ pub fn is_token(s: &str) -> bool {
 /// Visible ASCII and spaces only: no CR, LF or other controls can reach a header line.
 fn valid_field_value(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b == b' ' || b == b'\t' || b.is_ascii_graphic())
+}
+
+/// `Name: value`, both checked.
+fn header_line(v: &str) -> Result<(String, String), String> {
+    v.split_once(':')
+        .map(|(n, val)| (n, val.trim()))
+        .filter(|(n, val)| is_token(n) && valid_field_value(val))
+        .map(|(n, val)| (n.to_string(), val.to_string()))
+        .ok_or(format!("expected 'Name: value', got {v:?}"))
 }
 
 fn valid_media_type(t: &str) -> bool {
@@ -1146,7 +1354,8 @@ mod tests {
                 assert!(a.short.is_none() || a.short != b.short, "{a:?} and {b:?} share -{:?}", a.short);
             }
             assert!(a.default.is_none() || a.default_text.is_none(), "{a:?}: one kind of default");
-            assert_eq!(a.value.is_some(), matches!(a.action, Action::Value(_)), "{a:?}: value placeholder");
+            assert_eq!(a.value.is_some(), a.takes_values(), "{a:?}: value placeholder");
+            assert_eq!(a.repeatable, a.help.contains("repeatable"), "{a:?}: --help says which flags repeat");
         }
     }
 
@@ -1234,5 +1443,186 @@ mod tests {
         assert!(e.0.starts_with("PORT (--port): "), "{e}");
         let e = parse_env(&[], &[("EVSERVE_TRACE", "maybe")]).unwrap_err();
         assert!(e.0.contains("EVSERVE_TRACE"), "{e}");
+    }
+
+    /// A config file under the temp dir, removed on drop.
+    struct TempFile(PathBuf);
+
+    impl TempFile {
+        fn new(name: &str, text: &str) -> TempFile {
+            let path = std::env::temp_dir().join(format!("evserve-config-{}-{name}.toml", std::process::id()));
+            std::fs::write(&path, text).unwrap();
+            TempFile(path)
+        }
+
+        fn arg(&self) -> &str {
+            self.0.to_str().unwrap()
+        }
+    }
+
+    impl Drop for TempFile {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+
+    #[test]
+    fn path_rules_take_two_values() {
+        let c = parse(&[
+            "--cache-control-for",
+            "/assets/**",
+            "public, max-age=31536000, immutable",
+            "--header-for",
+            "*.html",
+            "X-Frame-Options: DENY",
+            "--cache-control",
+            "max-age=60",
+            "--cache-control-for",
+            "*.html",
+            "no-cache",
+        ])
+        .unwrap();
+        let options = c.site_options(16);
+        assert_eq!(options.rules.len(), 3);
+        let pair = |a: &str, b: &str| (a.to_string(), b.to_string());
+        assert_eq!(
+            options.fields_for("/docs/index.html"),
+            vec![pair("Cache-Control", "no-cache"), pair("X-Frame-Options", "DENY")]
+        );
+        assert_eq!(
+            options.fields_for("/assets/a.css"),
+            vec![pair("Cache-Control", "public, max-age=31536000, immutable")]
+        );
+        assert_eq!(options.fields_for("/a.txt"), vec![pair("Cache-Control", "max-age=60")]);
+        for (args, flag) in [
+            (&["--cache-control-for", "/a/{b"][..], "--cache-control-for"),
+            (&["--cache-control-for", "a/b", "x"][..], "--cache-control-for"),
+            (&["--cache-control-for", "*", "a\nb"][..], "--cache-control-for"),
+            (&["--header-for", "*", "Bad Name: x"][..], "--header-for"),
+            (&["--header-for", "*", "cache-control: x"][..], "--header-for"),
+        ] {
+            let e = parse(args).unwrap_err();
+            assert!(e.0.contains(flag), "{e} should name {flag}");
+        }
+        let c = parse_env(&[], &[("EVSERVE_CACHE_CONTROL_FOR", "*.html  no-cache, private")]).unwrap();
+        assert_eq!(c.path_rules[0].cache_control.as_deref(), Some("no-cache, private"));
+        assert!(parse_env(&[], &[("EVSERVE_HEADER_FOR", "*.html")]).unwrap_err().0.contains("EVSERVE_HEADER_FOR"));
+    }
+
+    #[test]
+    fn the_file_fills_in_what_the_environment_and_command_line_leave_out() {
+        let file = TempFile::new(
+            "precedence",
+            "# evserve\nroot = 'from-file'\nport = 1111\nidle-timeout = 0.5\nwrite-timeout = 3\n\
+             listing = true\nheader = [\n  'X-A: 1',\n  'X-B: 2',\n]\nunix-mode = \"0600\"\n\
+             cache-control-for = [['*.html', 'no-cache'], ['/assets/**', 'immutable']]\n\
+             header-for = ['/a/*', 'X-C: 3']\nmime = 'md=text/markdown'\n",
+        );
+        let c = parse_env(&["--config", file.arg()], &[]).unwrap();
+        assert_eq!(c.root, PathBuf::from("from-file"));
+        assert_eq!(c.addrs[0].port(), 1111);
+        assert!(c.listen_given, "a port in the file is a port given");
+        assert_eq!(c.timeouts.idle, Duration::from_millis(500));
+        assert!(c.listing);
+        assert_eq!(c.headers.len(), 2);
+        assert_eq!(c.unix_mode, 0o600);
+        assert_eq!(c.path_rules.len(), 3);
+        assert_eq!(c.mime.get("md").map(String::as_str), Some("text/markdown"));
+        assert_eq!(c.config_file.as_deref(), Some(file.0.as_path()));
+        // The environment beats the file, the command line beats both; a repeatable flag
+        // comes whole from one place.
+        let c = parse_env(
+            &["-p", "3333", "--header", "X-Z: 9", "site"],
+            &[
+                ("EVSERVE_CONFIG", file.arg()),
+                ("EVSERVE_PORT", "2222"),
+                ("EVSERVE_IDLE_TIMEOUT", "7"),
+                ("EVSERVE_LISTING", "0"),
+                ("EVSERVE_ROOT", "env-root"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.addrs[0].port(), 3333);
+        assert_eq!(c.timeouts.idle, Duration::from_secs(7));
+        assert_eq!(c.timeouts.write_stall, Duration::from_secs(3), "the file, where nothing else says");
+        assert!(!c.listing, "EVSERVE_LISTING=0 beats listing = true");
+        assert_eq!(c.headers, vec![("X-Z".to_string(), "9".to_string())]);
+        assert_eq!(c.root, PathBuf::from("site"));
+        assert_eq!(
+            parse_env(&[], &[("EVSERVE_CONFIG", file.arg()), ("EVSERVE_ROOT", "e")]).unwrap().root,
+            PathBuf::from("e")
+        );
+        // PORT (the platform's) beats the file's port.
+        assert_eq!(parse_env(&["-c", file.arg()], &[("PORT", "4444")]).unwrap().addrs[0].port(), 4444);
+        // --help does not read the file.
+        assert!(matches!(
+            Config::parse_with_env(["-c", "/nonexistent", "-h"].map(OsString::from), |_| None),
+            Ok(Command::Help)
+        ));
+    }
+
+    #[test]
+    fn file_mistakes_name_the_file_the_line_and_the_key() {
+        let cases: &[(&str, &str)] = &[
+            ("port = 80\nprot = 81\n", ":2: prot: unknown key"),
+            ("\n\nport = 'x'", ":3: port: expected a number, got \"x\""),
+            ("port = 70000", ":1: port: expected a number"),
+            ("listing = 'yes'", ":1: listing: expected true or false, got a string"),
+            ("port = true", ":1: port: expected a string or a number, got a boolean"),
+            ("port = [1, 2]", ":1: port: takes one value, not an array"),
+            ("header = [\n  'X-A: 1',\n  'bad',\n]", ":3: header: expected 'Name: value'"),
+            ("header = [1]", ":1: header: expected 'Name: value'"),
+            ("header-for = [['*', 'X: 1'],\n ['*']]", ":2: header-for: expected a pair"),
+            ("cache-control-for = ['/a/{b', 'x']", ":1: cache-control-for: a { without its }"),
+            ("cache-control-for = 'x'", ":1: cache-control-for: expected a pair"),
+            ("root = 1", ":1: root: expected a folder's path"),
+            ("config = 'other.toml'", ":1: config: a config file cannot name another one"),
+            ("help = true", ":1: help: unknown key"),
+            ("port = 1\nport = 2", ":2: port: given twice"),
+            ("[server]\nport = 1", ":1: tables"),
+            (
+                "idle-timeout = 1\ncache-control = no-cache",
+                ":2: cache-control: \"no-cache\": not a number; strings need quotes",
+            ),
+            ("unix-mode = 0660", ":1: unix-mode: \"0660\": leading zeros"),
+            ("tls-cert = 'c.pem'\ntls-key = 'k.pem'\nredirect-http = 'localhost'", ":3: redirect-http: expected an IP"),
+        ];
+        for (i, (text, expected)) in cases.iter().enumerate() {
+            let file = TempFile::new(&format!("mistake-{i}"), text);
+            let e = parse(&["--config", file.arg()]).unwrap_err().0;
+            assert_eq!(e.strip_prefix(file.arg()).map(|rest| rest.starts_with(expected)), Some(true), "{text:?}: {e}");
+        }
+        // Checked whole, even where the command line overrides the key.
+        let file = TempFile::new("overridden", "port = 'x'");
+        assert!(parse(&["-c", file.arg(), "-p", "1"]).unwrap_err().0.contains(":1: port:"));
+        let e = parse(&["--config", "/nonexistent/evserve.toml"]).unwrap_err().0;
+        assert!(e.starts_with("--config /nonexistent/evserve.toml: "), "{e}");
+    }
+
+    #[test]
+    fn the_help_lists_every_key() {
+        let help = help();
+        let keys: Vec<&str> = config_keys().into_iter().flat_map(|(_, keys)| keys).collect();
+        for flag in FLAGS.iter().filter(|f| {
+            f.long != CONFIG_FLAG && matches!(f.action, Action::Value(_) | Action::Pair(_) | Action::Switch(_))
+        }) {
+            assert_eq!(keys.iter().filter(|k| **k == flag.long).count(), 1, "{flag:?}");
+            assert!(help.contains(flag.long));
+        }
+        assert!(keys.contains(&"root"));
+    }
+
+    #[test]
+    fn the_readme_config_example_is_read_as_it_says() {
+        let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+        let start = readme.find("```toml\n").expect("README.md has a config file example") + "```toml\n".len();
+        let example = &readme[start..start + readme[start..].find("```").unwrap()];
+        let file = TempFile::new("readme", example);
+        let c = parse(&["--config", file.arg()]).unwrap_or_else(|e| panic!("README.md's example: {e}"));
+        assert_eq!(c.root, PathBuf::from("/srv/www"));
+        assert_eq!(c.addrs, vec!["[::]:8080".parse().unwrap()]);
+        assert_eq!(c.access_log, Some(PathBuf::from("-")));
+        let fields = c.site_options(16).fields_for("/assets/app.css");
+        assert_eq!(fields[0].1, "public, max-age=31536000, immutable");
     }
 }

@@ -19,6 +19,7 @@ pub(crate) mod job;
 pub(crate) mod listing;
 pub(crate) mod redirect;
 pub(crate) mod root;
+pub mod rules;
 
 use std::collections::VecDeque;
 use std::fs::File;
@@ -38,6 +39,7 @@ use crate::util::text::encode_path;
 pub use job::{Done, Job};
 use job::{Outcome, Step};
 use root::{RootWatch, Verdict, open_folder};
+pub use rules::PathRule;
 
 /// What the site serves and how; fixed at start-up.
 #[derive(Debug, Clone, Default)]
@@ -52,6 +54,9 @@ pub struct SiteOptions {
     /// Fields added to every 2xx and 304 (`--cache-control`, then each `--header`),
     /// already validated.
     pub headers: Vec<(String, String)>,
+    /// `--cache-control-for` and `--header-for`, in order: `fields_for` applies them to
+    /// `headers` for one path.
+    pub rules: Vec<PathRule>,
     /// How long a cached lookup is trusted before it is re-checked (0: every request).
     pub cache_ttl: Duration,
     /// Most descriptors the file cache may keep open.
