@@ -14,17 +14,18 @@
 pub const MIN_SIZE: u64 = 256;
 
 /// Files larger than this are not compressed on the fly unless the operator raises it
-/// (`MAX_SIZE_CEILING`): they are left to sidecars made by a build step. It bounds what one
-/// file costs: the bytes read whole into memory and kept in the cache, and the CPU of the
-/// best level (about 8 MiB at brotli 11's measured ~1-2 MB/s: a few seconds of one pool
-/// thread, once per file and change). It is also zstd's limit on the window a decoder of
-/// HTTP content must accept (RFC 9659 section 3), so an input never needs a larger one.
+/// (up to `MAX_SIZE_CEILING`): they are left to sidecars made by a build step. It bounds
+/// what one file costs: the bytes read whole into memory and kept in the cache, and the CPU
+/// of the best level, which dominates: brotli 11 codes text at about 0.6 MB/s (measured,
+/// `examples/compress_levels.rs`), so 8 MiB is ~15 s of one pool thread, once per file and
+/// change. The largest JavaScript bundles and documents people serve fit below it. It is
+/// also zstd's limit on the window an HTTP decoder must accept (RFC 9659 section 3).
 pub const MAX_SIZE: u64 = 8 * 1024 * 1024;
 
 /// The most `--compress-max` may be set to: compression refuses larger inputs whatever
-/// the configuration, so that a pathological or huge file costs a bounded amount of CPU
-/// and memory (four times `MAX_SIZE`: tens of seconds of one pool thread at worst).
-pub const MAX_SIZE_CEILING: u64 = 4 * MAX_SIZE;
+/// the configuration, so that a huge or pathological file costs a bounded amount of CPU
+/// and memory (at the slowest rate measured, brotli 11 at 0.4 MB/s, ~40 s of one thread).
+pub const MAX_SIZE_CEILING: u64 = 2 * MAX_SIZE;
 
 /// True when a representation of this media type is worth compressing. `essence` is a
 /// type without parameters (anything after a `;` is ignored) in any letter case.
