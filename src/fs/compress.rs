@@ -3,8 +3,9 @@
 //!
 //! ```text
 //! site (loop):  CompressCache::lookup(key)  -> Hit(bytes, level) | NotWorthIt | Miss
-//!               Miss -> CompressJob::new(file, key, Fast, max) to the pool (then Best)
-//! pool thread:  CompressJob::run -> pread whole -> compress -> fstat again -> Compressed
+//!               Miss -> CompressJob::new(source, key, Fast, max) to the pool (then Best)
+//! pool thread:  CompressJob::run -> the bytes (held, or pread whole) -> compress
+//!               -> fstat again (a descriptor) -> Compressed
 //! site (loop):  CompressCache::record(compressed) -> kept, remembered as not worth it,
 //!               or the file's entries forgotten (it changed)
 //! ```
@@ -14,7 +15,7 @@
 //! ETag of a computed coding (`computed_etag`). It does not choose what is worth
 //! compressing (`http::compressible`), which coding a client gets (`files::negotiate`), when
 //! a job runs or who waits for it (the site and the pool), and it never touches a path:
-//! the job reads a descriptor the file cache opened.
+//! the job codes what the file cache holds, a small file's bytes or an open descriptor.
 //!
 //! Cost, measured with `examples/compress_levels.rs` on text (optimized build, one core):
 //! the fast levels code 20-70 MB/s (brotli 4), 70-100 MB/s (gzip 4) and 200-350 MB/s
@@ -37,6 +38,7 @@ use std::sync::Arc;
 
 use crate::http::compressible::MAX_SIZE_CEILING;
 use crate::http::files::Coding;
+use crate::http::plan::Source;
 use crate::util::error::interrupted;
 
 /// How hard to compress: fast for what a request waits for, best for what is kept.
@@ -216,10 +218,11 @@ pub enum Compressed {
 }
 
 /// Reads one file whole and codes it: blocking, so it runs on the pool. It owns what it
-/// needs (`Send`): the descriptor the file cache opened, the identity the file had then.
+/// needs (`Send`): what the file cache holds of the file (`Variant::source`: its bytes,
+/// or an open descriptor) and the identity the file had then.
 #[derive(Debug)]
 pub struct CompressJob {
-    file: Arc<File>,
+    source: Source,
     key: Key,
     level: Level,
     /// The largest file it will code (`--compress-max`, at most `MAX_SIZE_CEILING`).
@@ -227,8 +230,8 @@ pub struct CompressJob {
 }
 
 impl CompressJob {
-    pub fn new(file: Arc<File>, key: Key, level: Level, max: u64) -> Self {
-        CompressJob { file, key, level, max: max.min(MAX_SIZE_CEILING) }
+    pub fn new(source: Source, key: Key, level: Level, max: u64) -> Self {
+        CompressJob { source, key, level, max: max.min(MAX_SIZE_CEILING) }
     }
 
     pub fn key(&self) -> Key {
@@ -239,28 +242,39 @@ impl CompressJob {
         self.level
     }
 
-    /// Reads the file with `pread` (expecting exactly the size in its identity), codes it,
-    /// and checks with `fstat` that it is still the file it was: a write during either
-    /// step moves its size or modification time, and its result is `Changed`.
+    /// Codes the file's bytes: those held in memory (a snapshot of this identity), or
+    /// those read with `pread` (expecting exactly the size in its identity), and then
+    /// checks with `fstat` that the file is still what it was: a write while it was read or
+    /// coded moves its size or modification time, and the result is `Changed`.
     pub fn run(self) -> Compressed {
         let (key, level) = (self.key, self.level);
         let failed = |why| Compressed::Failed { key, level, why };
         if key.file.size > self.max {
             return failed(Failure::TooLarge);
         }
-        let input = match read_exactly(&self.file, key.file.size) {
-            Ok(Some(input)) => input,
-            Ok(None) => return Compressed::Changed { file: key.file },
-            Err(e) => return failed(Failure::Read(e.kind())),
+        let read;
+        let input: &[u8] = match &self.source {
+            Source::Memory(bytes) if bytes.len() as u64 == key.file.size => bytes,
+            Source::Memory(_) => return Compressed::Changed { file: key.file },
+            Source::File(file) => match read_exactly(file, key.file.size) {
+                Ok(Some(bytes)) => {
+                    read = bytes;
+                    &read
+                }
+                Ok(None) => return Compressed::Changed { file: key.file },
+                Err(e) => return failed(Failure::Read(e.kind())),
+            },
         };
-        let coded = match compress(key.coding, level, &input) {
+        let coded = match compress(key.coding, level, input) {
             Ok(coded) => coded,
             Err(e) => return failed(Failure::Codec(e.kind())),
         };
-        match self.file.metadata() {
-            Ok(meta) if FileId::of(&meta) == key.file => {}
-            Ok(_) => return Compressed::Changed { file: key.file },
-            Err(e) => return failed(Failure::Read(e.kind())),
+        if let Source::File(file) = &self.source {
+            match file.metadata() {
+                Ok(meta) if FileId::of(&meta) == key.file => {}
+                Ok(_) => return Compressed::Changed { file: key.file },
+                Err(e) => return failed(Failure::Read(e.kind())),
+            }
         }
         if !worth_keeping(key.file.size, coded.len()) {
             return Compressed::NotWorthIt { key, level };
@@ -273,7 +287,7 @@ impl CompressJob {
 /// The file's first `size` bytes, or None when it has fewer or more than that (it was
 /// truncated or grew since it was measured). One byte more is asked for to see growth.
 fn read_exactly(file: &File, size: u64) -> io::Result<Option<Vec<u8>>> {
-    let Ok(want) = usize::try_from(size) else { return Ok(None) };
+    let Some(want) = usize::try_from(size).ok().filter(|&n| n < usize::MAX) else { return Ok(None) };
     let mut buf = vec![0u8; want + 1];
     let mut filled = 0;
     while filled < buf.len() {

@@ -1,4 +1,5 @@
-//! The served tree: paths resolved beneath the root, and the open-file cache.
+//! The served tree: paths resolved beneath the root, the open-file cache, and the cache of
+//! compressed bytes computed from its files.
 pub mod cache;
 pub mod compress;
 pub mod resolve;

@@ -139,10 +139,10 @@ impl TempFile {
     }
 
     /// The open descriptor and the identity it has now, as the file cache would hand them.
-    fn open(&self) -> (Arc<File>, FileId) {
+    fn open(&self) -> (Source, FileId) {
         let file = File::open(&self.path).unwrap();
         let id = FileId::of(&file.metadata().unwrap());
-        (Arc::new(file), id)
+        (Source::File(Arc::new(file)), id)
     }
 }
 
@@ -174,6 +174,22 @@ fn a_job_reads_codes_and_checks_the_file() {
             other => panic!("{coding:?}: {other:?}"),
         }
     }
+}
+
+#[test]
+fn a_job_codes_bytes_held_in_memory() {
+    let text = js_like(4096);
+    let file = FileId { dev: 1, ino: 2, size: text.len() as u64, mtime_ns: 3 };
+    let key = Key { file, coding: Coding::Br };
+    let held = Source::Memory(text.clone().into());
+    match CompressJob::new(held, key, Level::Best, MAX_SIZE_CEILING).run() {
+        Compressed::Done { level: Level::Best, bytes, .. } => assert_eq!(decode(Coding::Br, &bytes), text),
+        other => panic!("{other:?}"),
+    }
+    // Bytes that are not of that identity's size are not that file's.
+    let other = Source::Memory(text[1..].to_vec().into());
+    let out = CompressJob::new(other, key, Level::Fast, MAX_SIZE_CEILING).run();
+    assert!(matches!(out, Compressed::Changed { .. }), "{out:?}");
 }
 
 #[test]
