@@ -18,7 +18,7 @@
 //! the job codes what the file cache holds, a small file's bytes or an open descriptor.
 //!
 //! Cost, measured with `examples/compress_levels.rs` on text (optimized build, one core):
-//! the fast levels code 20-70 MB/s (brotli 4), 70-100 MB/s (gzip 4) and 200-350 MB/s
+//! the fast levels code 33-71 MB/s (brotli 4), 74-106 MB/s (gzip 4) and 218-346 MB/s
 //! (zstd 3); the best levels 0.6 MB/s (brotli 11), 2-3.5 MB/s (zstd 19) and 20-40 MB/s
 //! (gzip 9). The slowest input seen (random text over four letters) halves brotli 11 and
 //! takes gzip 9 down to 1 MB/s. So a file of `compressible::MAX_SIZE` (8 MiB) costs up to
