@@ -245,10 +245,10 @@ else
   server=""
   if [[ $status == 0 ]]; then ok "evserve (HTTPS) exited 0 on SIGTERM"; else fail "evserve (HTTPS) exited $status"; fi
   log="$work/tls-access.log"
-  expect_log "GET / 200 over HTTPS" "\"GET / HTTP/1\\.1\" 200 [0-9]+ "
+  expect_log "GET / 200 over HTTPS" "\"GET / HTTP/2\\.0\" 200 [0-9]+ "
   expect_log "308 from the redirect listener" "\"GET /range\\.html HTTP/1\\.1\" 308 - "
   expect_log "GET /logo.png 206 over HTTPS from the redirected page" \
-    "\"GET /logo\\.png HTTP/1\\.1\" 206 8 \"https://$tls_addr/range\\.html\""
+    "\"GET /logo\\.png HTTP/2\\.0\" 206 8 \"https://$tls_addr/range\\.html\""
   log="$work/access.log"
 fi
 
