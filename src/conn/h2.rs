@@ -335,19 +335,20 @@ impl super::Connection {
     }
 
     /// A job for `stream` is done: its plan goes on at the next drive.
-    pub(super) fn h2_job_done(&mut self, stream: StreamId, done: super::Finished) -> bool {
-        let Some(h2) = &mut self.h2 else { return false };
-        let Some(s) = h2.streams.iter_mut().find(|s| s.id == stream) else { return false };
+    pub(super) fn h2_job_done(&mut self, stream: StreamId, done: super::Finished) -> Result<(), super::Finished> {
+        let Some(s) = self.h2.as_mut().and_then(|h2| h2.streams.iter_mut().find(|s| s.id == stream)) else {
+            return Err(done);
+        };
         match (done, &mut s.state) {
             (super::Finished::Plan(done), State::Waiting { done: slot @ None, .. }) => {
                 *slot = Some(Box::new(done));
-                true
+                Ok(())
             }
             (super::Finished::Read { offset, .. }, State::Sending(Out::File { ahead, .. })) => {
                 ahead.read_done(offset);
-                true
+                Ok(())
             }
-            _ => false,
+            (done, _) => Err(done),
         }
     }
 

@@ -812,24 +812,24 @@ impl Connection {
     }
 
     /// Work this connection asked for is done: a plan goes on at the next drive, a body
-    /// read lets its stream look at the page cache again. False when nothing waits for it
-    /// (a completion that no longer applies), and `done` is dropped.
-    pub fn job_done(&mut self, stream: u32, done: Finished) -> bool {
+    /// read lets its stream look at the page cache again. `Err(done)` when nothing waits for
+    /// it (a completion that no longer applies).
+    pub fn job_done(&mut self, stream: u32, done: Finished) -> Result<(), Finished> {
         if self.h2.is_some() {
             return self.h2_job_done(stream, done);
         }
         match (done, &mut self.phase, &mut self.output.stream) {
             (Finished::Plan(done), Phase::Waiting { done: slot @ None }, _) => {
                 *slot = Some(Box::new(done));
-                true
+                Ok(())
             }
             // A failed read is not reported here: the send meets the same error and ends
             // the connection.
             (Finished::Read { offset, .. }, _, Some(body)) => {
                 body.ahead.read_done(offset);
-                true
+                Ok(())
             }
-            _ => false,
+            (done, ..) => Err(done),
         }
     }
 
@@ -1419,7 +1419,7 @@ mod tests {
     fn run_job(s: &mut Setup, conn: &mut Connection) -> Ticket {
         assert_eq!(s.cx.jobs.queued.len(), 1, "one job queued");
         let (ticket, job) = s.cx.jobs.queued.pop().unwrap();
-        assert!(conn.job_done(ticket.stream, job.run()), "the waiting connection takes its outcome");
+        assert!(conn.job_done(ticket.stream, job.run()).is_ok(), "the waiting connection takes its outcome");
         ticket
     }
 
@@ -1470,7 +1470,7 @@ mod tests {
         // The slot's next connection is not waiting: the outcome is dropped, not taken.
         let (_, job) = s.cx.jobs.queued.pop().unwrap();
         let mut next = Connection::new(None, s.cx.now);
-        assert!(!next.job_done(0, job.run()));
+        assert!(next.job_done(0, job.run()).is_err());
         assert!(!next.is_waiting());
     }
 

@@ -114,7 +114,14 @@ struct Slot {
     memory: usize,
     /// Descriptors the entry holds open (large files and their sidecars).
     fds: usize,
+    /// A re-check of it is running since then: meanwhile the entry is trusted as it is, so a
+    /// hundred requests that find it expired start one check, not a hundred.
+    checking: Option<Instant>,
 }
+
+/// How long a re-check may run before another is started (a disk that stopped answering
+/// holds the first one; the entry is trusted meanwhile).
+const CHECK_PATIENCE: Duration = Duration::from_secs(10);
 
 /// The cache's hasher: foldhash, several times cheaper than SipHash on short paths
 /// (hashing was the largest cost of a hit). A path is attacker-chosen only on a miss,
@@ -151,12 +158,16 @@ impl FileCache {
     /// call; otherwise the check that must run first (`Check::run`, which may block on the
     /// disk), whose outcome `install` takes.
     pub fn peek(&mut self, root: &Arc<File>, rel: &str, now: Instant) -> Peek {
-        match self.slots.get(rel) {
-            Some(slot) if now < slot.fresh_until => Peek::Fresh(slot.lookup.clone()),
+        let checking = |slot: &Slot| slot.checking.is_some_and(|since| now < since + CHECK_PATIENCE);
+        match self.slots.get_mut(rel) {
+            Some(slot) if now < slot.fresh_until || checking(slot) => Peek::Fresh(slot.lookup.clone()),
             slot => Peek::Check(Box::new(Check {
                 root: root.clone(),
                 rel: rel.to_string(),
-                known: slot.map(|s| (s.identities, s.lookup.clone())),
+                known: slot.map(|s| {
+                    s.checking = Some(now);
+                    (s.identities, s.lookup.clone())
+                }),
                 mime: self.mime.clone(),
                 memory_room: MEMORY_BUDGET.saturating_sub(self.memory),
             })),
@@ -178,6 +189,7 @@ impl FileCache {
             Checked::Unchanged { rel, lookup } => {
                 if let Some(slot) = self.slots.get_mut(&rel) {
                     slot.fresh_until = now + self.ttl;
+                    slot.checking = None;
                 }
                 return lookup;
             }
@@ -202,6 +214,7 @@ impl FileCache {
             identities,
             memory: loaded.memory,
             fds: loaded.fds,
+            checking: None,
         };
         self.slots.insert(rel, slot);
         loaded.lookup
@@ -494,6 +507,29 @@ mod tests {
         let Lookup::File(with) = cache.lookup(&root, "a.txt", t0 + Duration::from_secs(6)) else { panic!() };
         assert!(with.sidecar(Coding::Gzip).is_some());
         assert_eq!(cache.len(), 3);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Many requests that find an entry expired start one re-check; the others are served
+    /// the entry meanwhile, until the check's outcome is installed (or it takes too long).
+    #[test]
+    fn one_re_check_at_a_time() {
+        let dir = std::env::temp_dir().join(format!("evserve-cache-check-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("a.txt"), "one").unwrap();
+        let root = Arc::new(File::open(&dir).unwrap());
+        let t0 = Instant::now();
+        let mut cache = FileCache::new(Duration::from_secs(1), MimeOverrides::new(), 8);
+        assert!(matches!(cache.lookup(&root, "a.txt", t0), Lookup::File(_)));
+        let later = t0 + Duration::from_secs(2);
+        let Peek::Check(check) = cache.peek(&root, "a.txt", later) else { panic!("expired: a check") };
+        for _ in 0..100 {
+            assert!(matches!(cache.peek(&root, "a.txt", later), Peek::Fresh(Lookup::File(_))));
+        }
+        // A check that never comes back does not stop the next one for long.
+        assert!(matches!(cache.peek(&root, "a.txt", later + CHECK_PATIENCE), Peek::Check(_)));
+        cache.install(check.run(), later);
+        assert!(matches!(cache.peek(&root, "a.txt", later), Peek::Fresh(_)));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -1058,9 +1058,22 @@ impl EventLoop {
         let mut completions = std::mem::take(&mut self.completions);
         pool.drain(&mut completions);
         for (ticket, result) in completions.drain(..) {
-            let Some(slot) = self.slab.get_mut(ticket.key).filter(|s| s.serial == ticket.serial) else { continue };
+            let Some(slot) = self.slab.get_mut(ticket.key).filter(|s| s.serial == ticket.serial) else {
+                if let Ok(Finished::Plan(done)) = result {
+                    self.cx.site.absorb(done, self.cx.now);
+                }
+                continue;
+            };
             let taken = match result {
-                Ok(finished) => slot.conn.job_done(ticket.stream, finished),
+                Ok(finished) => slot
+                    .conn
+                    .job_done(ticket.stream, finished)
+                    .map_err(|left| {
+                        if let Finished::Plan(done) = left {
+                            self.cx.site.absorb(done, self.cx.now);
+                        }
+                    })
+                    .is_ok(),
                 Err(pool::Panicked) => {
                     eprintln!("evserve: a job for connection {} panicked; closing it", ticket.key);
                     self.close(ticket.key);

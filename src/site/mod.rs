@@ -133,6 +133,17 @@ impl Site {
         }
     }
 
+    /// A job's outcome whose request is gone (its client left): what it learnt of a path
+    /// still goes into the cache, so the next request for it, and a re-check that others
+    /// rely on, are not lost.
+    pub fn absorb(&mut self, done: Done, now: Instant) {
+        if let Done { outcome: Outcome::Lookup(checked), generation, .. } = done
+            && generation == self.generation
+        {
+            self.cache.install(checked, now);
+        }
+    }
+
     /// What a re-check of the root's path found: the same folder, another one (swap it in,
     /// with a new cache: the two trees never mix; responses in flight keep the files they
     /// hold), or nothing usable (mid-deploy: keep serving the old folder).
