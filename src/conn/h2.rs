@@ -178,6 +178,10 @@ impl super::Connection {
             Ok(n) => n,
             Err(code) => {
                 cx.trace(|| format!("HTTP/2 connection error {code:?}: GOAWAY, then close"));
+                match code {
+                    ErrorCode::EnhanceYourCalm => cx.counters.h2_calmed += 1,
+                    _ => cx.counters.h2_errors += 1,
+                }
                 self.input.clear();
                 h2.events = events;
                 return true; // The GOAWAY goes out, then `want_close`.

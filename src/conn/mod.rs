@@ -109,6 +109,10 @@ pub(crate) struct Counters {
     /// TLS handshakes completed, and connections closed (or timed out) before theirs did.
     pub handshakes: u64,
     pub handshake_failures: u64,
+    /// HTTP/2 connections ended for abuse (GOAWAY ENHANCE_YOUR_CALM: Rapid Reset, floods),
+    /// and for other protocol errors.
+    pub h2_calmed: u64,
+    pub h2_errors: u64,
 }
 
 /// Reusable buffers, shared by all connections of one (single-threaded) loop.

@@ -1356,8 +1356,9 @@ impl EventLoop {
             }
             None => String::new(),
         };
+        let h2 = format!(" | h2 calmed {} errors {}", c.h2_calmed - s.last.h2_calmed, c.h2_errors - s.last.h2_errors);
         eprintln!(
-            "evserve: stats: worker {} open {} | accepted {:.0}/s requests {:.0}/s sent {:.0} B/s | wakeups {:.0}/s events/wakeup {:.2} | timeouts {} reaped {} log-dropped {}{io}{tls}",
+            "evserve: stats: worker {} open {} | accepted {:.0}/s requests {:.0}/s sent {:.0} B/s | wakeups {:.0}/s events/wakeup {:.2} | timeouts {} reaped {} log-dropped {}{io}{h2}{tls}",
             self.id,
             self.slab.len(),
             (c.accepted - s.last.accepted) as f64 / secs,
