@@ -86,6 +86,16 @@ impl H2 {
         })
     }
 
+    /// Between requests an HTTP/2 connection keeps no buffer (its state and HPACK table
+    /// aside), as an idle HTTP/1 one keeps none.
+    pub(crate) fn shrink_if_idle(&mut self) {
+        if self.streams.is_empty() && self.payload.is_none() && self.frames.output().is_empty() {
+            self.events = Vec::new();
+            self.streams = VecDeque::new();
+            *self.frames.output() = Vec::new();
+        }
+    }
+
     /// What the connection's timer should run against: a job, a stalled send, or idleness.
     pub(crate) fn timeout_kind(&self) -> crate::util::timer::TimeoutKind {
         use crate::util::timer::TimeoutKind;

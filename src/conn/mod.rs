@@ -591,6 +591,9 @@ impl Connection {
         if self.output.is_empty() {
             self.output.release(&mut cx.buffers);
         }
+        if let Some(h2) = &mut self.h2 {
+            h2.shrink_if_idle();
+        }
         status
     }
 
