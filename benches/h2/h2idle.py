@@ -18,8 +18,8 @@ open connection.  Prints exactly one machine-readable line on stdout:
 (bad: connections that failed: refused, wrong ALPN, a non-200, a short
 body, RST_STREAM or GOAWAY before the response ended.)  Bounded by
 --deadline seconds.  Standard library only; no HPACK decoder is needed:
-the status is read from the first header-block byte (0x88 = indexed
-":status: 200", which every server tested sends for a 200).
+the status is read from the first header field of the response (see
+is_200).
 """
 
 import argparse
@@ -128,7 +128,7 @@ def one_connection(port, path, tls, timeout):
                 if flags & 0x20:  # PRIORITY
                     block = block[5:]
                 if status_ok is None:
-                    status_ok = block[:1] == b"\x88"
+                    status_ok = is_200(block)
                 if flags & END_STREAM:
                     return finish(sock, status_ok, body)
             elif stream == 1 and ftype == DATA:
@@ -138,6 +138,38 @@ def one_connection(port, path, tls, timeout):
 
 
 EXPECT_BODY = [None]
+
+
+def is_200(block):
+    """Is the first header field of an HPACK block ":status: 200"?  Skips
+    dynamic table size updates (001xxxxx); accepts the indexed form (0x88)
+    and literals naming static index 8..14 (:status) with a raw or Huffman
+    "200" value.  Enough for a fresh connection's first response."""
+    i = 0
+    while i < len(block) and block[i] & 0xE0 == 0x20:
+        if block[i] & 0x1F == 0x1F:  # multi-byte integer
+            i += 1
+            while i < len(block) and block[i] & 0x80:
+                i += 1
+        i += 1
+    if i >= len(block):
+        return False
+    b = block[i]
+    if b == 0x88:
+        return True
+    if b & 0xC0 == 0x40:
+        index = b & 0x3F      # literal with incremental indexing
+    elif b & 0xF0 in (0x00, 0x10):
+        index = b & 0x0F      # literal without / never indexed
+    else:
+        return False
+    if not 8 <= index <= 14 or i + 1 >= len(block):
+        return False
+    n = block[i + 1] & 0x7F
+    value = block[i + 2:i + 2 + n]
+    if block[i + 1] & 0x80:
+        return value == b"\x10\x01"   # Huffman "200"
+    return value == b"200"
 
 
 def finish(sock, status_ok, body):

@@ -12,11 +12,12 @@ use std::time::Instant;
 
 use super::work::ReadAhead;
 use super::{Context, Flush, Ticket, Work};
-use crate::http::plan::{Body, Plan, Segment, Source};
+use crate::http::plan::{Body, Field, Plan, Segment, Source};
 use crate::http::status::{SERVER, error_plan};
 use crate::http::view::{Fields, RequestView, Target};
 use crate::http1::request::authority_host;
 use crate::http2::connection::{Connection as Frames, Event, Limits};
+use crate::http2::hpack::encoder::encode_field;
 use crate::http2::request::Request;
 use crate::http2::{ErrorCode, StreamId, frame};
 use crate::log::Record;
@@ -301,6 +302,8 @@ impl super::Connection {
         let status = plan.status;
         let fields = h2_fields(&plan, cx.date.get());
         let refs: Vec<(&[u8], &[u8])> = fields.iter().map(|(n, v)| (n.as_slice(), v.as_slice())).collect();
+        // A cached file's fields and the site's own, HPACK-encoded once for every response.
+        let blocks: Vec<&[u8]> = plan.block.iter().chain(&plan.site_fields).map(|b| b.http2(encode_fields)).collect();
         let out = match plan.body {
             Body::Empty => None,
             Body::Made(bytes) => Some(Out::Memory { end: bytes.len(), bytes, at: 0 }),
@@ -330,7 +333,7 @@ impl super::Connection {
         };
         let body_len = out.as_ref().map_or(0, Out::len);
         let before = h2.frames.output().len();
-        if h2.frames.send_headers(stream, status, &refs, out.is_none()).is_err() {
+        if h2.frames.send_headers_with(stream, status, &refs, &blocks, out.is_none()).is_err() {
             return; // The stream is gone (reset meanwhile).
         }
         let head = (h2.frames.output().len() - before) as u64;
@@ -557,17 +560,30 @@ impl LogStart {
     }
 }
 
-/// The response fields as HTTP/2 sends them: lowercase names, `date` and `server` first, no
-/// connection-specific fields (the plan has none).
+/// The response fields a plan makes for this response, as HTTP/2 sends them: lowercase
+/// names, `date` and `server` first, no connection-specific fields (the plan has none). Its
+/// `FieldBlock`s are encoded once (`encode_fields`).
 fn h2_fields(plan: &Plan, date: &str) -> Vec<(Vec<u8>, Vec<u8>)> {
     let mut fields =
         vec![(b"date".to_vec(), date.as_bytes().to_vec()), (b"server".to_vec(), SERVER.as_bytes().to_vec())];
-    for f in plan.all_fields() {
+    for f in &plan.fields {
         let mut value = Vec::new();
         f.value(&mut value);
         fields.push((f.name().to_ascii_lowercase().into_bytes(), value));
     }
     fields
+}
+
+/// A `FieldBlock`'s HPACK encoding: literals without indexing, lowercase names.
+fn encode_fields(fields: &[Field]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut value = Vec::new();
+    for f in fields {
+        value.clear();
+        f.value(&mut value);
+        encode_field(&mut out, f.name().to_ascii_lowercase().as_bytes(), &value);
+    }
+    out
 }
 
 /// The request as the site sees it, with the checks HTTP/1's parser makes: a path of

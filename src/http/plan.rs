@@ -140,11 +140,12 @@ pub fn push_u64(out: &mut Vec<u8>, mut n: u64) {
 pub struct FieldBlock {
     fields: Vec<Field>,
     http1: OnceLock<Box<[u8]>>,
+    http2: OnceLock<Box<[u8]>>,
 }
 
 impl FieldBlock {
     pub fn new(fields: Vec<Field>) -> Self {
-        FieldBlock { fields, http1: OnceLock::new() }
+        FieldBlock { fields, http1: OnceLock::new(), http2: OnceLock::new() }
     }
 
     pub fn fields(&self) -> &[Field] {
@@ -158,6 +159,11 @@ impl FieldBlock {
     /// The HTTP/1 rendering, made by `render` the first time it is asked for.
     pub fn http1(&self, render: impl FnOnce(&[Field]) -> Vec<u8>) -> &[u8] {
         self.http1.get_or_init(|| render(&self.fields).into_boxed_slice())
+    }
+
+    /// The HTTP/2 (HPACK) encoding, made by `encode` the first time it is asked for.
+    pub fn http2(&self, encode: impl FnOnce(&[Field]) -> Vec<u8>) -> &[u8] {
+        self.http2.get_or_init(|| encode(&self.fields).into_boxed_slice())
     }
 }
 

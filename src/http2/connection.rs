@@ -379,9 +379,21 @@ impl Connection {
         fields: &[(&[u8], &[u8])],
         end_stream: bool,
     ) -> Result<(), Error> {
+        self.send_headers_with(stream, status, fields, &[], end_stream)
+    }
+
+    /// `send_headers` with fields encoded earlier appended (`Encoder::encode_with`).
+    pub fn send_headers_with(
+        &mut self,
+        stream: StreamId,
+        status: u16,
+        fields: &[(&[u8], &[u8])],
+        encoded: &[&[u8]],
+        end_stream: bool,
+    ) -> Result<(), Error> {
         let next = self.next_send_state(stream, stream::Event::SendHeaders { end_stream })?;
         let mut block = Vec::new();
-        self.encoder.encode(&mut block, status, fields);
+        self.encoder.encode_with(&mut block, status, fields, encoded);
         frame::encode_headers(&mut self.out, stream, &block, end_stream, self.peer_max_frame_size);
         self.set_state(stream, next);
         Ok(())

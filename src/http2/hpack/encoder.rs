@@ -69,6 +69,13 @@ impl Encoder {
 
     /// Appends one response field block: `:status`, then `fields` in order.
     pub fn encode(&mut self, out: &mut Vec<u8>, status: u16, fields: &[(&[u8], &[u8])]) {
+        self.encode_with(out, status, fields, &[]);
+    }
+
+    /// `encode`, then `encoded`: fields encoded earlier with `encode_field` (a cached file's
+    /// fields, encoded once for every response). Literals without indexing depend on no
+    /// table state, so they can be kept and appended as they are.
+    pub fn encode_with(&mut self, out: &mut Vec<u8>, status: u16, fields: &[(&[u8], &[u8])], encoded: &[&[u8]]) {
         if !self.table_cleared {
             encode_integer(out, 0, 5, 0x20);
             self.table_cleared = true;
@@ -76,6 +83,9 @@ impl Encoder {
         encode_status(out, status);
         for &(name, value) in fields {
             encode_field(out, name, value);
+        }
+        for block in encoded {
+            out.extend_from_slice(block);
         }
     }
 }
