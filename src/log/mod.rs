@@ -27,6 +27,8 @@ pub enum LogFormat {
 
 use rustix::fs::{FileType, Mode, OFlags};
 
+mod appender;
+
 /// The most a non-blocking log holds for a reader that is behind; a line that does not fit
 /// is dropped (whole) rather than grow memory or wait.
 pub const MAX_PENDING: usize = 1 << 20;
@@ -45,8 +47,9 @@ pub type Writer = Arc<Mutex<Option<usize>>>;
 /// Where log lines go, and whether writing may wait.
 #[derive(Debug)]
 enum Sink {
-    /// A regular file: blocking appends, the whole buffer each turn.
-    File(File),
+    /// A regular file: blocking appends, the whole buffer each turn, by a thread of its own
+    /// (`appender`), so the loop never waits for the disk.
+    File(appender::Appender),
     /// Standard output that is a regular file: the same, through std's handle.
     Stdout,
     /// A pipe, FIFO or terminal through an open file description of our own with
@@ -70,7 +73,7 @@ impl Sink {
         let fd = rustix::fs::open(path, flags, Mode::from_raw_mode(0o666))?;
         if FileType::from_raw_mode(rustix::fs::fstat(&fd)?.st_mode) == FileType::RegularFile {
             rustix::fs::fcntl_setfl(&fd, rustix::fs::fcntl_getfl(&fd)? - OFlags::NONBLOCK)?;
-            Ok(Sink::File(File::from(fd)))
+            Ok(Sink::File(appender::Appender::start(File::from(fd))?))
         } else {
             Ok(Sink::NonBlocking(File::from(fd)))
         }
@@ -98,15 +101,15 @@ impl Sink {
         }
     }
 
-    /// True for the sinks whose writes may wait (regular files).
+    /// True for the sinks whose writes may wait (standard output that is a regular file).
     fn blocks(&self) -> bool {
-        matches!(self, Sink::File(_) | Sink::Stdout)
+        matches!(self, Sink::Stdout)
     }
 
     fn fd(&self) -> BorrowedFd<'_> {
         match self {
-            Sink::File(f) | Sink::NonBlocking(f) => f.as_fd(),
-            Sink::Stdout => rustix::stdio::stdout(),
+            Sink::File(_) | Sink::Stdout => rustix::stdio::stdout(), // Not polled (see `close`).
+            Sink::NonBlocking(f) => f.as_fd(),
             Sink::Socket(fd) | Sink::Polled(fd) => *fd,
         }
     }
@@ -115,7 +118,7 @@ impl Sink {
     /// WouldBlock.
     fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
         match self {
-            Sink::File(f) => f.write_all(bytes).map(|()| bytes.len()),
+            Sink::File(appender) => appender.write(bytes),
             Sink::Stdout => io::stdout().lock().write_all(bytes).map(|()| bytes.len()),
             Sink::NonBlocking(f) => f.write(bytes),
             Sink::Socket(fd) => {
@@ -130,6 +133,13 @@ impl Sink {
             }
         }
     }
+}
+
+/// The thread's reopen: the path opened for appending, a regular file expected (anything else
+/// is opened the same way and written with blocking appends by that thread).
+fn open_regular(path: &Path) -> io::Result<File> {
+    let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::APPEND | OFlags::CLOEXEC;
+    Ok(File::from(rustix::fs::open(path, flags, Mode::from_raw_mode(0o666))?))
 }
 
 /// Whether `fd` polls writable within `within`.
@@ -360,9 +370,23 @@ impl AccessLog {
     /// had failed is revived. Standard output has nothing to reopen.
     pub fn reopen(&mut self) -> io::Result<()> {
         let Some(path) = &self.path else { return Ok(()) };
-        self.next = Some(Sink::open(path)?);
+        if let Sink::File(appender) = &mut self.sink {
+            // The open may wait on the disk: the log's own thread does it, in order.
+            appender.reopen(path.clone(), open_regular)?;
+        } else {
+            self.next = Some(Sink::open(path)?);
+        }
         self.broken = false;
         Ok(())
+    }
+
+    /// Why a reopen done off the loop failed, once it is known (the old file is still
+    /// written).
+    pub fn take_reopen_error(&mut self) -> Option<io::Error> {
+        match &mut self.sink {
+            Sink::File(appender) => appender.take_reopen_error(),
+            _ => None,
+        }
     }
 
     /// The file `reopen` reopens, if any.
@@ -397,7 +421,18 @@ impl AccessLog {
             if !self.is_behind() || left.is_zero() {
                 break;
             }
-            writable(self.sink.fd(), left.min(Duration::from_millis(50)));
+            match &self.sink {
+                Sink::File(_) => std::thread::sleep(left.min(Duration::from_millis(5))),
+                sink => {
+                    writable(sink.fd(), left.min(Duration::from_millis(50)));
+                }
+            }
+        }
+        if let Sink::File(appender) = &mut self.sink {
+            let left = appender.finish(deadline.saturating_duration_since(Instant::now()));
+            if left > 0 {
+                self.dropped += 1; // At least one line did not reach the disk in time.
+            }
         }
         self.dropped += self.buf.iter().filter(|&&b| b == b'\n').count() as u64;
         self.buf.clear();

@@ -836,10 +836,16 @@ impl EventLoop {
         }
         self.log_generation = generation;
         let Some(log) = &mut self.cx.log else { return };
-        if let Err(e) = log.reopen()
-            && self.shared.log_failure_reported.fetch_max(generation, Ordering::SeqCst) < generation
-        {
-            let path = log.path().unwrap_or(std::path::Path::new("-")).display();
+        if let Err(e) = log.reopen() {
+            self.say_reopen_failed(e);
+        }
+    }
+
+    /// One stderr line per SIGHUP whose reopen failed, whichever worker finds out first.
+    fn say_reopen_failed(&self, e: io::Error) {
+        let generation = self.log_generation;
+        if self.shared.log_failure_reported.fetch_max(generation, Ordering::SeqCst) < generation {
+            let path = self.cx.log.as_ref().and_then(AccessLog::path).unwrap_or(std::path::Path::new("-")).display();
             eprintln!("evserve: cannot reopen the access log {path}, still writing to the old file: {e}");
         }
     }
@@ -848,6 +854,9 @@ impl EventLoop {
     /// announced once per episode.
     fn flush_log(&mut self) {
         self.reopen_log_if_asked();
+        if let Some(e) = self.cx.log.as_mut().and_then(AccessLog::take_reopen_error) {
+            self.say_reopen_failed(e);
+        }
         let Some(log) = &mut self.cx.log else { return };
         if let Some(e) = log.flush() {
             eprintln!("evserve: access log write failed, logging stops: {e}");
