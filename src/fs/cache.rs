@@ -238,6 +238,12 @@ impl FileCache {
         self.fds -= slot.fds;
     }
 
+    /// What `statat` said of `rel` when last checked, if it is cached: a folder's
+    /// modification time changes with its entries, so this names a listing's version.
+    pub fn identity(&self, rel: &str) -> Option<Identity> {
+        self.slots.get(rel).and_then(|slot| slot.identities[0])
+    }
+
     /// Drops every entry: the root they were looked up under was swapped for another.
     pub fn clear(&mut self) {
         self.slots.clear();

@@ -57,6 +57,8 @@ pub(crate) enum Outcome {
     Listing {
         page: io::Result<Vec<u8>>,
         json: bool,
+        /// The folder listed.
+        rel: String,
     },
     Root(io::Result<Option<(File, FolderId)>>),
 }
@@ -91,7 +93,7 @@ impl Job {
             Work::Lookup(check) => Outcome::Lookup(check.run_here()),
             Work::Listing { root, rel, dotfiles, json } => {
                 let page = open_beneath(&root, &rel).and_then(|dir| listing::render(dir, &rel, dotfiles, json));
-                Outcome::Listing { page, json }
+                Outcome::Listing { page, json, rel }
             }
             Work::Root { path, held } => Outcome::Root(find_root(&path, held)),
         };

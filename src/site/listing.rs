@@ -1,11 +1,14 @@
 //! Folder listings (`--listing`): an HTML page for people, JSON for scripts. Names are
 //! HTML/JSON-escaped and links percent-encoded, so a hostile file name is shown, never run.
+use std::collections::HashMap;
 use std::fs::File;
 use std::io;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rustix::fs::{AtFlags, FileType};
 
+use crate::fs::cache::{FileCache, Identity};
 use crate::fs::resolve::open_beneath;
 use crate::http::files::media_type;
 use crate::util::text::encode_path;
@@ -14,6 +17,45 @@ use crate::util::text::{list_items, trim_ows};
 /// A folder with more entries than this is listed in part (and says so): the listing is
 /// built in memory, so its size must be bounded.
 pub const MAX_ENTRIES: usize = 10_000;
+
+/// Listings kept for the folder's version they show (its identity as the file cache last
+/// saw it: a folder's modification time changes with its entries), so a repeated request
+/// for a listing costs what a cached file does. Bounded in bytes; when full, an arbitrary
+/// listing goes (the hash order picks it).
+#[derive(Debug, Default)]
+pub(crate) struct Kept {
+    pages: HashMap<(String, bool), (Identity, Arc<[u8]>)>,
+    bytes: usize,
+}
+
+/// The most bytes of listings kept (a listing is at most `MAX_ENTRIES` lines).
+const KEPT_BYTES: usize = 8 * 1024 * 1024;
+
+impl Kept {
+    /// The page for `rel` (HTML or JSON) if it shows the folder's current version.
+    pub(crate) fn find(&self, cache: &FileCache, rel: &str, json: bool) -> Option<Arc<[u8]>> {
+        let (shown, page) = self.pages.get(&(rel.to_string(), json))?;
+        (cache.identity(rel) == Some(*shown)).then(|| page.clone())
+    }
+
+    /// Keeps `page`, a listing of `rel` made just now, for the folder's version the cache knows.
+    pub(crate) fn keep(&mut self, cache: &FileCache, rel: String, json: bool, page: Arc<[u8]>) {
+        let Some(identity) = cache.identity(&rel) else { return };
+        if page.len() > KEPT_BYTES {
+            return;
+        }
+        while self.bytes + page.len() > KEPT_BYTES {
+            let Some(key) = self.pages.keys().next().cloned() else { break };
+            if let Some((_, old)) = self.pages.remove(&key) {
+                self.bytes -= old.len();
+            }
+        }
+        self.bytes += page.len();
+        if let Some((_, old)) = self.pages.insert((rel, json), (identity, page)) {
+            self.bytes -= old.len();
+        }
+    }
+}
 
 /// One listed entry.
 #[derive(Debug, Clone, PartialEq, Eq)]

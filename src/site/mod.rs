@@ -76,6 +76,8 @@ pub struct Site {
     /// `options.headers`, as the fields every 2xx and 304 ends with.
     site_fields: Option<Arc<FieldBlock>>,
     cache: FileCache,
+    /// Listings made, for the folder's version they show.
+    listings: listing::Kept,
     /// Scratch for looked-up paths (`dir/index.html`): no allocation per request.
     path: String,
 }
@@ -98,7 +100,16 @@ impl Site {
             .map(|(name, value)| Field::Custom { name: name.as_str().into(), value: value.as_str().into() })
             .collect();
         let site_fields = (!fields.is_empty()).then(|| Arc::new(FieldBlock::new(fields)));
-        Ok(Site { root: Arc::new(root_dir), generation: 0, watch, options, site_fields, cache, path: String::new() })
+        Ok(Site {
+            root: Arc::new(root_dir),
+            generation: 0,
+            watch,
+            options,
+            site_fields,
+            cache,
+            listings: listing::Kept::default(),
+            path: String::new(),
+        })
     }
 
     /// Plans the response to `view`, or says which job must run first.
@@ -128,7 +139,11 @@ impl Site {
                 };
                 self.found(view, resolved.as_ref(), step, lookup, now)
             }
-            Outcome::Listing { page: Ok(page), json } => Planned::Ready(self.listing(view, page, json)),
+            Outcome::Listing { page: Ok(page), json, rel } => {
+                let page: Arc<[u8]> = page.into();
+                self.listings.keep(&self.cache, rel, json, page.clone());
+                Planned::Ready(self.listing(view, page, json))
+            }
             Outcome::Listing { page: Err(_), .. } => Planned::Ready(self.error(view, 403)),
         }
     }
@@ -161,6 +176,7 @@ impl Site {
                 self.watch.held = id;
                 self.generation += 1;
                 self.cache.clear();
+                self.listings = listing::Kept::default();
                 eprintln!("evserve: root {path} now resolves to a new folder");
             }
             (Verdict::Unusable, Err(e)) => {
@@ -242,7 +258,11 @@ impl Site {
             }
             (Step::Index, _) if self.options.listing => {
                 let json = view.fields.accept.is_some_and(listing::wants_json);
-                let rel = resolved.map(|r| r.path.to_string()).unwrap_or_default();
+                let rel = resolved.map_or("", |r| &r.path);
+                if let Some(page) = self.listings.find(&self.cache, rel, json) {
+                    return ready(self.listing(view, page, json));
+                }
+                let rel = rel.to_string();
                 Planned::Pending(Job::listing(self.root.clone(), rel, self.options.dotfiles, json, self.generation))
             }
             (Step::Index | Step::Spa, _) => self.look(view, None, Step::NotFoundPage, now),
@@ -360,11 +380,11 @@ impl Site {
     }
 
     /// A folder listing, made by a job; HTML or JSON by `Accept`, hence `Vary`.
-    fn listing(&self, view: &RequestView, page: Vec<u8>, json: bool) -> Plan {
+    fn listing(&self, view: &RequestView, page: Arc<[u8]>, json: bool) -> Plan {
         let essence = if json { "application/json; charset=utf-8" } else { HTML };
         let mut fields = entity(Text::Static(essence), page.len() as u64);
         fields.push(Field::Vary("Accept"));
-        let body = if view.head_only() { Body::Empty } else { Body::Made(page.into()) };
+        let body = if view.head_only() { Body::Empty } else { Body::Made(page) };
         self.success(200, fields, body)
     }
 

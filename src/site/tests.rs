@@ -1824,3 +1824,42 @@ fn plan_table() {
     assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
     std::fs::remove_dir_all(fixture()).unwrap();
 }
+
+/// A listing is made by a job once, then kept for the folder's version: the same request
+/// again is answered without a job, and a new entry (the folder's mtime moves) makes it anew.
+#[test]
+fn a_listing_is_kept_for_its_folders_version() {
+    let dir = std::env::temp_dir().join(format!("evserve-listing-kept-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("d")).unwrap();
+    std::fs::write(dir.join("d/one.txt"), "1").unwrap();
+    let ttl = Duration::from_secs(1);
+    let mut site = Site::new(&dir, SiteOptions { listing: true, cache_ttl: ttl, ..SiteOptions::default() }).unwrap();
+    let raw = "GET /d/ HTTP/1.1\r\nHost: t\r\n\r\n";
+    let (req, _) = parse(raw.as_bytes(), &Limits::default()).unwrap().unwrap();
+    let t0 = Instant::now();
+    let jobs = |site: &mut Site, now: Instant| {
+        let mut planned = site.plan(&req.view(), now);
+        let mut jobs = Vec::new();
+        loop {
+            match planned {
+                Planned::Ready(plan) => return (jobs, plan),
+                Planned::Pending(job) => {
+                    jobs.push(job.describe());
+                    planned = site.resume(&req.view(), job.run(), now);
+                }
+            }
+        }
+    };
+    let (first, plan) = jobs(&mut site, t0);
+    assert!(first.iter().any(|j| j.starts_with("list")), "{first:?}");
+    assert_eq!(plan.status, 200);
+    let (again, _) = jobs(&mut site, t0);
+    assert!(again.is_empty(), "a kept listing takes no job: {again:?}");
+    // A new entry moves the folder's mtime; after the TTL the re-check sees it.
+    std::fs::write(dir.join("d/two.txt"), "2").unwrap();
+    let (later, plan) = jobs(&mut site, t0 + ttl * 2);
+    assert!(later.iter().any(|j| j.starts_with("list")), "{later:?}");
+    let Body::Made(page) = plan.body else { panic!("a made page") };
+    assert!(String::from_utf8_lossy(&page).contains("two.txt"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
