@@ -606,7 +606,7 @@ pub static FLAGS: &[Flag] = &[
         long: "compress-max",
         short: None,
         value: Some("BYTES"),
-        help: "largest file compressed on the fly (at most 16777216)",
+        help: "largest file compressed on the fly (at most 16 MiB)",
         default: Some("8388608"),
         default_text: None,
         repeatable: false,
