@@ -113,15 +113,18 @@ fn curl_compressed_decodes_every_coding() {
     fx.file("page.html", &data);
     let server = TestServer::start(&fx.root());
     let url = format!("http://{}/page.html", server.addr);
-    for coding in ["gzip", "br", "zstd", "gzip, deflate, br, zstd"] {
-        let out = Command::new("curl")
-            .args(["--silent", "--show-error", "--max-time", "20", "--compressed", "-H"])
-            .arg(format!("Accept-Encoding: {coding}"))
-            .arg(&url)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "curl {coding}: {}", String::from_utf8_lossy(&out.stderr));
-        assert_eq!(out.stdout, data, "curl --compressed with {coding}");
+    // HTTP/1.1, and HTTP/2 with prior knowledge (a stream waits for its coding the same way).
+    for http in ["--http1.1", "--http2-prior-knowledge"] {
+        for coding in ["gzip", "br", "zstd", "gzip, deflate, br, zstd"] {
+            let out = Command::new("curl")
+                .args(["--silent", "--show-error", "--max-time", "20", http, "--compressed", "-H"])
+                .arg(format!("Accept-Encoding: {coding}"))
+                .arg(&url)
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "curl {http} {coding}: {}", String::from_utf8_lossy(&out.stderr));
+            assert_eq!(out.stdout, data, "curl {http} --compressed with {coding}");
+        }
     }
     server.stop();
 }
@@ -312,5 +315,20 @@ fn never_compressed_types_sizes_or_when_off() {
     let server = TestServer::with(&fx.root(), |c| c.compress.max = 4_000);
     let r = accept(server.addr, "/big.txt", "gzip");
     assert_eq!((r.header("Content-Encoding"), r.header("Vary")), (None, None));
+    server.stop();
+}
+
+#[test]
+fn a_file_that_grows_past_the_maximum_is_no_longer_compressed() {
+    let fx = Fixture::new();
+    fx.file("g.txt", text(5_000, 11));
+    let server = TestServer::with(&fx.root(), |c| c.compress.max = 10_000);
+    let r = accept(server.addr, "/g.txt", "br");
+    assert_eq!(r.header("Content-Encoding"), Some("br"));
+    let grown = text(20_000, 12);
+    fx.file("g.txt", &grown);
+    let r = accept(server.addr, "/g.txt", "br");
+    assert_eq!((r.header("Content-Encoding"), r.header("Vary")), (None, None));
+    assert_eq!(r.body, grown);
     server.stop();
 }
