@@ -120,6 +120,11 @@ struct Compressor {
     /// Best-level jobs waiting for the running one, and every key queued or running.
     best_waiting: VecDeque<CompressJob>,
     best_known: HashSet<Key>,
+    /// Each kept coding as a representation (its 200 fields rendered once), made on its
+    /// first hit, so that a hit formats nothing. An entry whose bytes the cache no longer
+    /// holds (evicted, replaced by the best level, the file changed) is pruned after each
+    /// change to the cache, and never served: a hit checks it holds the same bytes.
+    variants: foldhash::HashMap<Key, Arc<Variant>>,
     /// Set while a request is re-planned after the job it waited for: it does not wait
     /// again (a read that failed would otherwise be retried forever).
     waited: bool,
@@ -166,6 +171,7 @@ impl Site {
             best_running: false,
             best_waiting: VecDeque::new(),
             best_known: HashSet::new(),
+            variants: foldhash::HashMap::default(),
             waited: false,
             note: None,
         };
@@ -270,6 +276,7 @@ impl Site {
         };
         if let Some(old) = before.filter(|old| Some(*old) != after) {
             self.compressor.cache.forget_file(old);
+            self.compressor.prune_variants();
         }
         lookup
     }
@@ -279,6 +286,7 @@ impl Site {
     fn compressed(&mut self, key: Key, level: Level, result: Compressed) {
         let c = &mut self.compressor;
         c.cache.record(result);
+        c.prune_variants();
         match level {
             Level::Fast => {
                 c.fast_in_flight.remove(&key);
@@ -445,10 +453,18 @@ impl Site {
                     Level::Fast => "computed, fast level",
                     Level::Best => "computed, best level",
                 });
+                let same = |v: &&Arc<Variant>| matches!(&v.source, Source::Memory(b) if Arc::ptr_eq(b, &bytes));
+                let v = match c.variants.get(&key).filter(same) {
+                    Some(v) => v.clone(),
+                    None => {
+                        let v = Arc::new(computed_variant(file, coding, level, bytes));
+                        c.variants.insert(key, v.clone());
+                        v
+                    }
+                };
                 if level == Level::Fast {
                     self.want_best(file, key);
                 }
-                let v = computed_variant(file, coding, level, bytes);
                 Planned::Ready(self.represent(view, file, &v))
             }
             Cached::NotWorthIt { .. } => {
@@ -643,14 +659,22 @@ impl Site {
     }
 }
 
+impl Compressor {
+    /// Drops the representations whose bytes only they still hold (the cache let them go).
+    /// Runs when the cache changed (a job's outcome, a changed file): rarely, not per request.
+    fn prune_variants(&mut self) {
+        self.variants.retain(|_, v| matches!(&v.source, Source::Memory(b) if Arc::strong_count(b) > 1));
+    }
+}
+
 /// A configured field (`--header`, path rules) as a plan's field.
 fn custom_field((name, value): (String, String)) -> Field {
     Field::Custom { name: name.into(), value: value.into() }
 }
 
 /// A computed coding as a representation of `file`: the coded bytes in memory, the
-/// original's modification time, the coding's own ETag. Made per response (a few shared
-/// values and its 200 fields).
+/// original's modification time, the coding's own ETag. Made on its first hit and kept
+/// (`Compressor::variants`).
 fn computed_variant(file: &CachedFile, coding: Coding, level: Level, bytes: Arc<[u8]>) -> Variant {
     let etag = file.computed_etag(coding, level).cloned().unwrap_or_else(|| {
         compress::computed_etag(&file.original.etag, coding, level).into() // Not reached.
