@@ -332,3 +332,28 @@ fn a_file_that_grows_past_the_maximum_is_no_longer_compressed() {
     assert_eq!(r.body, grown);
     server.stop();
 }
+
+#[test]
+fn trace_says_which_coding_and_why() {
+    let fx = Fixture::new();
+    fx.file("t.txt", text(3_000, 13));
+    fx.file("t.png", vec![0u8; 3_000]);
+    let root = fx.root();
+    let p = Process::spawn(&[root.to_str().unwrap(), "--port", "0", "--bind", "127.0.0.1", "--trace"]);
+    let addr = p.addr.expect("the address on the first line");
+    assert_eq!(accept(addr, "/t.txt", "gzip").header("Content-Encoding"), Some("gzip"));
+    assert_eq!(accept(addr, "/t.txt", "gzip").header("Content-Encoding"), Some("gzip"));
+    assert_eq!(accept(addr, "/t.txt", "identity").header("Content-Encoding"), None);
+    assert_eq!(accept(addr, "/t.png", "gzip").header("Content-Encoding"), None);
+    p.signal(libc::SIGTERM);
+    let (code, err) = p.wait(Duration::from_secs(20));
+    assert_eq!(code, Some(0), "{err}");
+    for said in [
+        "job: compress (gzip, Fast level)",
+        "encoding: computed, fast level",
+        "encoding: identity: no coding accepted",
+        "encoding: identity: not compressed on the fly",
+    ] {
+        assert!(err.contains(said), "--trace does not say {said:?}:\n{err}");
+    }
+}
