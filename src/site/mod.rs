@@ -106,6 +106,11 @@ pub const WAIT_FOR_FAST_MAX: u64 = 256 * 1024;
 /// a file keeps its fast coding until it is asked for again.
 const BEST_QUEUE_MAX: usize = 1024;
 
+/// Fast-level jobs in the background (large files, served identity meanwhile) at most: each
+/// holds a descriptor and, running, the file's bytes; a file beyond it is tried again on a
+/// later request.
+const FAST_IN_FLIGHT_MAX: usize = 32;
+
 /// The site's computed codings and the work in flight for them.
 #[derive(Debug)]
 struct Compressor {
@@ -118,7 +123,10 @@ struct Compressor {
     /// never holds every pool thread.
     best_running: bool,
     /// Best-level jobs waiting for the running one, and every key queued or running.
-    best_waiting: VecDeque<CompressJob>,
+    /// Waiting ones hold the file's path, not its descriptor (a thousand waiting jobs must
+    /// not hold a thousand descriptors): the file cache's entry supplies the bytes or the
+    /// descriptor when its turn comes, if it is still the same file.
+    best_waiting: VecDeque<(Key, Box<str>)>,
     best_known: HashSet<Key>,
     /// Each kept coding as a representation (its 200 fields rendered once), made on its
     /// first hit, so that a hit formats nothing. An entry whose bytes the cache no longer
@@ -294,11 +302,27 @@ impl Site {
             Level::Best => {
                 c.best_known.remove(&key);
                 c.best_running = false;
-                if let Some(next) = c.best_waiting.pop_front() {
-                    c.best_running = true;
-                    c.background.push(Job::compress(next, self.generation));
-                }
+                self.next_best();
             }
+        }
+    }
+
+    /// Starts the first waiting best-level job whose file the cache still holds unchanged
+    /// (the others are dropped: a changed file starts again from its fast level).
+    fn next_best(&mut self) {
+        let c = &mut self.compressor;
+        while let Some((key, rel)) = c.best_waiting.pop_front() {
+            let source = match self.cache.held(&rel) {
+                Some(Lookup::File(f)) if f.id == key.file => f.original.source.clone(),
+                _ => {
+                    c.best_known.remove(&key);
+                    continue;
+                }
+            };
+            let job = CompressJob::new(source, key, Level::Best, self.options.compress.max);
+            c.best_running = true;
+            c.background.push(Job::compress(job, self.generation));
+            return;
         }
     }
 
@@ -310,10 +334,10 @@ impl Site {
             return;
         }
         c.best_known.insert(key);
-        let job = CompressJob::new(file.original.source.clone(), key, Level::Best, self.options.compress.max);
         if c.best_running {
-            c.best_waiting.push_back(job);
+            c.best_waiting.push_back((key, file.rel.clone()));
         } else {
+            let job = CompressJob::new(file.original.source.clone(), key, Level::Best, self.options.compress.max);
             c.best_running = true;
             c.background.push(Job::compress(job, self.generation));
         }
@@ -478,7 +502,8 @@ impl Site {
                     return Planned::Pending(Job::compress(job, self.generation));
                 }
                 c.note = Some("identity: coding not ready yet");
-                if self.options.compress.background && !c.waited && c.fast_in_flight.insert(key) {
+                let room = c.fast_in_flight.len() < FAST_IN_FLIGHT_MAX;
+                if self.options.compress.background && !c.waited && room && c.fast_in_flight.insert(key) {
                     c.background.push(Job::compress(job, self.generation));
                 }
                 Planned::Ready(self.represent(view, file, &file.original))
