@@ -11,13 +11,14 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::http::compressible::MAX_SIZE_CEILING;
 use crate::http::files::MimeOverrides;
 use crate::http::forwarded::Cidr;
 pub use crate::http::forwarded::TrustedHeader;
 use crate::http1::request::{Limits, MAX_HEADERS_CAP};
 pub use crate::log::LogFormat;
 pub use crate::net::activation::MAX_BINDS;
-use crate::site::{PathRule, SiteOptions};
+use crate::site::{CompressOptions, PathRule, SiteOptions};
 use crate::util::glob::Glob;
 use crate::util::timer::Timeouts;
 use keys::ConfigFile;
@@ -73,6 +74,8 @@ pub struct Config {
     pub tls_resumption: bool,
     /// HTTP/2: `h2` offered by ALPN on TLS listeners, and h2c with prior knowledge on plain ones.
     pub http2: bool,
+    /// Compression on the fly (`--compress*`); `background` is set from `io_threads`.
+    pub compress: CompressOptions,
     /// A plain listener that answers every request with a 308 to `https://`.
     pub redirect_http: Option<SocketAddr>,
     /// The `--config` file the settings were read from, if any.
@@ -568,6 +571,70 @@ pub static FLAGS: &[Flag] = &[
         }),
     },
     Flag {
+        long: "compress",
+        short: None,
+        value: Some("on|off"),
+        help: "gzip, brotli and zstd made on the fly for compressible types\n(text, scripts, JSON, SVG, ...) of --compress-min to\n--compress-max bytes that have no sidecar; made off the loop,\nkept in memory",
+        default: Some("on"),
+        default_text: None,
+        repeatable: false,
+        section: Section::Serving,
+        action: Action::Value(|d, v| {
+            d.config.compress.on = match text(v)?.as_str() {
+                "on" => true,
+                "off" => false,
+                other => return Err(format!("expected on or off, got {other:?}")),
+            };
+            Ok(())
+        }),
+    },
+    Flag {
+        long: "compress-min",
+        short: None,
+        value: Some("BYTES"),
+        help: "smallest file compressed on the fly",
+        default: Some("256"),
+        default_text: None,
+        repeatable: false,
+        section: Section::Serving,
+        action: Action::Value(|d, v| {
+            d.config.compress.min = number(v)?;
+            Ok(())
+        }),
+    },
+    Flag {
+        long: "compress-max",
+        short: None,
+        value: Some("BYTES"),
+        help: "largest file compressed on the fly (at most 16 MiB)",
+        default: Some("8388608"),
+        default_text: None,
+        repeatable: false,
+        section: Section::Serving,
+        action: Action::Value(|d, v| {
+            let n: u64 = number(v)?;
+            if n > MAX_SIZE_CEILING {
+                return Err(format!("at most {MAX_SIZE_CEILING}, got {n}"));
+            }
+            d.config.compress.max = n;
+            Ok(())
+        }),
+    },
+    Flag {
+        long: "compress-memory",
+        short: None,
+        value: Some("BYTES"),
+        help: "memory for the codings made on the fly, per worker; the least\nrecently used are dropped beyond it",
+        default: Some("67108864"),
+        default_text: None,
+        repeatable: false,
+        section: Section::Serving,
+        action: Action::Value(|d, v| {
+            d.config.compress.memory = number(v)?;
+            Ok(())
+        }),
+    },
+    Flag {
         long: "max-head-bytes",
         short: None,
         value: Some("N"),
@@ -862,6 +929,7 @@ impl Draft {
             tls_key: None,
             tls_resumption: true,
             http2: true,
+            compress: CompressOptions { on: true, ..CompressOptions::default() },
             redirect_http: None,
             config_file: None,
         };
@@ -906,6 +974,8 @@ impl Config {
             rules: self.path_rules.clone(),
             cache_ttl: self.cache_ttl,
             cache_fds,
+            // Without a pool every job runs on the loop: no work nobody waits for.
+            compress: CompressOptions { background: self.io_threads > 0, ..self.compress },
         }
     }
 

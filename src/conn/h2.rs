@@ -258,6 +258,9 @@ impl super::Connection {
         };
         match plan {
             Planned::Ready(plan) => {
+                if let Some(note) = cx.site.take_note() {
+                    cx.trace(|| format!("stream {stream}: encoding: {note}"));
+                }
                 let record = self.client_record(&request, plan.status, started, cx);
                 self.h2_start(stream, plan, client_open, Some(record), cx);
             }

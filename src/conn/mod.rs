@@ -792,6 +792,9 @@ impl Connection {
         let status = plan.status;
         let queued_before = self.output.buf.len();
         let rendered = render::render(plan, cx.date.get(), framing, &mut self.output.buf);
+        if let Some(note) = cx.site.take_note() {
+            cx.trace(|| format!("encoding: {note}"));
+        }
         cx.trace(|| format!("response {status} planned, body {} bytes", rendered.body_len));
         if cx.log.is_some() {
             let streamed: u64 = rendered.stream.iter().flat_map(|s| &s.segments).map(Segment::size).sum();

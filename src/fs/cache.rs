@@ -13,12 +13,14 @@ use std::fs::File;
 use std::io;
 use std::os::fd::AsFd;
 use std::os::unix::fs::FileExt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rustix::fs::{AtFlags, FileType};
 
+use crate::fs::compress::{FileId, Level, computed_etag};
 use crate::fs::resolve::open_beneath;
+use crate::http::compressible::is_compressible;
 use crate::http::files::{self, Coding, MimeOverrides};
 use crate::http::plan::{Field, FieldBlock, Source, Text};
 
@@ -60,11 +62,45 @@ pub struct CachedFile {
     pub sidecars: Vec<Variant>,
     /// The sidecars' codings, for negotiation.
     pub codings: Vec<Coding>,
+    /// The path it was looked up by (relative to the root, no leading `/`).
+    pub rel: Box<str>,
+    /// The original's identity when loaded: the computed codings' cache key.
+    pub id: FileId,
+    /// The ETags of its computed codings (`computed_etag`, by `Coding::ALL` then `Level`),
+    /// made once off the loop; empty when it is not `compressible`.
+    computed_etags: Box<[Arc<str>]>,
+    /// Worth compressing on the fly (`Compression` allows it: type and size).
+    pub compressible: bool,
+    /// The fields its 2xx and 304 end with (the site's, by path rules), made by the site
+    /// the first time it serves the file: once per cached file, never per request.
+    pub path_fields: OnceLock<Option<Arc<FieldBlock>>>,
 }
 
 impl CachedFile {
     pub fn sidecar(&self, coding: Coding) -> Option<&Variant> {
         self.sidecars.iter().find(|v| v.coding == Some(coding))
+    }
+
+    /// The ETag of `coding` computed at `level` (None: the file is not compressible).
+    pub fn computed_etag(&self, coding: Coding, level: Level) -> Option<&Arc<str>> {
+        let i = Coding::ALL.iter().position(|c| *c == coding)? * 2 + usize::from(level == Level::Best);
+        self.computed_etags.get(i)
+    }
+}
+
+/// Which files are compressed on the fly (`--compress`, `--compress-min`, `--compress-max`):
+/// the file cache marks them (`CachedFile::compressible`) and gives every response of
+/// theirs `Vary: Accept-Encoding`, identity ones included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Compression {
+    pub min: u64,
+    pub max: u64,
+}
+
+impl Compression {
+    /// True when a file of this type and length is compressed on the fly.
+    pub fn covers(&self, content_type: &str, len: u64) -> bool {
+        (self.min..=self.max).contains(&len) && is_compressible(content_type)
     }
 }
 
@@ -147,11 +183,32 @@ pub struct FileCache {
     /// share `RLIMIT_NOFILE` with connections, so they are bounded too.
     fds: usize,
     max_fds: usize,
+    /// Files compressed on the fly (None: none).
+    compression: Option<Compression>,
 }
 
 impl FileCache {
     pub fn new(ttl: Duration, mime: MimeOverrides, max_fds: usize) -> Self {
-        FileCache { slots: HashMap::with_hasher(path_hasher()), mime: Arc::new(mime), ttl, memory: 0, fds: 0, max_fds }
+        FileCache {
+            slots: HashMap::with_hasher(path_hasher()),
+            mime: Arc::new(mime),
+            ttl,
+            memory: 0,
+            fds: 0,
+            max_fds,
+            compression: None,
+        }
+    }
+
+    /// Marks the files `compression` covers from now on (entries loaded before keep
+    /// their marks until re-loaded: set it before the first look-up).
+    pub fn set_compression(&mut self, compression: Option<Compression>) {
+        self.compression = compression;
+    }
+
+    /// The entry held for `rel`, fresh or not, without a system call.
+    pub fn held(&self, rel: &str) -> Option<&Lookup> {
+        self.slots.get(rel).map(|s| &s.lookup)
     }
 
     /// What `rel` (a clean relative path) is, from the cache when fresh, with no system
@@ -170,6 +227,7 @@ impl FileCache {
                 }),
                 mime: self.mime.clone(),
                 memory_room: MEMORY_BUDGET.saturating_sub(self.memory),
+                compression: self.compression,
             })),
         }
     }
@@ -262,8 +320,8 @@ impl FileCache {
 }
 
 /// What a 200 of one representation says about it: it depends on the representation
-/// alone, so it is made once per variant. `vary`: the file has sidecars.
-fn ok_fields(content_type: &Arc<str>, v: &Variant, vary: bool) -> Vec<Field> {
+/// alone, so it is made once per variant. `vary`: the file has sidecars or is compressible.
+pub fn ok_fields(content_type: &Arc<str>, v: &Variant, vary: bool) -> Vec<Field> {
     let mut fields = vec![
         Field::ContentType(Text::Shared(content_type.clone())),
         Field::ContentLength(v.len),
@@ -275,8 +333,8 @@ fn ok_fields(content_type: &Arc<str>, v: &Variant, vary: bool) -> Vec<Field> {
 }
 
 /// A representation's validators and how it was chosen, as every 200, 206 and 304 of it
-/// says: `ETag`, `Last-Modified`, its `Content-Encoding` if a sidecar, and `Vary` when
-/// the file has sidecars at all.
+/// says: `ETag`, `Last-Modified`, its `Content-Encoding` if coded, and `Vary` when the
+/// file has sidecars or is compressed on the fly.
 pub fn validator_fields(fields: &mut Vec<Field>, v: &Variant, vary: bool) {
     fields.push(Field::ETag(Text::Shared(v.etag.clone())));
     fields.push(Field::LastModified(Text::Shared(v.last_modified.clone())));
@@ -326,6 +384,7 @@ pub struct Check {
     mime: Arc<MimeOverrides>,
     /// Bytes of small files the cache could still hold.
     memory_room: usize,
+    compression: Option<Compression>,
 }
 
 /// A check's outcome, for `FileCache::install`.
@@ -389,6 +448,7 @@ impl Check {
         if !meta.is_file() {
             return done(Lookup::Special);
         }
+        let id = FileId::of(&meta);
         let mut memory = 0;
         let Some(mut original) = self.variant(file, &meta, None, &mut memory) else {
             return done(Lookup::Missing);
@@ -418,10 +478,29 @@ impl Check {
         let content_type: Arc<str> =
             if media.text { format!("{}; charset=utf-8", media.essence).into() } else { media.essence.into() };
         let codings: Vec<Coding> = sidecars.iter().filter_map(|v| v.coding).collect();
+        let compressible = self.compression.is_some_and(|c| c.covers(&content_type, original.len));
+        let vary = !codings.is_empty() || compressible;
         for v in std::iter::once(&mut original).chain(&mut sidecars) {
-            v.ok_fields = Arc::new(FieldBlock::new(ok_fields(&content_type, v, !codings.is_empty())));
+            v.ok_fields = Arc::new(FieldBlock::new(ok_fields(&content_type, v, vary)));
         }
-        let lookup = Lookup::File(Arc::new(CachedFile { content_type, codings, original, sidecars }));
+        let computed_etags = match compressible {
+            true => Coding::ALL
+                .iter()
+                .flat_map(|&c| [Level::Fast, Level::Best].map(|l| computed_etag(&original.etag, c, l).into()))
+                .collect(),
+            false => Box::default(),
+        };
+        let lookup = Lookup::File(Arc::new(CachedFile {
+            content_type,
+            codings,
+            original,
+            sidecars,
+            rel: rel.into(),
+            id,
+            computed_etags,
+            compressible,
+            path_fields: OnceLock::new(),
+        }));
         let fds = descriptors(&lookup);
         Loaded { lookup, memory, fds, complete }
     }

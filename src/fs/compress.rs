@@ -174,7 +174,7 @@ impl FileId {
 }
 
 /// One file's bytes in one coding.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Key {
     pub file: FileId,
     pub coding: Coding,

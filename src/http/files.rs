@@ -252,7 +252,7 @@ pub fn parse_range(value: &[u8], len: u64) -> RangeOutcome {
 
 /// The content codings a pre-compressed sidecar can have, in the server's order of
 /// preference when the client rates several equally.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Coding {
     Br,
     Zstd,

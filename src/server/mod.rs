@@ -527,6 +527,10 @@ struct Seed {
 /// The loop's threads for work that may wait on a disk; completions name their connection.
 type JobPool = Pool<Ticket, Finished>;
 
+/// The ticket of the site's background work (no connection waits for it): no slab key is
+/// `usize::MAX`, which is the waker's token.
+const BACKGROUND: Ticket = Ticket { key: usize::MAX, serial: 0, stream: 0 };
+
 /// One loop's view of the TLS settings.
 struct LoopTls {
     /// The config connections accepted now get (open ones keep the one they started with).
@@ -1048,7 +1052,8 @@ impl EventLoop {
         self.stuck_said = stuck;
     }
 
-    /// Hands the work the connections asked for to the pool.
+    /// Hands the work the connections asked for to the pool, and the site's work that no
+    /// connection waits for (under `BACKGROUND`).
     fn submit_jobs(&mut self) {
         let Some(pool) = &self.pool else { return };
         for (ticket, work) in self.cx.jobs.queued.drain(..) {
@@ -1056,6 +1061,12 @@ impl EventLoop {
                 eprintln!("trace: conn {}: off the loop: {}", ticket.key, work.describe());
             }
             pool.submit(ticket, Box::new(move || work.run()));
+        }
+        for job in self.cx.site.take_background_jobs() {
+            if self.cx.trace.is_some() {
+                eprintln!("trace: site: in the background: {}", job.describe());
+            }
+            pool.submit(BACKGROUND, Box::new(move || Finished::Plan(job.run())));
         }
     }
 
@@ -1067,6 +1078,14 @@ impl EventLoop {
         let mut completions = std::mem::take(&mut self.completions);
         pool.drain(&mut completions);
         for (ticket, result) in completions.drain(..) {
+            if ticket.key == BACKGROUND.key {
+                match result {
+                    Ok(Finished::Plan(done)) => self.cx.site.resume_background(done, self.cx.now),
+                    Ok(_) => {}
+                    Err(pool::Panicked) => eprintln!("evserve: a background job panicked"),
+                }
+                continue;
+            }
             let Some(slot) = self.slab.get_mut(ticket.key).filter(|s| s.serial == ticket.serial) else {
                 if let Ok(Finished::Plan(done)) = result {
                     self.cx.site.absorb(done, self.cx.now);
@@ -1101,6 +1120,7 @@ impl EventLoop {
             }
         }
         self.completions = completions;
+        self.submit_jobs(); // What the background outcomes queued next.
     }
 
     /// Past the handshake cap: driven next turn (its readiness is kept), its handshake

@@ -1,6 +1,6 @@
 //! The work a plan may have to wait for: everything the site would otherwise do on the
 //! loop that can block on a disk (a lookup's `openat2`, `statat` and small-file read, a
-//! folder's entries, the root's re-check). A `Job` owns what it needs and is `Send`: the
+//! folder's entries, the root's re-check, a file's compression). A `Job` owns what it needs and is `Send`: the
 //! caller runs it where it likes (at once, or on another thread) and hands the `Done`
 //! back to `Site::resume`, which picks the pipeline up where it stopped.
 use std::fs::File;
@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::fs::cache::{Check, Checked};
+use crate::fs::compress::{CompressJob, Compressed, Key, Level};
 use crate::fs::resolve::open_beneath;
 use crate::site::listing;
 use crate::site::root::{FolderId, find_root};
@@ -24,6 +25,8 @@ pub(crate) enum Step {
     Spa,
     /// The site's `404.html`.
     NotFoundPage,
+    /// A file's coding, made for the request that waits for it (or for no request).
+    Compress,
 }
 
 /// What must run before the plan can be finished.
@@ -40,6 +43,7 @@ enum Work {
     Lookup(Box<Check>),
     Listing { root: Arc<File>, rel: String, dotfiles: bool, json: bool },
     Root { path: PathBuf, held: FolderId },
+    Compress(Box<CompressJob>),
 }
 
 /// A job's outcome, for `Site::resume`.
@@ -61,6 +65,12 @@ pub(crate) enum Outcome {
         rel: String,
     },
     Root(io::Result<Option<(File, FolderId)>>),
+    /// A coding made (or why not), for the site's `CompressCache`, with what was asked.
+    Compress {
+        key: Key,
+        level: Level,
+        result: Box<Compressed>,
+    },
 }
 
 impl Job {
@@ -74,6 +84,10 @@ impl Job {
 
     pub(crate) fn root(path: PathBuf, held: FolderId, generation: u64) -> Job {
         Job { work: Work::Root { path, held }, step: Step::Target, generation }
+    }
+
+    pub(crate) fn compress(job: CompressJob, generation: u64) -> Job {
+        Job { work: Work::Compress(Box::new(job)), step: Step::Compress, generation }
     }
 
     /// Does the blocking work: never on the loop where a disk may be slow.
@@ -96,6 +110,10 @@ impl Job {
                 Outcome::Listing { page, json, rel }
             }
             Work::Root { path, held } => Outcome::Root(find_root(&path, held)),
+            Work::Compress(job) => {
+                let (key, level) = (job.key(), job.level());
+                Outcome::Compress { key, level, result: Box::new(job.run()) }
+            }
         };
         Done { outcome, step: self.step, generation: self.generation }
     }
@@ -106,6 +124,9 @@ impl Job {
             Work::Lookup(check) => format!("look up /{}", check.rel()),
             Work::Listing { rel, .. } => format!("list /{rel}"),
             Work::Root { path, .. } => format!("re-check the root {}", path.display()),
+            Work::Compress(job) => {
+                format!("compress ({}, {:?} level)", job.key().coding.token(), job.level())
+            }
         }
     }
 }

@@ -24,9 +24,13 @@ pub const MAX_ENTRIES: usize = 10_000;
 /// listing goes (the hash order picks it).
 #[derive(Debug, Default)]
 pub(crate) struct Kept {
-    pages: HashMap<(String, bool), (Identity, Arc<[u8]>)>,
+    /// (folder, JSON or not) -> the folder's version shown, and the page.
+    pages: HashMap<(String, bool), Shown>,
     bytes: usize,
 }
+
+/// A kept page and the folder version it shows.
+type Shown = (Identity, Arc<[u8]>);
 
 /// The most bytes of listings kept (a listing is at most `MAX_ENTRIES` lines).
 const KEPT_BYTES: usize = 8 * 1024 * 1024;

@@ -9,7 +9,8 @@
 //!    miss or an expired entry): a folder without its slash is 301, a folder serves
 //!    `index.html` (or a listing, a job), a missing file is 404 (`404.html` when the site
 //!    has one, or the SPA entry point: more lookups, each perhaps a job);
-//! 5. pre-compressed sidecar chosen by `Accept-Encoding`;
+//! 5. the representation chosen by `Accept-Encoding`: a pre-compressed sidecar, else a
+//!    coding computed on the pool and kept in memory (`compressed`), else the file;
 //! 6. preconditions (304/412), then `Range` (206/416);
 //! 7. the plan: status, fields, and a body in memory or in the file.
 //!
@@ -21,15 +22,18 @@ pub(crate) mod redirect;
 pub(crate) mod root;
 pub mod rules;
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::fs::File;
 use std::io;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::fs::cache::{self, CachedFile, FileCache, Lookup, Peek, Variant};
+use crate::fs::cache::{self, CachedFile, Compression, FileCache, Lookup, Peek, Variant};
+use crate::fs::compress::{self, Cached, CompressCache, CompressJob, Compressed, Key, Level};
 use crate::fs::resolve::{self, Reject, Resolved};
+use crate::http::compressible;
+use crate::http::files::Coding;
 use crate::http::files::{self, Conditions, MimeOverrides, Precondition, RangeOutcome};
 use crate::http::plan::{Body, Field, FieldBlock, Plan, Segment, Source, Text};
 use crate::http::status::{HTML, error_body, error_plan};
@@ -61,6 +65,79 @@ pub struct SiteOptions {
     pub cache_ttl: Duration,
     /// Most descriptors the file cache may keep open.
     pub cache_fds: usize,
+    pub compress: CompressOptions,
+}
+
+/// Compression on the fly (`--compress`, `--compress-min`, `--compress-max`,
+/// `--compress-memory`). The default here is off (tests opt in); the flag's is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CompressOptions {
+    pub on: bool,
+    /// Files of `min..=max` bytes of a compressible type are compressed.
+    pub min: u64,
+    pub max: u64,
+    /// Bytes the computed codings may hold (`CompressCache`'s budget).
+    pub memory: usize,
+    /// Work no request waits for may be queued (`take_background_jobs`): the best levels,
+    /// and the fast level of large files. Off without a pool (`--io-threads 0`), where
+    /// every job would run on the loop.
+    pub background: bool,
+}
+
+impl Default for CompressOptions {
+    fn default() -> Self {
+        CompressOptions {
+            on: false,
+            min: compressible::MIN_SIZE,
+            max: compressible::MAX_SIZE,
+            memory: compress::DEFAULT_BUDGET,
+            background: true,
+        }
+    }
+}
+
+/// A first request for a file not yet compressed waits for the fast level when the file
+/// is at most this large (a few milliseconds of one pool thread at the fast levels'
+/// 35-350 MB/s), so that a browser's first load is compressed; a larger file is served
+/// identity while its fast level is made in the background.
+pub const WAIT_FOR_FAST_MAX: u64 = 256 * 1024;
+
+/// Best-level jobs waiting for their turn (one runs at a time per site): beyond this,
+/// a file keeps its fast coding until it is asked for again.
+const BEST_QUEUE_MAX: usize = 1024;
+
+/// Fast-level jobs in the background (large files, served identity meanwhile) at most: each
+/// holds a descriptor and, running, the file's bytes; a file beyond it is tried again on a
+/// later request.
+const FAST_IN_FLIGHT_MAX: usize = 32;
+
+/// The site's computed codings and the work in flight for them.
+#[derive(Debug)]
+struct Compressor {
+    cache: CompressCache,
+    /// Jobs no request waits for, until the server takes them.
+    background: Vec<Job>,
+    /// Fast-level jobs queued in the background, so a file is not coded twice at once.
+    fast_in_flight: HashSet<Key>,
+    /// A best-level job is running: at most one per site, so that slow best-level coding
+    /// never holds every pool thread.
+    best_running: bool,
+    /// Best-level jobs waiting for the running one, and every key queued or running.
+    /// Waiting ones hold the file's path, not its descriptor (a thousand waiting jobs must
+    /// not hold a thousand descriptors): the file cache's entry supplies the bytes or the
+    /// descriptor when its turn comes, if it is still the same file.
+    best_waiting: VecDeque<(Key, Box<str>)>,
+    best_known: HashSet<Key>,
+    /// Each kept coding as a representation (its 200 fields rendered once), made on its
+    /// first hit, so that a hit formats nothing. An entry whose bytes the cache no longer
+    /// holds (evicted, replaced by the best level, the file changed) is pruned after each
+    /// change to the cache, and never served: a hit checks it holds the same bytes.
+    variants: foldhash::HashMap<Key, Arc<Variant>>,
+    /// Set while a request is re-planned after the job it waited for: it does not wait
+    /// again (a read that failed would otherwise be retried forever).
+    waited: bool,
+    /// Why the last file served got the coding it got, for `--trace`.
+    note: Option<&'static str>,
 }
 
 /// The served folder. Every lookup is relative to the held descriptor, so one response
@@ -80,6 +157,7 @@ pub struct Site {
     listings: listing::Kept,
     /// Scratch for looked-up paths (`dir/index.html`): no allocation per request.
     path: String,
+    compressor: Compressor,
 }
 
 /// A plan, or the job to run before it can be made.
@@ -93,7 +171,20 @@ impl Site {
     pub fn new(root: &Path, options: SiteOptions) -> io::Result<Site> {
         let (root_dir, id) = open_folder(root)?;
         let watch = RootWatch::new(root.to_path_buf(), id, Instant::now());
-        let cache = FileCache::new(options.cache_ttl, options.mime.clone(), options.cache_fds);
+        let mut cache = FileCache::new(options.cache_ttl, options.mime.clone(), options.cache_fds);
+        let c = options.compress;
+        cache.set_compression(c.on.then_some(Compression { min: c.min, max: c.max }));
+        let compressor = Compressor {
+            cache: CompressCache::new(c.memory),
+            background: Vec::new(),
+            fast_in_flight: HashSet::new(),
+            best_running: false,
+            best_waiting: VecDeque::new(),
+            best_known: HashSet::new(),
+            variants: foldhash::HashMap::default(),
+            waited: false,
+            note: None,
+        };
         let fields: Vec<Field> = options
             .headers
             .iter()
@@ -109,11 +200,13 @@ impl Site {
             cache,
             listings: listing::Kept::default(),
             path: String::new(),
+            compressor,
         })
     }
 
     /// Plans the response to `view`, or says which job must run first.
     pub fn plan(&mut self, view: &RequestView, now: Instant) -> Planned {
+        self.compressor.note = None;
         if self.watch.due(now, self.options.cache_ttl) {
             self.watch.checked = now;
             return Planned::Pending(Job::root(self.watch.path.clone(), self.watch.held, self.generation));
@@ -123,8 +216,17 @@ impl Site {
 
     /// Goes on with the plan `done`'s job stopped.
     pub fn resume(&mut self, view: &RequestView, done: Done, now: Instant) -> Planned {
+        self.compressor.note = None;
         let Done { outcome, step, generation } = done;
         match outcome {
+            Outcome::Compress { key, level, result } => {
+                self.compressed(key, level, *result);
+                // Planned again from the start: the lookup is a hit (or due again).
+                self.compressor.waited = true;
+                let planned = self.begin(view, now);
+                self.compressor.waited = false;
+                planned
+            }
             Outcome::Root(found) => {
                 self.swap_root(found);
                 self.begin(view, now)
@@ -132,7 +234,7 @@ impl Site {
             // The tree was swapped while the job ran: start again in the new one.
             _ if generation != self.generation => self.begin(view, now),
             Outcome::Lookup(checked) => {
-                let lookup = self.cache.install(checked, now);
+                let lookup = self.install(checked, now);
                 let resolved = match view.target {
                     Target::Path(target) => resolve::resolve_target(target, self.options.dotfiles).ok(),
                     Target::Asterisk => None,
@@ -155,7 +257,107 @@ impl Site {
         if let Done { outcome: Outcome::Lookup(checked), generation, .. } = done
             && generation == self.generation
         {
-            self.cache.install(checked, now);
+            self.install(checked, now);
+        }
+    }
+
+    /// The outcome of a job no request waited for (`take_background_jobs`); any other
+    /// outcome is dropped.
+    pub fn resume_background(&mut self, done: Done, _now: Instant) {
+        if let Outcome::Compress { key, level, result } = done.outcome {
+            self.compressed(key, level, *result);
+        }
+    }
+
+    /// The jobs no request waits for (compression in the background), for the server to
+    /// run off the loop and hand back to `resume_background`.
+    pub fn take_background_jobs(&mut self) -> Vec<Job> {
+        std::mem::take(&mut self.compressor.background)
+    }
+
+    /// The computed codings' counters and size, for `--stats`.
+    pub fn compress_stats(&self) -> compress::Stats {
+        self.compressor.cache.stats()
+    }
+
+    /// Why the last file planned got the coding it got (`--trace`), once.
+    pub fn take_note(&mut self) -> Option<&'static str> {
+        self.compressor.note.take()
+    }
+
+    /// A lookup's outcome into the file cache; a file that changed drops its computed
+    /// codings at once (a new identity would miss them anyway; this frees their memory).
+    fn install(&mut self, checked: cache::Checked, now: Instant) -> Lookup {
+        let before = match &checked {
+            cache::Checked::Loaded { rel, .. } => match self.cache.held(rel) {
+                Some(Lookup::File(f)) => Some(f.id),
+                _ => None,
+            },
+            cache::Checked::Unchanged { .. } => None,
+        };
+        let lookup = self.cache.install(checked, now);
+        let after = match &lookup {
+            Lookup::File(f) => Some(f.id),
+            _ => None,
+        };
+        if let Some(old) = before.filter(|old| Some(*old) != after) {
+            self.compressor.cache.forget_file(old);
+            self.compressor.prune_variants();
+        }
+        lookup
+    }
+
+    /// A compression job's outcome: kept (or remembered as not worth it), and the next
+    /// best-level job started when this was one.
+    fn compressed(&mut self, key: Key, level: Level, result: Compressed) {
+        let c = &mut self.compressor;
+        c.cache.record(result);
+        c.prune_variants();
+        match level {
+            Level::Fast => {
+                c.fast_in_flight.remove(&key);
+            }
+            Level::Best => {
+                c.best_known.remove(&key);
+                c.best_running = false;
+                self.next_best();
+            }
+        }
+    }
+
+    /// Starts the first waiting best-level job whose file the cache still holds unchanged
+    /// (the others are dropped: a changed file starts again from its fast level).
+    fn next_best(&mut self) {
+        let c = &mut self.compressor;
+        while let Some((key, rel)) = c.best_waiting.pop_front() {
+            let source = match self.cache.held(&rel) {
+                Some(Lookup::File(f)) if f.id == key.file => f.original.source.clone(),
+                _ => {
+                    c.best_known.remove(&key);
+                    continue;
+                }
+            };
+            let job = CompressJob::new(source, key, Level::Best, self.options.compress.max);
+            c.best_running = true;
+            c.background.push(Job::compress(job, self.generation));
+            return;
+        }
+    }
+
+    /// Queues the best level of a file whose fast one is served: at once when no best
+    /// job runs, else behind it (at most `BEST_QUEUE_MAX` wait).
+    fn want_best(&mut self, file: &CachedFile, key: Key) {
+        let c = &mut self.compressor;
+        if !self.options.compress.background || c.best_known.contains(&key) || c.best_waiting.len() >= BEST_QUEUE_MAX {
+            return;
+        }
+        c.best_known.insert(key);
+        if c.best_running {
+            c.best_waiting.push_back((key, file.rel.clone()));
+        } else {
+            let job = CompressJob::new(file.original.source.clone(), key, Level::Best, self.options.compress.max);
+            c.best_running = true;
+            c.background.push(Job::compress(job, self.generation));
         }
     }
 
@@ -219,7 +421,7 @@ impl Site {
                 path.push_str("/index.html");
             }
             (Step::Index | Step::Spa, _) => path.push_str("index.html"),
-            (Step::NotFoundPage, _) | (Step::Target, None) => path.push_str("404.html"),
+            (Step::NotFoundPage | Step::Compress, _) | (Step::Target, None) => path.push_str("404.html"),
         }
         let peek = self.cache.peek(&self.root, &path, now);
         self.path = path;
@@ -242,7 +444,7 @@ impl Site {
         let ready = |plan| Planned::Ready(plan);
         match (step, lookup) {
             (Step::Target, Lookup::File(_)) if dir_form => self.look(view, None, Step::NotFoundPage, now),
-            (Step::Target | Step::Index | Step::Spa, Lookup::File(file)) => ready(self.serve_file(view, &file)),
+            (Step::Target | Step::Index | Step::Spa, Lookup::File(file)) => self.serve_file(view, &file),
             (Step::Target, Lookup::Dir) => match resolved {
                 Some(r) if !r.dir_form => ready(self.redirect_to_folder(view, r)),
                 _ => self.look(view, resolved, Step::Index, now),
@@ -267,16 +469,97 @@ impl Site {
             }
             (Step::Index | Step::Spa, _) => self.look(view, None, Step::NotFoundPage, now),
             (Step::NotFoundPage, Lookup::File(page)) => ready(self.page(view, 404, &page.original)),
-            (Step::NotFoundPage, _) => ready(self.error(view, 404)),
+            (Step::NotFoundPage | Step::Compress, _) => ready(self.error(view, 404)),
         }
     }
 
-    /// Steps 5 and 6 for a regular file: sidecar negotiation, preconditions, ranges.
-    fn serve_file(&self, view: &RequestView, file: &CachedFile) -> Plan {
-        let rep = files::negotiate(view.fields.accept_encoding, &file.codings)
-            .and_then(|c| file.sidecar(c))
-            .unwrap_or(&file.original);
-        let vary = !file.codings.is_empty();
+    /// Step 5 for a regular file: which representation. A sidecar the client accepts wins
+    /// (the operator made it; it costs nothing); else, for a compressible file, the best
+    /// coding it accepts of those computed (brotli, zstd, gzip), when kept; else the file.
+    /// A coding not yet made is a job: waited for when the file is small
+    /// (`WAIT_FOR_FAST_MAX`), else run in the background while the file is served.
+    fn serve_file(&mut self, view: &RequestView, file: &CachedFile) -> Planned {
+        let accept = view.fields.accept_encoding;
+        if let Some(sidecar) = files::negotiate(accept, &file.codings).and_then(|c| file.sidecar(c)) {
+            self.compressor.note = Some("sidecar");
+            return Planned::Ready(self.represent(view, file, sidecar));
+        }
+        if !file.compressible {
+            self.compressor.note = Some("identity: not compressed on the fly (type, size or --compress off)");
+            return Planned::Ready(self.represent(view, file, &file.original));
+        }
+        let Some(coding) = files::negotiate(accept, &Coding::ALL) else {
+            self.compressor.note = Some("identity: no coding accepted");
+            return Planned::Ready(self.represent(view, file, &file.original));
+        };
+        let key = Key { file: file.id, coding };
+        let c = &mut self.compressor;
+        match c.cache.lookup(&key) {
+            Cached::Hit { bytes, level } => {
+                c.note = Some(match level {
+                    Level::Fast => "computed, fast level",
+                    Level::Best => "computed, best level",
+                });
+                let same = |v: &&Arc<Variant>| matches!(&v.source, Source::Memory(b) if Arc::ptr_eq(b, &bytes));
+                let v = match c.variants.get(&key).filter(same) {
+                    Some(v) => v.clone(),
+                    None => {
+                        let v = Arc::new(computed_variant(file, coding, level, bytes));
+                        c.variants.insert(key, v.clone());
+                        v
+                    }
+                };
+                if level == Level::Fast {
+                    self.want_best(file, key);
+                }
+                Planned::Ready(self.represent(view, file, &v))
+            }
+            Cached::NotWorthIt { .. } => {
+                c.note = Some("identity: coding saves too little");
+                Planned::Ready(self.represent(view, file, &file.original))
+            }
+            Cached::Miss => {
+                let job = CompressJob::new(file.original.source.clone(), key, Level::Fast, self.options.compress.max);
+                if file.original.len <= WAIT_FOR_FAST_MAX && !c.waited {
+                    c.note = Some("waiting for the fast level");
+                    return Planned::Pending(Job::compress(job, self.generation));
+                }
+                c.note = Some("identity: coding not ready yet");
+                let room = c.fast_in_flight.len() < FAST_IN_FLIGHT_MAX;
+                if self.options.compress.background && !c.waited && room && c.fast_in_flight.insert(key) {
+                    c.background.push(Job::compress(job, self.generation));
+                }
+                Planned::Ready(self.represent(view, file, &file.original))
+            }
+        }
+    }
+
+    /// The fields every 2xx and 304 of `file` ends with: the site's, by the path rules,
+    /// made the first time the cached file is served.
+    fn file_fields(&self, file: &CachedFile) -> Option<Arc<FieldBlock>> {
+        if self.options.rules.is_empty() {
+            return self.site_fields.clone();
+        }
+        let made = file.path_fields.get_or_init(|| {
+            let fields: Vec<Field> =
+                self.options.fields_for(&format!("/{}", file.rel)).into_iter().map(custom_field).collect();
+            (!fields.is_empty()).then(|| Arc::new(FieldBlock::new(fields)))
+        });
+        made.clone()
+    }
+
+    /// Step 6 for one representation of a file: preconditions, ranges (of its own bytes:
+    /// a computed coding's ranges are ranges of the coded bytes, under its own ETag).
+    fn represent(&self, view: &RequestView, file: &CachedFile, rep: &Variant) -> Plan {
+        let mut plan = self.represent_inner(view, file, rep);
+        if (200..300).contains(&plan.status) || plan.status == 304 {
+            plan.site_fields = self.file_fields(file);
+        }
+        plan
+    }
+
+    fn represent_inner(&self, view: &RequestView, file: &CachedFile, rep: &Variant) -> Plan {
+        let vary = !file.codings.is_empty() || file.compressible;
         let conditions = Conditions {
             if_match: view.fields.if_match,
             if_none_match: view.fields.if_none_match,
@@ -422,6 +705,39 @@ impl Site {
         let body = if view.head_only() { Body::Empty } else { Body::Made(Arc::from(page.into_bytes())) };
         Plan::new(301, fields, body)
     }
+}
+
+impl Compressor {
+    /// Drops the representations whose bytes only they still hold (the cache let them go).
+    /// Runs when the cache changed (a job's outcome, a changed file): rarely, not per request.
+    fn prune_variants(&mut self) {
+        self.variants.retain(|_, v| matches!(&v.source, Source::Memory(b) if Arc::strong_count(b) > 1));
+    }
+}
+
+/// A configured field (`--header`, path rules) as a plan's field.
+fn custom_field((name, value): (String, String)) -> Field {
+    Field::Custom { name: name.into(), value: value.into() }
+}
+
+/// A computed coding as a representation of `file`: the coded bytes in memory, the
+/// original's modification time, the coding's own ETag. Made on its first hit and kept
+/// (`Compressor::variants`).
+fn computed_variant(file: &CachedFile, coding: Coding, level: Level, bytes: Arc<[u8]>) -> Variant {
+    let etag = file.computed_etag(coding, level).cloned().unwrap_or_else(|| {
+        compress::computed_etag(&file.original.etag, coding, level).into() // Not reached.
+    });
+    let mut v = Variant {
+        coding: Some(coding),
+        len: bytes.len() as u64,
+        source: Source::Memory(bytes),
+        modified: file.original.modified,
+        etag,
+        last_modified: file.original.last_modified.clone(),
+        ok_fields: Arc::default(),
+    };
+    v.ok_fields = Arc::new(FieldBlock::new(cache::ok_fields(&file.content_type, &v, true)));
+    v
 }
 
 /// The fields that say what a representation is: its media type, length and nosniff.

@@ -96,6 +96,28 @@ const STYLE_TAG: &str = "\"10-6553f100.0\"";
 const GZ_TAG: &str = "\"a-6553f100.0-gzip\"";
 const BR_TAG: &str = "\"2-6553f100.0-br\"";
 const HOME: &str = "<h1>home</h1>\n";
+/// 400 bytes of text with a (fake) gzip sidecar.
+const DOC: &str = concat!(
+    "doc doc doc doc doc doc doc doc doc doc doc doc doc doc doc doc doc doc doc doc doc doc doc doc doc\n",
+    "doc doc doc doc doc doc doc doc doc doc doc doc doc doc doc doc doc doc doc doc doc doc doc doc doc\n",
+    "doc doc doc doc doc doc doc doc doc doc doc doc doc doc doc doc doc doc doc doc doc doc doc doc doc\n",
+    "doc doc doc doc doc doc doc doc doc doc doc doc doc doc doc doc doc doc doc doc doc doc doc doc doc\n",
+);
+/// big.txt's computed codings at the fast level (each case is a first request, which waits
+/// for it), and doc.txt's sidecar.
+const BIG_BR4: &str = "\"186a0-6553f100.0-br4\"";
+const BIG_GZIP4: &str = "\"186a0-6553f100.0-gzip4\"";
+const BIG_ZSTD3: &str = "\"186a0-6553f100.0-zstd3\"";
+const DOC_GZ_TAG: &str = "\"2-6553f100.0-gzip\"";
+
+fn compress_on(o: &mut SiteOptions) {
+    o.compress.on = true;
+}
+
+fn txt_rule(o: &mut SiteOptions) {
+    o.headers = vec![("Cache-Control".into(), "max-age=1".into()), ("X-Extra".into(), "yes".into())];
+    o.rules = vec![PathRule::cache_control(crate::util::glob::Glob::new("*.txt").unwrap(), "max-age=9".into())];
+}
 const PAGE_404: &str = "<h1>custom 404</h1>\n";
 fn extra() -> Vec<(String, String)> {
     vec![("X-Extra".into(), "yes".into())]
@@ -141,6 +163,9 @@ fn fixture() -> &'static Path {
             ("site/style.css", b"body{color:red}\n"),
             ("site/style.css.gz", b"GZIP-BYTES"),
             ("site/style.css.br", b"BR"),
+            ("site/doc.txt", DOC.as_bytes()),
+            ("site/doc.txt.gz", b"GZ"),
+            ("site/pic.png", &[7u8; 400]),
             ("site/sub/index.html", b"<p>sub</p>\n"),
             ("site/files/one.txt", b"1\n"),
             ("site/files/.secret", b"s\n"),
@@ -1787,6 +1812,226 @@ fn cases() -> Vec<Case> {
             plan: Plan::Inline,
             ..BASE
         },
+        // -- Compression on the fly (`--compress on`); bodies are binary, so HEAD or 304
+        Case {
+            name: "computed: br waited for on a first request, its own tag, Vary",
+            opts: compress_on,
+            req: "HEAD /big.txt HTTP/1.1",
+            send: &["Accept-Encoding: gzip, deflate, br, zstd"],
+            status: 200,
+            headers: &[
+                ("ETag", BIG_BR4),
+                ("Content-Encoding", "br"),
+                ("Vary", "Accept-Encoding"),
+                ("Accept-Ranges", "bytes"),
+                ("Content-Length", ANY),
+            ],
+            ..BASE
+        },
+        Case {
+            name: "computed: no Accept-Encoding: identity with Vary",
+            opts: compress_on,
+            req: "GET /big.txt HTTP/1.1",
+            status: 200,
+            headers: &[("ETag", BIG_TAG), ("Vary", "Accept-Encoding"), ("Accept-Ranges", "bytes")],
+            body: Want::Big(0, BIG_LEN),
+            plan: Plan::Streamed(&[(0, BIG_LEN as u64)]),
+            ..BASE
+        },
+        Case {
+            name: "computed: q-values pick zstd",
+            opts: compress_on,
+            req: "HEAD /big.txt HTTP/1.1",
+            send: &["Accept-Encoding: br;q=0.5, zstd;q=0.9, gzip;q=0.1"],
+            status: 200,
+            headers: &[
+                ("ETag", BIG_ZSTD3),
+                ("Content-Encoding", "zstd"),
+                ("Vary", "Accept-Encoding"),
+                ("Accept-Ranges", "bytes"),
+            ],
+            ..BASE
+        },
+        Case {
+            name: "computed: the coding's tag: 304 with its coding and Vary",
+            opts: compress_on,
+            req: "GET /big.txt HTTP/1.1",
+            send: &["Accept-Encoding: gzip", "If-None-Match: \"186a0-6553f100.0-gzip4\""],
+            status: 304,
+            headers: &[("ETag", BIG_GZIP4), ("Vary", "Accept-Encoding"), ("Content-Encoding", "gzip")],
+            ..BASE
+        },
+        Case {
+            name: "computed: another coding's tag: 200 in this one",
+            opts: compress_on,
+            req: "HEAD /big.txt HTTP/1.1",
+            send: &["Accept-Encoding: br", "If-None-Match: \"186a0-6553f100.0-gzip4\""],
+            status: 200,
+            headers: &[
+                ("ETag", BIG_BR4),
+                ("Content-Encoding", "br"),
+                ("Vary", "Accept-Encoding"),
+                ("Accept-Ranges", "bytes"),
+            ],
+            ..BASE
+        },
+        Case {
+            name: "computed: a range with the coding's If-Range: 206 of the coded bytes",
+            opts: compress_on,
+            req: "HEAD /big.txt HTTP/1.1",
+            send: &["Accept-Encoding: gzip", "Range: bytes=0-1", "If-Range: \"186a0-6553f100.0-gzip4\""],
+            status: 206,
+            headers: &[
+                ("ETag", BIG_GZIP4),
+                ("Content-Encoding", "gzip"),
+                ("Vary", "Accept-Encoding"),
+                ("Accept-Ranges", "bytes"),
+                ("Content-Range", ANY),
+                ("Content-Length", "2"),
+            ],
+            ..BASE
+        },
+        Case {
+            name: "computed: identity;q=0 and nothing known: identity, as for sidecars",
+            opts: compress_on,
+            req: "HEAD /big.txt HTTP/1.1",
+            send: &["Accept-Encoding: identity;q=0, deflate, compress"],
+            status: 200,
+            headers: &[("ETag", BIG_TAG), ("Vary", "Accept-Encoding"), ("Accept-Ranges", "bytes")],
+            ..BASE
+        },
+        Case {
+            name: "computed: *;q=0: identity",
+            opts: compress_on,
+            req: "HEAD /big.txt HTTP/1.1",
+            send: &["Accept-Encoding: *;q=0"],
+            status: 200,
+            headers: &[("ETag", BIG_TAG), ("Vary", "Accept-Encoding"), ("Accept-Ranges", "bytes")],
+            ..BASE
+        },
+        Case {
+            name: "computed: * alone: br",
+            opts: compress_on,
+            req: "HEAD /big.txt HTTP/1.1",
+            send: &["Accept-Encoding: *"],
+            status: 200,
+            headers: &[
+                ("ETag", BIG_BR4),
+                ("Content-Encoding", "br"),
+                ("Vary", "Accept-Encoding"),
+                ("Accept-Ranges", "bytes"),
+            ],
+            ..BASE
+        },
+        Case {
+            name: "computed: a sidecar the client accepts wins over a computed coding",
+            opts: compress_on,
+            req: "GET /doc.txt HTTP/1.1",
+            send: &["Accept-Encoding: br, gzip"],
+            status: 200,
+            headers: &[
+                ("ETag", DOC_GZ_TAG),
+                ("Content-Encoding", "gzip"),
+                ("Vary", "Accept-Encoding"),
+                ("Accept-Ranges", "bytes"),
+            ],
+            body: Want::Exact("GZ"),
+            plan: Plan::Inline,
+            ..BASE
+        },
+        Case {
+            name: "computed: a coding with no sidecar is computed beside the sidecar",
+            opts: compress_on,
+            req: "HEAD /doc.txt HTTP/1.1",
+            send: &["Accept-Encoding: br"],
+            status: 200,
+            headers: &[
+                ("ETag", "\"190-6553f100.0-br4\""),
+                ("Content-Encoding", "br"),
+                ("Vary", "Accept-Encoding"),
+                ("Accept-Ranges", "bytes"),
+            ],
+            ..BASE
+        },
+        Case {
+            name: "computed: below the minimum size: never, no Vary",
+            opts: compress_on,
+            req: "GET /hello.txt HTTP/1.1",
+            send: &["Accept-Encoding: gzip, br"],
+            status: 200,
+            headers: &[("ETag", HELLO_TAG), ("Accept-Ranges", "bytes")],
+            body: Want::Exact(HELLO),
+            plan: Plan::Inline,
+            ..BASE
+        },
+        Case {
+            name: "computed: a type already compressed: never, no Vary",
+            opts: compress_on,
+            req: "HEAD /pic.png HTTP/1.1",
+            send: &["Accept-Encoding: gzip, br"],
+            status: 200,
+            headers: &[("ETag", "\"190-6553f100.0\""), ("Accept-Ranges", "bytes")],
+            ..BASE
+        },
+        Case {
+            name: "computed: --compress off: identity, no Vary",
+            req: "HEAD /big.txt HTTP/1.1",
+            send: &["Accept-Encoding: gzip, br"],
+            status: 200,
+            headers: &[("ETag", BIG_TAG), ("Accept-Ranges", "bytes")],
+            ..BASE
+        },
+        // -- Fields by path (`--cache-control-for`)
+        Case {
+            name: "path rule: a matching file's 200 has its Cache-Control",
+            opts: txt_rule,
+            req: "GET /hello.txt HTTP/1.1",
+            status: 200,
+            headers: &[
+                ("ETag", HELLO_TAG),
+                ("Accept-Ranges", "bytes"),
+                ("Cache-Control", "max-age=9"),
+                ("X-Extra", "yes"),
+            ],
+            body: Want::Exact(HELLO),
+            plan: Plan::Inline,
+            ..BASE
+        },
+        Case {
+            name: "path rule: a matching file's 304 has its Cache-Control",
+            opts: txt_rule,
+            req: "GET /hello.txt HTTP/1.1",
+            send: &["If-None-Match: \"c-6553f100.0\""],
+            status: 304,
+            headers: &[("ETag", HELLO_TAG), ("Cache-Control", "max-age=9"), ("X-Extra", "yes")],
+            ..BASE
+        },
+        Case {
+            name: "path rule: another file keeps the site-wide Cache-Control",
+            opts: txt_rule,
+            req: "GET /style.css HTTP/1.1",
+            status: 200,
+            headers: &[
+                ("ETag", STYLE_TAG),
+                ("Accept-Ranges", "bytes"),
+                ("Vary", "Accept-Encoding"),
+                ("Cache-Control", "max-age=1"),
+                ("X-Extra", "yes"),
+            ],
+            body: Want::Exact("body{color:red}\n"),
+            plan: Plan::Inline,
+            ..BASE
+        },
+        Case {
+            name: "path rule: not on an error",
+            opts: txt_rule,
+            req: "GET /nope.txt HTTP/1.1",
+            status: 404,
+            headers: &[("Cache-Control", ABSENT)],
+            body: Want::Exact(PAGE_404),
+            plan: Plan::Inline,
+            ..BASE
+        },
         Case {
             name: "HTTP/1.0 keep-alive on 400: close wins",
             req: "GET /%00 HTTP/1.0",
@@ -1861,5 +2106,130 @@ fn a_listing_is_kept_for_its_folders_version() {
     assert!(later.iter().any(|j| j.starts_with("list")), "{later:?}");
     let Body::Made(page) = plan.body else { panic!("a made page") };
     assert!(String::from_utf8_lossy(&page).contains("two.txt"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+// ---- Compression in the background ----
+
+/// A site over a fresh folder with compression on; `files` written there.
+fn compressing_site(name: &str, files: &[(&str, Vec<u8>)], memory: usize) -> (Site, PathBuf) {
+    let dir = std::env::temp_dir().join(format!("evserve-compress-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    for (path, bytes) in files {
+        std::fs::write(dir.join(path), bytes).unwrap();
+    }
+    let compress = CompressOptions { on: true, memory, ..CompressOptions::default() };
+    let options = SiteOptions { cache_fds: 64, compress, ..SiteOptions::default() };
+    (Site::new(&dir, options).unwrap(), dir)
+}
+
+/// The coding and ETag a GET of `path` with `accept` gets, and its body.
+fn coded(site: &mut Site, path: &str, accept: &str) -> (Option<String>, String, Vec<u8>) {
+    let raw = format!("GET {path} HTTP/1.1\r\nHost: t\r\nAccept-Encoding: {accept}\r\n\r\n");
+    let seen = send(site, &raw);
+    assert_eq!(seen.status, 200);
+    (seen.header("Content-Encoding").map(str::to_string), seen.header("ETag").unwrap().to_string(), seen.body())
+}
+
+/// Runs the site's background jobs as the server's pool would, returning how many ran.
+fn run_background(site: &mut Site) -> usize {
+    let jobs = site.take_background_jobs();
+    let n = jobs.len();
+    for job in jobs {
+        site.resume_background(job.run(), Instant::now());
+    }
+    n
+}
+
+fn text(len: usize) -> Vec<u8> {
+    (0..len).map(|i| b"abcdefgh\n"[(i * 7 + i / 13) % 9]).collect()
+}
+
+#[test]
+fn a_large_file_is_identity_first_then_fast_then_best() {
+    let big = text(WAIT_FOR_FAST_MAX as usize + 1);
+    let (mut site, dir) = compressing_site("large", &[("big.txt", big.clone())], 64 << 20);
+    let (coding, etag, body) = coded(&mut site, "/big.txt", "gzip");
+    assert_eq!((coding, body.len()), (None, big.len()), "identity while the fast level is made");
+    assert!(!etag.contains("gzip"));
+    // A second request meanwhile queues nothing more.
+    let _ = coded(&mut site, "/big.txt", "gzip");
+    assert_eq!(run_background(&mut site), 1);
+    let (coding, etag, body) = coded(&mut site, "/big.txt", "gzip");
+    assert_eq!((coding.as_deref(), etag.ends_with("-gzip4\"")), (Some("gzip"), true));
+    let mut plain = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&body[..]), &mut plain).unwrap();
+    assert_eq!(plain, big);
+    // The fast hit queued the best level, which replaces it (a new ETag).
+    assert_eq!(run_background(&mut site), 1);
+    let (_, etag, _) = coded(&mut site, "/big.txt", "gzip");
+    assert!(etag.ends_with("-gzip9\""), "{etag}");
+    assert_eq!(run_background(&mut site), 0, "nothing more once the best level is kept");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn one_best_level_job_at_a_time() {
+    let files: Vec<(&str, Vec<u8>)> = vec![("a.txt", text(4000)), ("b.txt", text(5000)), ("c.txt", text(6000))];
+    let (mut site, dir) = compressing_site("best", &files, 64 << 20);
+    for (name, _) in &files {
+        let (coding, etag, _) = coded(&mut site, &format!("/{name}"), "br");
+        assert_eq!(coding.as_deref(), Some("br"), "a small file's first response is compressed");
+        assert!(etag.ends_with("-br4\""));
+    }
+    // Three fast hits, three best levels wanted: one runs, the others wait for it.
+    for (name, _) in &files {
+        let _ = coded(&mut site, &format!("/{name}"), "br");
+    }
+    let mut rounds = 0;
+    loop {
+        let jobs = site.take_background_jobs();
+        if jobs.is_empty() {
+            break;
+        }
+        assert_eq!(jobs.len(), 1, "one best-level job in flight");
+        for job in jobs {
+            site.resume_background(job.run(), Instant::now());
+        }
+        rounds += 1;
+    }
+    assert_eq!(rounds, 3);
+    for (name, bytes) in &files {
+        let (_, etag, body) = coded(&mut site, &format!("/{name}"), "br");
+        assert!(etag.ends_with("-br11\""), "{etag}");
+        let mut plain = Vec::new();
+        brotli::BrotliDecompress(&mut &body[..], &mut plain).unwrap();
+        assert_eq!(&plain, bytes);
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn the_memory_budget_holds_and_a_change_drops_the_codings() {
+    let files: Vec<(String, Vec<u8>)> = (0..40).map(|i| (format!("f{i}.txt"), text(20_000 + i))).collect();
+    let refs: Vec<(&str, Vec<u8>)> = files.iter().map(|(n, b)| (n.as_str(), b.clone())).collect();
+    let budget = 16 * 1024;
+    let (mut site, dir) = compressing_site("budget", &refs, budget);
+    for (name, _) in &files {
+        let _ = coded(&mut site, &format!("/{name}"), "zstd");
+        assert!(site.compress_stats().size <= budget, "{:?}", site.compress_stats());
+    }
+    let stats = site.compress_stats();
+    assert!(stats.evictions > 0 && stats.entries > 0, "{stats:?}");
+
+    // A changed file (new size and time): new bytes, new ETag.
+    let (_, before, _) = coded(&mut site, "/f0.txt", "zstd");
+    std::fs::write(dir.join("f0.txt"), text(30_000)).unwrap();
+    let later = Instant::now() + Duration::from_secs(5);
+    let raw = "GET /f0.txt HTTP/1.1\r\nHost: t\r\nAccept-Encoding: zstd\r\n\r\n";
+    let (plan, _) = plan_now(&mut site, raw, later);
+    let etag = plan.all_fields().find_map(|f| match f {
+        Field::ETag(t) => Some(t.to_string()),
+        _ => None,
+    });
+    assert_ne!(etag.as_deref(), Some(before.as_str()));
+    let Body::Range { source: Source::Memory(bytes), .. } = plan.body else { panic!("{:?}", plan.body) };
+    assert_eq!(zstd::decode_all(&bytes[..]).unwrap(), text(30_000));
     std::fs::remove_dir_all(&dir).unwrap();
 }
