@@ -55,6 +55,10 @@ pub struct Config {
     pub access_log: Option<PathBuf>,
     pub log_format: LogFormat,
     pub drain_timeout: Duration,
+    /// On the first stop signal, keep serving this long (`/readyz` says 503) before draining.
+    pub shutdown_delay: Duration,
+    /// The admin listener (`/metrics`, `/healthz`, `/readyz`), off by default.
+    pub admin: Option<SocketAddr>,
     /// How long the open-file cache trusts an entry before re-checking it (0: always).
     pub cache_ttl: Duration,
     /// Independent loops, each with its own SO_REUSEPORT listener.
@@ -93,6 +97,9 @@ pub const DEFAULT_PORT: u16 = 8000;
 
 /// `--redirect-http` without a port listens on the port `http://` URLs default to.
 pub const REDIRECT_DEFAULT_PORT: u16 = 80;
+
+/// `--admin` without a port listens on this one.
+pub const ADMIN_DEFAULT_PORT: u16 = 9090;
 
 /// The largest `--max-head-bytes` / `--max-uri-bytes` accepted.
 pub const MAX_BUFFER_LIMIT: usize = 1024 * 1024;
@@ -684,6 +691,35 @@ pub static FLAGS: &[Flag] = &[
         }),
     },
     Flag {
+        long: "shutdown-delay",
+        short: None,
+        value: Some("S"),
+        help: "on the first SIGINT/SIGTERM, /readyz answers 503 at once but\nserving goes on for S seconds (while load balancers stop\nsending), then the drain begins",
+        default: Some("0"),
+        default_text: None,
+        repeatable: false,
+        section: Section::Timeouts,
+        action: Action::Value(|d, v| {
+            d.config.shutdown_delay = seconds_or_zero(v)?;
+            Ok(())
+        }),
+    },
+    Flag {
+        long: "admin",
+        short: None,
+        value: Some("ADDR"),
+        help: "a listener of its own for /metrics (Prometheus), /healthz\nand /readyz (ADDR: an IP, or IP:port; port 9090 if none)",
+        default: None,
+        default_text: Some("off"),
+        repeatable: false,
+        section: Section::Operating,
+        action: Action::Value(|d, v| {
+            let (ip, port) = parse_bind(&text(v)?)?;
+            d.config.admin = Some(SocketAddr::new(ip, port.unwrap_or(ADMIN_DEFAULT_PORT)));
+            Ok(())
+        }),
+    },
+    Flag {
         long: "access-log",
         short: None,
         value: Some("PATH"),
@@ -810,7 +846,7 @@ pub static FLAGS: &[Flag] = &[
 pub static SIGNALS: &[(&str, &str)] = &[
     (
         "SIGINT, SIGTERM",
-        "stop accepting, let responses in flight finish (up to\n--drain-timeout), print a summary and exit 0; a second\none exits at once with 128 + the signal number",
+        "/readyz answers 503; after --shutdown-delay, stop accepting,\nlet responses in flight finish (up to --drain-timeout), print\na summary and exit 0; a second one exits at once with 128 +\nthe signal number",
     ),
     (
         "SIGHUP, SIGUSR1",
@@ -851,6 +887,8 @@ impl Draft {
             access_log: None,
             log_format: LogFormat::Combined,
             drain_timeout: Duration::ZERO,
+            shutdown_delay: Duration::ZERO,
+            admin: None,
             cache_ttl: Duration::ZERO,
             workers: 1,
             io_threads: 32,
@@ -1011,6 +1049,12 @@ fn check_tls(config: &Config) -> Result<(), UsageError> {
         // error and split that port's clients between TLS and the plain 308 at random.
         _ if config.redirect_http.is_some_and(|r| config.addrs.iter().any(|a| overlaps(*a, r))) => {
             Err(UsageError("--redirect-http: its port is one the HTTPS listeners use".into()))
+        }
+        _ if config
+            .admin
+            .is_some_and(|r| config.addrs.iter().chain(&config.redirect_http).any(|a| overlaps(*a, r))) =>
+        {
+            Err(UsageError("--admin: its port is one the public listeners use".into()))
         }
         _ => Ok(()),
     }
@@ -1210,6 +1254,14 @@ fn seconds(v: OsString) -> Result<Duration, String> {
         .filter(|s| s.is_finite() && *s > 0.0 && *s <= 86_400.0)
         .map(Duration::from_secs_f64)
         .ok_or(format!("expected seconds between 0 and 86400, got {v:?}"))
+}
+
+/// As `seconds`, but 0 (none) allowed.
+fn seconds_or_zero(v: OsString) -> Result<Duration, String> {
+    match text(v.clone())?.parse::<f64>() {
+        Ok(0.0) => Ok(Duration::ZERO),
+        _ => seconds(v).map_err(|e| e.replace("between 0", "from 0")),
+    }
 }
 
 /// `1.2.3.4`, `::1`, `[::1]`, `1.2.3.4:80` or `[::1]:80`.
