@@ -1422,6 +1422,20 @@ mod tests {
     }
 
     #[test]
+    fn the_admin_listener_and_the_shutdown_delay() {
+        let c = parse(&["--admin", "127.0.0.1", "--shutdown-delay", "0"]).unwrap();
+        assert_eq!(c.admin, Some("127.0.0.1:9090".parse().unwrap()), "port 9090 when none is given");
+        assert_eq!(c.shutdown_delay, Duration::ZERO);
+        let c = parse(&["--admin", "[::1]:0", "--shutdown-delay", "7.5"]).unwrap();
+        assert_eq!(c.admin, Some("[::1]:0".parse().unwrap()));
+        assert_eq!(c.shutdown_delay, Duration::from_millis(7500));
+        assert_eq!(Config::default().admin, None, "off by default");
+        let e = parse(&["--port", "9000", "--admin", "0.0.0.0:9000"]).unwrap_err();
+        assert!(e.0.starts_with("--admin: its port is one the public listeners use"), "{e}");
+        assert!(parse(&["--shutdown-delay", "-1"]).is_err());
+    }
+
+    #[test]
     fn the_tls_flags_go_together() {
         let c = parse(&["--tls-cert", "c.pem", "--tls-key", "k.pem", "--redirect-http", "127.0.0.1"]).unwrap();
         assert_eq!((c.tls_cert.unwrap(), c.tls_key.unwrap()), ("c.pem".into(), "k.pem".into()));
