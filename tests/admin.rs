@@ -282,3 +282,51 @@ fn a_second_signal_during_the_delay_exits_at_once() {
     let (code, _) = p.wait(Duration::from_secs(5));
     assert_eq!(code, Some(143));
 }
+
+/// A real Prometheus scraping the admin listener every 200 ms: its query API returns the
+/// request counter. Skipped when `prometheus` is not installed.
+#[test]
+fn a_real_prometheus_scrapes_the_request_counter() {
+    if Command::new("prometheus").arg("--version").output().is_err() {
+        eprintln!("skipped: prometheus is not installed (Debian: apt-get install prometheus)");
+        return;
+    }
+    let fx = Fixture::new();
+    fx.file("index.html", "home");
+    let (_p, addr, admin_addr) = start(&fx.root(), &[]);
+    for _ in 0..3 {
+        assert_eq!(send_raw(addr, b"GET / HTTP/1.1\r\nHost: t\r\n\r\n").0.status, 200);
+    }
+    let web = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let config = fx.path.join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: 200ms\n  scrape_timeout: 200ms\nscrape_configs:\n  - job_name: evserve\n    static_configs:\n      - targets: [\"{admin_addr}\"]\n"
+        ),
+    )
+    .unwrap();
+    let mut prometheus = Command::new("prometheus")
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!("--storage.tsdb.path={}", fx.path.join("tsdb").display()))
+        .arg(format!("--web.listen-address={web}"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(fx.path.join("prometheus.log")).unwrap())
+        .spawn()
+        .unwrap();
+    let query = "GET /api/v1/query?query=sum(evserve_http_requests_total%7Bmethod%3D%22GET%22%2Ccode%3D%222xx%22%7D) HTTP/1.1\r\nHost: p\r\nConnection: close\r\n\r\n";
+    let mut last = String::new();
+    let found = eventually(Duration::from_secs(60), || {
+        let Ok(mut s) = std::net::TcpStream::connect(web) else { return false };
+        s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+        if s.write_all(query.as_bytes()).is_err() {
+            return false;
+        }
+        last = String::from_utf8_lossy(&read_to_close(&mut s)).into_owned();
+        last.contains("\"status\":\"success\"") && last.contains(",\"3\"]")
+    });
+    let _ = prometheus.kill();
+    let _ = prometheus.wait();
+    let log = std::fs::read_to_string(fx.path.join("prometheus.log")).unwrap_or_default();
+    assert!(found, "Prometheus answered {last}\n{log}");
+}
