@@ -330,3 +330,13 @@ fn a_real_prometheus_scrapes_the_request_counter() {
     let log = std::fs::read_to_string(fx.path.join("prometheus.log")).unwrap_or_default();
     assert!(found, "Prometheus answered {last}\n{log}");
 }
+
+#[test]
+fn a_silent_admin_client_does_not_hold_up_a_probe() {
+    let fx = Fixture::new();
+    let (_p, _addr, admin_addr) = start(&fx.root(), &[]);
+    let _silent: Vec<_> = (0..3).map(|_| connect(admin_addr)).collect();
+    let asked = Instant::now();
+    assert_eq!(admin(admin_addr, "/healthz").0, 200);
+    assert!(asked.elapsed() < Duration::from_secs(1), "answered after {:?}", asked.elapsed());
+}

@@ -16,12 +16,14 @@
 //!   costs no wakeups;
 //! - the pools' counters are read through `pool::Watch`, the pool's own lock.
 //!
-//! One request per connection (`Connection: close`), served in turn with short timeouts: the
-//! listener is for a probe and a scraper on a trusted address, not for the public.
+//! One request per connection (`Connection: close`), each connection on a short-lived thread
+//! of its own with short timeouts, at most `MAX_CLIENTS` at once (more are closed unanswered),
+//! so a client that connects and says nothing cannot hold up a probe: the listener is for
+//! probes and a scraper on a trusted address, not for the public.
 use std::fmt::Write as _;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -41,6 +43,9 @@ const CLIENT_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The largest request head read.
 const MAX_REQUEST: usize = 8 * 1024;
+
+/// Admin connections answered at once; past this, a new one is closed unanswered.
+const MAX_CLIENTS: usize = 16;
 
 /// What one loop has published, as of the end of its last turn.
 #[derive(Debug, Default, Clone, Copy)]
@@ -120,6 +125,11 @@ impl Board {
 /// The admin listener, bound, and what it answers from.
 pub(crate) struct Admin {
     listener: TcpListener,
+    answers: Arc<Answers>,
+}
+
+/// What the answers are made from.
+struct Answers {
     board: Arc<Board>,
     handle: Handle,
 }
@@ -137,7 +147,7 @@ impl Admin {
     }
 
     pub fn new(listener: TcpListener, board: Arc<Board>, handle: Handle) -> Admin {
-        Admin { listener, board, handle }
+        Admin { listener, answers: Arc::new(Answers { board, handle }) }
     }
 
     /// Starts answering on a thread of its own.
@@ -146,14 +156,22 @@ impl Admin {
         let stopping = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let stop = stopping.clone();
         let thread = std::thread::Builder::new().name("evserve-admin".into()).spawn(move || {
+            let clients = Arc::new(AtomicUsize::new(0));
             while !stop.load(Ordering::SeqCst) {
                 match self.listener.accept() {
-                    Ok((stream, _)) => {
-                        if let Err(e) = self.answer(stream) {
+                    Ok((stream, _)) if clients.load(Ordering::SeqCst) < MAX_CLIENTS => {
+                        clients.fetch_add(1, Ordering::SeqCst);
+                        let (answers, mine) = (self.answers.clone(), clients.clone());
+                        let spawned = std::thread::Builder::new().name("evserve-admin-c".into()).spawn(move || {
                             // A client that went away or was too slow: nothing to say.
-                            let _ = e;
+                            let _ = answers.answer(stream);
+                            mine.fetch_sub(1, Ordering::SeqCst);
+                        });
+                        if spawned.is_err() {
+                            clients.fetch_sub(1, Ordering::SeqCst);
                         }
                     }
+                    Ok(_) => {} // Too many at once: closed unanswered.
                     Err(_) if stop.load(Ordering::SeqCst) => break,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     // Out of descriptors or memory: try again soon rather than spin.
@@ -163,7 +181,9 @@ impl Admin {
         })?;
         Ok(Running { listener, stopping, thread })
     }
+}
 
+impl Answers {
     fn answer(&self, mut stream: TcpStream) -> io::Result<()> {
         stream.set_read_timeout(Some(CLIENT_TIMEOUT))?;
         stream.set_write_timeout(Some(CLIENT_TIMEOUT))?;
