@@ -4,6 +4,7 @@
 //! filesystem, `--io-threads 0`), and `/readyz` with the delay under a client that never
 //! pauses through SIGTERM.
 mod common;
+mod tls_util;
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -339,4 +340,43 @@ fn a_silent_admin_client_does_not_hold_up_a_probe() {
     let asked = Instant::now();
     assert_eq!(admin(admin_addr, "/healthz").0, 200);
     assert!(asked.elapsed() < Duration::from_secs(1), "answered after {:?}", asked.elapsed());
+}
+
+#[test]
+fn tls_handshakes_and_their_failures_are_counted() {
+    let fx = Fixture::new();
+    fx.file("index.html", "home");
+    let pki = tls_util::Pki::new();
+    let (cert, key) = (pki.cert.to_str().unwrap(), pki.key.to_str().unwrap());
+    let (p, _, admin_addr) = start(&fx.root(), &["--tls-cert", cert, "--tls-key", key]);
+    let addr: SocketAddr = p
+        .first_line
+        .split("https://")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("no https address in {:?}", p.first_line));
+    let config = pki.client_config(&[b"http/1.1"]);
+    for _ in 0..2 {
+        let mut c = tls_util::connect(addr, &config, false);
+        c.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").unwrap();
+        let (head, body) = tls_util::read_response(&mut c).unwrap();
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        assert_eq!(body, b"home");
+    }
+    // Plain HTTP on the TLS port: no handshake completes.
+    let mut plain = connect(addr);
+    plain.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+    read_to_close(&mut plain);
+    let mut m = HashMap::new();
+    assert!(
+        eventually(Duration::from_secs(10), || {
+            m = metrics(admin_addr);
+            m["evserve_connections_accepted_total"] == 3.0 && m["evserve_connections_open"] == 0.0
+        }),
+        "{m:?}"
+    );
+    assert_eq!(m["evserve_tls_handshakes_total"], 2.0);
+    assert_eq!(m["evserve_tls_handshake_failures_total"], 1.0);
+    assert_eq!(requests(&m, "http1", "GET", "2xx"), 2.0);
 }
