@@ -380,3 +380,45 @@ fn tls_handshakes_and_their_failures_are_counted() {
     assert_eq!(m["evserve_tls_handshake_failures_total"], 1.0);
     assert_eq!(requests(&m, "http1", "GET", "2xx"), 2.0);
 }
+
+#[test]
+fn a_reaped_connection_and_a_running_job_are_counted() {
+    if let Err(why) = GateFs::available() {
+        eprintln!("skipped: {why}");
+        return;
+    }
+    let fx = Fixture::new();
+    fx.file("index.html", "home");
+    fx.file("held.txt", "held");
+    let fs = GateFs::mount(&fx.root());
+    let (_p, addr, admin_addr) = start(fs.path(), &["--max-connections", "2"]);
+    // An idle keep-alive connection, then a held lookup on the pool.
+    let mut idle = std::io::BufReader::new(connect(addr));
+    idle.get_mut().write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+    assert_eq!(read_response(&mut idle, false).status, 200);
+    let mut m = HashMap::new();
+    assert!(eventually(Duration::from_secs(10), || {
+        m = metrics(admin_addr);
+        m["evserve_io_jobs_done_total"] >= 1.0 && m["evserve_connections_open"] == 1.0
+    }));
+    let done_before = m["evserve_io_jobs_done_total"];
+    fs.hold(Op::Getattr, "/held.txt");
+    let held = std::thread::spawn(move || send_raw(addr, b"GET /held.txt HTTP/1.1\r\nHost: t\r\n\r\n").0);
+    assert!(fs.wait_held(Op::Getattr, "/held.txt", Duration::from_secs(10)));
+    assert!(eventually(Duration::from_secs(10), || {
+        m = metrics(admin_addr);
+        m["evserve_io_jobs_running"] == 1.0 && m["evserve_connections_open"] == 2.0
+    }));
+    assert_eq!(m["evserve_io_jobs_queued"], 0.0);
+    // At the cap: a third client takes the idle one's place.
+    let (r, _) = send_raw(addr, b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    assert_eq!(r.status, 200);
+    assert!(then_closed(&mut idle), "the idle connection was reaped");
+    fs.release(Op::Getattr, "/held.txt");
+    assert_eq!(held.join().unwrap().status, 200);
+    assert!(eventually(Duration::from_secs(10), || {
+        m = metrics(admin_addr);
+        m["evserve_io_jobs_running"] == 0.0 && m["evserve_io_jobs_done_total"] > done_before
+    }));
+    assert_eq!(m["evserve_connections_reaped_total"], 1.0);
+}
