@@ -422,3 +422,39 @@ fn a_reaped_connection_and_a_running_job_are_counted() {
     }));
     assert_eq!(m["evserve_connections_reaped_total"], 1.0);
 }
+
+#[test]
+fn dropped_access_log_lines_are_counted_exactly() {
+    let fx = Fixture::new();
+    fx.file("index.html", "home");
+    // stdout is a pipe nobody reads yet: once it and the log's 1 MiB are full, lines drop.
+    let (mut p, addr, admin_addr) = start(&fx.root(), &["--access-log", "-"]);
+    let mut c = std::io::BufReader::new(connect(addr));
+    let request = format!("GET /{} HTTP/1.1\r\nHost: t\r\n\r\n", "x".repeat(2000));
+    const REQUESTS: usize = 1000;
+    for _ in 0..REQUESTS {
+        c.get_mut().write_all(request.as_bytes()).unwrap();
+        assert_eq!(read_response(&mut c, false).status, 404);
+    }
+    drop(c);
+    let mut m = HashMap::new();
+    assert!(eventually(Duration::from_secs(10), || {
+        m = metrics(admin_addr);
+        m["evserve_connections_open"] == 0.0 && m["evserve_access_log_lines_dropped_total"] > 0.0
+    }));
+    let dropped = m["evserve_access_log_lines_dropped_total"];
+    // Now the reader catches up: nothing more is dropped, and every line is either read or
+    // counted.
+    let mut stdout = p.child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut all = Vec::new();
+        std::io::Read::read_to_end(&mut stdout, &mut all).unwrap();
+        all.iter().filter(|&&b| b == b'\n').count()
+    });
+    p.signal(15);
+    let (code, err) = p.wait(Duration::from_secs(15));
+    assert_eq!(code, Some(0), "{err}");
+    let lines = reader.join().unwrap();
+    assert!(err.contains(&format!(", {dropped} access-log lines dropped")), "{dropped}: {err}");
+    assert_eq!(lines as f64 + dropped, REQUESTS as f64);
+}
