@@ -134,11 +134,11 @@ struct Answers {
     handle: Handle,
 }
 
-/// The running admin thread; `stop` ends it.
+/// The running admin thread; dropping it (however `Server::run` returns) ends it.
 pub(crate) struct Running {
     listener: TcpListener,
     stopping: Arc<std::sync::atomic::AtomicBool>,
-    thread: JoinHandle<()>,
+    thread: Option<JoinHandle<()>>,
 }
 
 impl Admin {
@@ -179,7 +179,7 @@ impl Admin {
                 }
             }
         })?;
-        Ok(Running { listener, stopping, thread })
+        Ok(Running { listener, stopping, thread: Some(thread) })
     }
 }
 
@@ -244,12 +244,15 @@ impl Answers {
     }
 }
 
-impl Running {
+impl Drop for Running {
     /// Ends the thread: `shutdown` on a listening socket wakes a blocked `accept` (Linux).
-    pub fn stop(self) {
+    /// Connections being answered finish on their own threads, within their timeouts.
+    fn drop(&mut self) {
         self.stopping.store(true, Ordering::SeqCst);
         let _ = rustix::net::shutdown(&self.listener, rustix::net::Shutdown::Read);
-        let _ = self.thread.join();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
 }
 

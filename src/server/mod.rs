@@ -422,7 +422,8 @@ impl Server {
 
     /// Runs every loop (the first on this thread) until a graceful stop completes.
     pub fn run(self) -> io::Result<Summary> {
-        // Answering from the start; stopped once every loop has (probes see the drain).
+        // Answering from the start; stopped once every loop has (probes see the drain), or
+        // when this returns early.
         let admin = self.admin.map(admin::Admin::start).transpose()?;
         let mut loops = self.loops.into_iter();
         let first = loops.next().expect("at least one worker");
@@ -446,9 +447,8 @@ impl Server {
             total.bytes_sent += s.bytes_sent;
             total.log_lines_dropped += s.log_lines_dropped;
         }
-        if let Some(admin) = admin {
-            admin.stop();
-        }
+        // Every loop has stopped: so does the admin listener.
+        drop(admin);
         Ok(total)
     }
 }
