@@ -101,7 +101,8 @@ fn listening_on(server: &Server) -> Vec<String> {
         format!("{scheme}://{a}/{}", if dual { " (IPv4 too)" } else { "" })
     });
     let redirect = server.redirect_addr().map(|a| format!("http://{a}/ (redirecting to https)"));
-    urls.chain(server.endpoints().iter().cloned()).chain(redirect).collect()
+    let admin = server.admin_addr().map(|a| format!("admin http://{a}/ (/metrics, /healthz, /readyz)"));
+    urls.chain(server.endpoints().iter().cloned()).chain(redirect).chain(admin).collect()
 }
 
 fn fail(code: u8, message: &str) -> ExitCode {

@@ -1128,6 +1128,8 @@ fn help_lists_every_flag_with_its_default_and_version_prints_the_version() {
         ("--idle-timeout", secs(c.timeouts.idle)),
         ("--write-timeout", secs(c.timeouts.write_stall)),
         ("--drain-timeout", secs(c.drain_timeout)),
+        ("--shutdown-delay", secs(c.shutdown_delay)),
+        ("--admin", "off".to_string()),
         ("--cache-ttl", secs(c.cache_ttl)),
         ("--access-log", "off".to_string()),
         ("--stats", "off".to_string()),

@@ -404,9 +404,7 @@ fn the_containerfile_runs_the_built_binary_as_non_root_with_a_health_check() {
     let cmd = exec_form(cmd);
     let value_of = |flag: &str| cmd.iter().position(|a| a == flag).and_then(|i| cmd.get(i + 1)).cloned();
     for arg in cmd.iter().filter_map(|a| a.strip_prefix("--")) {
-        // --admin comes with the admin listener (issue 21); until then the image's CMD is
-        // ahead of the binary.
-        assert!(arg == "admin" || FLAGS.iter().any(|f| f.long == arg), "CMD has --{arg}, which is no flag");
+        assert!(FLAGS.iter().any(|f| f.long == arg), "CMD has --{arg}, which is no flag");
     }
     let port = value_of("--port").expect("CMD gives --port");
     let exposed: Vec<&str> = last.iter().filter(|(k, _)| k == "EXPOSE").map(|(_, a)| a.as_str()).collect();
@@ -435,10 +433,9 @@ fn the_health_check_command_passes_on_200_and_fails_otherwise() {
         return;
     }
     let scratch = Scratch::new("healthz");
-    std::fs::write(scratch.0.join("healthz"), "ok").unwrap();
-    // Until the admin listener exists, a file named healthz stands in for its /healthz.
+    // The admin listener's /healthz, and a path it does not serve.
     let mut server = Command::new(env!("CARGO_BIN_EXE_evserve"))
-        .args(["--bind", "127.0.0.1", "--port", "0"])
+        .args(["--bind", "127.0.0.1", "--port", "0", "--admin", "127.0.0.1:0"])
         .arg(&scratch.0)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
@@ -448,7 +445,7 @@ fn the_health_check_command_passes_on_200_and_fails_otherwise() {
     let mut first_line = String::new();
     std::io::BufRead::read_line(&mut std::io::BufReader::new(server.stderr.take().unwrap()), &mut first_line).unwrap();
     let addr: std::net::SocketAddr = first_line
-        .split("http://")
+        .split("admin http://")
         .nth(1)
         .and_then(|rest| rest.split('/').next())
         .and_then(|a| a.parse().ok())

@@ -35,6 +35,8 @@ complete -c evserve -l request-timeout -x -d 'a request head must arrive within 
 complete -c evserve -l idle-timeout -x -d 'keep-alive wait for the next request'
 complete -c evserve -l write-timeout -x -d 'a response making no progress is dropped'
 complete -c evserve -l drain-timeout -x -d 'on SIGINT/SIGTERM, time given to responses in flight'
+complete -c evserve -l shutdown-delay -x -d 'on the first SIGINT/SIGTERM, /readyz answers 503 at once but serving goes on for S seconds (while load balancers stop sending), then the drain begins'
+complete -c evserve -l admin -x -d 'a listener of its own for /metrics (Prometheus), /healthz and /readyz (ADDR: an IP, or IP:port; port 9090 if none)'
 complete -c evserve -l access-log -r -F -d 'access log (- for stdout; see --log-format)'
 complete -c evserve -l log-format -x -d 'access-log lines: Combined Log Format, or one JSON object per line (RFC 3339 time in µs, client, method, target, protocol, status, bytes, duration_us, referer, user_agent)'
 complete -c evserve -l stats -x -d 'print loop statistics every S seconds'

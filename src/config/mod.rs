@@ -56,6 +56,10 @@ pub struct Config {
     pub access_log: Option<PathBuf>,
     pub log_format: LogFormat,
     pub drain_timeout: Duration,
+    /// On the first stop signal, keep serving this long (`/readyz` says 503) before draining.
+    pub shutdown_delay: Duration,
+    /// The admin listener (`/metrics`, `/healthz`, `/readyz`), off by default.
+    pub admin: Option<SocketAddr>,
     /// How long the open-file cache trusts an entry before re-checking it (0: always).
     pub cache_ttl: Duration,
     /// Independent loops, each with its own SO_REUSEPORT listener.
@@ -96,6 +100,9 @@ pub const DEFAULT_PORT: u16 = 8000;
 
 /// `--redirect-http` without a port listens on the port `http://` URLs default to.
 pub const REDIRECT_DEFAULT_PORT: u16 = 80;
+
+/// `--admin` without a port listens on this one.
+pub const ADMIN_DEFAULT_PORT: u16 = 9090;
 
 /// The largest `--max-head-bytes` / `--max-uri-bytes` accepted.
 pub const MAX_BUFFER_LIMIT: usize = 1024 * 1024;
@@ -751,6 +758,35 @@ pub static FLAGS: &[Flag] = &[
         }),
     },
     Flag {
+        long: "shutdown-delay",
+        short: None,
+        value: Some("S"),
+        help: "on the first SIGINT/SIGTERM, /readyz answers 503 at once but\nserving goes on for S seconds (while load balancers stop\nsending), then the drain begins",
+        default: Some("0"),
+        default_text: None,
+        repeatable: false,
+        section: Section::Timeouts,
+        action: Action::Value(|d, v| {
+            d.config.shutdown_delay = seconds_or_zero(v)?;
+            Ok(())
+        }),
+    },
+    Flag {
+        long: "admin",
+        short: None,
+        value: Some("ADDR"),
+        help: "a listener of its own for /metrics (Prometheus), /healthz\nand /readyz (ADDR: an IP, or IP:port; port 9090 if none)",
+        default: None,
+        default_text: Some("off"),
+        repeatable: false,
+        section: Section::Operating,
+        action: Action::Value(|d, v| {
+            let (ip, port) = parse_bind(&text(v)?)?;
+            d.config.admin = Some(SocketAddr::new(ip, port.unwrap_or(ADMIN_DEFAULT_PORT)));
+            Ok(())
+        }),
+    },
+    Flag {
         long: "access-log",
         short: None,
         value: Some("PATH"),
@@ -877,7 +913,7 @@ pub static FLAGS: &[Flag] = &[
 pub static SIGNALS: &[(&str, &str)] = &[
     (
         "SIGINT, SIGTERM",
-        "stop accepting, let responses in flight finish (up to\n--drain-timeout), print a summary and exit 0; a second\none exits at once with 128 + the signal number",
+        "/readyz answers 503; after --shutdown-delay, stop accepting,\nlet responses in flight finish (up to --drain-timeout), print\na summary and exit 0; a second one exits at once with 128 +\nthe signal number",
     ),
     (
         "SIGHUP, SIGUSR1",
@@ -918,6 +954,8 @@ impl Draft {
             access_log: None,
             log_format: LogFormat::Combined,
             drain_timeout: Duration::ZERO,
+            shutdown_delay: Duration::ZERO,
+            admin: None,
             cache_ttl: Duration::ZERO,
             workers: 1,
             io_threads: 32,
@@ -1081,6 +1119,12 @@ fn check_tls(config: &Config) -> Result<(), UsageError> {
         // error and split that port's clients between TLS and the plain 308 at random.
         _ if config.redirect_http.is_some_and(|r| config.addrs.iter().any(|a| overlaps(*a, r))) => {
             Err(UsageError("--redirect-http: its port is one the HTTPS listeners use".into()))
+        }
+        _ if config
+            .admin
+            .is_some_and(|r| config.addrs.iter().chain(&config.redirect_http).any(|a| overlaps(*a, r))) =>
+        {
+            Err(UsageError("--admin: its port is one the public listeners use".into()))
         }
         _ => Ok(()),
     }
@@ -1282,6 +1326,14 @@ fn seconds(v: OsString) -> Result<Duration, String> {
         .ok_or(format!("expected seconds between 0 and 86400, got {v:?}"))
 }
 
+/// As `seconds`, but 0 (none) allowed.
+fn seconds_or_zero(v: OsString) -> Result<Duration, String> {
+    match text(v.clone())?.parse::<f64>() {
+        Ok(0.0) => Ok(Duration::ZERO),
+        _ => seconds(v).map_err(|e| e.replace("between 0", "from 0")),
+    }
+}
+
 /// `1.2.3.4`, `::1`, `[::1]`, `1.2.3.4:80` or `[::1]:80`.
 fn parse_bind(v: &str) -> Result<(IpAddr, Option<u16>), String> {
     if let Ok(ip) = v.parse::<IpAddr>() {
@@ -1437,6 +1489,20 @@ mod tests {
             readme.contains(&format!("```text\n{help}```")),
             "README.md's flag list differs from --help; paste `cargo run -- --help` into it:\n{help}"
         );
+    }
+
+    #[test]
+    fn the_admin_listener_and_the_shutdown_delay() {
+        let c = parse(&["--admin", "127.0.0.1", "--shutdown-delay", "0"]).unwrap();
+        assert_eq!(c.admin, Some("127.0.0.1:9090".parse().unwrap()), "port 9090 when none is given");
+        assert_eq!(c.shutdown_delay, Duration::ZERO);
+        let c = parse(&["--admin", "[::1]:0", "--shutdown-delay", "7.5"]).unwrap();
+        assert_eq!(c.admin, Some("[::1]:0".parse().unwrap()));
+        assert_eq!(c.shutdown_delay, Duration::from_millis(7500));
+        assert_eq!(Config::default().admin, None, "off by default");
+        let e = parse(&["--port", "9000", "--admin", "0.0.0.0:9000"]).unwrap_err();
+        assert!(e.0.starts_with("--admin: its port is one the public listeners use"), "{e}");
+        assert!(parse(&["--shutdown-delay", "-1"]).is_err());
     }
 
     #[test]

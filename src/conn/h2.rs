@@ -226,6 +226,7 @@ impl super::Connection {
                 self.requests += 1;
                 cx.counters.requests += 1;
                 let plan = error_plan(431, None, false);
+                cx.metrics.response(super::Protocol::Http2, b"", 431, std::time::Duration::ZERO);
                 self.h2_start(stream, plan, !end_stream, None, cx);
             }
             Event::Reset { stream, code, remote } => {
@@ -261,6 +262,8 @@ impl super::Connection {
                 if let Some(note) = cx.site.take_note() {
                     cx.trace(|| format!("stream {stream}: encoding: {note}"));
                 }
+                let took = cx.now.saturating_duration_since(started);
+                cx.metrics.response(super::Protocol::Http2, &request.method, plan.status, took);
                 let record = self.client_record(&request, plan.status, started, cx);
                 self.h2_start(stream, plan, client_open, Some(record), cx);
             }

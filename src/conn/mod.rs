@@ -28,7 +28,7 @@
 //! client waiting mid-head holds 1 KiB, not a full-size head's worth.
 use std::io;
 use std::net::SocketAddr;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::http::date::DateCache;
 use crate::http::forwarded::Cidr;
@@ -46,6 +46,7 @@ use crate::net::transport::Transport;
 use crate::site::redirect;
 use crate::site::{Job, Planned, Site};
 use crate::util::error::{interrupted, would_block};
+use crate::util::histogram::Histogram;
 use crate::util::timer::{TimeoutKind, Timeouts};
 use work::ReadAhead;
 pub use work::{Finished, Work};
@@ -115,6 +116,53 @@ pub(crate) struct Counters {
     pub h2_errors: u64,
 }
 
+/// The protocol a response went out in (an index of `Metrics::responses`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Protocol {
+    Http1 = 0,
+    Http2 = 1,
+}
+
+/// Responses by protocol, method and status class, and how long their requests waited for
+/// them: plain counters of the loop (the request path adds to them, nothing else touches
+/// them), published with `Counters` once per turn for the admin listener's `/metrics`.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Metrics {
+    /// `[protocol][method: GET, HEAD, other][class: 2xx, 3xx, 4xx, 5xx]`.
+    pub responses: [[[u64; 4]; 3]; 2],
+    /// From the request's first bytes (the accept, for a connection's first request) to its
+    /// response being ready to send, on the loop's clock (read once per turn): a cache hit
+    /// reads 0, a wait for the disk or for the loop shows.
+    pub duration: Histogram,
+}
+
+impl Metrics {
+    /// A final response was planned for a request with `method` (empty: none parsed).
+    pub(crate) fn response(&mut self, protocol: Protocol, method: &[u8], status: u16, took: Duration) {
+        let method = match method {
+            b"GET" => 0,
+            b"HEAD" => 1,
+            _ => 2,
+        };
+        let class = usize::from(status / 100).clamp(2, 5) - 2;
+        self.responses[protocol as usize][method][class] += 1;
+        self.duration.observe(took);
+    }
+
+    pub(crate) fn add(&mut self, other: &Metrics) {
+        for (a, b) in self
+            .responses
+            .as_flattened_mut()
+            .as_flattened_mut()
+            .iter_mut()
+            .zip(other.responses.as_flattened().as_flattened())
+        {
+            *a += b;
+        }
+        self.duration.add(&other.duration);
+    }
+}
+
 /// Reusable buffers, shared by all connections of one (single-threaded) loop.
 #[derive(Debug)]
 pub(crate) struct Buffers {
@@ -177,6 +225,7 @@ pub struct Context {
     pub(crate) date: DateCache,
     pub(crate) buffers: Buffers,
     pub(crate) counters: Counters,
+    pub(crate) metrics: Metrics,
     pub(crate) log: Option<AccessLog>,
     /// `--trace`: what the connection being driven did, step by step (None: off, and free).
     pub(crate) trace: Option<Vec<String>>,
@@ -225,6 +274,7 @@ impl Context {
             now: Instant::now(),
             date: DateCache::default(),
             counters: Counters::default(),
+            metrics: Metrics::default(),
             log,
             trace: None,
             draining: false,
@@ -796,6 +846,8 @@ impl Connection {
             cx.trace(|| format!("encoding: {note}"));
         }
         cx.trace(|| format!("response {status} planned, body {} bytes", rendered.body_len));
+        let took = cx.now.saturating_duration_since(self.request_started(cx.now));
+        cx.metrics.response(Protocol::Http1, req.method.as_bytes(), status, took);
         if cx.log.is_some() {
             let streamed: u64 = rendered.stream.iter().flat_map(|s| &s.segments).map(Segment::size).sum();
             let total = (self.output.buf.len() - queued_before) as u64 + streamed;
@@ -955,6 +1007,8 @@ impl Connection {
         let framing = Framing { close: true, http10_keep_alive: false };
         let body_len =
             render::render(error_plan(status, why, false), cx.date.get(), framing, &mut self.output.buf).body_len;
+        let took = cx.now.saturating_duration_since(self.request_started(cx.now));
+        cx.metrics.response(Protocol::Http1, b"", status, took);
         if cx.log.is_some() {
             let record = record_of(self.peer, None, status, self.request_started(cx.now));
             let total = (self.output.buf.len() - queued_before) as u64;

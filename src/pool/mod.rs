@@ -44,6 +44,9 @@ pub const JOIN_WITHIN: Duration = Duration::from_secs(3);
 /// server's only writes to its `mio::Waker` and ignores the error of a loop that has gone).
 pub type Wake = Arc<dyn Fn() + Send + Sync>;
 
+/// Reads a pool's counters from any thread (`Pool::watch`).
+pub type Watch = Arc<dyn Fn() -> Stats + Send + Sync>;
+
 /// A job: runs once on a pool thread and returns its result.
 pub type Job<T> = Box<dyn FnOnce() -> T + Send>;
 
@@ -215,22 +218,15 @@ impl<Tag: Send + 'static, T: Send + 'static> Pool<Tag, T> {
 
     /// The counters, and the longest queue wait since the last call (which this resets).
     pub fn stats(&self) -> Stats {
-        let now = Instant::now();
-        let mut state = self.shared.lock_state();
-        let mut stats = Stats {
-            queued: state.queue.len(),
-            done: state.done,
-            panicked: state.panicked,
-            longest_wait: mem::take(&mut state.longest_wait),
-            ..Stats::default()
-        };
-        for started in state.started.iter().flatten() {
-            stats.running += 1;
-            if now.saturating_duration_since(*started) >= self.shared.stuck_after {
-                stats.stuck += 1;
-            }
-        }
-        stats
+        self.shared.stats(true)
+    }
+
+    /// A way to read the counters from another thread (an admin scrape) without the
+    /// loop: the pool's own lock, held as briefly as `submit` holds it. `longest_wait`
+    /// is left to `stats` (it reads 0 here).
+    pub fn watch(&self) -> Watch {
+        let shared = Arc::clone(&self.shared);
+        Arc::new(move || shared.stats(false))
     }
 
     /// Stops: drops the queued jobs, waits for the idle threads to leave and for the running
@@ -313,6 +309,26 @@ impl<Tag: Send + 'static, T: Send + 'static> fmt::Debug for Pool<Tag, T> {
 }
 
 impl<Tag, T> Shared<Tag, T> {
+    /// The counters; `take_wait`: and the longest wait since the last such call (else 0).
+    fn stats(&self, take_wait: bool) -> Stats {
+        let now = Instant::now();
+        let mut state = self.lock_state();
+        let mut stats = Stats {
+            queued: state.queue.len(),
+            done: state.done,
+            panicked: state.panicked,
+            longest_wait: if take_wait { mem::take(&mut state.longest_wait) } else { Duration::ZERO },
+            ..Stats::default()
+        };
+        for started in state.started.iter().flatten() {
+            stats.running += 1;
+            if now.saturating_duration_since(*started) >= self.stuck_after {
+                stats.stuck += 1;
+            }
+        }
+        stats
+    }
+
     /// No code runs a job or panics while holding a lock, so a poisoned one is still sound.
     fn lock_state(&self) -> MutexGuard<'_, State<Tag, T>> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)

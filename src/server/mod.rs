@@ -12,6 +12,8 @@
 //! `MAX_HANDSHAKES_PER_TURN` drives of handshaking connections run per turn, the rest are
 //! queued with the yielded ones. `--redirect-http` adds a plain listener whose connections
 //! answer every request with a 308 (`Connection::redirecting_to_https`).
+mod admin;
+
 use std::collections::BinaryHeap;
 use std::fmt;
 use std::io;
@@ -34,7 +36,9 @@ use crate::net::tls;
 use crate::net::transport::{Accepted, Listener, SocketFile, Stream, listen, listen_unix};
 use crate::pool::{self, Pool};
 use crate::site::Site;
+use crate::util::histogram::Histogram;
 use crate::util::timer::{Due, Timers};
+pub use admin::STALL_AFTER;
 
 /// The waker's token; listeners count down from just below it. Slab keys count up from
 /// 0, so the two ranges never meet.
@@ -102,6 +106,8 @@ struct Shared {
     log_writer: Writer,
     /// The certificate and key of the HTTPS listeners, when there are any.
     tls: Option<SharedTls>,
+    /// `--shutdown-delay`: serving goes on this long after the first stop signal.
+    shutdown_delay: Duration,
 }
 
 /// The TLS settings every loop takes its config from: SIGHUP reloads them once, here.
@@ -143,8 +149,28 @@ impl Handle {
     /// with 128 + its number, as a shell reports a death by that signal.
     pub fn stop_signal(&self, signal: i32) {
         if self.shared.stop_signals.fetch_add(1, Ordering::SeqCst) == 0 {
-            eprintln!("evserve: stopping (a second signal exits at once)");
-            self.shutdown();
+            let delay = self.shared.shutdown_delay;
+            if delay.is_zero() {
+                eprintln!("evserve: stopping (a second signal exits at once)");
+                self.shutdown();
+                return;
+            }
+            // /readyz already says 503 (it reads `stop_signals`); the loops serve on
+            // until the delay is over, while load balancers stop sending.
+            eprintln!(
+                "evserve: stopping in {} s (--shutdown-delay; a second signal exits at once)",
+                delay.as_secs_f64()
+            );
+            let handle = self.clone();
+            let delayed = std::thread::Builder::new().name("evserve-delay".into()).spawn(move || {
+                std::thread::sleep(delay);
+                eprintln!("evserve: stopping");
+                handle.shutdown();
+            });
+            if let Err(e) = delayed {
+                eprintln!("evserve: cannot wait out --shutdown-delay, stopping now: {e}");
+                self.shutdown();
+            }
         } else {
             std::process::exit(128 + signal);
         }
@@ -235,6 +261,9 @@ pub struct Server {
     /// Unix socket files this server created: removed when it has stopped.
     socket_files: Vec<SocketFile>,
     handle: Handle,
+    /// `--admin`: its listener (started with the loops) and where it listens.
+    admin: Option<admin::Admin>,
+    admin_addr: Option<SocketAddr>,
 }
 
 impl Server {
@@ -273,7 +302,11 @@ impl Server {
             _ => None,
         };
         let https = tls.is_some();
-        let shared = Arc::new(Shared { tls, ..Shared::default() });
+        let shared = Arc::new(Shared { tls, shutdown_delay: config.shutdown_delay, ..Shared::default() });
+        let admin_listener = match config.admin {
+            Some(addr) => Some(admin::Admin::bind(addr).map_err(|e| StartError::Listen(addr, e))?),
+            None => None,
+        };
         let mut redirect_addr = config.redirect_http;
         let mut loops = Vec::with_capacity(config.workers);
         let activated_here = activated.is_some();
@@ -314,6 +347,17 @@ impl Server {
         let shared_addrs = tcp_addrs(&shared_listeners).map_err(StartError::Poll)?;
         drop(shared_listeners);
         let wakers = loops.iter().map(|l| l.waker.clone()).collect();
+        let handle = Handle { stop, shared, wakers };
+        let admin_addr =
+            admin_listener.as_ref().map(std::net::TcpListener::local_addr).transpose().map_err(StartError::Poll)?;
+        let admin = admin_listener.map(|listener| {
+            let pools = loops.iter().filter_map(|l| l.pool.as_ref().map(Pool::watch)).collect();
+            let board = Arc::new(admin::Board::new(loops.len(), pools));
+            for l in &mut loops {
+                l.board = Some(board.clone());
+            }
+            admin::Admin::new(listener, board, handle.clone())
+        });
         Ok(Server {
             loops,
             addrs: shared_addrs.into_iter().chain(addrs).collect(),
@@ -322,7 +366,9 @@ impl Server {
             endpoints,
             activated: activated_here,
             socket_files,
-            handle: Handle { stop, shared, wakers },
+            handle,
+            admin,
+            admin_addr,
         })
     }
 
@@ -369,8 +415,16 @@ impl Server {
         self.handle.clone()
     }
 
+    /// Where `--admin` listens, with the real port.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin_addr
+    }
+
     /// Runs every loop (the first on this thread) until a graceful stop completes.
     pub fn run(self) -> io::Result<Summary> {
+        // Answering from the start; stopped once every loop has (probes see the drain), or
+        // when this returns early.
+        let admin = self.admin.map(admin::Admin::start).transpose()?;
         let mut loops = self.loops.into_iter();
         let first = loops.next().expect("at least one worker");
         let others: Vec<_> = loops
@@ -393,6 +447,8 @@ impl Server {
             total.bytes_sent += s.bytes_sent;
             total.log_lines_dropped += s.log_lines_dropped;
         }
+        // Every loop has stopped: so does the admin listener.
+        drop(admin);
         Ok(total)
     }
 }
@@ -522,6 +578,8 @@ struct Seed {
     shared: Arc<Shared>,
     signals: Option<(Signals, Handle)>,
     pool: Option<JobPool>,
+    /// `--admin`: where the loop publishes its counters.
+    board: Option<Arc<admin::Board>>,
 }
 
 /// The loop's threads for work that may wait on a disk; completions name their connection.
@@ -581,6 +639,10 @@ struct EventLoop {
     completions: Vec<pool::Completion<Ticket, Finished>>,
     /// Pool threads stuck in the kernel past `pool::STUCK_AFTER`, as last said on stderr.
     stuck_said: usize,
+    /// `--admin`: where the loop publishes its counters and its turns, and how long its
+    /// turns took (kept only then).
+    board: Option<Arc<admin::Board>>,
+    turns: Histogram,
 }
 
 impl Seed {
@@ -647,6 +709,7 @@ impl Seed {
             shared: shared.clone(),
             signals: None,
             pool,
+            board: None,
         })
     }
 }
@@ -693,6 +756,8 @@ impl EventLoop {
             pool: seed.pool,
             completions: Vec::new(),
             stuck_said: 0,
+            board: seed.board,
+            turns: Histogram::default(),
         }
     }
 
@@ -700,12 +765,18 @@ impl EventLoop {
         let mut events = Events::with_capacity(EVENTS_CAPACITY);
         loop {
             let timeout = self.poll_timeout();
+            if let Some(board) = &self.board {
+                board.waiting(self.id);
+            }
             if let Err(e) = self.poll.poll(&mut events, timeout)
                 && e.kind() != io::ErrorKind::Interrupted
             {
                 return Err(e);
             }
             self.cx.tick();
+            if let Some(board) = &self.board {
+                board.turn_began(self.id, self.cx.now);
+            }
             self.handshakes_this_turn = 0;
             if let Some(s) = &mut self.stats {
                 s.wakeups += 1;
@@ -726,6 +797,7 @@ impl EventLoop {
             if self.stop.load(Ordering::Relaxed) && self.drain_deadline.is_none() {
                 self.begin_drain();
             }
+            self.publish();
             if let Some(deadline) = self.drain_deadline
                 && (self.slab.is_empty() || self.cx.now >= deadline)
             {
@@ -748,6 +820,10 @@ impl EventLoop {
             if left > 0 {
                 eprintln!("evserve: {left} I/O threads still stuck in the kernel at exit; left behind");
             }
+        }
+        self.publish();
+        if let Some(board) = &self.board {
+            board.waiting(self.id);
         }
         self.wait_for_other_loops()?;
         let c = self.cx.counters;
@@ -1353,6 +1429,22 @@ impl EventLoop {
         for key in h2 {
             self.drive(key);
         }
+    }
+
+    /// `--admin`: the turn's length, and the counters as they are now, for the next scrape.
+    fn publish(&mut self) {
+        let Some(board) = &self.board else { return };
+        self.turns.observe(Instant::now().saturating_duration_since(self.cx.now));
+        board.publish(
+            self.id,
+            admin::Snapshot {
+                counters: self.cx.counters,
+                metrics: self.cx.metrics,
+                turns: self.turns,
+                open: self.slab.len() as u64,
+                log_dropped: self.cx.log.as_ref().map_or(0, AccessLog::dropped),
+            },
+        );
     }
 
     fn report_stats(&mut self) {

@@ -2,5 +2,6 @@
 //! non-blocking I/O, timer queues.
 pub(crate) mod error;
 pub mod glob;
+pub mod histogram;
 pub mod text;
 pub mod timer;
