@@ -772,6 +772,7 @@ mod tests {
             assert!(log.flush().is_none());
         }
         out.extend(drain(&mut reader));
+        assert!(log.close().is_none()); // The new file's own thread has written it all.
         let old = String::from_utf8(out).unwrap();
         let new = std::fs::read_to_string(&path).unwrap();
         std::fs::remove_dir_all(&dir).unwrap();

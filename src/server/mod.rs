@@ -1478,8 +1478,13 @@ impl EventLoop {
             None => String::new(),
         };
         let h2 = format!(" | h2 calmed {} errors {}", c.h2_calmed - s.last.h2_calmed, c.h2_errors - s.last.h2_errors);
+        let z = self.cx.site.compress_stats();
+        let compressed = format!(
+            " | compressed hits {} misses {} saved {} B evictions {} size {} B",
+            z.hits, z.misses, z.bytes_saved, z.evictions, z.size
+        );
         eprintln!(
-            "evserve: stats: worker {} open {} | accepted {:.0}/s requests {:.0}/s sent {:.0} B/s | wakeups {:.0}/s events/wakeup {:.2} | timeouts {} reaped {} log-dropped {}{io}{h2}{tls}",
+            "evserve: stats: worker {} open {} | accepted {:.0}/s requests {:.0}/s sent {:.0} B/s | wakeups {:.0}/s events/wakeup {:.2} | timeouts {} reaped {} log-dropped {}{io}{h2}{compressed}{tls}",
             self.id,
             self.slab.len(),
             (c.accepted - s.last.accepted) as f64 / secs,
