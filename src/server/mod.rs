@@ -184,17 +184,27 @@ impl Handle {
         self.wake_all();
     }
 
-    /// Reads the certificate and key again: connections accepted from now on get them,
-    /// open ones keep theirs. A failure keeps the old ones and says why, once.
+    /// Reads the certificate and key again, on a thread of its own (the files may sit on a
+    /// slow disk; the loop that took the signal must not wait, and no lock the loops take at
+    /// accept is held while reading): connections accepted once it is done get them, open
+    /// ones keep theirs. A failure keeps the old ones and says why, once.
     fn reload_tls(&self) {
-        let Some(shared) = &self.shared.tls else { return };
-        let mut settings = shared.settings();
-        match settings.reload() {
-            Ok(()) => {
-                shared.generation.fetch_add(1, Ordering::SeqCst);
-                eprintln!("evserve: reloaded the TLS certificate {}", settings.cert.display());
+        let Some(tls) = &self.shared.tls else { return };
+        let plan = tls.settings().reload_plan();
+        let shared = self.shared.clone();
+        let reload = move || {
+            let Some(tls) = &shared.tls else { return };
+            match plan.build() {
+                Ok(config) => {
+                    tls.settings().install(config);
+                    tls.generation.fetch_add(1, Ordering::SeqCst);
+                    eprintln!("evserve: reloaded the TLS certificate {}", plan.cert.display());
+                }
+                Err(e) => eprintln!("evserve: cannot reload the TLS certificate, keeping the old one: {e}"),
             }
-            Err(e) => eprintln!("evserve: cannot reload the TLS certificate, keeping the old one: {e}"),
+        };
+        if let Err(e) = std::thread::Builder::new().name("evserve-tls-reload".into()).spawn(reload) {
+            eprintln!("evserve: cannot reload the TLS certificate, keeping the old one: {e}");
         }
     }
 }

@@ -128,8 +128,36 @@ impl Settings {
 
     /// SIGHUP: reads the files again. On failure the old config stays in force.
     pub fn reload(&mut self) -> Result<(), TlsError> {
-        self.current = build(&self.cert, &self.key, &self.resume, self.http2)?;
+        let config = self.reload_plan().build()?;
+        self.install(config);
         Ok(())
+    }
+
+    /// What a reload needs, taken out so that the files are read without holding whatever
+    /// guards these settings (the loops take the config from them at accept).
+    pub fn reload_plan(&self) -> Reload {
+        Reload { cert: self.cert.clone(), key: self.key.clone(), resume: self.resume.clone(), http2: self.http2 }
+    }
+
+    /// Puts a config built by `Reload::build` in force.
+    pub fn install(&mut self, config: Arc<ServerConfig>) {
+        self.current = config;
+    }
+}
+
+/// A reload to do: the files, the session resumption state to keep, the ALPN choice.
+#[derive(Clone)]
+pub struct Reload {
+    pub cert: PathBuf,
+    key: PathBuf,
+    resume: Resume,
+    http2: bool,
+}
+
+impl Reload {
+    /// Reads the files and builds the config (may wait on the disk: not on the loop).
+    pub fn build(&self) -> Result<Arc<ServerConfig>, TlsError> {
+        build(&self.cert, &self.key, &self.resume, self.http2)
     }
 }
 
