@@ -136,10 +136,7 @@ impl super::Connection {
                 // final GOAWAY (RFC 9113 section 6.8); the drain deadline covers a silent client.
                 h2.draining = true;
                 h2.frames.begin_shutdown();
-                self.output.ensure_buffer(&mut cx.buffers);
-                self.output.buf.extend_from_slice(h2.frames.output());
-                h2.frames.output().clear();
-                continue;
+                continue; // `take_frames` moves them out.
             }
             if h2.frames.want_close() {
                 return Status::Close;
@@ -444,6 +441,7 @@ impl super::Connection {
                             continue;
                         }
                         // The frames before it, its header, then its payload, in that order.
+                        self.output.ensure_buffer(&mut cx.buffers);
                         self.output.buf.extend_from_slice(h2.frames.output());
                         h2.frames.output().clear();
                         frame::encode_data_header(&mut self.output.buf, s.id, n as u32, last);
