@@ -225,6 +225,11 @@ fn httparse_reason(e: httparse::Error) -> &'static str {
 /// Splits the target by form: origin-form and absolute-form are served (the latter by its
 /// path and query), `*` is kept for OPTIONS, authority-form and anything else is malformed.
 fn classify_target(raw: &str) -> Result<Target<'_>, ParseError> {
+    // RFC 3986 allows only ASCII in a URI: a raw byte above 0x7F (httparse lets it through)
+    // is refused, as HTTP/2 refuses it, rather than guessed at.
+    if !raw.is_ascii() {
+        return Err(ParseError::Malformed("a byte outside ASCII in the target (percent-encode it)"));
+    }
     if raw.starts_with('/') {
         return Ok(Target::Path(raw));
     }
@@ -742,6 +747,14 @@ impl BodyDiscard {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_raw_byte_outside_ascii_in_the_target_is_400() {
+        let raw = "GET /caf\u{e9} HTTP/1.1\r\nHost: x\r\n\r\n";
+        let err = parse(raw.as_bytes(), &Limits::default()).unwrap_err();
+        assert_eq!(err.status(), 400);
+        assert!(parse(b"GET /caf%C3%A9 HTTP/1.1\r\nHost: x\r\n\r\n", &Limits::default()).unwrap().is_some());
+    }
+
     use super::*;
 
     fn lim() -> Limits {

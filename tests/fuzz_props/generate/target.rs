@@ -182,9 +182,10 @@ fn mutate(rng: &mut Rng, t: &mut Vec<u8>) {
     }
 }
 
-/// A target httparse takes and `classify_target` serves (by construction, not by asking).
+/// A target httparse takes and `classify_target` serves (by construction, not by asking):
+/// visible ASCII only (a raw byte above 0x7F is refused, as RFC 3986 and HTTP/2 do).
 pub fn target_is_clean(t: &[u8]) -> bool {
-    !t.is_empty() && std::str::from_utf8(t).is_ok() && t.iter().all(|&b| (b'!'..=b'~').contains(&b) || b >= 0x80)
+    !t.is_empty() && t.iter().all(|&b| (b'!'..=b'~').contains(&b))
 }
 
 /// The path a GET of `target` is resolved from, or None for `*`.
