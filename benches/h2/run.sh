@@ -64,7 +64,7 @@ Settings (environment):
 
 Time bound: every h2load run is killed after DURATION+30 s, every idle
 probe after IDLE_DEADLINE+30 s; with the defaults a full run takes about
-10-15 minutes.
+5-6 minutes (310 s on the 2-CPU test machine).
 
 Example:  EVSERVE_BIN=/tmp/evserve-h2 benches/h2/run.sh
           QUICK=1 SERVERS="evserve nginx" EVSERVE_BIN=/tmp/evserve-h2 benches/h2/run.sh
