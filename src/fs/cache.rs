@@ -141,7 +141,7 @@ pub struct Loaded {
 }
 
 #[derive(Debug)]
-struct Slot {
+struct Entry {
     lookup: Lookup,
     /// Trusted without a check until then: last checked + ttl.
     fresh_until: Instant,
@@ -175,7 +175,7 @@ fn path_hasher() -> PathHasher {
 /// Path -> lookup, with time-bounded trust.
 #[derive(Debug)]
 pub struct FileCache {
-    slots: HashMap<String, Slot, PathHasher>,
+    slots: HashMap<String, Entry, PathHasher>,
     mime: Arc<MimeOverrides>,
     ttl: Duration,
     memory: usize,
@@ -215,7 +215,7 @@ impl FileCache {
     /// call; otherwise the check that must run first (`Check::run`, which may block on the
     /// disk), whose outcome `install` takes.
     pub fn peek(&mut self, root: &Arc<File>, rel: &str, now: Instant) -> Peek {
-        let checking = |slot: &Slot| slot.checking.is_some_and(|since| now < since + CHECK_PATIENCE);
+        let checking = |slot: &Entry| slot.checking.is_some_and(|since| now < since + CHECK_PATIENCE);
         match self.slots.get_mut(rel) {
             Some(slot) if now < slot.fresh_until || checking(slot) => Peek::Fresh(slot.lookup.clone()),
             slot => Peek::Check(Box::new(Check {
@@ -266,7 +266,7 @@ impl FileCache {
         self.make_room(loaded.fds);
         self.memory += loaded.memory;
         self.fds += loaded.fds;
-        let slot = Slot {
+        let slot = Entry {
             lookup: loaded.lookup.clone(),
             fresh_until: now + self.ttl,
             identities,
@@ -291,7 +291,7 @@ impl FileCache {
         }
     }
 
-    fn forget(&mut self, slot: &Slot) {
+    fn forget(&mut self, slot: &Entry) {
         self.memory -= slot.memory;
         self.fds -= slot.fds;
     }

@@ -1,16 +1,16 @@
-//! The access log in Combined Log Format. Lines are appended to a buffer as responses are
-//! planned and written out at most once per loop turn (one `write` for many requests);
+//! The access log (Combined Log Format or JSON). Lines are appended to a buffer as responses
+//! are planned and written out at most once per loop turn (one `write` for many requests);
 //! a log that cannot be written is reported once and then dropped, never per request.
 //!
-//! A regular file is written with blocking appends, as disks are. A pipe, FIFO, terminal or
-//! socket is written without ever waiting: a reader that stops reading (a stalled log
-//! shipper) must not freeze the server, so what it does not take stays buffered, up to
-//! `MAX_PENDING`, and a line that does not fit is dropped whole and counted.
-use std::collections::VecDeque;
-use std::fs::File;
-use std::io::{self, Write};
+//! Nothing here waits: a regular file is appended to by a thread of its own (`appender`); a
+//! pipe, FIFO, terminal or socket is written without waiting (`sink`). A reader that stops
+//! reading (a stalled log shipper) or a disk that stops answering must not freeze the
+//! server, so what is not taken stays buffered, up to `MAX_PENDING`, and a line that does
+//! not fit is dropped whole and counted. `format` renders lines; `lines` holds each
+//! connection's lines until their responses have left; `MidLine` is the one lock between
+//! workers, taken only when a worker has bytes to write.
+use std::io;
 use std::net::SocketAddr;
-use std::os::fd::{AsFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -25,130 +25,26 @@ pub enum LogFormat {
     Json,
 }
 
-use rustix::fs::{FileType, Mode, OFlags};
-
 mod appender;
+mod format;
+mod lines;
+mod sink;
+
+pub use format::clf_time;
+use format::{begin_json, escape_into};
+pub(crate) use lines::ResponseLog;
+use sink::{Sink, open_regular, writable};
 
 /// The most a non-blocking log holds for a reader that is behind; a line that does not fit
 /// is dropped (whole) rather than grow memory or wait.
 pub const MAX_PENDING: usize = 1 << 20;
-
-/// A write of at most this many bytes to a pipe that polls writable does not block
-/// (pipe(7)); used only by the `Polled` fallback.
-const PIPE_BUF: usize = 4096;
 
 /// At exit, how long a non-blocking log may wait for its reader to take the rest.
 const EXIT_GRACE: Duration = Duration::from_secs(1);
 
 /// Which worker's log last stopped inside a line on the shared destination: the others do
 /// not write until it has finished that line, so workers never cut each other's lines.
-pub type Writer = Arc<Mutex<Option<usize>>>;
-
-/// Where log lines go, and whether writing may wait.
-#[derive(Debug)]
-enum Sink {
-    /// A regular file: blocking appends, the whole buffer each turn, by a thread of its own
-    /// (`appender`), so the loop never waits for the disk.
-    File(appender::Appender),
-    /// Standard output that is a regular file: the same, through std's handle.
-    Stdout,
-    /// A pipe, FIFO or terminal through an open file description of our own with
-    /// `O_NONBLOCK`: a full pipe answers EAGAIN.
-    NonBlocking(File),
-    /// Standard output that is a socket: `send(MSG_DONTWAIT)` is non-blocking per call
-    /// and leaves the descriptor, which other processes may share, as it is.
-    Socket(BorrowedFd<'static>),
-    /// Standard output that is a pipe or terminal when /proc cannot give us our own
-    /// description: written only when `poll` says writable, at most `PIPE_BUF` at a time.
-    /// (Best effort: another writer on the same pipe could fill it in between.)
-    Polled(BorrowedFd<'static>),
-}
-
-impl Sink {
-    /// `--access-log PATH`: created if missing, appended to. Opened with `O_NONBLOCK` so
-    /// that a FIFO without a reader fails at once (ENXIO) instead of hanging the start;
-    /// on a regular file the flag is cleared again (disk writes block anyway).
-    fn open(path: &Path) -> io::Result<Sink> {
-        let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::APPEND | OFlags::NONBLOCK | OFlags::CLOEXEC;
-        let fd = rustix::fs::open(path, flags, Mode::from_raw_mode(0o666))?;
-        if FileType::from_raw_mode(rustix::fs::fstat(&fd)?.st_mode) == FileType::RegularFile {
-            rustix::fs::fcntl_setfl(&fd, rustix::fs::fcntl_getfl(&fd)? - OFlags::NONBLOCK)?;
-            Ok(Sink::File(appender::Appender::start(File::from(fd))?))
-        } else {
-            Ok(Sink::NonBlocking(File::from(fd)))
-        }
-    }
-
-    /// `--access-log -`. Setting `O_NONBLOCK` on descriptor 1 itself would change the open
-    /// file description it shares with the parent shell or the other processes of a
-    /// pipeline (their writes to the terminal or pipe would start failing with EAGAIN).
-    /// So a pipe, FIFO or terminal is opened anew through `/proc/self/fd/1`, which gives
-    /// a description of our own on the same pipe or device; a socket (systemd's journal
-    /// stream) takes `MSG_DONTWAIT` per call instead; a regular file blocks as before.
-    /// Without /proc, writes are gated by `poll` (`Polled`).
-    fn stdout() -> io::Result<Sink> {
-        let fd = rustix::stdio::stdout();
-        match FileType::from_raw_mode(rustix::fs::fstat(fd)?.st_mode) {
-            FileType::RegularFile | FileType::BlockDevice => Ok(Sink::Stdout),
-            FileType::Socket => Ok(Sink::Socket(fd)),
-            _ => {
-                let flags = OFlags::WRONLY | OFlags::APPEND | OFlags::NONBLOCK | OFlags::CLOEXEC;
-                match rustix::fs::open("/proc/self/fd/1", flags, Mode::empty()) {
-                    Ok(own) => Ok(Sink::NonBlocking(File::from(own))),
-                    Err(_) => Ok(Sink::Polled(fd)),
-                }
-            }
-        }
-    }
-
-    /// True for the sinks whose writes may wait (standard output that is a regular file).
-    fn blocks(&self) -> bool {
-        matches!(self, Sink::Stdout)
-    }
-
-    fn fd(&self) -> BorrowedFd<'_> {
-        match self {
-            Sink::File(_) | Sink::Stdout => rustix::stdio::stdout(), // Not polled (see `close`).
-            Sink::NonBlocking(f) => f.as_fd(),
-            Sink::Socket(fd) | Sink::Polled(fd) => *fd,
-        }
-    }
-
-    /// One write: all of `bytes` on a blocking sink; on the others what fits now, or
-    /// WouldBlock.
-    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        match self {
-            Sink::File(appender) => appender.write(bytes),
-            Sink::Stdout => io::stdout().lock().write_all(bytes).map(|()| bytes.len()),
-            Sink::NonBlocking(f) => f.write(bytes),
-            Sink::Socket(fd) => {
-                use rustix::net::SendFlags;
-                Ok(rustix::net::send(*fd, bytes, SendFlags::DONTWAIT | SendFlags::NOSIGNAL)?)
-            }
-            Sink::Polled(fd) => {
-                if !writable(*fd, Duration::ZERO) {
-                    return Err(io::ErrorKind::WouldBlock.into());
-                }
-                Ok(rustix::io::write(*fd, &bytes[..bytes.len().min(PIPE_BUF)])?)
-            }
-        }
-    }
-}
-
-/// The thread's reopen: the path opened for appending, a regular file expected (anything else
-/// is opened the same way and written with blocking appends by that thread).
-fn open_regular(path: &Path) -> io::Result<File> {
-    let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::APPEND | OFlags::CLOEXEC;
-    Ok(File::from(rustix::fs::open(path, flags, Mode::from_raw_mode(0o666))?))
-}
-
-/// Whether `fd` polls writable within `within`.
-fn writable(fd: BorrowedFd, within: Duration) -> bool {
-    use rustix::event::{PollFd, PollFlags, Timespec};
-    let mut fds = [PollFd::new(&fd, PollFlags::OUT)];
-    let timeout = Timespec { tv_sec: within.as_secs() as _, tv_nsec: within.subsec_nanos() as _ };
-    rustix::event::poll(&mut fds, Some(&timeout)).is_ok_and(|n| n > 0)
-}
+pub type MidLine = Arc<Mutex<Option<usize>>>;
 
 /// Buffered Combined Log Format writer.
 #[derive(Debug)]
@@ -161,7 +57,7 @@ pub struct AccessLog {
     next: Option<Sink>,
     /// Which worker this log belongs to, for `writer`.
     worker: usize,
-    writer: Writer,
+    writer: MidLine,
     buf: Vec<u8>,
     /// The last write ended inside a line: its rest must follow, on the same sink.
     mid_line: bool,
@@ -206,8 +102,8 @@ pub struct Record<'a> {
 
 impl AccessLog {
     /// `-` is standard output; anything else a file opened for appending. The workers
-    /// of one server share `writer` (see `Writer`).
-    pub fn open(path: &Path, format: LogFormat, worker: usize, writer: Writer) -> io::Result<AccessLog> {
+    /// of one server share `writer` (see `MidLine`).
+    pub fn open(path: &Path, format: LogFormat, worker: usize, writer: MidLine) -> io::Result<AccessLog> {
         let (sink, path) = if path == Path::new("-") {
             (Sink::stdout()?, None)
         } else {
@@ -216,7 +112,7 @@ impl AccessLog {
         Ok(AccessLog { format, ..AccessLog::with_sink(sink, path, worker, writer) })
     }
 
-    fn with_sink(sink: Sink, path: Option<PathBuf>, worker: usize, writer: Writer) -> AccessLog {
+    fn with_sink(sink: Sink, path: Option<PathBuf>, worker: usize, writer: MidLine) -> AccessLog {
         AccessLog {
             format: LogFormat::Combined,
             sink,
@@ -443,210 +339,12 @@ impl AccessLog {
     }
 }
 
-/// Access-log lines of the responses one connection is still sending (only with
-/// `--access-log`). Each response counts its own bytes, so its line is written when its
-/// own last byte has left, however the protocol interleaves them: HTTP/1 sends responses
-/// one after another (`sent_in_order`), HTTP/2 will name the stream (`sent`). Boxed, and
-/// absent without a log, so a connection pays one pointer for it.
-#[derive(Debug, Default)]
-// Boxed: one pointer in every `Connection` rather than a `VecDeque`'s four words.
-#[allow(clippy::box_collection)]
-pub(crate) struct ResponseLog(Option<Box<VecDeque<LogEntry>>>);
-
-/// One response's line (none for an interim 100) and its bytes.
-#[derive(Debug)]
-struct LogEntry {
-    /// Which response: HTTP/1 numbers them, HTTP/2 will use the stream.
-    id: u32,
-    line: Option<Pending>,
-    head: u64,
-    total: u64,
-    sent: u64,
-}
-
-impl ResponseLog {
-    /// Notes the response `id`: `total` bytes queued for sending, `body` of them a body;
-    /// with a record its line is written once they have all left.
-    pub(crate) fn queued(
-        &mut self,
-        log: Option<&mut AccessLog>,
-        id: u32,
-        record: Option<&Record>,
-        total: u64,
-        body: u64,
-    ) {
-        let Some(access_log) = log else { return };
-        debug_assert!(body <= total, "a response's body is part of its bytes");
-        let line = record.map(|r| access_log.begin(r, SystemTime::now()));
-        let entries = self.0.get_or_insert_with(Default::default);
-        entries.push_back(LogEntry { id, line, head: total.saturating_sub(body), total, sent: 0 });
-    }
-
-    /// `n` more bytes of response `id` left: its line is written once all have.
-    #[cfg_attr(not(test), allow(dead_code))] // For HTTP/2's streams.
-    pub(crate) fn sent(&mut self, log: Option<&mut AccessLog>, id: u32, n: u64) {
-        let (Some(entries), Some(access_log)) = (&mut self.0, log) else { return };
-        let Some(at) = entries.iter().position(|e| e.id == id) else { return };
-        let e = &mut entries[at];
-        e.sent = (e.sent + n).min(e.total);
-        if e.sent == e.total
-            && let Some(e) = entries.remove(at)
-        {
-            finish(access_log, e, Instant::now());
-        }
-    }
-
-    /// `n` more bytes left of responses sent one after another (HTTP/1): they complete
-    /// the oldest first.
-    pub(crate) fn sent_in_order(&mut self, log: Option<&mut AccessLog>, mut n: u64) {
-        let (Some(entries), Some(access_log)) = (&mut self.0, log) else { return };
-        while let Some(e) = entries.front_mut() {
-            let take = n.min(e.total - e.sent);
-            e.sent += take;
-            n -= take;
-            if e.sent < e.total {
-                break;
-            }
-            let e = entries.pop_front().expect("checked");
-            finish(access_log, e, Instant::now());
-        }
-    }
-
-    /// The connection ends: writes the lines of responses cut short, with the body bytes
-    /// that did leave.
-    pub(crate) fn abandon(&mut self, log: Option<&mut AccessLog>) {
-        let (Some(entries), Some(access_log)) = (self.0.take(), log) else { return };
-        let now = Instant::now();
-        for e in *entries {
-            finish(access_log, e, now);
-        }
-    }
-}
-
-/// Writes a response's line with the body bytes that left.
-fn finish(log: &mut AccessLog, e: LogEntry, now: Instant) {
-    if let Some(line) = e.line {
-        log.finish(line, e.sent.saturating_sub(e.head), now);
-    }
-}
-
-/// The JSON line for `r`, all but its `bytes` and `duration_us` (see `finish`):
-/// `{"time":"2026-12-01T09:30:00.123456Z","client":"192.0.2.1","method":"GET","target":"/",
-/// "protocol":"HTTP/1.1","status":200,"bytes":1024,"duration_us":87,"referer":null,
-/// "user_agent":"curl/8.0"}`. A request that did not parse has null method, target and
-/// protocol.
-fn begin_json(r: &Record, now: SystemTime) -> Pending {
-    let since = now.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let mut head = Vec::with_capacity(256);
-    head.extend_from_slice(b"{\"time\":\"");
-    head.extend_from_slice(rfc3339_micros(since.as_secs(), since.subsec_micros()).as_bytes());
-    head.extend_from_slice(b"\",\"client\":");
-    match r.peer {
-        Some(p) => json_string(&mut head, p.ip().to_canonical().to_string().as_bytes()),
-        None => head.extend_from_slice(b"null"),
-    }
-    let (method, target, protocol) = match r.method {
-        Some(m) => (Some(m.as_bytes()), Some(r.target.as_bytes()), Some(r.protocol.as_bytes())),
-        None => (None, None, None),
-    };
-    for (name, value) in [("method", method), ("target", target), ("protocol", protocol)] {
-        json_field(&mut head, name, value);
-    }
-    head.extend_from_slice(format!(",\"status\":{},", r.status).as_bytes());
-    let mut tail = Vec::with_capacity(128);
-    json_field(&mut tail, "referer", r.referer);
-    json_field(&mut tail, "user_agent", r.user_agent);
-    tail.extend_from_slice(b"}\n");
-    Pending { head, tail, started: r.started }
-}
-
-/// `,"name":"value"`, or `,"name":null`.
-fn json_field(out: &mut Vec<u8>, name: &str, value: Option<&[u8]>) {
-    out.extend_from_slice(format!(",\"{name}\":").as_bytes());
-    match value {
-        Some(v) => json_string(out, v),
-        None => out.extend_from_slice(b"null"),
-    }
-}
-
-/// A JSON string for bytes that may not be UTF-8 (a request target, a user agent). Valid
-/// printable UTF-8 is kept; every other byte, and `\` itself, becomes the text `\xHH`
-/// (as in the combined format), so the line is valid JSON and the original bytes can be
-/// recovered exactly: in the decoded string, a `\` always starts such an escape.
-fn json_string(out: &mut Vec<u8>, v: &[u8]) {
-    out.push(b'"');
-    for chunk in v.utf8_chunks() {
-        for c in chunk.valid().chars() {
-            match c {
-                '"' => out.extend_from_slice(b"\\\""),
-                '\\' => out.extend_from_slice(b"\\\\x5C"),
-                c if c.is_control() => {
-                    for b in c.encode_utf8(&mut [0; 4]).bytes() {
-                        out.extend_from_slice(format!("\\\\x{b:02X}").as_bytes());
-                    }
-                }
-                c => out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes()),
-            }
-        }
-        for b in chunk.invalid() {
-            out.extend_from_slice(format!("\\\\x{b:02X}").as_bytes());
-        }
-    }
-    out.push(b'"');
-}
-
-/// `2026-12-01T09:30:00.123456Z` (RFC 3339, UTC, microseconds).
-pub fn rfc3339_micros(unix_seconds: u64, micros: u32) -> String {
-    let (year, month, day) = civil_from_days((unix_seconds / 86_400) as i64);
-    let secs = unix_seconds % 86_400;
-    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{micros:06}Z", secs / 3600, secs / 60 % 60, secs % 60)
-}
-
-/// Escapes `"`, `\` and anything not printable ASCII as `\xHH` (as nginx does), so a
-/// field can never break the line or the quoting.
-fn escape_into(out: &mut Vec<u8>, v: &[u8]) {
-    for &c in v {
-        if c == b'"' || c == b'\\' || !(0x20..0x7f).contains(&c) {
-            out.extend_from_slice(format!("\\x{c:02X}").as_bytes());
-        } else {
-            out.push(c);
-        }
-    }
-}
-
-/// `[dd/Mon/yyyy:HH:MM:SS +0000]` for a Unix time, in UTC.
-pub fn clf_time(unix_seconds: u64) -> String {
-    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-    let days = (unix_seconds / 86_400) as i64;
-    let secs = unix_seconds % 86_400;
-    let (year, month, day) = civil_from_days(days);
-    format!(
-        "[{day:02}/{}/{year:04}:{:02}:{:02}:{:02} +0000]",
-        MONTHS[(month - 1) as usize],
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    )
-}
-
-/// Days since 1970-01-01 -> (year, month 1-12, day 1-31) in the proleptic Gregorian
-/// calendar (the well-known era-based conversion).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
 #[cfg(test)]
 mod tests {
+    use super::format::{json_string, rfc3339_micros};
     use super::*;
+    use rustix::fs::OFlags;
+    use std::fs::File;
 
     #[test]
     fn times() {
@@ -662,7 +360,7 @@ mod tests {
         let fd = std::os::fd::OwnedFd::from(writer);
         rustix::fs::fcntl_setfl(&fd, rustix::fs::fcntl_getfl(&fd).unwrap() | OFlags::NONBLOCK).unwrap();
         rustix::fs::fcntl_setfl(&reader, rustix::fs::fcntl_getfl(&reader).unwrap() | OFlags::NONBLOCK).unwrap();
-        (AccessLog::with_sink(Sink::NonBlocking(File::from(fd)), None, 0, Writer::default()), reader)
+        (AccessLog::with_sink(Sink::NonBlocking(File::from(fd)), None, 0, MidLine::default()), reader)
     }
 
     /// Line `n`, padded to about `len` bytes.
@@ -871,7 +569,7 @@ mod tests {
             started,
         };
         let line = begin_json(&record, UNIX_EPOCH + Duration::new(971_185_736, 5_000));
-        let mut log = AccessLog::with_sink(Sink::Stdout, None, 0, Writer::default());
+        let mut log = AccessLog::with_sink(Sink::Stdout, None, 0, MidLine::default());
         log.format = LogFormat::Json;
         log.finish(line, 12, started + Duration::from_micros(345));
         assert_eq!(

@@ -30,7 +30,7 @@ use slab::Slab;
 
 use crate::config::Config;
 use crate::conn::{Connection, Context, Counters, Finished, Jobs, Status, Ticket};
-use crate::log::{AccessLog, Writer};
+use crate::log::{AccessLog, MidLine};
 use crate::net::activation::Activated;
 use crate::net::tls;
 use crate::net::transport::{Accepted, Listener, SocketFile, Stream, listen, listen_unix};
@@ -102,8 +102,8 @@ struct Shared {
     /// Loops other than the first still running: the first (which owns the signal
     /// source) waits for them, so a second stop signal works until the very end.
     others_running: AtomicUsize,
-    /// The access log's destination is shared by the loops' logs (see `log::Writer`).
-    log_writer: Writer,
+    /// The access log's destination is shared by the loops' logs (see `log::MidLine`).
+    log_writer: MidLine,
     /// The certificate and key of the HTTPS listeners, when there are any.
     tls: Option<SharedTls>,
     /// `--shutdown-delay`: serving goes on this long after the first stop signal.
@@ -178,7 +178,7 @@ impl Handle {
 
     /// Every loop reopens its access log before its next events (SIGHUP, SIGUSR1), and
     /// the certificate and key are read again.
-    pub fn reopen_logs(&self) {
+    pub fn reload(&self) {
         self.reload_tls();
         self.shared.log_generation.fetch_add(1, Ordering::SeqCst);
         self.wake_all();
@@ -903,7 +903,7 @@ impl EventLoop {
             if signal == libc::SIGHUP || signal == libc::SIGUSR1 {
                 // Asked first, said after: whoever reads the line knows every loop will
                 // write the lines it flushes from now on to the new file.
-                handle.reopen_logs();
+                handle.reload();
                 if let Some(path) = self.cx.log.as_ref().and_then(AccessLog::path) {
                     let name = if signal == libc::SIGHUP { "SIGHUP" } else { "SIGUSR1" };
                     eprintln!("evserve: {name}: reopening the access log {}", path.display());
