@@ -342,107 +342,147 @@ struct HeadFacts<'a> {
     fields: Fields<'a>,
 }
 
+/// The header fields in named steps: each field taken in turn (`Seen::take`), then the
+/// `Host` rule, the body's framing and keep-alive decided from what was seen.
 fn validate_fields<'a>(headers: &[httparse::Header<'a>], minor_version: u8) -> Result<HeadFacts<'a>, ParseError> {
-    let mut fields = Fields::default();
-    let mut hosts = 0;
-    let mut content_length: Option<u64> = None;
-    let mut chunked = false;
-    let mut coding_seen = false;
-    let mut encoded = false;
-    let mut close = false;
-    let mut keep_alive_token = false;
-    let mut expect_continue = false;
+    let mut seen = Seen::default();
     for h in headers {
-        let name = h.name;
-        let value = h.value;
+        seen.take(h.name, h.value)?;
+    }
+    seen.check_host(minor_version)?;
+    let body = seen.framing(minor_version)?;
+    let keep_alive = if minor_version == 0 { seen.keep_alive_token && !seen.close } else { !seen.close };
+    Ok(HeadFacts { keep_alive, body, expect_continue: seen.expect_continue, fields: seen.fields })
+}
+
+/// What the header fields said so far.
+#[derive(Default)]
+struct Seen<'a> {
+    fields: Fields<'a>,
+    hosts: u32,
+    content_length: Option<u64>,
+    /// `Transfer-Encoding` was sent; `chunked` came last; another (known) coding came too.
+    coding_seen: bool,
+    chunked: bool,
+    encoded: bool,
+    close: bool,
+    keep_alive_token: bool,
+    expect_continue: bool,
+}
+
+impl<'a> Seen<'a> {
+    /// One field line.
+    #[inline]
+    fn take(&mut self, name: &str, value: &'a [u8]) -> Result<(), ParseError> {
         if is_field(name, "host") {
-            hosts += 1;
-            fields.host = Some(authority_host(value).ok_or(ParseError::Malformed("invalid Host"))?);
+            self.hosts += 1;
+            self.fields.host = Some(authority_host(value).ok_or(ParseError::Malformed("invalid Host"))?);
         } else if is_field(name, "content-length") {
-            for item in list_items(value) {
-                let n = parse_decimal(item).ok_or(ParseError::Malformed("invalid Content-Length"))?;
-                if content_length.is_some_and(|m| m != n) {
-                    return Err(ParseError::Malformed("conflicting Content-Length"));
-                }
-                content_length = Some(n);
-            }
-            if content_length.is_none() {
-                return Err(ParseError::Malformed("empty Content-Length"));
-            }
+            self.content_length(value)?;
         } else if is_field(name, "transfer-encoding") {
-            for coding in list_items(value) {
-                if chunked {
-                    // Anything after `chunked` (including a second one) leaves the body
-                    // length undeterminable (RFC 9112 section 6.3).
-                    return Err(ParseError::Malformed("chunked is not the final transfer coding"));
-                }
-                if coding.eq_ignore_ascii_case(b"chunked") {
-                    chunked = true;
-                } else if KNOWN_CODINGS.iter().any(|c| coding.eq_ignore_ascii_case(c)) {
-                    encoded = true;
-                } else {
-                    return Err(ParseError::UnknownCoding);
-                }
-            }
-            coding_seen = true;
+            self.transfer_encoding(value)?;
         } else if is_field(name, "connection") {
             for token in list_items(value) {
-                close |= token.eq_ignore_ascii_case(b"close");
-                keep_alive_token |= token.eq_ignore_ascii_case(b"keep-alive");
+                self.close |= token.eq_ignore_ascii_case(b"close");
+                self.keep_alive_token |= token.eq_ignore_ascii_case(b"keep-alive");
             }
         } else if is_field(name, "expect") {
             if !value.eq_ignore_ascii_case(b"100-continue") {
                 return Err(ParseError::Expectation);
             }
-            expect_continue = true;
+            self.expect_continue = true;
         } else {
-            let slot = match name.len() {
-                5 if is_field(name, "range") => &mut fields.range,
-                6 if is_field(name, "accept") => &mut fields.accept,
-                7 if is_field(name, "referer") => &mut fields.referer,
-                8 if is_field(name, "if-match") => &mut fields.if_match,
-                8 if is_field(name, "if-range") => &mut fields.if_range,
-                9 if is_field(name, "forwarded") => {
-                    fields.forwarded = Some(value);
-                    continue;
-                }
-                10 if is_field(name, "user-agent") => &mut fields.user_agent,
-                13 if is_field(name, "if-none-match") => &mut fields.if_none_match,
-                15 if is_field(name, "accept-encoding") => &mut fields.accept_encoding,
-                15 if is_field(name, "x-forwarded-for") => {
-                    fields.x_forwarded_for = Some(value);
-                    continue;
-                }
-                17 if is_field(name, "if-modified-since") => &mut fields.if_modified_since,
-                19 if is_field(name, "if-unmodified-since") => &mut fields.if_unmodified_since,
-                _ => continue,
-            };
-            // A repeated field keeps its first value; for these fields that is what
-            // browsers and caches send, and it keeps the parse allocation-free.
-            slot.get_or_insert(value);
+            self.site_field(name, value);
+        }
+        Ok(())
+    }
+
+    /// Every item of every `Content-Length` line must be the same number.
+    fn content_length(&mut self, value: &[u8]) -> Result<(), ParseError> {
+        for item in list_items(value) {
+            let n = parse_decimal(item).ok_or(ParseError::Malformed("invalid Content-Length"))?;
+            if self.content_length.is_some_and(|m| m != n) {
+                return Err(ParseError::Malformed("conflicting Content-Length"));
+            }
+            self.content_length = Some(n);
+        }
+        if self.content_length.is_none() {
+            return Err(ParseError::Malformed("empty Content-Length"));
+        }
+        Ok(())
+    }
+
+    /// Codings we know, `chunked` last and once.
+    fn transfer_encoding(&mut self, value: &[u8]) -> Result<(), ParseError> {
+        for coding in list_items(value) {
+            if self.chunked {
+                // Anything after `chunked` (including a second one) leaves the body
+                // length undeterminable (RFC 9112 section 6.3).
+                return Err(ParseError::Malformed("chunked is not the final transfer coding"));
+            }
+            if coding.eq_ignore_ascii_case(b"chunked") {
+                self.chunked = true;
+            } else if KNOWN_CODINGS.iter().any(|c| coding.eq_ignore_ascii_case(c)) {
+                self.encoded = true;
+            } else {
+                return Err(ParseError::UnknownCoding);
+            }
+        }
+        self.coding_seen = true;
+        Ok(())
+    }
+
+    /// A field the site reads (the others are ignored). A repeated field keeps its first
+    /// value (what browsers and caches send, and allocation-free), but for the forwarding
+    /// fields, whose last line is the one a proxy appended.
+    #[inline]
+    fn site_field(&mut self, name: &str, value: &'a [u8]) {
+        let f = &mut self.fields;
+        let slot = match name.len() {
+            5 if is_field(name, "range") => &mut f.range,
+            6 if is_field(name, "accept") => &mut f.accept,
+            7 if is_field(name, "referer") => &mut f.referer,
+            8 if is_field(name, "if-match") => &mut f.if_match,
+            8 if is_field(name, "if-range") => &mut f.if_range,
+            9 if is_field(name, "forwarded") => return f.forwarded = Some(value),
+            10 if is_field(name, "user-agent") => &mut f.user_agent,
+            13 if is_field(name, "if-none-match") => &mut f.if_none_match,
+            15 if is_field(name, "accept-encoding") => &mut f.accept_encoding,
+            15 if is_field(name, "x-forwarded-for") => return f.x_forwarded_for = Some(value),
+            17 if is_field(name, "if-modified-since") => &mut f.if_modified_since,
+            19 if is_field(name, "if-unmodified-since") => &mut f.if_unmodified_since,
+            _ => return,
+        };
+        slot.get_or_insert(value);
+    }
+
+    /// HTTP/1.1 needs exactly one `Host`; HTTP/1.0 at most one.
+    fn check_host(&self, minor_version: u8) -> Result<(), ParseError> {
+        match (minor_version, self.hosts) {
+            (1, 0) => Err(ParseError::Malformed("missing Host")),
+            (_, 0 | 1) => Ok(()),
+            _ => Err(ParseError::Malformed("repeated Host")),
         }
     }
-    if minor_version == 1 && hosts != 1 {
-        return Err(ParseError::Malformed(if hosts == 0 { "missing Host" } else { "repeated Host" }));
+
+    /// How the body is delimited (RFC 9112 section 6), or why it cannot be told.
+    fn framing(&self, minor_version: u8) -> Result<BodyFraming, ParseError> {
+        Ok(match (self.coding_seen, self.content_length) {
+            (true, Some(_)) => return Err(ParseError::Malformed("both Content-Length and Transfer-Encoding")),
+            (true, None) if minor_version == 0 => {
+                return Err(ParseError::Malformed("Transfer-Encoding in an HTTP/1.0 request"));
+            }
+            (true, None) if !self.chunked => {
+                return Err(ParseError::Malformed("chunked is not the final transfer coding"));
+            }
+            // `gzip, chunked`: de-chunking alone would hand on a body still gzip-coded as if
+            // it were plain, and we decode no coding but chunked (RFC 9112 section 6.1: 501).
+            (true, None) if self.encoded => return Err(ParseError::UnknownCoding),
+            (true, None) => BodyFraming::Chunked,
+            (false, Some(0)) | (false, None) => BodyFraming::None,
+            (false, Some(n)) => BodyFraming::Length(n),
+        })
     }
-    if minor_version == 0 && hosts > 1 {
-        return Err(ParseError::Malformed("repeated Host"));
-    }
-    let body = match (coding_seen, content_length) {
-        (true, Some(_)) => return Err(ParseError::Malformed("both Content-Length and Transfer-Encoding")),
-        (true, None) if minor_version == 0 => {
-            return Err(ParseError::Malformed("Transfer-Encoding in an HTTP/1.0 request"));
-        }
-        (true, None) if !chunked => return Err(ParseError::Malformed("chunked is not the final transfer coding")),
-        // `gzip, chunked`: de-chunking alone would hand on a body still gzip-coded as if
-        // it were plain, and we decode no coding but chunked (RFC 9112 section 6.1: 501).
-        (true, None) if encoded => return Err(ParseError::UnknownCoding),
-        (true, None) => BodyFraming::Chunked,
-        (false, Some(0)) | (false, None) => BodyFraming::None,
-        (false, Some(n)) => BodyFraming::Length(n),
-    };
-    let keep_alive = if minor_version == 0 { keep_alive_token && !close } else { !close };
-    Ok(HeadFacts { keep_alive, body, expect_continue, fields })
 }
 
 /// `name` is the field `lower` (lowercase letters and `-`), ignoring ASCII case. Cheaper
