@@ -27,6 +27,9 @@ pub(super) struct Appender {
     orders: Option<Sender<Order>>,
     /// Bytes handed over and not yet written.
     pending: Arc<AtomicUsize>,
+    /// Reopens asked for and not yet done: the loop keeps looking (its log retry timer)
+    /// until it knows how they went.
+    reopening: Arc<AtomicUsize>,
     /// The thread's first write error, for the loop to report once (logging then stops).
     failed: Arc<Mutex<Option<io::Error>>>,
     /// A reopen that failed (the old file is kept), for the loop to say why; the flag is
@@ -51,7 +54,8 @@ impl Appender {
         let pending = Arc::new(AtomicUsize::new(0));
         let failed: Arc<Mutex<Option<io::Error>>> = Arc::default();
         let reopen_failed: Arc<(AtomicBool, Mutex<Option<io::Error>>)> = Arc::default();
-        let (p, f, r) = (pending.clone(), failed.clone(), reopen_failed.clone());
+        let reopening = Arc::new(AtomicUsize::new(0));
+        let (p, f, r, o) = (pending.clone(), failed.clone(), reopen_failed.clone(), reopening.clone());
         let thread = std::thread::Builder::new().name("evserve-log".into()).spawn(move || {
             for order in inbox {
                 match order {
@@ -62,17 +66,20 @@ impl Appender {
                             f.lock().unwrap_or_else(PoisonError::into_inner).get_or_insert(e);
                         }
                     }
-                    Order::Reopen(path, open) => match open(&path) {
-                        Ok(new) => file = new,
-                        Err(e) => {
-                            *r.1.lock().unwrap_or_else(PoisonError::into_inner) = Some(e);
-                            r.0.store(true, Ordering::Release);
+                    Order::Reopen(path, open) => {
+                        match open(&path) {
+                            Ok(new) => file = new,
+                            Err(e) => {
+                                *r.1.lock().unwrap_or_else(PoisonError::into_inner) = Some(e);
+                                r.0.store(true, Ordering::Release);
+                            }
                         }
-                    },
+                        o.fetch_sub(1, Ordering::AcqRel);
+                    }
                 }
             }
         })?;
-        Ok(Appender { orders: Some(orders), pending, failed, reopen_failed, thread: Some(thread) })
+        Ok(Appender { orders: Some(orders), pending, reopening, failed, reopen_failed, thread: Some(thread) })
     }
 
     /// Hands `bytes` over whole, or answers `WouldBlock` when the thread is that far behind.
@@ -91,7 +98,10 @@ impl Appender {
     /// Lines handed over from now on go to the file opened again at `path` (by the thread:
     /// the open may wait on the disk too).
     pub(super) fn reopen(&mut self, path: PathBuf, open: fn(&std::path::Path) -> io::Result<File>) -> io::Result<()> {
-        self.send(Order::Reopen(path, open))
+        self.reopening.fetch_add(1, Ordering::AcqRel);
+        self.send(Order::Reopen(path, open)).inspect_err(|_| {
+            self.reopening.fetch_sub(1, Ordering::AcqRel);
+        })
     }
 
     fn send(&self, order: Order) -> io::Result<()> {
@@ -110,6 +120,11 @@ impl Appender {
     /// The thread is still writing what it was given.
     pub(super) fn is_behind(&self) -> bool {
         self.pending.load(Ordering::Acquire) > 0
+    }
+
+    /// A reopen's outcome is not known yet, or a failure not yet taken.
+    pub(super) fn is_reopening(&self) -> bool {
+        self.reopening.load(Ordering::Acquire) > 0 || self.reopen_failed.0.load(Ordering::Acquire)
     }
 
     /// At exit: lets the thread write what it holds for up to `grace`, then leaves it (a

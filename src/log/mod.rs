@@ -292,7 +292,8 @@ impl AccessLog {
 
     /// Bytes are waiting for a reader that was behind (the loop retries soon).
     pub fn is_behind(&self) -> bool {
-        !self.broken && !self.buf.is_empty()
+        let reopening = matches!(&self.sink, Sink::File(a) if a.is_reopening());
+        !self.broken && (!self.buf.is_empty() || reopening)
     }
 
     /// Lines dropped so far because the reader was behind.
