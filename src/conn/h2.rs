@@ -7,6 +7,7 @@
 //! 9-byte frame header, so bodies are never copied into memory on h2c either.
 use std::collections::VecDeque;
 use std::fs::File;
+use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -35,7 +36,13 @@ pub(crate) struct H2 {
     payload: Option<Payload>,
     /// GOAWAY sent for a drain.
     draining: bool,
+    /// A file shrank under a DATA frame already announced: close.
+    broken: bool,
 }
+
+/// A DATA frame at least this large goes by `sendfile` after its header; smaller ones are
+/// copied into the output buffer, so that many leave in one write.
+const SENDFILE_FRAME_MIN: u64 = 64 * 1024;
 
 #[derive(Debug)]
 struct Stream {
@@ -84,6 +91,7 @@ impl H2 {
             streams: VecDeque::new(),
             payload: None,
             draining: false,
+            broken: false,
         })
     }
 
@@ -138,13 +146,19 @@ impl super::Connection {
                 h2.frames.begin_shutdown();
                 continue; // `take_frames` moves them out.
             }
-            if h2.frames.want_close() {
+            if h2.frames.want_close() || h2.broken {
                 return Status::Close;
             }
             if self.h2_receive(cx) {
                 continue;
             }
             if matches!(self.h2_fill(cx), Filled::Some) {
+                // More passes over the streams while the buffer has room: one write for many
+                // frames (a payload to `sendfile` must go out first).
+                while self.output.buf.len() < super::BATCH_BYTES
+                    && self.h2.as_ref().is_some_and(|h2| h2.payload.is_none() && !h2.broken)
+                    && matches!(self.h2_fill(cx), Filled::Some)
+                {}
                 continue;
             }
             if self.ready.eof {
@@ -445,7 +459,23 @@ impl super::Connection {
                         self.output.buf.extend_from_slice(h2.frames.output());
                         h2.frames.output().clear();
                         frame::encode_data_header(&mut self.output.buf, s.id, n as u32, last);
-                        h2.payload = Some(Payload { file: file.clone(), offset: *offset, left: n as usize });
+                        let by_sendfile = n >= SENDFILE_FRAME_MIN;
+                        if by_sendfile {
+                            h2.payload = Some(Payload { file: file.clone(), offset: *offset, left: n as usize });
+                        } else {
+                            // Small frames (16 KiB is what clients allow) are copied, so that
+                            // several leave in one write instead of two system calls each. The
+                            // bytes are in the page cache (`sendable` said so).
+                            let at = self.output.buf.len();
+                            self.output.buf.resize(at + n as usize, 0);
+                            if file.read_exact_at(&mut self.output.buf[at..], *offset).is_err() {
+                                // The file shrank under a length already sent: the stream
+                                // cannot be completed, nor the connection's framing kept.
+                                self.output.buf.truncate(at);
+                                h2.broken = true;
+                                return Filled::Some;
+                            }
+                        }
                         *offset += n;
                         *len -= n;
                         if *len == 0 {
@@ -457,7 +487,11 @@ impl super::Connection {
                         } else if s.client_open {
                             h2.frames.reset(s.id, ErrorCode::NoError);
                         }
-                        return Filled::Some; // The payload must leave before anything else.
+                        if by_sendfile {
+                            return Filled::Some; // The payload must leave before anything else.
+                        }
+                        wrote = true;
+                        continue;
                     }
                 },
             };
