@@ -349,8 +349,8 @@ fn trace_says_which_coding_and_why() {
     let (code, err) = p.wait(Duration::from_secs(20));
     assert_eq!(code, Some(0), "{err}");
     for said in [
-        "job: compress (gzip, Fast level)",
-        "encoding: computed, fast level",
+        "job: compress (gzip, Best level)",
+        "encoding: computed, best level",
         "encoding: identity: no coding accepted",
         "encoding: identity: not compressed on the fly",
     ] {

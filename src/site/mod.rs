@@ -102,6 +102,10 @@ impl Default for CompressOptions {
 /// identity while its fast level is made in the background.
 pub const WAIT_FOR_FAST_MAX: u64 = 256 * 1024;
 
+/// A file at most this long is compressed at the best level by the first request's job
+/// (brotli 11 takes a few milliseconds on 32 KiB of text), with no fast level before it.
+pub const BEST_AT_ONCE_MAX: u64 = 32 * 1024;
+
 /// Best-level jobs waiting for their turn (one runs at a time per site): beyond this,
 /// a file keeps its fast coding until it is asked for again.
 const BEST_QUEUE_MAX: usize = 1024;
@@ -317,11 +321,13 @@ impl Site {
             Level::Fast => {
                 c.fast_in_flight.remove(&key);
             }
-            Level::Best => {
-                c.best_known.remove(&key);
+            // A background best job ends: the next may start. (A small file's first
+            // request ran its best level itself, outside that one-at-a-time queue.)
+            Level::Best if c.best_known.remove(&key) => {
                 c.best_running = false;
                 self.next_best();
             }
+            Level::Best => {}
         }
     }
 
@@ -519,6 +525,14 @@ impl Site {
                 Planned::Ready(self.represent(view, file, &file.original))
             }
             Cached::Miss => {
+                // A small file gets its best level at once (milliseconds): its ETag then never
+                // changes from fast to best under a browser that revalidates it.
+                if file.original.len <= BEST_AT_ONCE_MAX && !c.waited {
+                    let job =
+                        CompressJob::new(file.original.source.clone(), key, Level::Best, self.options.compress.max);
+                    c.note = Some("waiting for the best level (a small file)");
+                    return Planned::Pending(Job::compress(job, self.generation));
+                }
                 let job = CompressJob::new(file.original.source.clone(), key, Level::Fast, self.options.compress.max);
                 if file.original.len <= WAIT_FOR_FAST_MAX && !c.waited {
                     c.note = Some("waiting for the fast level");

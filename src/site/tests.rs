@@ -1946,7 +1946,8 @@ fn cases() -> Vec<Case> {
             send: &["Accept-Encoding: br"],
             status: 200,
             headers: &[
-                ("ETag", "\"190-6553f100.0-br4\""),
+                // A small file: its best level at once (`BEST_AT_ONCE_MAX`).
+                ("ETag", "\"190-6553f100.0-br11\""),
                 ("Content-Encoding", "br"),
                 ("Vary", "Accept-Encoding"),
                 ("Accept-Ranges", "bytes"),
@@ -2171,11 +2172,14 @@ fn a_large_file_is_identity_first_then_fast_then_best() {
 
 #[test]
 fn one_best_level_job_at_a_time() {
-    let files: Vec<(&str, Vec<u8>)> = vec![("a.txt", text(4000)), ("b.txt", text(5000)), ("c.txt", text(6000))];
+    // Past `BEST_AT_ONCE_MAX`, within `WAIT_FOR_FAST_MAX`: fast first, best in the background.
+    let size = BEST_AT_ONCE_MAX as usize;
+    let files: Vec<(&str, Vec<u8>)> =
+        vec![("a.txt", text(size + 4000)), ("b.txt", text(size + 5000)), ("c.txt", text(size + 6000))];
     let (mut site, dir) = compressing_site("best", &files, 64 << 20);
     for (name, _) in &files {
         let (coding, etag, _) = coded(&mut site, &format!("/{name}"), "br");
-        assert_eq!(coding.as_deref(), Some("br"), "a small file's first response is compressed");
+        assert_eq!(coding.as_deref(), Some("br"), "a mid-size file's first response is compressed");
         assert!(etag.ends_with("-br4\""));
     }
     // Three fast hits, three best levels wanted: one runs, the others wait for it.
@@ -2209,7 +2213,8 @@ fn one_best_level_job_at_a_time() {
 fn the_memory_budget_holds_and_a_change_drops_the_codings() {
     let files: Vec<(String, Vec<u8>)> = (0..40).map(|i| (format!("f{i}.txt"), text(20_000 + i))).collect();
     let refs: Vec<(&str, Vec<u8>)> = files.iter().map(|(n, b)| (n.as_str(), b.clone())).collect();
-    let budget = 16 * 1024;
+    // Small files get their (smaller) best level at once: a budget of a few of them.
+    let budget = 1024;
     let (mut site, dir) = compressing_site("budget", &refs, budget);
     for (name, _) in &files {
         let _ = coded(&mut site, &format!("/{name}"), "zstd");
