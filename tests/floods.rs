@@ -91,6 +91,12 @@ fn idle_keep_alive_connections_make_room_when_descriptors_run_out() {
 fn flood(extra: &[&str], open_max: usize, warning: &str) {
     const CLIENTS: usize = 150;
     let Some((mut p, addr, _fx)) = start(&[extra, &["--stats", "1"]].concat()) else { return };
+    // The file is looked up once before the flood (on the pool), so the flood's requests are
+    // cache hits answered in the order they come, and "oldest idle" is the first client.
+    let mut warm = BufReader::new(connect(addr));
+    warm.get_mut().write_all(REQUEST).unwrap();
+    expect_home(&mut warm, "the warm-up request");
+    drop(warm);
     let mut held: Vec<BufReader<TcpStream>> = (0..CLIENTS)
         .map(|_| {
             let mut s = connect(addr);

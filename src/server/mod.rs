@@ -64,6 +64,9 @@ const LOG_RETRY: Duration = Duration::from_millis(50);
 /// `RLIMIT_NOFILE`: this many plus an eighth of the limit.
 const FD_RESERVE: u64 = 16;
 
+/// How many descriptors a loop with a pool holds back from `accept` for it (`fd_reserve`).
+const POOL_FD_RESERVE: usize = 4;
+
 /// While accepting is paused by EMFILE/ENFILE and no connection closes, try again after this.
 const ACCEPT_RETRY: Duration = Duration::from_millis(250);
 
@@ -590,6 +593,8 @@ struct Seed {
     pool: Option<JobPool>,
     /// `--admin`: where the loop publishes its counters.
     board: Option<Arc<admin::Board>>,
+    /// Opened at start-up, before the server says it is serving (see `EventLoop::fd_reserve`).
+    fd_reserve: Vec<std::fs::File>,
 }
 
 /// The loop's threads for work that may wait on a disk; completions name their connection.
@@ -649,6 +654,9 @@ struct EventLoop {
     completions: Vec<pool::Completion<Ticket, Finished>>,
     /// Pool threads stuck in the kernel past `pool::STUCK_AFTER`, as last said on stderr.
     stuck_said: usize,
+    /// Descriptors held back from `accept` (`/dev/null`), released when it runs out, so
+    /// that the pool's opens for the connections already in can still be done.
+    fd_reserve: Vec<std::fs::File>,
     /// `--admin`: where the loop publishes its counters and its turns, and how long its
     /// turns took (kept only then).
     board: Option<Arc<admin::Board>>,
@@ -718,6 +726,7 @@ impl Seed {
             }),
             shared: shared.clone(),
             signals: None,
+            fd_reserve: if pool.is_some() { reserve_fds() } else { Vec::new() },
             pool,
             board: None,
         })
@@ -766,6 +775,7 @@ impl EventLoop {
             pool: seed.pool,
             completions: Vec::new(),
             stuck_said: 0,
+            fd_reserve: seed.fd_reserve,
             board: seed.board,
             turns: Histogram::default(),
         }
@@ -1011,6 +1021,10 @@ impl EventLoop {
                             let room = if room.is_empty() { self.oldest_idle() } else { room };
                             if room.is_empty() || reaped_in_vain {
                                 self.pause_accepting(Some(self.cx.now + ACCEPT_RETRY));
+                                // The connections holding every descriptor wait for lookups
+                                // that need one: give the pool the few kept in reserve
+                                // (taken back before accepting again).
+                                self.fd_reserve.clear();
                                 return;
                             }
                             self.reap(&room, Shortage::Descriptors);
@@ -1396,6 +1410,13 @@ impl EventLoop {
         self.accept_retry = retry;
     }
 
+    /// Takes back the descriptors given to the pool during a shortage (as many as can be).
+    fn refill_fd_reserve(&mut self) {
+        if self.pool.is_some() && self.fd_reserve.len() < POOL_FD_RESERVE {
+            self.fd_reserve = reserve_fds();
+        }
+    }
+
     /// Re-registers the listeners and accepts at once: clients queued while paused
     /// produce no new edge. At the cap `accept` pauses again unless a connection is idle.
     /// A listener that cannot be registered again is reported and retried after
@@ -1404,6 +1425,7 @@ impl EventLoop {
         if self.accepting {
             return;
         }
+        self.refill_fd_reserve();
         for (i, l) in self.listeners.iter_mut().enumerate() {
             match self.poll.registry().register(l, listener_token(i), Interest::READABLE) {
                 // Already registered by an attempt that failed on a later listener.
@@ -1512,6 +1534,11 @@ impl EventLoop {
         s.events = 0;
         s.next = self.cx.now + s.every;
     }
+}
+
+/// `POOL_FD_RESERVE` descriptors (`/dev/null`), or as many as can be opened.
+fn reserve_fds() -> Vec<std::fs::File> {
+    (0..POOL_FD_RESERVE).map_while(|_| std::fs::File::open("/dev/null").ok()).collect()
 }
 
 /// Prints the `--trace` steps the connection `key` just took.
