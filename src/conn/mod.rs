@@ -900,6 +900,11 @@ impl Connection {
         matches!(self.phase, Phase::Waiting { .. })
     }
 
+    /// Its plan, or one of its HTTP/2 streams' plans, waits for a job.
+    pub(crate) fn awaits_job(&self) -> bool {
+        self.is_waiting() || self.h2.as_ref().is_some_and(|h2| h2.timeout_kind() == TimeoutKind::Job)
+    }
+
     /// The PROXY header at the front of the input. Some(true): taken, its source is now the
     /// peer, and the bytes after it (often the first request, in the same read) are parsed
     /// next; Some(false): incomplete; None: malformed or missing, the connection is aborted.

@@ -1021,10 +1021,12 @@ impl EventLoop {
                             let room = if room.is_empty() { self.oldest_idle() } else { room };
                             if room.is_empty() || reaped_in_vain {
                                 self.pause_accepting(Some(self.cx.now + ACCEPT_RETRY));
-                                // The connections holding every descriptor wait for lookups
-                                // that need one: give the pool the few kept in reserve
+                                // When connections holding the descriptors wait for lookups
+                                // that need one, give the pool the few kept in reserve
                                 // (taken back before accepting again).
-                                self.fd_reserve.clear();
+                                if self.slab.iter().any(|(_, s)| s.conn.awaits_job()) {
+                                    self.fd_reserve.clear();
+                                }
                                 return;
                             }
                             self.reap(&room, Shortage::Descriptors);
