@@ -41,10 +41,17 @@ TESTSSL_CERT_DAYS=${TESTSSL_CERT_DAYS:-365}   # lifetime of the test certificate
 #                        ignore HSTS on an IP address or an untrusted
 #                        certificate anyway); testssl 3.0 rates its absence
 #                        LOW, listed in case a version rates it higher.
+#   BREACH               testssl flags any compressed HTTPS response. The attack
+#                        needs a secret and attacker-chosen input in the same
+#                        compressed body; evserve compresses static files only,
+#                        which reflect nothing of the request and hold no
+#                        per-user secret (nginx with gzip on is flagged alike).
+#                        A site that serves secrets in files turns it off with
+#                        --compress off.
 # Certificate lifetime is not allowed: the test certificate is valid for a
 # year, so cert_expirationStatus must not fire (TESTSSL_CERT_DAYS=20 makes it
 # fire: the way to see this check fail).
-ALLOWED="cert_chain_of_trust cert_revocation security_headers HSTS"
+ALLOWED="cert_chain_of_trust cert_revocation security_headers HSTS BREACH"
 
 missing() { echo "testssl.sh: $1 not found${2:+ ($2)}" >&2; exit 2; }
 TESTSSL=""
