@@ -524,14 +524,9 @@ impl super::Connection {
             return stop;
         }
         loop {
-            if self.output.written < self.output.buf.len() {
-                match self.write_buffer(io, cx, budget) {
-                    Some(stop) => return stop,
-                    None => continue,
-                }
+            if let Some(stop) = self.drain_buffer(io, cx, budget) {
+                return stop;
             }
-            self.output.buf.clear();
-            self.output.written = 0;
             let h2 = self.h2.as_mut().expect("an HTTP/2 connection");
             let Some(p) = &mut h2.payload else {
                 return self.flush_own(io, cx).unwrap_or(Flush::Done);

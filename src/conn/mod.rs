@@ -1032,14 +1032,9 @@ impl Connection {
             return stop;
         }
         loop {
-            if self.output.written < self.output.buf.len() {
-                match self.write_buffer(io, cx, budget) {
-                    Some(stop) => return stop,
-                    None => continue,
-                }
+            if let Some(stop) = self.drain_buffer(io, cx, budget) {
+                return stop;
             }
-            self.output.buf.clear();
-            self.output.written = 0;
             let Some(body) = &mut self.output.stream else {
                 return self.flush_own(io, cx).unwrap_or(Flush::Done);
             };
@@ -1089,6 +1084,19 @@ impl Connection {
                 }
             }
         }
+    }
+
+    /// Writes the output buffer until it is empty (None, and the buffer is reset) or the
+    /// flush must stop (why).
+    fn drain_buffer<S: Transport>(&mut self, io: &mut S, cx: &mut Context, budget: &mut usize) -> Option<Flush> {
+        while self.output.written < self.output.buf.len() {
+            if let Some(stop) = self.write_buffer(io, cx, budget) {
+                return Some(stop);
+            }
+        }
+        self.output.buf.clear();
+        self.output.written = 0;
+        None
     }
 
     /// One write of the output buffer. None: written, go on; else why the flush stops.
