@@ -568,3 +568,31 @@ fn a_client_that_leaves_mid_handshake_does_not_hurt_others() {
     let mut c = client(server.addr, &pki);
     assert_eq!(get(&mut c, "GET /a.txt HTTP/1.1\r\nHost: l\r\n\r\n").text(), "a");
 }
+
+#[test]
+fn a_thousand_half_sent_client_hellos_leave_a_fresh_client_served() {
+    let fx = Fixture::new();
+    fx.file("index.html", "home page");
+    let pki = Pki::new();
+    let server = https(&fx.root(), &pki, |_| {});
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let mut hello = Vec::new();
+    rustls::ClientConnection::new(pki.client_config(&[b"http/1.1"]), name).unwrap().write_tls(&mut hello).unwrap();
+    let held: Vec<TcpStream> = (0..1000)
+        .map(|_| {
+            let mut half = TcpStream::connect(server.addr).unwrap();
+            half.write_all(&hello[..200]).unwrap();
+            half
+        })
+        .collect();
+    let mut c = client(server.addr, &pki);
+    let r = get(&mut c, "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    assert_eq!((r.status, r.text().as_str()), (200, "home page"));
+    // The half-sent ones are still held, not dropped to make room.
+    for mut half in held {
+        half.set_nonblocking(true).unwrap();
+        let mut byte = [0u8; 1];
+        assert!(matches!(half.read(&mut byte), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock));
+    }
+    server.stop();
+}

@@ -426,3 +426,61 @@ fn random_bytes_never_panic() {
         feed(&config, input, 1 + (next() % 700) as usize);
     }
 }
+
+/// The first bytes of a real ClientHello (a rustls client's).
+fn client_hello(pki: &Pki) -> Vec<u8> {
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let mut client = rustls::ClientConnection::new(pki.client_config(&[b"http/1.1"]), name).unwrap();
+    let mut hello = Vec::new();
+    client.write_tls(&mut hello).unwrap();
+    hello
+}
+
+#[test]
+fn half_sent_client_hellos_hold_only_small_buffers() {
+    use evserve::net::tls::pool::{INPUT_SIZE, SMALL_INPUT_SIZE};
+    let pki = Pki::new();
+    let config = pki.server_config(true);
+    let hello = client_hello(&pki);
+    let pool = tls::Pool::shared();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut held = Vec::new();
+    for _ in 0..1000 {
+        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        client.write_all(&hello[..200]).unwrap();
+        let (sock, _) = listener.accept().unwrap();
+        let mut stream = tls::TlsStream::new(sock, config.clone(), pool.clone()).unwrap();
+        stream.get_ref().set_nonblocking(true).unwrap();
+        let deadline = Instant::now() + DEADLINE;
+        while stream.buffer_bytes() == 0 || stream.has_buffered_input() {
+            match stream.read(&mut [0u8; 64]) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                other => panic!("a half-sent hello read {other:?}"),
+            }
+            assert!(Instant::now() < deadline);
+        }
+        assert!(stream.is_handshaking());
+        held.push((client, stream));
+    }
+    let bytes: usize = held.iter().map(|(_, s)| s.buffer_bytes()).sum();
+    assert_eq!(bytes, 1000 * SMALL_INPUT_SIZE, "each holds one small buffer");
+    // More of a hello than a small buffer holds (its record announced longer) moves the
+    // bytes into a big buffer; the record is still incomplete, so nothing else happens.
+    let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let mut stream = tls::TlsStream::new(listener.accept().unwrap().0, config, pool).unwrap();
+    stream.get_ref().set_nonblocking(true).unwrap();
+    let mut long = hello.clone();
+    let extra = 2 * SMALL_INPUT_SIZE;
+    let len = u16::from_be_bytes([long[3], long[4]]) as usize + extra;
+    long[3..5].copy_from_slice(&(len as u16).to_be_bytes());
+    long.extend(std::iter::repeat_n(0u8, extra));
+    client.write_all(&long[..SMALL_INPUT_SIZE + 100]).unwrap();
+    let deadline = Instant::now() + DEADLINE;
+    while stream.buffer_bytes() != INPUT_SIZE {
+        match stream.read(&mut [0u8; 64]) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            other => panic!("an incomplete hello read {other:?}"),
+        }
+        assert!(Instant::now() < deadline, "still {} bytes of buffer", stream.buffer_bytes());
+    }
+}

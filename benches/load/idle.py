@@ -15,8 +15,11 @@ Prints exactly one machine-readable line on stdout:
 
     IDLE held=N alive=M rss_before_kib=A rss_after_kib=B kib_per_conn=K fresh_ms=F
 
-(held and alive count both kinds; with --half-heads, `half_heads=H` is
-appended to the line.)  Run the server with a --request-timeout longer
+(held and alive count every kind; with --half-heads, `half_heads=H` is
+appended to the line, with --half-hellos `half_hellos=C`.)  With
+--half-hellos C it also opens C connections that send the first 200 bytes
+of a real TLS ClientHello (made by python's ssl module) and nothing more:
+the half-sent handshakes of an HTTPS port.  Run the server with a --request-timeout longer
 than the whole probe, or the half-sent heads get their 408 first.
 
 Everything is bounded by --deadline seconds (connections opened so far are
@@ -115,6 +118,28 @@ def half_head(port, timeout, tls=None):
     return sock
 
 
+HELLO_PREFIX = 200
+
+
+def client_hello():
+    """The first bytes a TLS client sends: a real ClientHello record."""
+    ctx = client_tls_context()
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = ctx.wrap_bio(incoming, outgoing, server_hostname="localhost")
+    try:
+        obj.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    return outgoing.read()
+
+
+def half_hello(port, timeout, hello):
+    """Connect and send the start of a ClientHello, never its end."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    sock.sendall(hello[:HELLO_PREFIX])
+    return sock
+
+
 def still_open(sockets):
     """Count sockets with nothing to read (an idle, open keep-alive
     connection); a server-side close makes the socket readable (EOF)."""
@@ -149,6 +174,8 @@ def main():
                     help="connections left idle after one request")
     ap.add_argument("--half-heads", type=int, default=0,
                     help="connections left in the middle of a head")
+    ap.add_argument("--half-hellos", type=int, default=0,
+                    help="connections that send 200 bytes of a ClientHello")
     ap.add_argument("--pids", default="", help="space-separated server pids")
     ap.add_argument("--deadline", type=float, default=60.0, help="seconds")
     ap.add_argument("--settle", type=float, default=1.0,
@@ -164,18 +191,21 @@ def main():
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     request = (f"GET {args.path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").encode()
     tls = client_tls_context() if args.tls else None
+    hello = client_hello() if args.half_hellos else b""
 
     rss_before = rss_kib(pids)
     held = []
     failures = 0
     try:
-        wanted = args.conns + args.half_heads
+        wanted = args.conns + args.half_heads + args.half_hellos
         while len(held) < wanted and time.monotonic() < deadline:
             try:
                 if len(held) < args.conns:
                     held.append(one_request(args.port, request, 5, tls))
-                else:
+                elif len(held) < args.conns + args.half_heads:
                     held.append(half_head(args.port, 5, tls))
+                else:
+                    held.append(half_hello(args.port, 5, hello))
             except OSError as exc:  # ConnectionError and timeouts included
                 failures += 1
                 if failures > 50:
@@ -208,6 +238,7 @@ def main():
           f"rss_after_kib={rss_after} kib_per_conn={per_conn:.3f} "
           f"fresh_ms={fresh_ms:.3f}"
           + (f" half_heads={args.half_heads}" if args.half_heads else "")
+          + (f" half_hellos={args.half_hellos}" if args.half_hellos else "")
           + (" tls=1" if args.tls else ""))
     if failures:
         print(f"idle: {failures} connection attempts failed", file=sys.stderr)

@@ -12,6 +12,11 @@ pub const INPUT_SIZE: usize = 5 + RECORD + 2048;
 /// Full records written to the socket per `write(2)`.
 pub const RECORDS_PER_WRITE: usize = 4;
 
+/// The input buffer a connection starts with: a ClientHello or a request record fits, and
+/// a half-sent one holds no more than a half-sent plain HTTP head does. A read that fills
+/// it moves its bytes to an `INPUT_SIZE` buffer.
+pub const SMALL_INPUT_SIZE: usize = 1024;
+
 /// Wire size of one full record, with room for any AEAD's header, nonce and tag.
 pub const RECORD_WIRE: usize = RECORD + 64;
 
@@ -27,7 +32,9 @@ pub type SharedPool = Rc<RefCell<Pool>>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
-    /// TLS bytes read from the socket, not yet decrypted.
+    /// TLS bytes read from the socket, not yet decrypted: the first read's buffer.
+    SmallInput,
+    /// The same, once a record needs more room than a small buffer has.
     Input,
     /// Plaintext: decrypted and not yet read, or written and not yet encrypted.
     Plain,
@@ -38,6 +45,7 @@ pub enum Kind {
 impl Kind {
     pub fn size(self) -> usize {
         match self {
+            Kind::SmallInput => SMALL_INPUT_SIZE,
             Kind::Input => INPUT_SIZE,
             Kind::Plain => RECORD,
             Kind::Output => OUTPUT_SIZE,
@@ -47,6 +55,7 @@ impl Kind {
 
 #[derive(Debug, Default)]
 pub struct Pool {
+    small_input: Vec<Vec<u8>>,
     input: Vec<Vec<u8>>,
     plain: Vec<Vec<u8>>,
     output: Vec<Vec<u8>>,
@@ -59,6 +68,7 @@ impl Pool {
 
     fn stack(&mut self, kind: Kind) -> &mut Vec<Vec<u8>> {
         match kind {
+            Kind::SmallInput => &mut self.small_input,
             Kind::Input => &mut self.input,
             Kind::Plain => &mut self.plain,
             Kind::Output => &mut self.output,
@@ -69,18 +79,24 @@ impl Pool {
         self.stack(kind).pop().unwrap_or_else(|| vec![0; kind.size()])
     }
 
-    /// Keeps `buf` for reuse unless the pool is full or the buffer grew past its size.
-    pub fn give(&mut self, kind: Kind, buf: Vec<u8>) {
+    /// Keeps `buf` for reuse unless the pool is full or the buffer grew past its size
+    /// (every kind has its own size, so the length says which stack it goes to).
+    pub fn give(&mut self, buf: Vec<u8>) {
+        let kinds = [Kind::SmallInput, Kind::Input, Kind::Plain, Kind::Output];
+        let Some(kind) = kinds.into_iter().find(|kind| kind.size() == buf.len()) else { return };
         let keep = KEEP_BYTES / kind.size();
         let stack = self.stack(kind);
-        if buf.len() == kind.size() && stack.len() < keep {
+        if stack.len() < keep {
             stack.push(buf);
         }
     }
 
     /// Bytes held in free buffers (for memory accounting).
     pub fn held_bytes(&self) -> usize {
-        self.input.len() * INPUT_SIZE + self.plain.len() * RECORD + self.output.len() * OUTPUT_SIZE
+        self.small_input.len() * SMALL_INPUT_SIZE
+            + self.input.len() * INPUT_SIZE
+            + self.plain.len() * RECORD
+            + self.output.len() * OUTPUT_SIZE
     }
 }
 
@@ -157,10 +173,19 @@ impl Chunk {
     }
 
     /// Gives the buffer back once its bytes are all used.
-    pub fn release(&mut self, pool: &SharedPool, kind: Kind) {
+    pub fn release(&mut self, pool: &SharedPool) {
         if self.is_empty() && !self.buf.is_empty() {
-            pool.borrow_mut().give(kind, std::mem::take(&mut self.buf));
+            pool.borrow_mut().give(std::mem::take(&mut self.buf));
         }
+    }
+
+    /// Moves the bytes into a buffer of `kind` (a bigger one) and gives the old one back.
+    pub fn move_to(&mut self, pool: &SharedPool, kind: Kind) {
+        let mut bigger = pool.borrow_mut().take(kind);
+        let len = self.len();
+        bigger[..len].copy_from_slice(self.data());
+        pool.borrow_mut().give(std::mem::replace(&mut self.buf, bigger));
+        self.set(0, len);
     }
 
     /// Makes at least `need` bytes of room after the data: moves the data to the front,
@@ -207,11 +232,11 @@ mod tests {
         let mut chunk = Chunk::default();
         chunk.push(&pool, Kind::Plain, b"hello");
         assert_eq!(chunk.data(), b"hello");
-        chunk.release(&pool, Kind::Plain);
+        chunk.release(&pool);
         assert_eq!(pool.borrow().held_bytes(), 0, "a chunk holding bytes keeps its buffer");
         let mut out = [0u8; 5];
         assert_eq!(chunk.take_into(&mut out), 5);
-        chunk.release(&pool, Kind::Plain);
+        chunk.release(&pool);
         assert_eq!(pool.borrow().held_bytes(), RECORD);
         assert_eq!(chunk.spare_len(), 0, "an empty chunk holds no buffer");
     }
@@ -233,10 +258,22 @@ mod tests {
     fn the_pool_keeps_a_bounded_number_of_buffers() {
         let pool = Pool::shared();
         for _ in 0..100 {
-            pool.borrow_mut().give(Kind::Output, vec![0; OUTPUT_SIZE]);
+            pool.borrow_mut().give(vec![0; OUTPUT_SIZE]);
         }
         assert!(pool.borrow().held_bytes() <= KEEP_BYTES);
-        pool.borrow_mut().give(Kind::Plain, vec![0; RECORD + 1]);
+        pool.borrow_mut().give(vec![0; RECORD + 1]);
         assert_eq!(pool.borrow().plain.len(), 0, "a grown buffer is freed");
+    }
+
+    #[test]
+    fn a_small_buffer_moves_its_bytes_into_a_big_one() {
+        let pool = Pool::shared();
+        let mut chunk = Chunk::default();
+        chunk.push(&pool, Kind::SmallInput, b"hello");
+        assert_eq!(chunk.capacity(), SMALL_INPUT_SIZE);
+        chunk.consume(1);
+        chunk.move_to(&pool, Kind::Input);
+        assert_eq!((chunk.data(), chunk.capacity()), (&b"ello"[..], INPUT_SIZE));
+        assert_eq!(pool.borrow().small_input.len(), 1, "the small buffer went back to the pool");
     }
 }

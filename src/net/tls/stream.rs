@@ -25,7 +25,7 @@ use rustls::server::{ServerConnectionData, UnbufferedServerConnection};
 use rustls::unbuffered::{ConnectionState, EncodeError, EncodeTlsData, EncryptError, UnbufferedStatus, WriteTraffic};
 use rustls::{HandshakeKind, ServerConfig};
 
-use super::pool::{Chunk, Kind, OUTPUT_SIZE, RECORD, RECORD_WIRE, SharedPool};
+use super::pool::{Chunk, Kind, OUTPUT_SIZE, RECORD, RECORD_WIRE, SMALL_INPUT_SIZE, SharedPool};
 
 /// The content type of a TLS handshake record: every ClientHello starts with it.
 const HANDSHAKE_RECORD: u8 = 0x16;
@@ -112,6 +112,14 @@ enum Mode {
     Failed,
 }
 
+/// Who handles the records. rustls's state (over a kilobyte, and more it allocates) is
+/// made only once a whole first record is in: a half-sent ClientHello costs its bytes.
+enum Engine {
+    /// No whole record has arrived yet.
+    Waiting(Arc<ServerConfig>),
+    Rustls(Box<UnbufferedServerConnection>),
+}
+
 /// What processing the buffered TLS bytes came to.
 enum Step {
     /// Plaintext was added to `plain_in`.
@@ -124,7 +132,7 @@ enum Step {
 
 pub struct TlsStream<S> {
     io: S,
-    conn: UnbufferedServerConnection,
+    engine: Engine,
     /// TLS bytes read from the socket and not yet processed (rustls borrows them).
     incoming: Chunk,
     bufs: Buffers,
@@ -142,10 +150,9 @@ pub struct TlsStream<S> {
 
 impl<S: Socket> TlsStream<S> {
     pub fn new(io: S, config: Arc<ServerConfig>, pool: SharedPool) -> io::Result<Self> {
-        let conn = UnbufferedServerConnection::new(config).map_err(|e| error(StreamError::Tls(e)))?;
         Ok(TlsStream {
             io,
-            conn,
+            engine: Engine::Waiting(config),
             incoming: Chunk::default(),
             bufs: Buffers { pool, plain_in: Chunk::default(), plain_out: Chunk::default(), outgoing: Chunk::default() },
             mode: Mode::Tls,
@@ -166,29 +173,33 @@ impl<S: Socket> TlsStream<S> {
         &mut self.io
     }
 
+    /// rustls, once the handshake is done.
+    fn established(&self) -> Option<&UnbufferedServerConnection> {
+        match &self.engine {
+            Engine::Rustls(conn) if self.mode == Mode::Tls && !conn.is_handshaking() => Some(conn),
+            _ => None,
+        }
+    }
+
     /// Still in the handshake (the loop caps how many of these it drives per turn).
     pub fn is_handshaking(&self) -> bool {
         // A plaintext or refused peer is no handshake in progress (and no longer costs the
         // loop's per-turn handshake budget).
-        self.mode == Mode::Tls && self.conn.is_handshaking()
+        self.mode == Mode::Tls && self.established().is_none()
     }
 
     /// The handshake is done and chose HTTP/2 by ALPN.
     pub fn speaks_h2(&self) -> bool {
-        self.mode == Mode::Tls
-            && !self.conn.is_handshaking()
-            && self.conn.alpn_protocol() == Some(super::config::ALPN_H2)
+        self.established().is_some_and(|conn| conn.alpn_protocol() == Some(super::config::ALPN_H2))
     }
 
     /// For `--trace`, once the handshake is done: version, suite, ALPN, full or resumed.
     pub fn handshake_summary(&self) -> Option<String> {
-        if self.conn.is_handshaking() || self.mode != Mode::Tls {
-            return None;
-        }
-        let version = self.conn.protocol_version()?;
-        let suite = self.conn.negotiated_cipher_suite()?.suite();
-        let alpn = self.conn.alpn_protocol().map_or("none".into(), String::from_utf8_lossy);
-        let kind = match self.conn.handshake_kind() {
+        let conn = self.established()?;
+        let version = conn.protocol_version()?;
+        let suite = conn.negotiated_cipher_suite()?.suite();
+        let alpn = conn.alpn_protocol().map_or("none".into(), String::from_utf8_lossy);
+        let kind = match conn.handshake_kind() {
             Some(HandshakeKind::Resumed) => "resumed",
             _ => "full",
         };
@@ -253,7 +264,7 @@ impl<S: Socket> TlsStream<S> {
             Mode::Tls if !self.closing => {
                 self.closing = true;
                 // Before the handshake ends there is nothing to protect: only the half-close.
-                if !self.conn.is_handshaking() {
+                if !self.is_handshaking() {
                     self.seal_plain()?;
                     self.seal(Seal::CloseNotify)?;
                 }
@@ -386,7 +397,7 @@ impl<S: Socket> TlsStream<S> {
                 Err(e) => return Err(e),
             }
         }
-        self.bufs.outgoing.release(&self.bufs.pool, Kind::Output);
+        self.bufs.outgoing.release(&self.bufs.pool);
         if self.closing && !self.write_shut {
             self.write_shut = true;
             self.io.shutdown_write()?;
@@ -400,16 +411,20 @@ impl<S: Socket> TlsStream<S> {
             self.seal(Seal::Plain)?;
             self.bufs.plain_out.consume(self.bufs.plain_out.len());
         }
-        self.bufs.plain_out.release(&self.bufs.pool, Kind::Plain);
+        self.bufs.plain_out.release(&self.bufs.pool);
         Ok(())
     }
 
     /// Runs rustls to its write state (queuing TLS bytes of its own, and keeping any
     /// plaintext it decrypts on the way) and encrypts `what` into `outgoing`.
     fn seal(&mut self, what: Seal) -> io::Result<()> {
+        if !matches!(self.engine, Engine::Rustls(_)) {
+            return Err(io::Error::new(io::ErrorKind::NotConnected, "TLS handshake not complete"));
+        }
         for _ in 0..MAX_STEPS {
+            let Engine::Rustls(conn) = &mut self.engine else { unreachable!("checked above") };
             // rustls must always see the same input buffer: it remembers positions in it.
-            let UnbufferedStatus { discard, state } = self.conn.process_tls_records(self.incoming.data_mut());
+            let UnbufferedStatus { discard, state } = conn.process_tls_records(self.incoming.data_mut());
             let mut records_discard = 0;
             let outcome = match state.and_then(|state| absorb(state, &mut self.bufs, &mut records_discard)) {
                 Err(e) => Err(e),
@@ -438,8 +453,16 @@ impl<S: Socket> TlsStream<S> {
     /// Processes buffered TLS records until plaintext appears, more input is needed, or
     /// the peer closes; queues (and offers to the socket) whatever rustls sends back.
     fn step(&mut self) -> io::Result<Step> {
+        if let Engine::Waiting(config) = &self.engine {
+            if !record_in(self.incoming.data()) {
+                return Ok(Step::NeedInput);
+            }
+            let conn = UnbufferedServerConnection::new(config.clone()).map_err(|e| error(StreamError::Tls(e)))?;
+            self.engine = Engine::Rustls(Box::new(conn));
+        }
         for _ in 0..MAX_STEPS {
-            let UnbufferedStatus { discard, state } = self.conn.process_tls_records(self.incoming.data_mut());
+            let Engine::Rustls(conn) = &mut self.engine else { unreachable!("made above") };
+            let UnbufferedStatus { discard, state } = conn.process_tls_records(self.incoming.data_mut());
             let mut records_discard = 0;
             let outcome = match state.and_then(|state| absorb(state, &mut self.bufs, &mut records_discard)) {
                 Err(e) => Err(e),
@@ -471,10 +494,11 @@ impl<S: Socket> TlsStream<S> {
     /// it looks at input again), so it never parses more of a peer it gave up on.
     fn fail(&mut self, e: rustls::Error) -> io::Error {
         for _ in 0..MAX_STEPS {
-            if !self.conn.wants_write() {
+            let Engine::Rustls(conn) = &mut self.engine else { break };
+            if !conn.wants_write() {
                 break;
             }
-            let UnbufferedStatus { discard, state } = self.conn.process_tls_records(self.incoming.data_mut());
+            let UnbufferedStatus { discard, state } = conn.process_tls_records(self.incoming.data_mut());
             let encoded = match state {
                 Ok(ConnectionState::EncodeTlsData(encode)) => {
                     encode_into(encode, &mut self.bufs.outgoing, &self.bufs.pool);
@@ -490,13 +514,17 @@ impl<S: Socket> TlsStream<S> {
         let _ = self.send_outgoing();
         self.mode = Mode::Failed;
         self.incoming.consume(self.incoming.len());
-        self.incoming.release(&self.bufs.pool, Kind::Input);
+        self.incoming.release(&self.bufs.pool);
         error(StreamError::Tls(e))
     }
 
-    /// One `read(2)` into `incoming`. Checks the first byte of the connection.
+    /// One `read(2)` into `incoming`, a small buffer until a read fills it (then its bytes
+    /// move to a big one). Checks the first byte of the connection.
     fn fill_incoming(&mut self) -> io::Result<usize> {
-        self.incoming.make_room(&self.bufs.pool, Kind::Input, 1);
+        if self.incoming.len() == SMALL_INPUT_SIZE {
+            self.incoming.move_to(&self.bufs.pool, Kind::Input);
+        }
+        self.incoming.make_room(&self.bufs.pool, Kind::SmallInput, 1);
         let n = self.io.read(self.incoming.spare())?;
         self.incoming.filled(n);
         if n > 0 && !self.first_byte_seen {
@@ -523,13 +551,13 @@ impl<S: Socket> TlsStream<S> {
         let mut n = 0;
         loop {
             n += self.bufs.plain_in.take_into(&mut buf[n..]);
-            self.bufs.plain_in.release(&self.bufs.pool, Kind::Plain);
+            self.bufs.plain_in.release(&self.bufs.pool);
             if n == buf.len() {
                 return Ok(n);
             }
             if self.peer_closed {
                 self.eof_reported = n == 0;
-                self.incoming.release(&self.bufs.pool, Kind::Input);
+                self.incoming.release(&self.bufs.pool);
                 return Ok(n);
             }
             if !self.incomplete {
@@ -548,7 +576,7 @@ impl<S: Socket> TlsStream<S> {
                 Ok(_) => self.incomplete = false,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
-                    self.incoming.release(&self.bufs.pool, Kind::Input);
+                    self.incoming.release(&self.bufs.pool);
                     let drained = e.kind() == io::ErrorKind::WouldBlock;
                     return if n > 0 && (drained || stream_error(&e).is_none()) { Ok(n) } else { Err(e) };
                 }
@@ -560,7 +588,7 @@ impl<S: Socket> TlsStream<S> {
     fn read_raw(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if !self.incoming.is_empty() {
             let n = self.incoming.take_into(buf);
-            self.incoming.release(&self.bufs.pool, Kind::Input);
+            self.incoming.release(&self.bufs.pool);
             return Ok(n);
         }
         self.io.read(buf)
@@ -574,6 +602,14 @@ enum Seal {
 }
 
 type State<'c, 'i> = ConnectionState<'c, 'i, ServerConnectionData>;
+
+/// True when `bytes` start with a whole TLS record, or with a header no record can have
+/// (rustls refuses that at once, rather than after the bytes it announces).
+fn record_in(bytes: &[u8]) -> bool {
+    let Some(header) = bytes.first_chunk::<5>() else { return false };
+    let len = usize::from(u16::from_be_bytes([header[3], header[4]]));
+    bytes.len() >= 5 + len || 5 + len > super::pool::INPUT_SIZE
+}
 
 fn unexpected_state() -> rustls::Error {
     rustls::Error::General("unexpected TLS state (early data is off)".into())
