@@ -186,6 +186,8 @@ fn build(cert_path: &Path, key_path: &Path, resume: &Resume, http2: bool) -> Res
         false => vec![ALPN_HTTP11.to_vec()],
     };
     config.max_early_data_size = 0;
+    // After the handshake our record layer takes the traffic keys (`records`).
+    config.enable_secret_extraction = true;
     // Our suite order (AES-128-GCM first: cheapest with AES-NI) over the client's.
     config.ignore_client_order = true;
     config.session_storage = resume.storage.clone();

@@ -22,10 +22,12 @@ use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
 use rustls::server::{ServerConnectionData, UnbufferedServerConnection};
-use rustls::unbuffered::{ConnectionState, EncodeError, EncodeTlsData, EncryptError, UnbufferedStatus, WriteTraffic};
-use rustls::{HandshakeKind, ServerConfig};
+use rustls::unbuffered::{ConnectionState, EncodeError, EncodeTlsData, UnbufferedStatus};
+use rustls::{CipherSuite, HandshakeKind, ProtocolVersion, ServerConfig};
 
+use super::config::{ALPN_H2, ALPN_HTTP11};
 use super::pool::{Chunk, Kind, OUTPUT_SIZE, RECORD, RECORD_WIRE, SMALL_INPUT_SIZE, SharedPool};
+use super::records::{Content, Opened, Records};
 
 /// The content type of a TLS handshake record: every ClientHello starts with it.
 const HANDSHAKE_RECORD: u8 = 0x16;
@@ -113,11 +115,46 @@ enum Mode {
 }
 
 /// Who handles the records. rustls's state (over a kilobyte, and more it allocates) is
-/// made only once a whole first record is in: a half-sent ClientHello costs its bytes.
+/// made only once a whole first record is in, so a half-sent ClientHello costs its bytes;
+/// once the handshake is done, rustls hands the keys to our record layer and is dropped.
 enum Engine {
     /// No whole record has arrived yet.
     Waiting(Arc<ServerConfig>),
+    /// The handshake.
     Rustls(Box<UnbufferedServerConnection>),
+    /// Application data.
+    Records(Box<Established>),
+    /// The connection failed: no TLS state is kept.
+    Gone,
+}
+
+/// What the handshake agreed, kept for `--trace` and the choice of HTTP/2.
+#[derive(Clone, Copy)]
+struct Session {
+    version: ProtocolVersion,
+    suite: CipherSuite,
+    alpn: Option<&'static [u8]>,
+    resumed: bool,
+}
+
+impl Session {
+    fn of(conn: &UnbufferedServerConnection) -> Option<Session> {
+        if conn.is_handshaking() {
+            return None;
+        }
+        let alpn = [ALPN_H2, ALPN_HTTP11].into_iter().find(|known| conn.alpn_protocol() == Some(known));
+        Some(Session {
+            version: conn.protocol_version()?,
+            suite: conn.negotiated_cipher_suite()?.suite(),
+            alpn,
+            resumed: conn.handshake_kind() == Some(HandshakeKind::Resumed),
+        })
+    }
+}
+
+struct Established {
+    records: Records,
+    session: Session,
 }
 
 /// What processing the buffered TLS bytes came to.
@@ -173,11 +210,13 @@ impl<S: Socket> TlsStream<S> {
         &mut self.io
     }
 
-    /// rustls, once the handshake is done.
-    fn established(&self) -> Option<&UnbufferedServerConnection> {
+    /// What the handshake agreed, once it is done.
+    fn session(&self) -> Option<Session> {
         match &self.engine {
-            Engine::Rustls(conn) if self.mode == Mode::Tls && !conn.is_handshaking() => Some(conn),
-            _ => None,
+            _ if self.mode != Mode::Tls => None,
+            Engine::Rustls(conn) => Session::of(conn),
+            Engine::Records(established) => Some(established.session),
+            Engine::Waiting(_) | Engine::Gone => None,
         }
     }
 
@@ -185,24 +224,19 @@ impl<S: Socket> TlsStream<S> {
     pub fn is_handshaking(&self) -> bool {
         // A plaintext or refused peer is no handshake in progress (and no longer costs the
         // loop's per-turn handshake budget).
-        self.mode == Mode::Tls && self.established().is_none()
+        self.mode == Mode::Tls && self.session().is_none()
     }
 
     /// The handshake is done and chose HTTP/2 by ALPN.
     pub fn speaks_h2(&self) -> bool {
-        self.established().is_some_and(|conn| conn.alpn_protocol() == Some(super::config::ALPN_H2))
+        self.session().is_some_and(|session| session.alpn == Some(ALPN_H2))
     }
 
     /// For `--trace`, once the handshake is done: version, suite, ALPN, full or resumed.
     pub fn handshake_summary(&self) -> Option<String> {
-        let conn = self.established()?;
-        let version = conn.protocol_version()?;
-        let suite = conn.negotiated_cipher_suite()?.suite();
-        let alpn = conn.alpn_protocol().map_or("none".into(), String::from_utf8_lossy);
-        let kind = match conn.handshake_kind() {
-            Some(HandshakeKind::Resumed) => "resumed",
-            _ => "full",
-        };
+        let Session { version, suite, alpn, resumed } = self.session()?;
+        let alpn = alpn.map_or("none".into(), String::from_utf8_lossy);
+        let kind = if resumed { "resumed" } else { "full" };
         Some(format!("{version:?} {suite:?} alpn={alpn} {kind}"))
     }
 
@@ -303,6 +337,18 @@ impl<S: Socket> TlsStream<S> {
         while taken < len {
             if !self.room_for_a_record()? {
                 break;
+            }
+            if let Engine::Records(established) = &mut self.engine {
+                match self.bufs.seal_from_file(&mut established.records, file, offset + taken as u64, len - taken) {
+                    Ok(0) => ended = true,
+                    Ok(n) => taken += n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(e),
+                }
+                if ended {
+                    break;
+                }
+                continue;
             }
             self.bufs.plain_out.hold(&self.bufs.pool, Kind::Plain);
             let want = self.bufs.plain_out.spare_len().min(len - taken);
@@ -415,21 +461,26 @@ impl<S: Socket> TlsStream<S> {
         Ok(())
     }
 
-    /// Runs rustls to its write state (queuing TLS bytes of its own, and keeping any
-    /// plaintext it decrypts on the way) and encrypts `what` into `outgoing`.
+    /// Runs rustls to the end of the handshake (queuing TLS bytes of its own, and keeping
+    /// any plaintext it decrypts on the way), then seals `what` into `outgoing`.
     fn seal(&mut self, what: Seal) -> io::Result<()> {
-        if !matches!(self.engine, Engine::Rustls(_)) {
-            return Err(io::Error::new(io::ErrorKind::NotConnected, "TLS handshake not complete"));
-        }
         for _ in 0..MAX_STEPS {
-            let Engine::Rustls(conn) = &mut self.engine else { unreachable!("checked above") };
+            let conn = match &mut self.engine {
+                Engine::Records(established) => {
+                    return self.bufs.seal(&mut established.records, what).map_err(io::Error::other);
+                }
+                Engine::Rustls(conn) => conn,
+                Engine::Waiting(_) | Engine::Gone => {
+                    return Err(io::Error::new(io::ErrorKind::NotConnected, "TLS handshake not complete"));
+                }
+            };
             // rustls must always see the same input buffer: it remembers positions in it.
             let UnbufferedStatus { discard, state } = conn.process_tls_records(self.incoming.data_mut());
             let mut records_discard = 0;
             let outcome = match state.and_then(|state| absorb(state, &mut self.bufs, &mut records_discard)) {
                 Err(e) => Err(e),
                 Ok(None) => Ok(false),
-                Ok(Some(ConnectionState::WriteTraffic(mut traffic))) => Ok(self.bufs.seal(&mut traffic, what)?),
+                Ok(Some(ConnectionState::WriteTraffic(_))) => Ok(true),
                 Ok(Some(ConnectionState::PeerClosed)) => {
                     self.peer_closed = true;
                     Ok(false)
@@ -442,12 +493,27 @@ impl<S: Socket> TlsStream<S> {
             };
             self.incoming.consume(discard + records_discard);
             match outcome {
-                Ok(true) => return Ok(()),
+                Ok(true) => self.hand_keys_to_records()?,
                 Ok(false) => {}
                 Err(e) => return Err(self.fail(e)),
             }
         }
         Err(io::Error::other("TLS state machine did not settle"))
+    }
+
+    /// The handshake is done: rustls hands its keys to our record layer and goes.
+    fn hand_keys_to_records(&mut self) -> io::Result<()> {
+        let Engine::Rustls(conn) = std::mem::replace(&mut self.engine, Engine::Gone) else {
+            unreachable!("only rustls's state becomes records")
+        };
+        let session = Session::of(&conn).expect("the handshake is done");
+        match conn.dangerous_into_kernel_connection().and_then(|(secrets, kernel)| Records::new(secrets, kernel)) {
+            Ok(records) => {
+                self.engine = Engine::Records(Box::new(Established { records, session }));
+                Ok(())
+            }
+            Err(e) => Err(self.fail(e)),
+        }
     }
 
     /// Processes buffered TLS records until plaintext appears, more input is needed, or
@@ -461,15 +527,23 @@ impl<S: Socket> TlsStream<S> {
             self.engine = Engine::Rustls(Box::new(conn));
         }
         for _ in 0..MAX_STEPS {
-            let Engine::Rustls(conn) = &mut self.engine else { unreachable!("made above") };
+            let conn = match &mut self.engine {
+                Engine::Rustls(conn) => conn,
+                Engine::Records(_) => return self.open_records(),
+                Engine::Waiting(_) | Engine::Gone => unreachable!("made above, or failed"),
+            };
             let UnbufferedStatus { discard, state } = conn.process_tls_records(self.incoming.data_mut());
             let mut records_discard = 0;
+            // rustls has sent all it had to: its keys can go to the record layer.
+            let mut done = false;
             let outcome = match state.and_then(|state| absorb(state, &mut self.bufs, &mut records_discard)) {
                 Err(e) => Err(e),
                 Ok(None) if !self.bufs.plain_in.is_empty() => Ok(Some(Step::Plain)),
                 Ok(None) => Ok(None),
-                Ok(Some(ConnectionState::BlockedHandshake | ConnectionState::WriteTraffic(_))) => {
-                    Ok(Some(Step::NeedInput))
+                Ok(Some(ConnectionState::BlockedHandshake)) => Ok(Some(Step::NeedInput)),
+                Ok(Some(ConnectionState::WriteTraffic(_))) => {
+                    done = true;
+                    Ok(None)
                 }
                 Ok(Some(ConnectionState::PeerClosed | ConnectionState::Closed)) => Ok(Some(Step::Closed)),
                 Ok(Some(_)) => Err(unexpected_state()),
@@ -483,10 +557,45 @@ impl<S: Socket> TlsStream<S> {
                     }
                     return Ok(step);
                 }
+                Ok(None) if done => {
+                    self.hand_keys_to_records()?;
+                    if !self.bufs.outgoing.is_empty() {
+                        self.send_outgoing()?; // the handshake's last flight
+                    }
+                }
                 Ok(None) => {}
             }
         }
         Err(io::Error::other("TLS state machine did not settle"))
+    }
+
+    /// Opens the whole records in `incoming` until one brings plaintext, the peer closes,
+    /// or only part of a record is left.
+    fn open_records(&mut self) -> io::Result<Step> {
+        loop {
+            let Engine::Records(established) = &mut self.engine else { unreachable!("records only") };
+            let records = &mut established.records;
+            let len = match records.record_len(self.incoming.data()) {
+                Ok(Some(len)) if len <= self.incoming.len() => len,
+                Ok(_) => return Ok(Step::NeedInput),
+                Err(e) => return Err(self.fail(e)),
+            };
+            let opened = records.open(&mut self.incoming.data_mut()[..len]);
+            let step = match opened {
+                Ok(Opened::Data(range)) if !range.is_empty() => {
+                    let plain = &self.incoming.data()[range];
+                    self.bufs.plain_in.push(&self.bufs.pool, Kind::Plain, plain);
+                    Some(Step::Plain)
+                }
+                Ok(Opened::Data(_) | Opened::Control) => None,
+                Ok(Opened::Closed) => Some(Step::Closed),
+                Err(e) => return Err(self.fail(e)),
+            };
+            self.incoming.consume(len);
+            if let Some(step) = step {
+                return Ok(step);
+            }
+        }
     }
 
     /// rustls refused the peer: send the alert it queued, if the socket takes it, and
@@ -513,6 +622,7 @@ impl<S: Socket> TlsStream<S> {
         }
         let _ = self.send_outgoing();
         self.mode = Mode::Failed;
+        self.engine = Engine::Gone;
         self.incoming.consume(self.incoming.len());
         self.incoming.release(&self.bufs.pool);
         error(StreamError::Tls(e))
@@ -647,28 +757,44 @@ fn absorb<'c, 'i>(
 }
 
 impl Buffers {
-    /// Encrypts `what` into `outgoing`. `Ok(false)`: not yet (room was made; run again).
-    fn seal(&mut self, traffic: &mut WriteTraffic<'_, ServerConnectionData>, what: Seal) -> io::Result<bool> {
-        let need = match what {
-            Seal::Plain => self.plain_out.len().div_ceil(RECORD) * (RECORD_WIRE - RECORD) + self.plain_out.len(),
-            Seal::CloseNotify => RECORD_WIRE - RECORD,
+    /// Seals `what` into `outgoing`: the plaintext is copied once, into the payload area
+    /// of its record, and sealed there.
+    fn seal(&mut self, records: &mut Records, what: Seal) -> Result<(), rustls::Error> {
+        let (len, content) = match what {
+            Seal::Plain => (self.plain_out.len(), Content::ApplicationData),
+            Seal::CloseNotify => (2, Content::Alert),
         };
-        self.outgoing.make_room(&self.pool, Kind::Output, need);
-        let sealed = match what {
-            Seal::Plain => traffic.encrypt(self.plain_out.data(), self.outgoing.spare()),
-            Seal::CloseNotify => traffic.queue_close_notify(self.outgoing.spare()),
-        };
-        match sealed {
-            Ok(n) => {
-                self.outgoing.filled(n);
-                Ok(true)
-            }
-            Err(EncryptError::InsufficientSize(e)) => {
-                self.outgoing.make_room(&self.pool, Kind::Output, e.required_size);
-                Ok(false)
-            }
-            Err(e) => Err(io::Error::other(e.to_string())),
+        self.outgoing.make_room(&self.pool, Kind::Output, records.sealed_len(len));
+        let at = records.prefix();
+        let payload = &mut self.outgoing.spare()[at..at + len];
+        match what {
+            Seal::Plain => payload.copy_from_slice(self.plain_out.data()),
+            Seal::CloseNotify => payload.copy_from_slice(&[1, 0]), // warning, close_notify
         }
+        let sealed = records.seal(self.outgoing.spare(), len, content)?;
+        self.outgoing.filled(sealed);
+        Ok(())
+    }
+
+    /// Seals one record of up to `len` file bytes from `offset`, read straight into the
+    /// record's payload area behind any plaintext already written (a response head).
+    /// Returns the file bytes taken; 0 at the end of the file.
+    fn seal_from_file(&mut self, records: &mut Records, file: &File, offset: u64, len: usize) -> io::Result<usize> {
+        self.outgoing.make_room(&self.pool, Kind::Output, records.sealed_len(RECORD));
+        let (at, head) = (records.prefix(), self.plain_out.len());
+        let want = (RECORD - head).min(len);
+        let spare = self.outgoing.spare();
+        spare[at..at + head].copy_from_slice(self.plain_out.data());
+        let n = file.read_at(&mut spare[at + head..at + head + want], offset)?;
+        if n == 0 {
+            return Ok(0);
+        }
+        self.plain_out.consume(head);
+        self.plain_out.release(&self.pool);
+        let sealed =
+            records.seal(self.outgoing.spare(), head + n, Content::ApplicationData).map_err(io::Error::other)?;
+        self.outgoing.filled(sealed);
+        Ok(n)
     }
 }
 
