@@ -484,3 +484,96 @@ fn half_sent_client_hellos_hold_only_small_buffers() {
         assert!(Instant::now() < deadline, "still {} bytes of buffer", stream.buffer_bytes());
     }
 }
+
+/// A client that offers only `suite` (and so only its protocol version).
+fn client_with_suite(pki: &Pki, suite: rustls::SupportedCipherSuite) -> std::sync::Arc<rustls::ClientConfig> {
+    let mut provider = rustls::crypto::aws_lc_rs::default_provider();
+    provider.cipher_suites = vec![suite];
+    let version = match suite {
+        rustls::SupportedCipherSuite::Tls13(_) => &rustls::version::TLS13,
+        rustls::SupportedCipherSuite::Tls12(_) => &rustls::version::TLS12,
+    };
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(pki.ca.clone()).unwrap();
+    let mut config = rustls::ClientConfig::builder_with_provider(provider.into())
+        .with_protocol_versions(&[version])
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    std::sync::Arc::new(config)
+}
+
+#[test]
+fn every_suite_carries_bodies_byte_exact_through_the_record_layer() {
+    use rustls::crypto::aws_lc_rs::cipher_suite::*;
+    let pki = Pki::new();
+    let dir = tls_util::temp_dir("suites");
+    let path = dir.join("body.bin");
+    // Not a whole number of records, so the last one is short.
+    let content = pattern(5 * 16 * 1024 + 1234);
+    std::fs::write(&path, &content).unwrap();
+    for suite in [
+        TLS13_AES_128_GCM_SHA256,
+        TLS13_AES_256_GCM_SHA384,
+        TLS13_CHACHA20_POLY1305_SHA256,
+        TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+        TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+        TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+    ] {
+        let (addr, server) = spawn(pki.server_config(false), App { file: Some(path.clone()) }, usize::MAX);
+        let mut client = connect(addr, &client_with_suite(&pki, suite), false);
+        client.write_all(b"GET /file HTTP/1.1\r\n\r\nGET /small HTTP/1.1\r\n\r\n").unwrap();
+        assert!(read_response(&mut client).unwrap().1 == content, "{suite:?}: the body differs");
+        assert_eq!(read_response(&mut client).unwrap().1, b"hello", "{suite:?}");
+        client.write_all(b"GET /file HTTP/1.1\r\n\r\n").unwrap();
+        assert!(read_response(&mut client).unwrap().1 == content, "{suite:?}: the second body differs");
+        client.conn.send_close_notify();
+        client.flush().unwrap();
+        let report = server.join().unwrap();
+        assert_eq!((report.requests, report.error, report.timed_out), (3, None, false), "{suite:?}");
+        assert!(report.summary.unwrap().contains(&format!("{:?}", suite.suite())));
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_key_update_from_the_client_is_followed_and_answered() {
+    let pki = Pki::new();
+    let (addr, server) = spawn(pki.server_config(false), no_file(), usize::MAX);
+    let mut client = connect(addr, &pki.client_config(&[b"http/1.1"]), false);
+    for round in 0..3 {
+        client.write_all(b"GET /small HTTP/1.1\r\n\r\n").unwrap();
+        assert_eq!(read_response(&mut client).unwrap().1, b"hello", "round {round}");
+        // KeyUpdate(update_requested): the server must take the client's new key and
+        // send a KeyUpdate of its own before its next record, which the client then
+        // opens only with the server's new key.
+        client.conn.refresh_traffic_keys().unwrap();
+    }
+    client.write_all(b"GET /small HTTP/1.1\r\n\r\n").unwrap();
+    assert_eq!(read_response(&mut client).unwrap().1, b"hello");
+    drop(client);
+    let report = server.join().unwrap();
+    assert_eq!((report.requests, report.error, report.timed_out), (4, None, false));
+}
+
+#[test]
+fn a_forged_or_oversized_record_after_the_handshake_ends_the_connection() {
+    let pki = Pki::new();
+    for (record, why) in [
+        (vec![0x17, 3, 3, 0, 40].into_iter().chain([0x5a; 40]).collect::<Vec<u8>>(), "DecryptError"),
+        (vec![0x17, 3, 3, 0x41, 0x01], "PeerSentOversizedRecord"),
+        (vec![0x15, 3, 3, 0, 2, 1, 0], "InappropriateMessage"),
+    ] {
+        let (addr, server) = spawn(pki.server_config(false), no_file(), usize::MAX);
+        let mut client = connect(addr, &pki.client_config(&[b"http/1.1"]), false);
+        client.write_all(b"GET /small HTTP/1.1\r\n\r\n").unwrap();
+        assert_eq!(read_response(&mut client).unwrap().1, b"hello");
+        client.sock.tcp.write_all(&record).unwrap();
+        let report = server.join().unwrap();
+        let error = report.error.unwrap_or_default();
+        assert!(error.contains(why), "{why}: {error}");
+        let mut rest = Vec::new();
+        let _ = client.sock.tcp.read_to_end(&mut rest); // closed: EOF or a reset, no hang
+    }
+}

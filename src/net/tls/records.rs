@@ -41,6 +41,9 @@ const EXPLICIT_NONCE: usize = 8;
 /// 16 KiB a record, 128 GiB.
 const RECORDS_PER_KEY: u64 = 1 << 23;
 
+/// Our KeyUpdate message: update_not_requested (the peer's keys are its own business).
+const KEY_UPDATE: [u8; 5] = [24, 0, 0, 1, 0];
+
 /// Content types (RFC 8446, section 5.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Content {
@@ -145,7 +148,7 @@ impl Records {
     /// put before it (a KeyUpdate record).
     pub fn sealed_len(&self, len: usize) -> usize {
         let one = |len: usize| self.prefix() + len + usize::from(self.tls13) + TAG;
-        one(len) + if self.tls13 { one(4) } else { 0 }
+        one(len) + if self.tls13 { one(KEY_UPDATE.len()) } else { 0 }
     }
 
     /// Seals the `len` plaintext bytes at `buf[prefix()..]` in place, with the header (and
@@ -158,12 +161,12 @@ impl Records {
             return Err(Error::EncryptError); // TLS 1.2 cannot change keys: the connection ends.
         }
         if self.key_update_owed || self.tx.seq >= RECORDS_PER_KEY {
-            let update = self.prefix() + 4 + 1 + TAG;
-            buf.copy_within(self.prefix()..self.prefix() + len, update + self.prefix());
-            // update_not_requested: the peer's keys are its own business.
-            buf[self.prefix()..self.prefix() + 4].copy_from_slice(&[24, 0, 0, 1]);
-            buf[self.prefix() + 4] = 0;
-            let sealed = self.seal_one(buf, 5, Content::Handshake)?;
+            // The KeyUpdate's record goes first; the plaintext moves up behind it.
+            let prefix = self.prefix();
+            let update = prefix + KEY_UPDATE.len() + 1 + TAG;
+            buf.copy_within(prefix..prefix + len, update + prefix);
+            buf[prefix..prefix + KEY_UPDATE.len()].copy_from_slice(&KEY_UPDATE);
+            let sealed = self.seal_one(buf, KEY_UPDATE.len(), Content::Handshake)?;
             debug_assert_eq!(sealed, update);
             self.tx = Keys::new(self.kernel.update_tx_secret()?)?;
             self.key_update_owed = false;
