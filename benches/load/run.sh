@@ -43,7 +43,7 @@ All settings come from the environment:
   DURATION=5         seconds per load run
   ROUNDS=3           interleaved rounds; the report shows the median
   SCENARIOS="ka-1k pipelined ka-1m big-100m close conns idle mixed
-             tls-ka-1k tls-ka-1m tls-close tls-idle"
+             tls-ka-1k tls-ka-1m tls-close tls-idle tls-half"
                      ka-1k      wrk -c100, keep-alive, /1k.bin
                      pipelined  h2load --h1 -c100 -m10, /1k.bin
                      ka-1m      wrk -c10, /1m.bin
@@ -63,6 +63,9 @@ All settings come from the environment:
                                 since wrk itself resumes when it can)
                      tls-idle   TLS_IDLE_CONNS idle HTTPS keep-alive
                                 connections (idle.py --tls): RSS each
+                     tls-half   TLS_HALF_CONNS connections that each send
+                                the first 200 bytes of a ClientHello and
+                                wait (idle.py --half-hellos): RSS each
                      HTTPS: every server gets the same self-signed ECDSA
                      P-256 certificate; the load generators offer only
                      TLS 1.3, TLS_AES_128_GCM_SHA256 and X25519 (an
@@ -74,6 +77,7 @@ All settings come from the environment:
   IDLE_CONNS=5000    idle connections held by the idle scenario
   IDLE_DEADLINE=60   seconds allowed for opening them
   TLS_IDLE_CONNS=3000   idle HTTPS connections held by tls-idle
+  TLS_HALF_CONNS=5000   half-sent ClientHellos held by tls-half
   SERVERS="evserve floor nginx lighttpd h2o lwan"   servers to try
   STRACE=0           1: extra pass, strace -c -f during a short ka-1k run,
                      reports syscalls per request (strace slows servers;
@@ -124,7 +128,7 @@ esac
 # ---------------------------------------------------------------- settings --
 
 # Remember which settings the caller passed, for the report's command line.
-SETTING_NAMES=(QUICK DURATION ROUNDS SCENARIOS CONNS IDLE_CONNS IDLE_DEADLINE TLS_IDLE_CONNS
+SETTING_NAMES=(QUICK DURATION ROUNDS SCENARIOS CONNS IDLE_CONNS IDLE_DEADLINE TLS_IDLE_CONNS TLS_HALF_CONNS
     SERVERS STRACE STRACE_DURATION EVSERVE_BIN EVSERVE_ARGS EVSERVE2_BIN EVSERVE2_NAME EVSERVE2_ARGS
     FLOOR_BIN NO_BUILD LWAN_BIN
     SERVER_CPU LOAD_CPU BASE_PORT WRK_TIMEOUT COOLDOWN OUT_DIR KEEP_TMP)
@@ -141,11 +145,12 @@ if [[ $QUICK == 1 ]]; then
 fi
 DURATION=${DURATION:-5}
 ROUNDS=${ROUNDS:-3}
-SCENARIOS=${SCENARIOS:-ka-1k pipelined ka-1m big-100m close conns idle mixed tls-ka-1k tls-ka-1m tls-close tls-idle}
+SCENARIOS=${SCENARIOS:-ka-1k pipelined ka-1m big-100m close conns idle mixed tls-ka-1k tls-ka-1m tls-close tls-idle tls-half}
 CONNS=${CONNS:-100 1000 10000}
 IDLE_CONNS=${IDLE_CONNS:-5000}
 IDLE_DEADLINE=${IDLE_DEADLINE:-60}
 TLS_IDLE_CONNS=${TLS_IDLE_CONNS:-3000}
+TLS_HALF_CONNS=${TLS_HALF_CONNS:-5000}
 SERVERS=${SERVERS:-evserve floor nginx lighttpd h2o lwan}
 STRACE=${STRACE:-0}
 STRACE_DURATION=${STRACE_DURATION:-3}
@@ -168,7 +173,7 @@ KEEP_TMP=${KEEP_TMP:-0}
 die() { echo "run.sh: $*" >&2; exit 1; }
 say() { echo "$*" >&2; }   # progress goes to stderr; the table to stdout
 
-for v in DURATION ROUNDS IDLE_CONNS IDLE_DEADLINE TLS_IDLE_CONNS STRACE_DURATION BASE_PORT COOLDOWN; do
+for v in DURATION ROUNDS IDLE_CONNS IDLE_DEADLINE TLS_IDLE_CONNS TLS_HALF_CONNS STRACE_DURATION BASE_PORT COOLDOWN; do
     [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a non-negative integer (got '${!v}')"
 done
 # CPU sets are taskset lists ("0", "0,1", "0-1"): several CPUs let `--workers N` spread.
@@ -211,7 +216,7 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 NOFILE=$(ulimit -n)
 [[ $NOFILE == unlimited ]] && NOFILE=1048576
 ((NOFILE > 1048576)) && NOFILE=1048576
-for n in $CONNS $IDLE_CONNS $TLS_IDLE_CONNS; do
+for n in $CONNS $IDLE_CONNS $TLS_IDLE_CONNS $TLS_HALF_CONNS; do
     ((n + 64 <= NOFILE)) || say "warning: $n connections need more than the fd limit ($NOFILE)"
 done
 # Per-server connection caps (peers only): leave room for files and listeners.
@@ -902,7 +907,8 @@ measure() {
 
 # idle_run ROUND SERVER SCENARIO: hold IDLE_CONNS idle keep-alive connections
 # (scenario "mixed": half of them in the middle of a head instead;
-# "tls-idle": TLS_IDLE_CONNS over HTTPS).  The server is restarted first:
+# "tls-idle": TLS_IDLE_CONNS over HTTPS; "tls-half": TLS_HALF_CONNS
+# half-sent ClientHellos).  The server is restarted first:
 # after the load runs its heap sits at a high-water mark that would hide
 # the per-connection cost.
 idle_run() {
@@ -910,9 +916,11 @@ idle_run() {
     inst=$(instance_of "$name" "$scen")
     port=${PORT[$inst]}
     [[ $scen == tls-idle ]] && count=$TLS_IDLE_CONNS
+    [[ $scen == tls-half ]] && count=$TLS_HALF_CONNS
     local -a split=(--conns "$count")
     [[ $scen == mixed ]] && split=(--conns $((count - count / 2)) --half-heads $((count / 2)))
     [[ $scen == tls-idle ]] && split+=(--tls)
+    [[ $scen == tls-half ]] && split=(--conns 0 --half-hellos "$count" --tls)
     stop_server "$inst"
     if ! launch_server "$inst"; then
         say "  $inst: restart for the idle scenario failed"; return 0
@@ -994,7 +1002,7 @@ for scen in $SCENARIOS; do
             if command -v h2load >/dev/null; then RUNS+=(pipelined)
             else say "h2load not installed: pipelined scenario skipped"; fi ;;
         ka-1k | ka-1m | big-100m | close | idle | mixed) RUNS+=("$scen") ;;
-        tls-ka-1k | tls-ka-1m | tls-close | tls-idle) RUNS+=("$scen") ;;
+        tls-ka-1k | tls-ka-1m | tls-close | tls-idle | tls-half) RUNS+=("$scen") ;;
         *) die "unknown scenario '$scen'" ;;
     esac
 done
@@ -1013,7 +1021,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
                 say "  $inst is no longer running (see its log); skipped"
                 continue
             fi
-            if [[ $scen == idle || $scen == mixed || $scen == tls-idle ]]; then
+            if [[ $scen == idle || $scen == mixed || $scen == tls-idle || $scen == tls-half ]]; then
                 idle_run "$round" "$name" "$scen"
             else measure "$round" "$scen" "$name"; fi
             alive "$inst" || say "  $inst DIED during $scen; output: $(tail -n 5 "$WORK/log/$inst.out" | tr '\n' ' ')"
