@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # evserve in a real browser: headless Chromium loads the demo site, fetches a byte range
-# with fetch() and revalidates a page on reload; the access log must show what it did.
+# with fetch() and revalidates a page on reload, and loads a page whose script and
+# stylesheet must arrive compressed (on the fly, on a first load: the page's resource
+# timings and the access log's bytes) and work; the access log must show what it did.
 # Then the same site over HTTPS (a throwaway self-signed P-256 certificate made with
 # openssl, so Chromium runs with --ignore-certificate-errors), and through
 # --redirect-http's 308 from http:// to https://.
@@ -98,6 +100,42 @@ if (sessionStorage.getItem('evserve-reloaded') === null) {
 </script></body></html>
 HTML
 
+# compressed.html: a script and a stylesheet big enough to be compressed on the fly
+# (about 100 KiB and 40 KiB of text: the first request for each waits for its fast level,
+# so a first load is compressed). After the load, the page reads its own resource timings:
+# each must have arrived coded (encodedBodySize < decodedBodySize), the script must have
+# run and the stylesheet applied; the verdict goes into the title.
+awk 'BEGIN { for (i = 0; i < 2600; i++) printf "function f%d(a) { return a * %d + %d; }\n", i, i, i % 7;
+             print "window.evserveScript = f2599(1);" }' >"$work/site/app.js"
+awk 'BEGIN { for (i = 0; i < 1000; i++) printf ".c%d { margin: %dpx; color: #%06x; }\n", i, i % 9, i * 97;
+             print "#probe { color: rgb(1, 2, 3); }" }' >"$work/site/big.css"
+app_len=$(wc -c <"$work/site/app.js")
+css_len=$(wc -c <"$work/site/big.css")
+cat >"$work/site/compressed.html" <<'HTML'
+<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>PENDING</title>
+<link rel="stylesheet" href="/big.css"><script src="/app.js"></script></head>
+<body><p id="probe">compressed check</p>
+<script>
+window.addEventListener('load', () => {
+  const parts = [];
+  let good = true;
+  for (const name of ['/app.js', '/big.css']) {
+    const e = performance.getEntriesByType('resource').find((r) => new URL(r.name).pathname === name);
+    if (!e) { good = false; parts.push(name + ' no timing'); continue; }
+    const coded = e.encodedBodySize > 0 && e.encodedBodySize < e.decodedBodySize;
+    good = good && coded;
+    parts.push(name + ' ' + e.encodedBodySize + '/' + e.decodedBodySize + (coded ? '' : ' NOT CODED'));
+  }
+  const ran = window.evserveScript === 2601; // f2599(1) = 2599 + 2599 % 7
+  const styled = getComputedStyle(document.getElementById('probe')).color === 'rgb(1, 2, 3)';
+  good = good && ran && styled;
+  parts.push('script ' + (ran ? 'ran' : 'DID NOT RUN'), 'style ' + (styled ? 'applied' : 'NOT APPLIED'));
+  document.title = (good ? 'PASS ' : 'FAIL ') + parts.join(', ');
+});
+</script></body></html>
+HTML
+
 # Start evserve on a free port; its first stderr line names the address. A FIFO lets us
 # read that line with a deadline instead of polling a file.
 mkfifo "$work/stderr.fifo"
@@ -157,6 +195,12 @@ dom=$(browser --dump-dom "$base/reload.html") || fail "chromium --dump-dom reloa
 title=$(sed -n 's|.*<title>\([^<]*\)</title>.*|\1|p' <<<"$dom")
 if [[ $title == RELOADED ]]; then ok "reload page reloaded and rendered"; else fail "reload page: ${title:-no title}"; fi
 
+# 5. A first load of a page whose script and stylesheet are compressed on the fly: both
+# arrive coded (the page's resource timings) and work.
+dom=$(browser --dump-dom "$base/compressed.html") || fail "chromium --dump-dom compressed.html exited with $?"
+title=$(sed -n 's|.*<title>\([^<]*\)</title>.*|\1|p' <<<"$dom")
+if [[ $title == PASS* ]]; then ok "compressed page: $title"; else fail "compressed page: ${title:-no title}"; fi
+
 # Stop evserve gracefully: it drains, flushes the access log and exits 0.
 kill -TERM "$server"
 if ! timeout 10 tail --pid="$server" -f /dev/null; then
@@ -178,6 +222,18 @@ expect_log "GET / 200" "\"GET / HTTP/1\\.1\" 200 [0-9]+ "
 expect_log "GET /style.css 200 from /" "\"GET /style\\.css HTTP/1\\.1\" 200 [0-9]+ \"$base/\""
 expect_log "GET /logo.png 200 from /" "\"GET /logo\\.png HTTP/1\\.1\" 200 $png_len \"$base/\""
 expect_log "GET /logo.png 206 (8 bytes) from /range.html" "\"GET /logo\\.png HTTP/1\\.1\" 206 8 \"$base/range\\.html\""
+# The script and the stylesheet of compressed.html: fewer bytes sent than the file holds.
+expect_smaller() { # path, file length, log
+  local sent
+  sent=$(grep -E "\"GET $1 HTTP/[12]\\.[01]\" 200 [0-9]+ " "$3" | head -n 1 | sed -E 's/.*" 200 ([0-9]+) .*/\1/')
+  if [[ -n $sent ]] && ((sent < $2)); then
+    ok "log: $1 sent compressed ($sent of $2 bytes)"
+  else
+    fail "log: $1 not sent compressed (${sent:-no 200 line} of $2 bytes)"
+  fi
+}
+expect_smaller /app.js "$app_len" "$log"
+expect_smaller /big.css "$css_len" "$log"
 reload_statuses=$(grep -E "\"GET /reload\\.html HTTP/1\\.1\" " "$log" | sed -E 's/.*" ([0-9]{3}) .*/\1/' | tr '\n' ' ')
 if [[ $reload_statuses == "200 304 "* ]]; then
   ok "log: /reload.html 200 then 304 on reload"
@@ -185,7 +241,7 @@ else
   fail "log: /reload.html statuses were '${reload_statuses}', want 200 then 304"
 fi
 
-# 5. HTTPS: the same site with a test certificate, and the plain listener that redirects.
+# 6. HTTPS: the same site with a test certificate, and the plain listener that redirects.
 if ! command -v openssl >/dev/null 2>&1; then
   fail "openssl not installed: cannot make the HTTPS test certificate"
 else
@@ -227,6 +283,10 @@ else
   else
     fail "no PNG screenshot at $artifacts/index-https.png"
   fi
+  dom=$(browser --ignore-certificate-errors --dump-dom "https://$tls_addr/compressed.html") ||
+    fail "chromium --dump-dom https://$tls_addr/compressed.html exited with $?"
+  title=$(sed -n 's|.*<title>\([^<]*\)</title>.*|\1|p' <<<"$dom")
+  if [[ $title == PASS* ]]; then ok "compressed page over HTTPS: $title"; else fail "compressed page over HTTPS: ${title:-no title}"; fi
   dom=$(browser --ignore-certificate-errors --dump-dom "http://$redirect_addr/range.html") ||
     fail "chromium --dump-dom http://$redirect_addr/range.html exited with $?"
   title=$(sed -n 's|.*<title>\([^<]*\)</title>.*|\1|p' <<<"$dom")
@@ -246,6 +306,8 @@ else
   if [[ $status == 0 ]]; then ok "evserve (HTTPS) exited 0 on SIGTERM"; else fail "evserve (HTTPS) exited $status"; fi
   log="$work/tls-access.log"
   expect_log "GET / 200 over HTTPS" "\"GET / HTTP/2\\.0\" 200 [0-9]+ "
+  expect_smaller /app.js "$app_len" "$log"
+  expect_smaller /big.css "$css_len" "$log"
   expect_log "308 from the redirect listener" "\"GET /range\\.html HTTP/1\\.1\" 308 - "
   expect_log "GET /logo.png 206 over HTTPS from the redirected page" \
     "\"GET /logo\\.png HTTP/2\\.0\" 206 8 \"https://$tls_addr/range\\.html\""
