@@ -1,15 +1,19 @@
-//! HTTPS on the same loop: rustls's unbuffered server connection as a transport under the
-//! unchanged `Connection`.
+//! HTTPS on the same loop: rustls's unbuffered server connection for the handshake, then
+//! our own record layer, as a transport under the unchanged `Connection`.
 //!
 //! - `config`: `Settings::load` turns a PEM chain and key into a `ServerConfig` (TLS 1.2/1.3,
-//!   AEAD suites, ALPN `http/1.1`, no 0-RTT, ticket resumption with a rotating key) and
+//!   AEAD suites, ALPN `h2` and `http/1.1`, no 0-RTT, ticket resumption with a rotating key) and
 //!   names the file at fault when it cannot; `Settings::reload` is SIGHUP's.
 //! - `stream`: `TlsStream`, the non-blocking TLS state over a socket, with the hooks an
 //!   edge-triggered loop needs (`has_buffered_input`, `wants_write`, `flush_own`).
 //! - `pool`: the buffers it takes only while it holds bytes, so an idle connection keeps
 //!   none.
+//! - `records`: after the handshake, records sealed and opened in place with the traffic
+//!   keys rustls hands over (its kTLS hook), so a file body is read straight into its
+//!   record and an idle connection keeps only keys and sequence numbers.
 pub mod config;
 pub mod pool;
+pub mod records;
 pub mod stream;
 
 pub use config::{ALPN_HTTP11, Problem, Settings, TlsError};
