@@ -144,11 +144,19 @@ impl Records {
         HEADER + if self.explicit_nonce { EXPLICIT_NONCE } else { 0 }
     }
 
-    /// Most bytes one sealed record of `len` plaintext bytes takes, with what `seal` may
-    /// put before it (a KeyUpdate record).
+    /// Bytes of one record with `len` bytes of plaintext.
+    pub fn wire_len(&self, len: usize) -> usize {
+        self.prefix() + len + usize::from(self.tls13) + TAG
+    }
+
+    /// The next `seal` puts a KeyUpdate record of ours first.
+    pub fn changes_keys(&self) -> bool {
+        self.tls13 && (self.key_update_owed || self.tx.seq >= RECORDS_PER_KEY)
+    }
+
+    /// Bytes the next `seal` of `len` plaintext bytes writes (a KeyUpdate's record too).
     pub fn sealed_len(&self, len: usize) -> usize {
-        let one = |len: usize| self.prefix() + len + usize::from(self.tls13) + TAG;
-        one(len) + if self.tls13 { one(KEY_UPDATE.len()) } else { 0 }
+        self.wire_len(len) + if self.changes_keys() { self.wire_len(KEY_UPDATE.len()) } else { 0 }
     }
 
     /// Seals the `len` plaintext bytes at `buf[prefix()..]` in place, with the header (and
@@ -160,10 +168,10 @@ impl Records {
         if self.tx.seq >= RECORDS_PER_KEY && !self.tls13 {
             return Err(Error::EncryptError); // TLS 1.2 cannot change keys: the connection ends.
         }
-        if self.key_update_owed || self.tx.seq >= RECORDS_PER_KEY {
+        if self.changes_keys() {
             // The KeyUpdate's record goes first; the plaintext moves up behind it.
             let prefix = self.prefix();
-            let update = prefix + KEY_UPDATE.len() + 1 + TAG;
+            let update = self.wire_len(KEY_UPDATE.len());
             buf.copy_within(prefix..prefix + len, update + prefix);
             buf[prefix..prefix + KEY_UPDATE.len()].copy_from_slice(&KEY_UPDATE);
             let sealed = self.seal_one(buf, KEY_UPDATE.len(), Content::Handshake)?;

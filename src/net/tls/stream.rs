@@ -26,7 +26,7 @@ use rustls::unbuffered::{ConnectionState, EncodeError, EncodeTlsData, Unbuffered
 use rustls::{CipherSuite, HandshakeKind, ProtocolVersion, ServerConfig};
 
 use super::config::{ALPN_H2, ALPN_HTTP11};
-use super::pool::{Chunk, Kind, OUTPUT_SIZE, RECORD, RECORD_WIRE, SMALL_INPUT_SIZE, SharedPool};
+use super::pool::{Chunk, Kind, OUTPUT_SIZE, RECORD, RECORD_WIRE, RECORDS_PER_WRITE, SMALL_INPUT_SIZE, SharedPool};
 use super::records::{Content, Opened, Records};
 
 /// The content type of a TLS handshake record: every ClientHello starts with it.
@@ -776,24 +776,48 @@ impl Buffers {
         Ok(())
     }
 
-    /// Seals one record of up to `len` file bytes from `offset`, read straight into the
-    /// record's payload area behind any plaintext already written (a response head).
-    /// Returns the file bytes taken; 0 at the end of the file.
+    /// Seals records of up to `len` file bytes from `offset`, read straight into their
+    /// payload areas (one `preadv` for as many whole records as `outgoing` has room for),
+    /// the first behind any plaintext already written (a response head). Returns the file
+    /// bytes taken; 0 at the end of the file.
     fn seal_from_file(&mut self, records: &mut Records, file: &File, offset: u64, len: usize) -> io::Result<usize> {
         self.outgoing.make_room(&self.pool, Kind::Output, records.sealed_len(RECORD));
         let (at, head) = (records.prefix(), self.plain_out.len());
-        let want = (RECORD - head).min(len);
+        // Whole records side by side; a KeyUpdate's record would shift them, so then one.
+        let slot = records.wire_len(RECORD);
+        let count = match records.changes_keys() {
+            true => 1,
+            false => (self.outgoing.spare_len() / slot).clamp(1, RECORDS_PER_WRITE),
+        };
         let spare = self.outgoing.spare();
         spare[at..at + head].copy_from_slice(self.plain_out.data());
-        let n = file.read_at(&mut spare[at + head..at + head + want], offset)?;
+        let mut payloads: [io::IoSliceMut<'_>; RECORDS_PER_WRITE] =
+            std::array::from_fn(|_| io::IoSliceMut::new(&mut []));
+        let (mut left, mut used) = (len, 0);
+        for (record, payload) in spare.chunks_mut(slot).take(count).zip(&mut payloads) {
+            let from = at + if used == 0 { head } else { 0 };
+            let want = (at + RECORD - from).min(left);
+            *payload = io::IoSliceMut::new(&mut record[from..from + want]);
+            (left, used) = (left - want, used + 1);
+            if left == 0 {
+                break;
+            }
+        }
+        let n = rustix::io::preadv(file, &mut payloads[..used], offset)?;
         if n == 0 {
             return Ok(0);
         }
         self.plain_out.consume(head);
         self.plain_out.release(&self.pool);
-        let sealed =
-            records.seal(self.outgoing.spare(), head + n, Content::ApplicationData).map_err(io::Error::other)?;
-        self.outgoing.filled(sealed);
+        // Every record but the last read is whole, so the sealed records lie end to end.
+        let mut plain = head + n;
+        while plain > 0 {
+            let this = plain.min(RECORD);
+            let sealed =
+                records.seal(self.outgoing.spare(), this, Content::ApplicationData).map_err(io::Error::other)?;
+            self.outgoing.filled(sealed);
+            plain -= this;
+        }
         Ok(n)
     }
 }
