@@ -577,3 +577,26 @@ fn a_forged_or_oversized_record_after_the_handshake_ends_the_connection() {
         let _ = client.sock.tcp.read_to_end(&mut rest); // closed: EOF or a reset, no hang
     }
 }
+
+#[test]
+fn bodies_of_every_size_around_record_boundaries_arrive_byte_exact() {
+    const R: usize = 16 * 1024;
+    let pki = Pki::new();
+    let dir = tls_util::temp_dir("sizes");
+    for len in [0, 1, R - 1, R, R + 1, 2 * R, 4 * R - 1, 4 * R, 4 * R + 1, 5 * R + 7, 9 * R] {
+        let path = dir.join(format!("{len}.bin"));
+        let content = pattern(len);
+        std::fs::write(&path, &content).unwrap();
+        let (addr, server) = spawn(pki.server_config(false), App { file: Some(path) }, usize::MAX);
+        let mut client = connect(addr, &pki.client_config(&[b"http/1.1"]), false);
+        // The second body starts behind the first's head in a record of its own.
+        client.write_all(b"GET /file HTTP/1.1\r\n\r\nGET /small HTTP/1.1\r\n\r\nGET /file HTTP/1.1\r\n\r\n").unwrap();
+        assert!(read_response(&mut client).unwrap().1 == content, "{len} bytes: the body differs");
+        assert_eq!(read_response(&mut client).unwrap().1, b"hello", "{len} bytes");
+        assert!(read_response(&mut client).unwrap().1 == content, "{len} bytes: the second body differs");
+        drop(client);
+        let report = server.join().unwrap();
+        assert_eq!((report.requests, report.error, report.timed_out), (3, None, false), "{len} bytes");
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -1,5 +1,6 @@
-//! `TlsStream`: rustls's unbuffered server connection over a non-blocking socket, with
-//! buffers from the loop's pool.
+//! `TlsStream`: TLS over a non-blocking socket, with buffers from the loop's pool: rustls's
+//! unbuffered server connection for the handshake, then our record layer (`records`) with
+//! the keys rustls hands over (see `Engine`).
 //!
 //! Edge-triggered readiness announces only what the kernel holds, so the stream reports
 //! through hooks what it holds itself: plaintext already decrypted or whole records not yet
@@ -11,11 +12,10 @@
 //! until a record is full or a flush point (`write`, the end of a `send_file` range), and
 //! the socket gets several records per `write(2)`.
 //!
-//! kTLS: this kernel has none, so `send_file` encrypts in user space. A kernel path would
-//! go in `send_file` (and `write`): after the handshake, once no record is buffered,
-//! `UnbufferedServerConnection::dangerous_into_kernel_connection` hands the keys to
-//! `setsockopt(TCP_ULP "tls")` + `TLS_TX`/`TLS_RX`, after which `send_file` is plain
-//! `sendfile(2)` and `read` sees plaintext. Nothing of it ships here: it cannot be tested.
+//! kTLS: this kernel has none, so records are sealed in user space. A kernel path would
+//! take the keys at the moment `Records` does (`setsockopt(TCP_ULP "tls")` + `TLS_TX`/
+//! `TLS_RX`), after which `send_file` is plain `sendfile(2)` and `read` sees plaintext.
+//! Nothing of it ships here: it cannot be tested.
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::unix::fs::FileExt;
