@@ -600,3 +600,48 @@ fn bodies_of_every_size_around_record_boundaries_arrive_byte_exact() {
     }
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// A server whose keys change after every `records_per_key` records it seals.
+fn spawn_keyed(
+    config: std::sync::Arc<rustls::ServerConfig>,
+    app: App,
+    records_per_key: u64,
+) -> (std::net::SocketAddr, std::thread::JoinHandle<tls_util::Report>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let handle = std::thread::spawn(move || {
+        let pool = tls::Pool::shared();
+        pool.borrow_mut().records_per_key = records_per_key;
+        let (poll, stream) = tls_util::accept_with(&listener, config, usize::MAX, pool);
+        tls_util::serve(app, poll, stream)
+    });
+    (addr, handle)
+}
+
+#[test]
+fn at_the_key_limit_tls13_updates_its_keys_and_tls12_ends_the_connection() {
+    use rustls::crypto::aws_lc_rs::cipher_suite::*;
+    let pki = Pki::new();
+    let dir = tls_util::temp_dir("limit");
+    let path = dir.join("body.bin");
+    let content = pattern(10 * 16 * 1024 + 5);
+    std::fs::write(&path, &content).unwrap();
+    // TLS 1.3: a KeyUpdate of ours every 3 records, each taken by the client.
+    let (addr, server) = spawn_keyed(pki.server_config(false), App { file: Some(path.clone()) }, 3);
+    let mut client = connect(addr, &client_with_suite(&pki, TLS13_AES_128_GCM_SHA256), false);
+    client.write_all(b"GET /file HTTP/1.1\r\n\r\nGET /small HTTP/1.1\r\n\r\nGET /file HTTP/1.1\r\n\r\n").unwrap();
+    assert!(read_response(&mut client).unwrap().1 == content, "the body differs");
+    assert_eq!(read_response(&mut client).unwrap().1, b"hello");
+    assert!(read_response(&mut client).unwrap().1 == content, "the second body differs");
+    drop(client);
+    let report = server.join().unwrap();
+    assert_eq!((report.requests, report.error, report.timed_out), (3, None, false));
+    // TLS 1.2 cannot change keys: the connection ends before a record past the limit.
+    let (addr, server) = spawn_keyed(pki.server_config(false), App { file: Some(path) }, 3);
+    let mut client = connect(addr, &client_with_suite(&pki, TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256), false);
+    client.write_all(b"GET /file HTTP/1.1\r\n\r\n").unwrap();
+    assert!(read_response(&mut client).is_err(), "a body of 11 records went out under one key");
+    let report = server.join().unwrap();
+    assert!(report.error.is_some_and(|e| e.contains("EncryptError")));
+    std::fs::remove_dir_all(dir).unwrap();
+}

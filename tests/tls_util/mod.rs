@@ -169,13 +169,23 @@ impl Socket for TestSocket {
 
 /// Accepts one connection on `listener` and wraps it, registered edge-triggered.
 pub fn accept(listener: &TcpListener, config: Arc<ServerConfig>, max_read: usize) -> (Poll, TlsStream<TestSocket>) {
+    accept_with(listener, config, max_read, Pool::shared())
+}
+
+/// `accept` with the loop's pool given (and its settings).
+pub fn accept_with(
+    listener: &TcpListener,
+    config: Arc<ServerConfig>,
+    max_read: usize,
+    pool: evserve::net::tls::SharedPool,
+) -> (Poll, TlsStream<TestSocket>) {
     let (tcp, _) = listener.accept().unwrap();
     tcp.set_nonblocking(true).unwrap();
     let mut tcp = mio::net::TcpStream::from_std(tcp);
     let poll = Poll::new().unwrap();
     poll.registry().register(&mut tcp, Token(0), Interest::READABLE | Interest::WRITABLE).unwrap();
     let socket = TestSocket { tcp, max_read, writes_left: Rc::new(Cell::new(usize::MAX)), written: Rc::default() };
-    (poll, TlsStream::new(socket, config, Pool::shared()).unwrap())
+    (poll, TlsStream::new(socket, config, pool).unwrap())
 }
 
 /// What the one-connection server saw.

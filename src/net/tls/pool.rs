@@ -53,12 +53,27 @@ impl Kind {
     }
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Pool {
     small_input: Vec<Vec<u8>>,
     input: Vec<Vec<u8>>,
     plain: Vec<Vec<u8>>,
     output: Vec<Vec<u8>>,
+    /// Records sealed under one key before the next (`records::RECORDS_PER_KEY`): the
+    /// loop's setting for its connections, lowered only by tests, which could not reach it.
+    pub records_per_key: u64,
+}
+
+impl Default for Pool {
+    fn default() -> Pool {
+        Pool {
+            small_input: Vec::new(),
+            input: Vec::new(),
+            plain: Vec::new(),
+            output: Vec::new(),
+            records_per_key: super::records::RECORDS_PER_KEY,
+        }
+    }
 }
 
 impl Pool {

@@ -39,7 +39,7 @@ const EXPLICIT_NONCE: usize = 8;
 /// Records sealed under one key before a key update (TLS 1.3) or the end of the connection
 /// (TLS 1.2): below AES-GCM's confidentiality limit of 2^24.5 (RFC 8446, section 5.5); at
 /// 16 KiB a record, 128 GiB.
-const RECORDS_PER_KEY: u64 = 1 << 23;
+pub const RECORDS_PER_KEY: u64 = 1 << 23;
 
 /// Our KeyUpdate message: update_not_requested (the peer's keys are its own business).
 const KEY_UPDATE: [u8; 5] = [24, 0, 0, 1, 0];
@@ -123,10 +123,16 @@ pub struct Records {
     rx: Keys,
     /// The peer asked for a KeyUpdate: ours goes out before the next record.
     key_update_owed: bool,
+    /// `RECORDS_PER_KEY` (lower only in tests, so that they reach it).
+    records_per_key: u64,
 }
 
 impl Records {
-    pub fn new(secrets: ExtractedSecrets, kernel: KernelConnection<ServerConnectionData>) -> Result<Records, Error> {
+    pub fn new(
+        secrets: ExtractedSecrets,
+        kernel: KernelConnection<ServerConnectionData>,
+        records_per_key: u64,
+    ) -> Result<Records, Error> {
         let tls13 = kernel.protocol_version() == ProtocolVersion::TLSv1_3;
         let explicit_nonce = !tls13 && !matches!(secrets.tx.1, ConnectionTrafficSecrets::Chacha20Poly1305 { .. });
         Ok(Records {
@@ -136,6 +142,7 @@ impl Records {
             tx: Keys::new(secrets.tx)?,
             rx: Keys::new(secrets.rx)?,
             key_update_owed: false,
+            records_per_key,
         })
     }
 
@@ -151,7 +158,15 @@ impl Records {
 
     /// The next `seal` puts a KeyUpdate record of ours first.
     pub fn changes_keys(&self) -> bool {
-        self.tls13 && (self.key_update_owed || self.tx.seq >= RECORDS_PER_KEY)
+        self.tls13 && (self.key_update_owed || self.tx.seq >= self.records_per_key)
+    }
+
+    /// Records that can be sealed before one puts a KeyUpdate first (at least 1).
+    pub fn records_under_this_key(&self) -> u64 {
+        match self.changes_keys() {
+            true => 1,
+            false => self.records_per_key.saturating_sub(self.tx.seq).max(1),
+        }
     }
 
     /// Bytes the next `seal` of `len` plaintext bytes writes (a KeyUpdate's record too).
@@ -165,7 +180,7 @@ impl Records {
     /// now holding records; `buf` must hold `sealed_len(len)`.
     pub fn seal(&mut self, buf: &mut [u8], len: usize, content: Content) -> Result<usize, Error> {
         debug_assert!(len <= MAX_PLAINTEXT && buf.len() >= self.sealed_len(len));
-        if self.tx.seq >= RECORDS_PER_KEY && !self.tls13 {
+        if self.tx.seq >= self.records_per_key && !self.tls13 {
             return Err(Error::EncryptError); // TLS 1.2 cannot change keys: the connection ends.
         }
         if self.changes_keys() {

@@ -507,7 +507,9 @@ impl<S: Socket> TlsStream<S> {
             unreachable!("only rustls's state becomes records")
         };
         let session = Session::of(&conn).expect("the handshake is done");
-        match conn.dangerous_into_kernel_connection().and_then(|(secrets, kernel)| Records::new(secrets, kernel)) {
+        let records_per_key = self.bufs.pool.borrow().records_per_key;
+        let records = conn.dangerous_into_kernel_connection();
+        match records.and_then(|(secrets, kernel)| Records::new(secrets, kernel, records_per_key)) {
             Ok(records) => {
                 self.engine = Engine::Records(Box::new(Established { records, session }));
                 Ok(())
@@ -783,12 +785,11 @@ impl Buffers {
     fn seal_from_file(&mut self, records: &mut Records, file: &File, offset: u64, len: usize) -> io::Result<usize> {
         self.outgoing.make_room(&self.pool, Kind::Output, records.sealed_len(RECORD));
         let (at, head) = (records.prefix(), self.plain_out.len());
-        // Whole records side by side; a KeyUpdate's record would shift them, so then one.
+        // Whole records side by side; a KeyUpdate's record would shift those behind it, so
+        // none goes past the one that puts it first.
         let slot = records.wire_len(RECORD);
-        let count = match records.changes_keys() {
-            true => 1,
-            false => (self.outgoing.spare_len() / slot).clamp(1, RECORDS_PER_WRITE),
-        };
+        let under_key = usize::try_from(records.records_under_this_key()).unwrap_or(usize::MAX);
+        let count = (self.outgoing.spare_len() / slot).min(under_key).clamp(1, RECORDS_PER_WRITE);
         let spare = self.outgoing.spare();
         spare[at..at + head].copy_from_slice(self.plain_out.data());
         let mut payloads: [io::IoSliceMut<'_>; RECORDS_PER_WRITE] =
