@@ -129,21 +129,12 @@ fn garbage_instead_of_a_client_hello_is_closed_at_once() {
     assert_eq!(common::read_until_close(&mut s), Ok(Vec::new()), "closed, nothing sent");
 }
 
-/// The first bytes a rustls client sends: its ClientHello.
-fn client_hello(pki: &Pki) -> Vec<u8> {
-    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
-    let mut conn = rustls::ClientConnection::new(pki.client_config(&[b"http/1.1"]), name).unwrap();
-    let mut hello = Vec::new();
-    conn.write_tls(&mut hello).unwrap();
-    hello
-}
-
 #[test]
 fn half_a_client_hello_is_closed_after_the_request_timeout() {
     let fx = Fixture::new();
     let pki = Pki::new();
     let server = https(&fx.root(), &pki, |c| c.timeouts.request = Duration::from_millis(300));
-    let hello = client_hello(&pki);
+    let hello = pki.client_hello();
     let mut s = common::connect(server.addr);
     s.write_all(&hello[..hello.len() / 2]).unwrap();
     // Closed (within the client's 10 s read timeout, which would fail the read instead).
@@ -559,7 +550,7 @@ fn a_client_that_leaves_mid_handshake_does_not_hurt_others() {
     fx.file("a.txt", "a");
     let pki = Pki::new();
     let server = https(&fx.root(), &pki, |_| {});
-    let hello = client_hello(&pki);
+    let hello = pki.client_hello();
     drop({
         let mut s = TcpStream::connect(server.addr).unwrap();
         s.write_all(&hello).unwrap();
@@ -575,9 +566,7 @@ fn a_thousand_half_sent_client_hellos_leave_a_fresh_client_served() {
     fx.file("index.html", "home page");
     let pki = Pki::new();
     let server = https(&fx.root(), &pki, |_| {});
-    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
-    let mut hello = Vec::new();
-    rustls::ClientConnection::new(pki.client_config(&[b"http/1.1"]), name).unwrap().write_tls(&mut hello).unwrap();
+    let hello = pki.client_hello();
     let held: Vec<TcpStream> = (0..1000)
         .map(|_| {
             let mut half = TcpStream::connect(server.addr).unwrap();

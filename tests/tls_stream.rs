@@ -390,12 +390,7 @@ fn random_bytes_never_panic() {
     let pki = Pki::new();
     let config = pki.server_config(true);
     // A real ClientHello to mutate, so the fuzzing reaches past the record header.
-    let client_config = pki.client_config(&[b"http/1.1"]);
-    let mut client =
-        rustls::ClientConnection::new(client_config, rustls::pki_types::ServerName::try_from("localhost").unwrap())
-            .unwrap();
-    let mut hello = Vec::new();
-    client.write_tls(&mut hello).unwrap();
+    let hello = pki.client_hello();
     assert_eq!(hello[0], 0x16);
     let mut seed: u64 = 0x2545_F491_4F6C_DD1D;
     let mut next = move || {
@@ -427,21 +422,12 @@ fn random_bytes_never_panic() {
     }
 }
 
-/// The first bytes of a real ClientHello (a rustls client's).
-fn client_hello(pki: &Pki) -> Vec<u8> {
-    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
-    let mut client = rustls::ClientConnection::new(pki.client_config(&[b"http/1.1"]), name).unwrap();
-    let mut hello = Vec::new();
-    client.write_tls(&mut hello).unwrap();
-    hello
-}
-
 #[test]
 fn half_sent_client_hellos_hold_only_small_buffers() {
     use evserve::net::tls::pool::{INPUT_SIZE, SMALL_INPUT_SIZE};
     let pki = Pki::new();
     let config = pki.server_config(true);
-    let hello = client_hello(&pki);
+    let hello = pki.client_hello();
     let pool = tls::Pool::shared();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let mut held = Vec::new();

@@ -68,6 +68,15 @@ impl Pki {
         tls::Settings::load(&self.cert, &self.key, resumption).unwrap()
     }
 
+    /// The first bytes a rustls client sends: its ClientHello record.
+    pub fn client_hello(&self) -> Vec<u8> {
+        let name = ServerName::try_from("localhost").unwrap();
+        let mut client = ClientConnection::new(self.client_config(&[b"http/1.1"]), name).unwrap();
+        let mut hello = Vec::new();
+        client.write_tls(&mut hello).unwrap();
+        hello
+    }
+
     pub fn client_config(&self, alpn: &[&[u8]]) -> Arc<ClientConfig> {
         let mut roots = RootCertStore::empty();
         roots.add(self.ca.clone()).unwrap();
