@@ -631,3 +631,34 @@ fn at_the_key_limit_tls13_updates_its_keys_and_tls12_ends_the_connection() {
     assert!(report.error.is_some_and(|e| e.contains("EncryptError")));
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn random_records_after_the_handshake_never_panic_or_hang() {
+    let pki = Pki::new();
+    let mut seed: u64 = 0x51_7CC1_B727_220A;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for round in 0..64 {
+        let (addr, server) = spawn(pki.server_config(false), no_file(), usize::MAX);
+        let mut client = connect(addr, &pki.client_config(&[b"http/1.1"]), false);
+        client.write_all(b"GET /small HTTP/1.1\r\n\r\n").unwrap();
+        assert_eq!(read_response(&mut client).unwrap().1, b"hello");
+        let kind = [0x14, 0x15, 0x16, 0x17, 0x18, next() as u8][round % 6];
+        let len = match round % 3 {
+            0 => next() % 64,
+            1 => next() % 20_000,
+            _ => 16 * 1024 + 256 + next() % 4,
+        } as usize;
+        let mut record = vec![kind, 3, 3, (len >> 8) as u8, len as u8];
+        record.extend((0..len.min(next() as usize % 20_000)).map(|_| next() as u8));
+        let _ = client.sock.tcp.write_all(&record);
+        let _ = client.sock.tcp.shutdown(std::net::Shutdown::Write);
+        let report = server.join().expect("the server thread panicked");
+        assert!(!report.timed_out, "round {round}: the server hung");
+        assert_eq!(report.requests, 1, "round {round}: random bytes made a request");
+    }
+}
