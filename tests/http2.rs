@@ -346,3 +346,39 @@ fn every_stream_gets_a_log_line_and_a_drain_sends_goaway() {
     assert!(text.contains("\"GET /a.txt HTTP/2.0\" 200 14 "), "{text}");
     assert!(text.contains("\"GET /missing HTTP/2.0\" 404 "), "{text}");
 }
+
+#[test]
+fn trace_shows_each_frame_received_and_sent() {
+    let fx = site();
+    let root = fx.root();
+    let p = Process::spawn(&[root.to_str().unwrap(), "--port", "0", "--bind", "127.0.0.1", "--trace"]);
+    let mut c =
+        Raw::connect(p.addr.expect("the address on the first line"), &[(setting::INITIAL_WINDOW_SIZE, 1 << 20)]);
+    c.send(&get(1, b"/a.txt", true));
+    assert_eq!(c.status(1), Some(200));
+    c.until(|h, _| h.kind == FrameType::Data && h.has(flags::END_STREAM)).expect("the body");
+    let mut update = Vec::new();
+    frame::encode_window_update(&mut update, 0, 1000);
+    frame::encode_rst_stream(&mut update, 1, ErrorCode::Cancel); // Closed already: ignored.
+    c.send(&update);
+    p.signal(libc::SIGTERM);
+    assert_eq!(c.goaway(), Some(ErrorCode::NoError), "the drain's GOAWAY");
+    assert!(c.until(|_, _| false).is_none(), "closed once the drain's PING is answered");
+    let (code, err) = p.wait(Duration::from_secs(20));
+    assert_eq!(code, Some(0), "{err}");
+    for said in [
+        "recv SETTINGS stream 0 6 B: initial_window_size=1048576",
+        "send SETTINGS stream 0 24 B: max_concurrent_streams=100 initial_window_size=65535",
+        "send SETTINGS stream 0 [ACK] 0 B",
+        "recv SETTINGS stream 0 [ACK] 0 B",
+        "recv HEADERS stream 1 [END_STREAM|END_HEADERS] ",
+        ": 4 fields",
+        "send HEADERS stream 1 [END_HEADERS] ",
+        "send DATA stream 1 [END_STREAM] 14 B",
+        "recv WINDOW_UPDATE stream 0 4 B: increment 1000",
+        "recv RST_STREAM stream 1 4 B: Cancel",
+        "send GOAWAY stream 0 8 B: last stream 2147483647, NoError",
+    ] {
+        assert!(err.contains(said), "--trace does not say {said:?}:\n{err}");
+    }
+}

@@ -18,9 +18,10 @@ use crate::http::status::{SERVER, error_plan};
 use crate::http::view::{Fields, RequestView, Target};
 use crate::http1::request::authority_host;
 use crate::http2::connection::{Connection as Frames, Event, Limits};
+use crate::http2::frame::{FrameHeader, FrameType};
 use crate::http2::hpack::encoder::encode_field;
 use crate::http2::request::Request;
-use crate::http2::{ErrorCode, StreamId, frame};
+use crate::http2::{ErrorCode, StreamId, frame, trace};
 use crate::log::Record;
 use crate::site::{Done, Planned};
 
@@ -182,10 +183,8 @@ impl super::Connection {
     /// into the output buffer, unless a DATA payload must come first.
     fn take_frames(&mut self, cx: &mut Context) {
         let h2 = self.h2.as_mut().expect("an HTTP/2 connection");
-        if h2.payload.is_none() && !h2.frames.output().is_empty() {
-            self.output.ensure_buffer(&mut cx.buffers);
-            self.output.buf.extend_from_slice(h2.frames.output());
-            h2.frames.output().clear();
+        if h2.payload.is_none() {
+            move_frames(&mut h2.frames, &mut self.output, cx);
         }
     }
 
@@ -197,8 +196,12 @@ impl super::Connection {
         }
         let mut events = std::mem::take(&mut h2.events);
         let used = match h2.frames.receive(self.input.bytes(), &mut events) {
-            Ok(n) => n,
+            Ok(n) => {
+                trace_frames(cx, "recv", &self.input.bytes()[..n]);
+                n
+            }
             Err(code) => {
+                trace_frames(cx, "recv", self.input.bytes());
                 cx.trace(|| format!("HTTP/2 connection error {code:?}: GOAWAY, then close"));
                 match code {
                     ErrorCode::EnhanceYourCalm => cx.counters.h2_calmed += 1,
@@ -455,10 +458,14 @@ impl super::Connection {
                             continue;
                         }
                         // The frames before it, its header, then its payload, in that order.
+                        move_frames(&mut h2.frames, &mut self.output, cx);
                         self.output.ensure_buffer(&mut cx.buffers);
-                        self.output.buf.extend_from_slice(h2.frames.output());
-                        h2.frames.output().clear();
                         frame::encode_data_header(&mut self.output.buf, s.id, n as u32, last);
+                        cx.trace(|| {
+                            let flags = if last { frame::flags::END_STREAM } else { 0 };
+                            let h = FrameHeader { length: n as u32, kind: FrameType::Data, flags, stream_id: s.id };
+                            format!("send {}", trace::describe(&h, &[]))
+                        });
                         let by_sendfile = n >= SENDFILE_FRAME_MIN;
                         if by_sendfile {
                             h2.payload = Some(Payload { file: file.clone(), offset: *offset, left: n as usize });
@@ -504,12 +511,7 @@ impl super::Connection {
             }
         }
         let h2 = self.h2.as_mut().expect("an HTTP/2 connection");
-        if !h2.frames.output().is_empty() {
-            self.output.ensure_buffer(&mut cx.buffers);
-            self.output.buf.extend_from_slice(h2.frames.output());
-            h2.frames.output().clear();
-            wrote = true;
-        }
+        wrote |= move_frames(&mut h2.frames, &mut self.output, cx);
         if wrote { Filled::Some } else { Filled::Nothing }
     }
 
@@ -553,6 +555,30 @@ impl super::Connection {
                 super::Sent::Blocked => return Flush::Blocked,
                 super::Sent::Failed => return Flush::Failed,
             }
+        }
+    }
+}
+
+/// Moves the frames the HTTP/2 layer wrote into the connection's output buffer, each traced;
+/// true if there were any.
+fn move_frames(frames: &mut Frames, output: &mut super::Output, cx: &mut Context) -> bool {
+    let out = frames.output();
+    if out.is_empty() {
+        return false;
+    }
+    trace_frames(cx, "send", out);
+    output.ensure_buffer(&mut cx.buffers);
+    output.buf.extend_from_slice(out);
+    out.clear();
+    true
+}
+
+/// `--trace`: a line for each whole frame in `bytes` (`dir`: recv or send); with tracing off
+/// the bytes are not even walked.
+fn trace_frames(cx: &mut Context, dir: &str, bytes: &[u8]) {
+    if cx.trace.is_some() {
+        for (h, payload) in trace::frames(bytes) {
+            cx.trace(|| format!("{dir} {}", trace::describe(&h, payload)));
         }
     }
 }
