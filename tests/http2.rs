@@ -5,7 +5,7 @@
 //! a raw byte outside ASCII in `:path`). A tool that is missing is said, and its test skips.
 mod common;
 
-use std::io::{Read, Write};
+use std::io::{BufRead, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::Command;
 use std::time::Duration;
@@ -381,4 +381,104 @@ fn trace_shows_each_frame_received_and_sent() {
     ] {
         assert!(err.contains(said), "--trace does not say {said:?}:\n{err}");
     }
+}
+
+fn window_update(stream: u32, increment: u32) -> Vec<u8> {
+    let mut out = Vec::new();
+    frame::encode_window_update(&mut out, stream, increment);
+    out
+}
+
+fn rst_code(p: &[u8]) -> ErrorCode {
+    ErrorCode::from_u32(u32::from_be_bytes([p[0], p[1], p[2], p[3]]))
+}
+
+#[test]
+fn a_stream_whose_window_stays_closed_is_reset_alone_while_others_go_on() {
+    let fx = site();
+    let root = fx.root();
+    let args = [root.to_str().unwrap(), "--port", "0", "--bind", "127.0.0.1", "--write-timeout", "0.3"];
+    let mut p = Process::spawn(&[&args[..], &["--stats", "0.1"]].concat());
+    // Stream windows of 0: each stream sends only what the client grants it.
+    let mut c = Raw::connect(p.addr.unwrap(), &[(setting::INITIAL_WINDOW_SIZE, 0)]);
+    c.send(&[get(1, b"/big.bin", true), get(3, b"/big.bin", true), window_update(3, 1)].concat());
+    // Stream 3 goes on a byte at a time (300,000 round trips: far longer than the 0.3 s
+    // timeout), so the connection keeps making progress; stream 1 never gets a byte of window.
+    let mut got_on_3 = 0;
+    loop {
+        let (h, payload) = c.frame().expect("the connection stays open");
+        match (h.kind, h.stream_id) {
+            (FrameType::Data, 3) => {
+                assert!(!h.has(flags::END_STREAM), "stream 3 outlasts the timeout");
+                got_on_3 += h.length;
+                c.send(&[window_update(3, h.length), window_update(0, h.length)].concat());
+            }
+            (FrameType::RstStream, 1) => {
+                assert_eq!(rst_code(&payload), ErrorCode::Cancel);
+                break;
+            }
+            (FrameType::RstStream | FrameType::GoAway, _) => panic!("{h:?} {payload:?}"),
+            _ => {}
+        }
+    }
+    assert!(got_on_3 > 0);
+    // Stream 3 and the connection go on: the rest of its body in one grant, then a new stream.
+    c.send(&[window_update(3, 300_000), window_update(0, 300_000)].concat());
+    let mut rest = 0;
+    let (h, _) = c
+        .until(|h, _| {
+            rest += if h.kind == FrameType::Data && h.stream_id == 3 { h.length } else { 0 };
+            h.kind == FrameType::Data && h.has(flags::END_STREAM)
+        })
+        .expect("the end of stream 3");
+    assert_eq!((h.stream_id, got_on_3 + rest), (3, 300_000));
+    c.send(&get(5, b"/a.txt", true));
+    assert_eq!(c.status(5), Some(200));
+    // --stats counts it.
+    let mut line = String::new();
+    while !line.contains("stalled-streams 1") {
+        line.clear();
+        assert!(p.stderr.read_line(&mut line).unwrap() > 0, "no stats line counts the stalled stream");
+    }
+}
+
+#[test]
+fn a_field_block_that_never_ends_is_bounded_by_the_request_timeout() {
+    let fx = site();
+    // A long idle timeout: only the request timeout can end this.
+    let server = TestServer::with(&fx.root(), |c| {
+        c.timeouts.request = Duration::from_millis(300);
+        c.timeouts.idle = Duration::from_secs(600);
+    });
+    let mut c = Raw::connect(server.addr, &[]);
+    // The server's SETTINGS, acknowledged before the block begins (nothing may come inside it).
+    c.until(|h, _| h.kind == FrameType::Settings && !h.has(flags::ACK)).unwrap();
+    let mut block = Vec::new();
+    encode_field(&mut block, b":method", b"GET");
+    let mut out = Vec::new();
+    FrameHeader { length: block.len() as u32, kind: FrameType::Headers, flags: 0, stream_id: 1 }.encode(&mut out);
+    out.extend_from_slice(&block);
+    c.send(&out);
+    // A CONTINUATION every 0.1 s (the read timeout paces it), never END_HEADERS: each is a
+    // new read, which must not restart the connection's clock as it restarts an idle one.
+    c.s.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+    let mut more = Vec::new();
+    FrameHeader { length: 1, kind: FrameType::Continuation, flags: 0, stream_id: 1 }.encode(&mut more);
+    more.push(0x82); // :method GET, indexed: a whole field each time.
+    for _ in 0..100 {
+        c.send(&more);
+        let mut chunk = [0u8; 4096];
+        match c.s.read(&mut chunk) {
+            Ok(0) => panic!("closed without GOAWAY"),
+            Ok(n) => {
+                c.buf.extend_from_slice(&chunk[..n]);
+                let (_, p) = c.until(|h, _| h.kind == FrameType::GoAway).expect("a GOAWAY");
+                assert_eq!(&p[4..8], &[0, 0, 0, 0], "GOAWAY NO_ERROR: a timeout, not a protocol error");
+                return;
+            }
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+            Err(e) => panic!("{e}"),
+        }
+    }
+    panic!("a field block trickling for 10 s was never cut off");
 }

@@ -52,6 +52,11 @@ struct Stream {
     /// The client may still send on it (a body): reset with NO_ERROR once answered (RFC
     /// 9113 section 8.1), so it does not hold a stream slot.
     client_open: bool,
+    /// Since when its own window has kept it from sending while the connection's is open
+    /// (`Frames::stream_window_closed`). Other streams' progress keeps the connection's
+    /// write-stall timer from firing, so this stream has its own: past `--write-timeout` it
+    /// is reset with CANCEL, and its response stops holding memory.
+    stalled: Option<Instant>,
 }
 
 #[derive(Debug)]
@@ -106,16 +111,25 @@ impl H2 {
         }
     }
 
-    /// What the connection's timer should run against: a job, a stalled send, or idleness.
+    /// What the connection's timer should run against: a job, a field block that has not
+    /// ended (the request timeout, as for an HTTP/1 head: CONTINUATIONs that trickle in must
+    /// not restart the idle clock), a stalled send, or idleness.
     pub(crate) fn timeout_kind(&self) -> crate::util::timer::TimeoutKind {
         use crate::util::timer::TimeoutKind;
         if self.streams.iter().any(|s| matches!(s.state, State::Waiting { .. })) {
             TimeoutKind::Job
+        } else if self.frames.reading_headers() {
+            TimeoutKind::Request
         } else if self.streams.is_empty() && self.payload.is_none() {
             TimeoutKind::Idle
         } else {
             TimeoutKind::WriteStall // Streams wait for the client's windows.
         }
+    }
+
+    /// Since when the longest-stalled stream has been held by its own window, if any is.
+    pub(crate) fn stalled_since(&self) -> Option<Instant> {
+        self.streams.iter().filter_map(|s| s.stalled).min()
     }
 }
 
@@ -289,7 +303,12 @@ impl super::Connection {
                     return self.h2_plan(stream, request, done, client_open, started, cx);
                 }
                 cx.jobs.queued.push((Ticket { stream, ..cx.ticket }, Work::Plan(job)));
-                h2.streams.push_back(Stream { id: stream, state: State::Waiting { request, done: None }, client_open });
+                h2.streams.push_back(Stream {
+                    id: stream,
+                    state: State::Waiting { request, done: None },
+                    client_open,
+                    stalled: None,
+                });
             }
         }
     }
@@ -365,9 +384,48 @@ impl super::Connection {
         }
         let h2 = self.h2.as_mut().expect("an HTTP/2 connection");
         match out {
-            Some(out) => h2.streams.push_back(Stream { id: stream, state: State::Sending(out), client_open }),
+            Some(out) => {
+                h2.streams.push_back(Stream { id: stream, state: State::Sending(out), client_open, stalled: None })
+            }
             None if client_open => h2.frames.reset(stream, ErrorCode::NoError),
             None => {}
+        }
+    }
+
+    /// A stream's stall deadline passed (`H2::stalled_since`): each stream held by its own
+    /// window for `--write-timeout` is reset with CANCEL, counted and logged as cut short; the
+    /// connection and its other streams go on.
+    pub(super) fn h2_reset_stalled(&mut self, cx: &mut Context) {
+        let h2 = self.h2.as_mut().expect("an HTTP/2 connection");
+        let limit = cx.timeouts.write_stall;
+        let mut reset = Vec::new();
+        h2.streams.retain(|s| match s.stalled {
+            Some(since) if since + limit <= cx.now => {
+                reset.push(s.id);
+                false
+            }
+            _ => true,
+        });
+        for stream in reset {
+            cx.trace(|| format!("stream {stream}: its window stayed closed for {limit:?}: RST_STREAM CANCEL"));
+            cx.counters.h2_stalled += 1;
+            h2.frames.reset(stream, ErrorCode::Cancel);
+            self.log.sent(cx.log.as_mut(), stream, u64::MAX);
+        }
+    }
+
+    /// The connection's own deadline passed: a GOAWAY if it can go out whole now (nothing
+    /// half-written before it), never HTTP/1 bytes.
+    pub(super) fn h2_go_away<S: crate::net::transport::Transport>(&mut self, io: &mut S, cx: &mut Context) {
+        let h2 = self.h2.as_mut().expect("an HTTP/2 connection");
+        if self.output.is_empty() && h2.payload.is_none() {
+            h2.frames.go_away(ErrorCode::NoError);
+            let mut bytes = std::mem::take(h2.frames.output());
+            trace_frames(cx, "send", &bytes);
+            if let Err(e) = io.write(&bytes) {
+                cx.trace(|| format!("write failed: {e}"));
+            }
+            bytes.clear();
         }
     }
 
@@ -409,9 +467,14 @@ impl super::Connection {
             };
             let window = h2.frames.send_window(s.id);
             if window == 0 {
+                s.stalled = match h2.frames.stream_window_closed(s.id) {
+                    true => s.stalled.or(Some(cx.now)),
+                    false => None,
+                };
                 h2.streams.push_back(s);
                 continue;
             }
+            s.stalled = None;
             let finished = match out {
                 Out::Memory { bytes, at, end } => {
                     let n = window.min(*end - *at);

@@ -399,6 +399,22 @@ impl Connection {
         Ok(())
     }
 
+    /// Whether `stream` is held up by its own window alone: it has a response to finish, the
+    /// client left its stream window at 0 (or below) and the connection window open. The
+    /// caller's per-stream stall timer runs on this; a closed connection window holds every
+    /// stream and is the connection's write stall.
+    pub fn stream_window_closed(&self, stream: StreamId) -> bool {
+        self.send_window.available() > 0
+            && self.streams.get(&stream).is_some_and(|s| s.unfinished() && s.send.available() == 0)
+    }
+
+    /// Whether a field block is half received (HEADERS without END_HEADERS, CONTINUATION to
+    /// come): nothing else may arrive meanwhile, so the caller bounds it in time as a request
+    /// head is bounded.
+    pub fn reading_headers(&self) -> bool {
+        self.block.is_some()
+    }
+
     /// The DATA payload we may send on `stream` now, in one frame: the least of the connection
     /// window, the stream window and the client's SETTINGS_MAX_FRAME_SIZE; 0 if the stream
     /// cannot send.

@@ -1065,3 +1065,32 @@ fn random_bytes_never_panic() {
         let _ = take_output(&mut c);
     }
 }
+
+#[test]
+fn a_stream_held_by_its_own_window_is_told_apart_from_a_closed_connection_window() {
+    let mut c = open();
+    feed(&mut c, &cat(&[settings(&[(setting::INITIAL_WINDOW_SIZE, 0)]), get(1), get(3)]));
+    c.send_headers(1, 200, &[], false).unwrap();
+    c.send_headers(3, 200, &[], false).unwrap();
+    assert!(c.stream_window_closed(1) && c.stream_window_closed(3), "windows of 0, connection open");
+    feed(&mut c, &raw(WINDOW_UPDATE, 0, 3, &u32s(&[65_535])));
+    assert!(c.stream_window_closed(1) && !c.stream_window_closed(3));
+    while c.send_window(3) > 0 {
+        c.data_sent(3, c.send_window(3), false).unwrap(); // The connection window is used up.
+    }
+    assert!(!c.stream_window_closed(1), "the connection window holds everyone: not this stream's stall");
+    assert!(!c.stream_window_closed(5), "not a stream");
+}
+
+#[test]
+fn a_half_received_field_block_is_reading_headers() {
+    let mut c = open();
+    let b = block(&GET);
+    feed(&mut c, &raw(HEADERS, END_STREAM, 1, &b[..3]));
+    assert!(c.reading_headers());
+    feed(&mut c, &raw(CONTINUATION, 0, 1, &b[3..5]));
+    assert!(c.reading_headers());
+    feed(&mut c, &raw(CONTINUATION, END_HEADERS, 1, &b[5..]));
+    assert!(!c.reading_headers());
+    assert_eq!(c.open_streams(), 1);
+}
