@@ -20,6 +20,7 @@ use crate::http1::request::authority_host;
 use crate::http2::connection::{Connection as Frames, Event, Limits};
 use crate::http2::frame::{FrameHeader, FrameType};
 use crate::http2::hpack::encoder::encode_field;
+use crate::http2::priority::Priority;
 use crate::http2::request::Request;
 use crate::http2::{ErrorCode, StreamId, frame, trace};
 use crate::log::Record;
@@ -57,6 +58,8 @@ struct Stream {
     /// write-stall timer from firing, so this stream has its own: past `--write-timeout` it
     /// is reset with CANCEL, and its response stops holding memory.
     stalled: Option<Instant>,
+    /// RFC 9218: when its DATA goes, among the other streams' (`h2_fill`).
+    priority: Priority,
 }
 
 #[derive(Debug)]
@@ -247,7 +250,9 @@ impl super::Connection {
                 self.requests += 1;
                 cx.counters.requests += 1;
                 let started = cx.now;
+                let priority = Priority::parse(request.field(b"priority").unwrap_or_default());
                 self.h2_plan(stream, Box::new(request), None, !end_stream, started, cx);
+                self.h2_prioritize(stream, priority);
             }
             Event::RequestTooLarge { stream, end_stream } => {
                 cx.trace(|| format!("stream {stream}: header list too large: 431"));
@@ -263,7 +268,20 @@ impl super::Connection {
                 h2.streams.retain(|s| s.id != stream);
                 self.log.sent(cx.log.as_mut(), stream, u64::MAX);
             }
+            Event::PriorityChanged { stream, priority } => {
+                cx.trace(|| format!("stream {stream}: priority {priority:?}"));
+                self.h2_prioritize(stream, priority);
+            }
             Event::WindowOpened { .. } | Event::GoAway { .. } => {}
+        }
+    }
+
+    /// Sets the RFC 9218 priority of `stream`, if it is still queued (a response that left
+    /// whole at once needs none).
+    fn h2_prioritize(&mut self, stream: StreamId, priority: Priority) {
+        let h2 = self.h2.as_mut().expect("an HTTP/2 connection");
+        if let Some(s) = h2.streams.iter_mut().find(|s| s.id == stream) {
+            s.priority = priority;
         }
     }
 
@@ -308,6 +326,7 @@ impl super::Connection {
                     state: State::Waiting { request, done: None },
                     client_open,
                     stalled: None,
+                    priority: Priority::default(),
                 });
             }
         }
@@ -384,9 +403,13 @@ impl super::Connection {
         }
         let h2 = self.h2.as_mut().expect("an HTTP/2 connection");
         match out {
-            Some(out) => {
-                h2.streams.push_back(Stream { id: stream, state: State::Sending(out), client_open, stalled: None })
-            }
+            Some(out) => h2.streams.push_back(Stream {
+                id: stream,
+                state: State::Sending(out),
+                client_open,
+                stalled: None,
+                priority: Priority::default(),
+            }),
             None if client_open => h2.frames.reset(stream, ErrorCode::NoError),
             None => {}
         }
@@ -447,17 +470,32 @@ impl super::Connection {
         }
     }
 
-    /// One pass over the streams in turn: resumes plans whose jobs are done, and writes one
-    /// frame for each stream that can send, within its window.
+    /// One turn over the streams: resumes plans whose jobs are done, then writes a frame for
+    /// the first stream in RFC 9218 order that can send within its window (`Priority::rank`:
+    /// more urgent first, then by stream id), and, if it is incremental, one for each other
+    /// incremental stream of its urgency that can (`Priority::shares_turn`). A stream that
+    /// cannot send is passed over, so it holds back no one.
     fn h2_fill(&mut self, cx: &mut Context) -> Filled {
         let mut wrote = false;
         let h2 = self.h2.as_mut().expect("an HTTP/2 connection");
+        // Plans to resume first, whatever their priority: their HEADERS, and their job timers.
+        // The sort is stable: incremental streams of one urgency keep their turns' order.
+        h2.streams
+            .make_contiguous()
+            .sort_by_key(|s| (!matches!(s.state, State::Waiting { .. }), s.priority.rank(s.id)));
+        let mut first: Option<Priority> = None;
         for _ in 0..h2.streams.len() {
             let h2 = self.h2.as_mut().expect("an HTTP/2 connection");
+            if let (Some(first), Some(next)) = (first, h2.streams.front())
+                && !first.shares_turn(next.priority)
+            {
+                break; // The rest wait for the next turn.
+            }
             let Some(mut s) = h2.streams.pop_front() else { break };
             if let State::Waiting { done: Some(_), .. } = &s.state {
                 let State::Waiting { request, done } = s.state else { unreachable!() };
                 self.h2_plan(s.id, request, done, s.client_open, cx.now, cx);
+                self.h2_prioritize(s.id, s.priority);
                 wrote = true;
                 continue;
             }
@@ -475,6 +513,8 @@ impl super::Connection {
                 continue;
             }
             s.stalled = None;
+            let before = first;
+            first.get_or_insert(s.priority); // It sends now, unless its bytes are being read.
             let finished = match out {
                 Out::Memory { bytes, at, end } => {
                     let n = window.min(*end - *at);
@@ -513,6 +553,7 @@ impl super::Connection {
                             want
                         };
                         if n == 0 {
+                            first = before; // It did not send: it holds no turn.
                             h2.streams.push_back(s);
                             continue; // Its bytes are being read into the page cache.
                         }

@@ -18,6 +18,7 @@ pub mod connection;
 pub mod flow;
 pub mod frame;
 pub mod hpack;
+pub mod priority;
 pub mod request;
 pub mod stream;
 pub mod trace;

@@ -56,6 +56,9 @@ pub fn describe(h: &FrameHeader, payload: &[u8]) -> String {
         Ok(Frame::Ping { data, .. }) => data.iter().map(|b| format!("{b:02x}")).collect(),
         Ok(Frame::Priority { priority, .. }) => format!("depends on {}", priority.dependency),
         Ok(Frame::PushPromise { promised_id, .. }) => format!("promised stream {promised_id}"),
+        Ok(Frame::PriorityUpdate { stream_id, field }) => {
+            format!("stream {stream_id}: {:?}", String::from_utf8_lossy(field))
+        }
         Ok(_) => String::new(),
         Err(e) => format!("malformed: {e}"),
     };
@@ -77,6 +80,7 @@ fn name(kind: FrameType) -> String {
         FrameType::GoAway => "GOAWAY".into(),
         FrameType::WindowUpdate => "WINDOW_UPDATE".into(),
         FrameType::Continuation => "CONTINUATION".into(),
+        FrameType::PriorityUpdate => "PRIORITY_UPDATE".into(),
         FrameType::Unknown(kind) => format!("type {kind:#04x}"),
     }
 }
