@@ -482,3 +482,57 @@ fn a_field_block_that_never_ends_is_bounded_by_the_request_timeout() {
     }
     panic!("a field block trickling for 10 s was never cut off");
 }
+
+/// A GET's HEADERS on `stream` with an RFC 9218 `priority` field.
+fn get_with_priority(stream: u32, path: &[u8], priority: &[u8]) -> Vec<u8> {
+    let mut block = Vec::new();
+    for (n, v) in [(&b":method"[..], &b"GET"[..]), (b":scheme", b"http"), (b":path", path), (b":authority", b"t")] {
+        encode_field(&mut block, n, v);
+    }
+    encode_field(&mut block, b"priority", priority);
+    let mut out = Vec::new();
+    frame::encode_headers(&mut out, stream, &block, true, 16_384);
+    out
+}
+
+#[test]
+fn data_goes_by_rfc_9218_priority() {
+    let fx = site();
+    let server = TestServer::start(&fx.root());
+    let mut c = Raw::connect(server.addr, &[]);
+    // Stream 1 takes the whole connection window (65,535 bytes), so the next responses wait
+    // for it with their HEADERS sent, then all start at once from one WINDOW_UPDATE.
+    c.send(&get(1, b"/big.bin", true));
+    let mut taken = 0;
+    while taken < 65_535 {
+        let (h, _) = c.until(|h, _| h.kind == FrameType::Data).expect("stream 1's DATA");
+        taken += h.length;
+    }
+    c.send(
+        &[
+            get_with_priority(3, b"/big.bin", b"u=5"),
+            get_with_priority(5, b"/big.bin", b"u=0"),
+            get(7, b"/big.bin", true), // u=3 by default
+            get_with_priority(9, b"/big.bin", b"u=1, i"),
+            get_with_priority(11, b"/big.bin", b"u=1, i"),
+        ]
+        .concat(),
+    );
+    let mut answered: Vec<u32> = (0..5).map(|_| c.any_status().expect("HEADERS").0).collect();
+    answered.sort();
+    assert_eq!(answered, [3, 5, 7, 9, 11]);
+    c.send(&window_update(0, 1_000_000));
+    // Each stream has its initial 65,535 bytes of window: four frames (16,384 at most each).
+    let order: Vec<u32> =
+        (0..20).map(|_| c.until(|h, _| h.kind == FrameType::Data).expect("DATA").0.stream_id).collect();
+    let (urgent, rest) = order.split_at(4);
+    let (incremental, rest) = rest.split_at(8);
+    assert_eq!(
+        (urgent, rest),
+        (&[5, 5, 5, 5][..], &[7, 7, 7, 7, 3, 3, 3, 3][..]),
+        "u=0, then u=3, then u=5: {order:?}"
+    );
+    // The two incremental u=1 streams by turns (which one starts is not said).
+    let turns = if incremental[0] == 9 { [9, 11] } else { [11, 9] };
+    assert_eq!(incremental, turns.repeat(4), "{order:?}");
+}
