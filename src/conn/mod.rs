@@ -1297,6 +1297,7 @@ impl Connection {
 
     /// The deadline passed. A client that sent part of a request gets a 408 (one write
     /// attempt, no waiting); every other case just closes.
+    ///
     /// On HTTP/2 only a stream's stall may be due: it is reset and the connection goes on
     /// (`Yield`: driven next turn to send the RST_STREAM); otherwise the connection ends
     /// with a GOAWAY.
