@@ -5,7 +5,7 @@
 //! a raw byte outside ASCII in `:path`). A tool that is missing is said, and its test skips.
 mod common;
 
-use std::io::{Read, Write};
+use std::io::{BufRead, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::Command;
 use std::time::Duration;
@@ -345,4 +345,194 @@ fn every_stream_gets_a_log_line_and_a_drain_sends_goaway() {
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(text.contains("\"GET /a.txt HTTP/2.0\" 200 14 "), "{text}");
     assert!(text.contains("\"GET /missing HTTP/2.0\" 404 "), "{text}");
+}
+
+#[test]
+fn trace_shows_each_frame_received_and_sent() {
+    let fx = site();
+    let root = fx.root();
+    let p = Process::spawn(&[root.to_str().unwrap(), "--port", "0", "--bind", "127.0.0.1", "--trace"]);
+    let mut c =
+        Raw::connect(p.addr.expect("the address on the first line"), &[(setting::INITIAL_WINDOW_SIZE, 1 << 20)]);
+    c.send(&get(1, b"/a.txt", true));
+    assert_eq!(c.status(1), Some(200));
+    c.until(|h, _| h.kind == FrameType::Data && h.has(flags::END_STREAM)).expect("the body");
+    let mut update = Vec::new();
+    frame::encode_window_update(&mut update, 0, 1000);
+    frame::encode_rst_stream(&mut update, 1, ErrorCode::Cancel); // Closed already: ignored.
+    c.send(&update);
+    p.signal(libc::SIGTERM);
+    assert_eq!(c.goaway(), Some(ErrorCode::NoError), "the drain's GOAWAY");
+    assert!(c.until(|_, _| false).is_none(), "closed once the drain's PING is answered");
+    let (code, err) = p.wait(Duration::from_secs(20));
+    assert_eq!(code, Some(0), "{err}");
+    for said in [
+        "recv SETTINGS stream 0 6 B: initial_window_size=1048576",
+        "send SETTINGS stream 0 24 B: max_concurrent_streams=100 initial_window_size=65535",
+        "send SETTINGS stream 0 [ACK] 0 B",
+        "recv SETTINGS stream 0 [ACK] 0 B",
+        "recv HEADERS stream 1 [END_STREAM|END_HEADERS] ",
+        ": 4 fields",
+        "send HEADERS stream 1 [END_HEADERS] ",
+        "send DATA stream 1 [END_STREAM] 14 B",
+        "recv WINDOW_UPDATE stream 0 4 B: increment 1000",
+        "recv RST_STREAM stream 1 4 B: Cancel",
+        "send GOAWAY stream 0 8 B: last stream 2147483647, NoError",
+    ] {
+        assert!(err.contains(said), "--trace does not say {said:?}:\n{err}");
+    }
+}
+
+fn window_update(stream: u32, increment: u32) -> Vec<u8> {
+    let mut out = Vec::new();
+    frame::encode_window_update(&mut out, stream, increment);
+    out
+}
+
+fn rst_code(p: &[u8]) -> ErrorCode {
+    ErrorCode::from_u32(u32::from_be_bytes([p[0], p[1], p[2], p[3]]))
+}
+
+#[test]
+fn a_stream_whose_window_stays_closed_is_reset_alone_while_others_go_on() {
+    let fx = site();
+    let root = fx.root();
+    let args = [root.to_str().unwrap(), "--port", "0", "--bind", "127.0.0.1", "--write-timeout", "0.3"];
+    let mut p = Process::spawn(&[&args[..], &["--stats", "0.1"]].concat());
+    // Stream windows of 0: each stream sends only what the client grants it.
+    let mut c = Raw::connect(p.addr.unwrap(), &[(setting::INITIAL_WINDOW_SIZE, 0)]);
+    c.send(&[get(1, b"/big.bin", true), get(3, b"/big.bin", true), window_update(3, 1)].concat());
+    // Stream 3 goes on a byte at a time (300,000 round trips: far longer than the 0.3 s
+    // timeout), so the connection keeps making progress; stream 1 never gets a byte of window.
+    let mut got_on_3 = 0;
+    loop {
+        let (h, payload) = c.frame().expect("the connection stays open");
+        match (h.kind, h.stream_id) {
+            (FrameType::Data, 3) => {
+                assert!(!h.has(flags::END_STREAM), "stream 3 outlasts the timeout");
+                got_on_3 += h.length;
+                c.send(&[window_update(3, h.length), window_update(0, h.length)].concat());
+            }
+            (FrameType::RstStream, 1) => {
+                assert_eq!(rst_code(&payload), ErrorCode::Cancel);
+                break;
+            }
+            (FrameType::RstStream | FrameType::GoAway, _) => panic!("{h:?} {payload:?}"),
+            _ => {}
+        }
+    }
+    assert!(got_on_3 > 0);
+    // Stream 3 and the connection go on: the rest of its body in one grant, then a new stream.
+    c.send(&[window_update(3, 300_000), window_update(0, 300_000)].concat());
+    let mut rest = 0;
+    let (h, _) = c
+        .until(|h, _| {
+            rest += if h.kind == FrameType::Data && h.stream_id == 3 { h.length } else { 0 };
+            h.kind == FrameType::Data && h.has(flags::END_STREAM)
+        })
+        .expect("the end of stream 3");
+    assert_eq!((h.stream_id, got_on_3 + rest), (3, 300_000));
+    c.send(&get(5, b"/a.txt", true));
+    assert_eq!(c.status(5), Some(200));
+    // --stats counts it.
+    let mut line = String::new();
+    while !line.contains("stalled-streams 1") {
+        line.clear();
+        assert!(p.stderr.read_line(&mut line).unwrap() > 0, "no stats line counts the stalled stream");
+    }
+}
+
+#[test]
+fn a_field_block_that_never_ends_is_bounded_by_the_request_timeout() {
+    let fx = site();
+    // A long idle timeout: only the request timeout can end this.
+    let server = TestServer::with(&fx.root(), |c| {
+        c.timeouts.request = Duration::from_millis(300);
+        c.timeouts.idle = Duration::from_secs(600);
+    });
+    let mut c = Raw::connect(server.addr, &[]);
+    // The server's SETTINGS, acknowledged before the block begins (nothing may come inside it).
+    c.until(|h, _| h.kind == FrameType::Settings && !h.has(flags::ACK)).unwrap();
+    let mut block = Vec::new();
+    encode_field(&mut block, b":method", b"GET");
+    let mut out = Vec::new();
+    FrameHeader { length: block.len() as u32, kind: FrameType::Headers, flags: 0, stream_id: 1 }.encode(&mut out);
+    out.extend_from_slice(&block);
+    c.send(&out);
+    // A CONTINUATION every 0.1 s (the read timeout paces it), never END_HEADERS: each is a
+    // new read, which must not restart the connection's clock as it restarts an idle one.
+    c.s.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+    let mut more = Vec::new();
+    FrameHeader { length: 1, kind: FrameType::Continuation, flags: 0, stream_id: 1 }.encode(&mut more);
+    more.push(0x82); // :method GET, indexed: a whole field each time.
+    for _ in 0..100 {
+        c.send(&more);
+        let mut chunk = [0u8; 4096];
+        match c.s.read(&mut chunk) {
+            Ok(0) => panic!("closed without GOAWAY"),
+            Ok(n) => {
+                c.buf.extend_from_slice(&chunk[..n]);
+                let (_, p) = c.until(|h, _| h.kind == FrameType::GoAway).expect("a GOAWAY");
+                assert_eq!(&p[4..8], &[0, 0, 0, 0], "GOAWAY NO_ERROR: a timeout, not a protocol error");
+                return;
+            }
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+            Err(e) => panic!("{e}"),
+        }
+    }
+    panic!("a field block trickling for 10 s was never cut off");
+}
+
+/// A GET's HEADERS on `stream` with an RFC 9218 `priority` field.
+fn get_with_priority(stream: u32, path: &[u8], priority: &[u8]) -> Vec<u8> {
+    let mut block = Vec::new();
+    for (n, v) in [(&b":method"[..], &b"GET"[..]), (b":scheme", b"http"), (b":path", path), (b":authority", b"t")] {
+        encode_field(&mut block, n, v);
+    }
+    encode_field(&mut block, b"priority", priority);
+    let mut out = Vec::new();
+    frame::encode_headers(&mut out, stream, &block, true, 16_384);
+    out
+}
+
+#[test]
+fn data_goes_by_rfc_9218_priority() {
+    let fx = site();
+    let server = TestServer::start(&fx.root());
+    let mut c = Raw::connect(server.addr, &[]);
+    // Stream 1 takes the whole connection window (65,535 bytes), so the next responses wait
+    // for it with their HEADERS sent, then all start at once from one WINDOW_UPDATE.
+    c.send(&get(1, b"/big.bin", true));
+    let mut taken = 0;
+    while taken < 65_535 {
+        let (h, _) = c.until(|h, _| h.kind == FrameType::Data).expect("stream 1's DATA");
+        taken += h.length;
+    }
+    c.send(
+        &[
+            get_with_priority(3, b"/big.bin", b"u=5"),
+            get_with_priority(5, b"/big.bin", b"u=0"),
+            get(7, b"/big.bin", true), // u=3 by default
+            get_with_priority(9, b"/big.bin", b"u=1, i"),
+            get_with_priority(11, b"/big.bin", b"u=1, i"),
+        ]
+        .concat(),
+    );
+    let mut answered: Vec<u32> = (0..5).map(|_| c.any_status().expect("HEADERS").0).collect();
+    answered.sort();
+    assert_eq!(answered, [3, 5, 7, 9, 11]);
+    c.send(&window_update(0, 1_000_000));
+    // Each stream has its initial 65,535 bytes of window: four frames (16,384 at most each).
+    let order: Vec<u32> =
+        (0..20).map(|_| c.until(|h, _| h.kind == FrameType::Data).expect("DATA").0.stream_id).collect();
+    let (urgent, rest) = order.split_at(4);
+    let (incremental, rest) = rest.split_at(8);
+    assert_eq!(
+        (urgent, rest),
+        (&[5, 5, 5, 5][..], &[7, 7, 7, 7, 3, 3, 3, 3][..]),
+        "u=0, then u=3, then u=5: {order:?}"
+    );
+    // The two incremental u=1 streams by turns (which one starts is not said).
+    let turns = if incremental[0] == 9 { [9, 11] } else { [11, 9] };
+    assert_eq!(incremental, turns.repeat(4), "{order:?}");
 }

@@ -18,9 +18,11 @@ use crate::http::status::{SERVER, error_plan};
 use crate::http::view::{Fields, RequestView, Target};
 use crate::http1::request::authority_host;
 use crate::http2::connection::{Connection as Frames, Event, Limits};
+use crate::http2::frame::{FrameHeader, FrameType};
 use crate::http2::hpack::encoder::encode_field;
+use crate::http2::priority::Priority;
 use crate::http2::request::Request;
-use crate::http2::{ErrorCode, StreamId, frame};
+use crate::http2::{ErrorCode, StreamId, frame, trace};
 use crate::log::Record;
 use crate::site::{Done, Planned};
 
@@ -51,6 +53,13 @@ struct Stream {
     /// The client may still send on it (a body): reset with NO_ERROR once answered (RFC
     /// 9113 section 8.1), so it does not hold a stream slot.
     client_open: bool,
+    /// Since when its own window has kept it from sending while the connection's is open
+    /// (`Frames::stream_window_closed`). Other streams' progress keeps the connection's
+    /// write-stall timer from firing, so this stream has its own: past `--write-timeout` it
+    /// is reset with CANCEL, and its response stops holding memory.
+    stalled: Option<Instant>,
+    /// RFC 9218: when its DATA goes, among the other streams' (`h2_fill`).
+    priority: Priority,
 }
 
 #[derive(Debug)]
@@ -105,16 +114,25 @@ impl H2 {
         }
     }
 
-    /// What the connection's timer should run against: a job, a stalled send, or idleness.
+    /// What the connection's timer should run against: a job, a field block that has not
+    /// ended (the request timeout, as for an HTTP/1 head: CONTINUATIONs that trickle in must
+    /// not restart the idle clock), a stalled send, or idleness.
     pub(crate) fn timeout_kind(&self) -> crate::util::timer::TimeoutKind {
         use crate::util::timer::TimeoutKind;
         if self.streams.iter().any(|s| matches!(s.state, State::Waiting { .. })) {
             TimeoutKind::Job
+        } else if self.frames.reading_headers() {
+            TimeoutKind::Request
         } else if self.streams.is_empty() && self.payload.is_none() {
             TimeoutKind::Idle
         } else {
             TimeoutKind::WriteStall // Streams wait for the client's windows.
         }
+    }
+
+    /// Since when the longest-stalled stream has been held by its own window, if any is.
+    pub(crate) fn stalled_since(&self) -> Option<Instant> {
+        self.streams.iter().filter_map(|s| s.stalled).min()
     }
 }
 
@@ -182,10 +200,8 @@ impl super::Connection {
     /// into the output buffer, unless a DATA payload must come first.
     fn take_frames(&mut self, cx: &mut Context) {
         let h2 = self.h2.as_mut().expect("an HTTP/2 connection");
-        if h2.payload.is_none() && !h2.frames.output().is_empty() {
-            self.output.ensure_buffer(&mut cx.buffers);
-            self.output.buf.extend_from_slice(h2.frames.output());
-            h2.frames.output().clear();
+        if h2.payload.is_none() {
+            move_frames(&mut h2.frames, &mut self.output, cx);
         }
     }
 
@@ -197,8 +213,12 @@ impl super::Connection {
         }
         let mut events = std::mem::take(&mut h2.events);
         let used = match h2.frames.receive(self.input.bytes(), &mut events) {
-            Ok(n) => n,
+            Ok(n) => {
+                trace_frames(cx, "recv", &self.input.bytes()[..n]);
+                n
+            }
             Err(code) => {
+                trace_frames(cx, "recv", self.input.bytes());
                 cx.trace(|| format!("HTTP/2 connection error {code:?}: GOAWAY, then close"));
                 match code {
                     ErrorCode::EnhanceYourCalm => cx.counters.h2_calmed += 1,
@@ -230,7 +250,9 @@ impl super::Connection {
                 self.requests += 1;
                 cx.counters.requests += 1;
                 let started = cx.now;
+                let priority = Priority::parse(request.field(b"priority").unwrap_or_default());
                 self.h2_plan(stream, Box::new(request), None, !end_stream, started, cx);
+                self.h2_prioritize(stream, priority);
             }
             Event::RequestTooLarge { stream, end_stream } => {
                 cx.trace(|| format!("stream {stream}: header list too large: 431"));
@@ -246,7 +268,20 @@ impl super::Connection {
                 h2.streams.retain(|s| s.id != stream);
                 self.log.sent(cx.log.as_mut(), stream, u64::MAX);
             }
+            Event::PriorityChanged { stream, priority } => {
+                cx.trace(|| format!("stream {stream}: priority {priority:?}"));
+                self.h2_prioritize(stream, priority);
+            }
             Event::WindowOpened { .. } | Event::GoAway { .. } => {}
+        }
+    }
+
+    /// Sets the RFC 9218 priority of `stream`, if it is still queued (a response that left
+    /// whole at once needs none).
+    fn h2_prioritize(&mut self, stream: StreamId, priority: Priority) {
+        let h2 = self.h2.as_mut().expect("an HTTP/2 connection");
+        if let Some(s) = h2.streams.iter_mut().find(|s| s.id == stream) {
+            s.priority = priority;
         }
     }
 
@@ -286,7 +321,13 @@ impl super::Connection {
                     return self.h2_plan(stream, request, done, client_open, started, cx);
                 }
                 cx.jobs.queued.push((Ticket { stream, ..cx.ticket }, Work::Plan(job)));
-                h2.streams.push_back(Stream { id: stream, state: State::Waiting { request, done: None }, client_open });
+                h2.streams.push_back(Stream {
+                    id: stream,
+                    state: State::Waiting { request, done: None },
+                    client_open,
+                    stalled: None,
+                    priority: Priority::default(),
+                });
             }
         }
     }
@@ -362,9 +403,52 @@ impl super::Connection {
         }
         let h2 = self.h2.as_mut().expect("an HTTP/2 connection");
         match out {
-            Some(out) => h2.streams.push_back(Stream { id: stream, state: State::Sending(out), client_open }),
+            Some(out) => h2.streams.push_back(Stream {
+                id: stream,
+                state: State::Sending(out),
+                client_open,
+                stalled: None,
+                priority: Priority::default(),
+            }),
             None if client_open => h2.frames.reset(stream, ErrorCode::NoError),
             None => {}
+        }
+    }
+
+    /// A stream's stall deadline passed (`H2::stalled_since`): each stream held by its own
+    /// window for `--write-timeout` is reset with CANCEL, counted and logged as cut short; the
+    /// connection and its other streams go on.
+    pub(super) fn h2_reset_stalled(&mut self, cx: &mut Context) {
+        let h2 = self.h2.as_mut().expect("an HTTP/2 connection");
+        let limit = cx.timeouts.write_stall;
+        let mut reset = Vec::new();
+        h2.streams.retain(|s| match s.stalled {
+            Some(since) if since + limit <= cx.now => {
+                reset.push(s.id);
+                false
+            }
+            _ => true,
+        });
+        for stream in reset {
+            cx.trace(|| format!("stream {stream}: its window stayed closed for {limit:?}: RST_STREAM CANCEL"));
+            cx.counters.h2_stalled += 1;
+            h2.frames.reset(stream, ErrorCode::Cancel);
+            self.log.sent(cx.log.as_mut(), stream, u64::MAX);
+        }
+    }
+
+    /// The connection's own deadline passed: a GOAWAY if it can go out whole now (nothing
+    /// half-written before it), never HTTP/1 bytes.
+    pub(super) fn h2_go_away<S: crate::net::transport::Transport>(&mut self, io: &mut S, cx: &mut Context) {
+        let h2 = self.h2.as_mut().expect("an HTTP/2 connection");
+        if self.output.is_empty() && h2.payload.is_none() {
+            h2.frames.go_away(ErrorCode::NoError);
+            let mut bytes = std::mem::take(h2.frames.output());
+            trace_frames(cx, "send", &bytes);
+            if let Err(e) = io.write(&bytes) {
+                cx.trace(|| format!("write failed: {e}"));
+            }
+            bytes.clear();
         }
     }
 
@@ -386,17 +470,32 @@ impl super::Connection {
         }
     }
 
-    /// One pass over the streams in turn: resumes plans whose jobs are done, and writes one
-    /// frame for each stream that can send, within its window.
+    /// One turn over the streams: resumes plans whose jobs are done, then writes a frame for
+    /// the first stream in RFC 9218 order that can send within its window (`Priority::rank`:
+    /// more urgent first, then by stream id), and, if it is incremental, one for each other
+    /// incremental stream of its urgency that can (`Priority::shares_turn`). A stream that
+    /// cannot send is passed over, so it holds back no one.
     fn h2_fill(&mut self, cx: &mut Context) -> Filled {
         let mut wrote = false;
         let h2 = self.h2.as_mut().expect("an HTTP/2 connection");
+        // Plans to resume first, whatever their priority: their HEADERS, and their job timers.
+        // The sort is stable: incremental streams of one urgency keep their turns' order.
+        h2.streams
+            .make_contiguous()
+            .sort_by_key(|s| (!matches!(s.state, State::Waiting { .. }), s.priority.rank(s.id)));
+        let mut first: Option<Priority> = None;
         for _ in 0..h2.streams.len() {
             let h2 = self.h2.as_mut().expect("an HTTP/2 connection");
+            if let (Some(first), Some(next)) = (first, h2.streams.front())
+                && !first.shares_turn(next.priority)
+            {
+                break; // The rest wait for the next turn.
+            }
             let Some(mut s) = h2.streams.pop_front() else { break };
             if let State::Waiting { done: Some(_), .. } = &s.state {
                 let State::Waiting { request, done } = s.state else { unreachable!() };
                 self.h2_plan(s.id, request, done, s.client_open, cx.now, cx);
+                self.h2_prioritize(s.id, s.priority);
                 wrote = true;
                 continue;
             }
@@ -406,9 +505,16 @@ impl super::Connection {
             };
             let window = h2.frames.send_window(s.id);
             if window == 0 {
+                s.stalled = match h2.frames.stream_window_closed(s.id) {
+                    true => s.stalled.or(Some(cx.now)),
+                    false => None,
+                };
                 h2.streams.push_back(s);
                 continue;
             }
+            s.stalled = None;
+            let before = first;
+            first.get_or_insert(s.priority); // It sends now, unless its bytes are being read.
             let finished = match out {
                 Out::Memory { bytes, at, end } => {
                     let n = window.min(*end - *at);
@@ -447,6 +553,7 @@ impl super::Connection {
                             want
                         };
                         if n == 0 {
+                            first = before; // It did not send: it holds no turn.
                             h2.streams.push_back(s);
                             continue; // Its bytes are being read into the page cache.
                         }
@@ -455,10 +562,14 @@ impl super::Connection {
                             continue;
                         }
                         // The frames before it, its header, then its payload, in that order.
+                        move_frames(&mut h2.frames, &mut self.output, cx);
                         self.output.ensure_buffer(&mut cx.buffers);
-                        self.output.buf.extend_from_slice(h2.frames.output());
-                        h2.frames.output().clear();
                         frame::encode_data_header(&mut self.output.buf, s.id, n as u32, last);
+                        cx.trace(|| {
+                            let flags = if last { frame::flags::END_STREAM } else { 0 };
+                            let h = FrameHeader { length: n as u32, kind: FrameType::Data, flags, stream_id: s.id };
+                            format!("send {}", trace::describe(&h, &[]))
+                        });
                         let by_sendfile = n >= SENDFILE_FRAME_MIN;
                         if by_sendfile {
                             h2.payload = Some(Payload { file: file.clone(), offset: *offset, left: n as usize });
@@ -504,12 +615,7 @@ impl super::Connection {
             }
         }
         let h2 = self.h2.as_mut().expect("an HTTP/2 connection");
-        if !h2.frames.output().is_empty() {
-            self.output.ensure_buffer(&mut cx.buffers);
-            self.output.buf.extend_from_slice(h2.frames.output());
-            h2.frames.output().clear();
-            wrote = true;
-        }
+        wrote |= move_frames(&mut h2.frames, &mut self.output, cx);
         if wrote { Filled::Some } else { Filled::Nothing }
     }
 
@@ -553,6 +659,30 @@ impl super::Connection {
                 super::Sent::Blocked => return Flush::Blocked,
                 super::Sent::Failed => return Flush::Failed,
             }
+        }
+    }
+}
+
+/// Moves the frames the HTTP/2 layer wrote into the connection's output buffer, each traced;
+/// true if there were any.
+fn move_frames(frames: &mut Frames, output: &mut super::Output, cx: &mut Context) -> bool {
+    let out = frames.output();
+    if out.is_empty() {
+        return false;
+    }
+    trace_frames(cx, "send", out);
+    output.ensure_buffer(&mut cx.buffers);
+    output.buf.extend_from_slice(out);
+    out.clear();
+    true
+}
+
+/// `--trace`: a line for each whole frame in `bytes` (`dir`: recv or send); with tracing off
+/// the bytes are not even walked.
+fn trace_frames(cx: &mut Context, dir: &str, bytes: &[u8]) {
+    if cx.trace.is_some() {
+        for (h, payload) in trace::frames(bytes) {
+            cx.trace(|| format!("{dir} {}", trace::describe(&h, payload)));
         }
     }
 }

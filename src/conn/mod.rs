@@ -114,6 +114,8 @@ pub(crate) struct Counters {
     /// and for other protocol errors.
     pub h2_calmed: u64,
     pub h2_errors: u64,
+    /// HTTP/2 streams reset (CANCEL) after their own window stayed closed for `--write-timeout`.
+    pub h2_stalled: u64,
 }
 
 /// The protocol a response went out in (an index of `Metrics::responses`).
@@ -573,8 +575,18 @@ impl Connection {
         self.ready.hup |= read_closed;
     }
 
-    /// The deadline this connection currently runs against.
+    /// The deadline this connection currently runs against: its own, or an HTTP/2 stream's
+    /// stall deadline if that comes first.
     pub(crate) fn deadline(&self, timeouts: &Timeouts) -> (TimeoutKind, Instant) {
+        let (kind, at) = self.own_deadline(timeouts);
+        match self.h2.as_ref().and_then(|h2| h2.stalled_since()) {
+            Some(since) if since + timeouts.write_stall < at => (TimeoutKind::WriteStall, since + timeouts.write_stall),
+            _ => (kind, at),
+        }
+    }
+
+    /// The connection's own deadline (its streams' aside).
+    fn own_deadline(&self, timeouts: &Timeouts) -> (TimeoutKind, Instant) {
         let (kind, since) = self.timer.expect("timer is set after every drive");
         (kind, since + timeouts.of(kind))
     }
@@ -1285,7 +1297,21 @@ impl Connection {
 
     /// The deadline passed. A client that sent part of a request gets a 408 (one write
     /// attempt, no waiting); every other case just closes.
+    ///
+    /// On HTTP/2 only a stream's stall may be due: it is reset and the connection goes on
+    /// (`Yield`: driven next turn to send the RST_STREAM); otherwise the connection ends
+    /// with a GOAWAY.
     pub fn on_timeout<S: Transport>(&mut self, io: &mut S, cx: &mut Context) -> Status {
+        if self.h2.is_some() {
+            if self.own_deadline(&cx.timeouts).1 > cx.now {
+                self.h2_reset_stalled(cx);
+                return Status::Yield;
+            }
+            cx.counters.timeouts += 1;
+            self.h2_go_away(io, cx);
+            self.release_buffers(cx);
+            return Status::Close;
+        }
         cx.counters.timeouts += 1;
         let (kind, _) = self.deadline(&cx.timeouts);
         // No HTTP was spoken yet before the PROXY header: nothing is owed.

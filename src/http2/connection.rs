@@ -33,6 +33,7 @@ use super::flow::{DEFAULT_WINDOW_SIZE, Window};
 use super::frame::{self, DEFAULT_MAX_FRAME_SIZE, Frame, FrameHeader, FrameType, HEADER_LEN, PREFACE, Settings};
 use super::hpack::decoder::{self, Decoder, Header};
 use super::hpack::encoder::Encoder;
+use super::priority::Priority;
 use super::request::{self, Request};
 use super::stream::{self, PeerStreams, State};
 use super::{Error, ErrorCode, StreamId};
@@ -96,6 +97,11 @@ pub const EMPTY_FRAME_BUDGET: u64 = 1_000;
 /// §5.1.1). Older ones get the generic answers (STREAM_CLOSED for DATA, PROTOCOL_ERROR for
 /// HEADERS), which are still errors for frames that should not come.
 const CLOSED_MEMORY: usize = 256;
+
+/// PRIORITY_UPDATE frames kept for streams not yet opened (RFC 9218 §7.1: a client may send
+/// one just before the HEADERS); the oldest is forgotten past this. Each holds 2 bytes and an
+/// id, so a client cannot make this costly.
+const PENDING_PRIORITIES: usize = 16;
 
 /// The payload of the PING that ends the first step of a graceful shutdown.
 const SHUTDOWN_PING: [u8; 8] = *b"evs-shut";
@@ -200,6 +206,15 @@ pub enum Event {
         /// The stream, or 0.
         stream: StreamId,
     },
+    /// A PRIORITY_UPDATE (RFC 9218) for a stream the caller was told about: schedule its
+    /// DATA by this priority from now on. (One that came before its stream opened follows
+    /// that stream's `Request` event at once.)
+    PriorityChanged {
+        /// The stream.
+        stream: StreamId,
+        /// Its new priority (the `priority` request field no longer counts).
+        priority: Priority,
+    },
     /// The client sent GOAWAY: it opens no more streams; finish the open ones.
     GoAway {
         /// The last stream id it may have processed (ours: none, we never push).
@@ -285,6 +300,8 @@ pub struct Connection {
     peer_max_frame_size: u32,
     settings_acked: bool,
     block: Option<Block>,
+    /// PRIORITY_UPDATEs for streams not opened yet, oldest first (`PENDING_PRIORITIES`).
+    pending_priorities: VecDeque<(StreamId, Priority)>,
     shutdown: Shutdown,
     peer_goaway: bool,
     abuse: Abuse,
@@ -335,6 +352,7 @@ impl Connection {
             peer_max_frame_size: DEFAULT_MAX_FRAME_SIZE,
             settings_acked: false,
             block: None,
+            pending_priorities: VecDeque::new(),
             shutdown: Shutdown::No,
             peer_goaway: false,
             abuse: Abuse::default(),
@@ -397,6 +415,22 @@ impl Connection {
         frame::encode_headers(&mut self.out, stream, &block, end_stream, self.peer_max_frame_size);
         self.set_state(stream, next);
         Ok(())
+    }
+
+    /// Whether `stream` is held up by its own window alone: it has a response to finish, the
+    /// client left its stream window at 0 (or below) and the connection window open. The
+    /// caller's per-stream stall timer runs on this; a closed connection window holds every
+    /// stream and is the connection's write stall.
+    pub fn stream_window_closed(&self, stream: StreamId) -> bool {
+        self.send_window.available() > 0
+            && self.streams.get(&stream).is_some_and(|s| s.unfinished() && s.send.available() == 0)
+    }
+
+    /// Whether a field block is half received (HEADERS without END_HEADERS, CONTINUATION to
+    /// come): nothing else may arrive meanwhile, so the caller bounds it in time as a request
+    /// head is bounded.
+    pub fn reading_headers(&self) -> bool {
+        self.block.is_some()
     }
 
     /// The DATA payload we may send on `stream` now, in one frame: the least of the connection
@@ -628,6 +662,11 @@ impl Connection {
                 Ok(())
             }
             Frame::WindowUpdate { stream_id, increment } => self.on_window_update(stream_id, increment, events),
+            Frame::PriorityUpdate { stream_id, field } => {
+                self.control()?;
+                self.on_priority_update(stream_id, Priority::parse(field), events);
+                Ok(())
+            }
             Frame::Unknown { .. } => self.control(), // §4.1: ignored
         }
     }
@@ -719,6 +758,10 @@ impl Connection {
             Some(request) => Event::Request { stream: id, request, end_stream },
             None => Event::RequestTooLarge { stream: id, end_stream },
         });
+        if let Some(at) = self.pending_priorities.iter().position(|&(pending, _)| pending == id) {
+            let (_, priority) = self.pending_priorities.remove(at).unwrap_or((id, Priority::default()));
+            events.push(Event::PriorityChanged { stream: id, priority });
+        }
         Ok(())
     }
 
@@ -839,6 +882,21 @@ impl Connection {
             events.push(opened);
         }
         Ok(())
+    }
+
+    /// RFC 9218 §7.1: an open stream's new priority goes to the caller; one for a stream the
+    /// client has yet to open is kept for it; closed streams' and even ids' (we never push)
+    /// are dropped.
+    fn on_priority_update(&mut self, id: StreamId, priority: Priority, events: &mut Vec<Event>) {
+        if self.streams.contains_key(&id) {
+            events.push(Event::PriorityChanged { stream: id, priority });
+        } else if id % 2 == 1 && self.peer.is_idle(id) {
+            self.pending_priorities.retain(|&(pending, _)| pending != id);
+            if self.pending_priorities.len() >= PENDING_PRIORITIES {
+                self.pending_priorities.pop_front();
+            }
+            self.pending_priorities.push_back((id, priority));
+        }
     }
 
     fn apply_settings(&mut self, s: Settings, events: &mut Vec<Event>) -> Result<(), ErrorCode> {

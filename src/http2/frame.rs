@@ -86,6 +86,8 @@ pub enum FrameType {
     WindowUpdate,
     /// 0x9: the rest of a field block.
     Continuation,
+    /// 0x10: a request's new RFC 9218 priority (RFC 9218 §7.1).
+    PriorityUpdate,
     /// Any other type byte.
     Unknown(u8),
 }
@@ -104,6 +106,7 @@ impl FrameType {
             0x7 => FrameType::GoAway,
             0x8 => FrameType::WindowUpdate,
             0x9 => FrameType::Continuation,
+            0x10 => FrameType::PriorityUpdate,
             other => FrameType::Unknown(other),
         }
     }
@@ -121,6 +124,7 @@ impl FrameType {
             FrameType::GoAway => 0x7,
             FrameType::WindowUpdate => 0x8,
             FrameType::Continuation => 0x9,
+            FrameType::PriorityUpdate => 0x10,
             FrameType::Unknown(other) => other,
         }
     }
@@ -282,6 +286,13 @@ pub enum Frame<'a> {
         end_headers: bool,
         /// The field block fragment.
         block: &'a [u8],
+    },
+    /// PRIORITY_UPDATE (RFC 9218 §7.1), on stream 0.
+    PriorityUpdate {
+        /// The request stream whose priority changes, never 0.
+        stream_id: StreamId,
+        /// The new Priority Field Value (ASCII, as the `priority` field's).
+        field: &'a [u8],
     },
     /// A frame of a type we do not know: to be ignored.
     Unknown {
@@ -468,6 +479,17 @@ pub fn decode_window_update<'a>(h: &FrameHeader, payload: &'a [u8]) -> Result<Fr
     }
 }
 
+/// PRIORITY_UPDATE (RFC 9218 §7.1): on stream 0, a 4-byte prioritized stream id that is not
+/// 0, then the field value.
+pub fn decode_priority_update<'a>(h: &FrameHeader, payload: &'a [u8]) -> Result<Frame<'a>, Error> {
+    require_connection(h)?;
+    let Some(word) = be32(payload, 0) else { return Err(connection(ErrorCode::FrameSizeError)) };
+    match word & STREAM_ID_MASK {
+        0 => Err(connection(ErrorCode::ProtocolError)),
+        stream_id => Ok(Frame::PriorityUpdate { stream_id, field: payload.get(4..).unwrap_or_default() }),
+    }
+}
+
 /// CONTINUATION (§6.10).
 pub fn decode_continuation<'a>(h: &FrameHeader, payload: &'a [u8]) -> Result<Frame<'a>, Error> {
     let stream_id = require_stream(h)?;
@@ -487,6 +509,7 @@ pub fn decode_payload<'a>(h: &FrameHeader, payload: &'a [u8]) -> Result<Frame<'a
         FrameType::GoAway => decode_goaway(h, payload),
         FrameType::WindowUpdate => decode_window_update(h, payload),
         FrameType::Continuation => decode_continuation(h, payload),
+        FrameType::PriorityUpdate => decode_priority_update(h, payload),
         FrameType::Unknown(kind) => Ok(Frame::Unknown { kind, stream_id: h.stream_id }),
     }
 }
@@ -738,6 +761,16 @@ mod tests {
                 raw(9, 4, 3, b"more"),
                 Frame::Continuation { stream_id: 3, end_headers: true, block: b"more" },
             ),
+            (
+                "priority update",
+                raw(0x10, 0, 0, b"\x80\0\0\x05u=1, i"),
+                Frame::PriorityUpdate { stream_id: 5, field: b"u=1, i" },
+            ),
+            (
+                "priority update empty",
+                raw(0x10, 0, 0, &[0, 0, 0, 7]),
+                Frame::PriorityUpdate { stream_id: 7, field: b"" },
+            ),
             ("unknown", raw(0x42, 0xff, 9, b"whatever"), Frame::Unknown { kind: 0x42, stream_id: 9 }),
         ];
         for (name, bytes, want) in cases {
@@ -754,6 +787,9 @@ mod tests {
             ("data padding = payload", raw(0, 8, 1, b"\x01"), conn(ProtocolError)),
             ("data padding > payload", raw(0, 8, 1, b"\xff"), conn(ProtocolError)),
             ("headers on stream 0", raw(1, 4, 0, b"x"), conn(ProtocolError)),
+            ("priority update on a stream", raw(0x10, 0, 1, &[0, 0, 0, 1]), conn(ProtocolError)),
+            ("priority update for stream 0", raw(0x10, 0, 0, b"\x80\0\0\0u=1"), conn(ProtocolError)),
+            ("priority update short", raw(0x10, 0, 0, &[0, 0, 1]), conn(FrameSizeError)),
             ("headers padding too long", raw(1, 8, 1, b"\x03ab"), conn(ProtocolError)),
             ("headers priority short", raw(1, 0x20, 1, &[0, 0, 0, 3]), conn(FrameSizeError)),
             ("headers padding eats priority", raw(1, 0x28, 1, &[1, 0, 0, 0, 3, 1]), conn(ProtocolError)),

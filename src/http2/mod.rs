@@ -11,14 +11,17 @@
 //! it, it never uses the event loop. `connection` glues the pieces into a server connection
 //! (preface, SETTINGS acknowledgement, CONTINUATION sequencing, stream bookkeeping, flow
 //! control, abuse limits, graceful GOAWAY) and `request` checks a request's fields (§8.2,
-//! §8.3); scheduling DATA against the windows and reading files stay the caller's job.
+//! §8.3); `trace` describes frames one line each for `--trace`. Scheduling DATA against the
+//! windows and reading files stay the caller's job.
 
 pub mod connection;
 pub mod flow;
 pub mod frame;
 pub mod hpack;
+pub mod priority;
 pub mod request;
 pub mod stream;
+pub mod trace;
 
 use std::fmt;
 

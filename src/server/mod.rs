@@ -1292,15 +1292,29 @@ impl EventLoop {
         }
         for key in expired {
             if let Some(slot) = self.slab.get_mut(key) {
+                let handshaking = slot.stream.tls().is_some_and(tls::TlsStream::is_handshaking);
+                let state = slot.conn.state_name();
+                let status = slot.conn.on_timeout(&mut slot.stream, &mut self.cx);
                 if self.cx.trace.is_some() {
-                    eprintln!("trace: conn {key}: {} timed out", slot.conn.state_name());
+                    let what = if status == Status::Close { "timed out" } else { "a stream timed out" };
+                    eprintln!("trace: conn {key}: {state} {what}");
                 }
-                if slot.stream.tls().is_some_and(tls::TlsStream::is_handshaking) {
-                    self.cx.counters.handshake_failures += 1;
-                }
-                slot.conn.on_timeout(&mut slot.stream, &mut self.cx);
                 print_steps(&mut self.cx, key);
-                self.close(key);
+                if status == Status::Close {
+                    if handshaking {
+                        self.cx.counters.handshake_failures += 1;
+                    }
+                    self.close(key);
+                } else {
+                    // Driven next turn (it has frames to send); its next deadline is armed
+                    // afresh, the expired one being gone.
+                    slot.armed = None;
+                    if !slot.yielded {
+                        slot.yielded = true;
+                        self.yielded.push(key);
+                    }
+                    self.arm(key);
+                }
                 self.submit_jobs();
             }
         }
@@ -1511,7 +1525,12 @@ impl EventLoop {
             }
             None => String::new(),
         };
-        let h2 = format!(" | h2 calmed {} errors {}", c.h2_calmed - s.last.h2_calmed, c.h2_errors - s.last.h2_errors);
+        let h2 = format!(
+            " | h2 calmed {} errors {} stalled-streams {}",
+            c.h2_calmed - s.last.h2_calmed,
+            c.h2_errors - s.last.h2_errors,
+            c.h2_stalled - s.last.h2_stalled
+        );
         let z = self.cx.site.compress_stats();
         let compressed = format!(
             " | compressed hits {} misses {} saved {} B evictions {} size {} B",

@@ -18,6 +18,7 @@ const PING: u8 = 0x6;
 const GOAWAY: u8 = 0x7;
 const WINDOW_UPDATE: u8 = 0x8;
 const CONTINUATION: u8 = 0x9;
+const PRIORITY_UPDATE: u8 = 0x10;
 
 const END_STREAM: u8 = 0x1;
 const ACK: u8 = 0x1;
@@ -125,6 +126,9 @@ fn show_event(e: &Event) -> String {
         }
         Event::WindowOpened { stream } => format!("WINDOW {stream}"),
         Event::GoAway { last_stream, code } => format!("GOAWAY {last_stream} {code:?}"),
+        Event::PriorityChanged { stream, priority } => {
+            format!("PRIORITY {stream} u={}{}", priority.urgency, if priority.incremental { " i" } else { "" })
+        }
     }
 }
 
@@ -1064,4 +1068,72 @@ fn random_bytes_never_panic() {
         }
         let _ = take_output(&mut c);
     }
+}
+
+#[test]
+fn a_stream_held_by_its_own_window_is_told_apart_from_a_closed_connection_window() {
+    let mut c = open();
+    feed(&mut c, &cat(&[settings(&[(setting::INITIAL_WINDOW_SIZE, 0)]), get(1), get(3)]));
+    c.send_headers(1, 200, &[], false).unwrap();
+    c.send_headers(3, 200, &[], false).unwrap();
+    assert!(c.stream_window_closed(1) && c.stream_window_closed(3), "windows of 0, connection open");
+    feed(&mut c, &raw(WINDOW_UPDATE, 0, 3, &u32s(&[65_535])));
+    assert!(c.stream_window_closed(1) && !c.stream_window_closed(3));
+    while c.send_window(3) > 0 {
+        c.data_sent(3, c.send_window(3), false).unwrap(); // The connection window is used up.
+    }
+    assert!(!c.stream_window_closed(1), "the connection window holds everyone: not this stream's stall");
+    assert!(!c.stream_window_closed(5), "not a stream");
+}
+
+#[test]
+fn a_half_received_field_block_is_reading_headers() {
+    let mut c = open();
+    let b = block(&GET);
+    feed(&mut c, &raw(HEADERS, END_STREAM, 1, &b[..3]));
+    assert!(c.reading_headers());
+    feed(&mut c, &raw(CONTINUATION, 0, 1, &b[3..5]));
+    assert!(c.reading_headers());
+    feed(&mut c, &raw(CONTINUATION, END_HEADERS, 1, &b[5..]));
+    assert!(!c.reading_headers());
+    assert_eq!(c.open_streams(), 1);
+}
+
+fn priority_update(id: u32, field: &str) -> Vec<u8> {
+    raw(PRIORITY_UPDATE, 0, 0, &[&id.to_be_bytes()[..], field.as_bytes()].concat())
+}
+
+#[test]
+fn priority_updates_reach_open_streams_and_wait_for_idle_ones() {
+    table(vec![
+        (
+            "open stream",
+            cat(&[get_open(1, &[]), priority_update(1, "u=1, i")]),
+            seen(Ok(()), &["REQ 1 GET /", "PRIORITY 1 u=1 i"], &[]),
+        ),
+        (
+            "before its HEADERS: follows the request",
+            cat(&[priority_update(3, "u=6"), priority_update(5, "u=0"), get(3)]),
+            seen(Ok(()), &["REQ 3 GET / END", "PRIORITY 3 u=6"], &[]),
+        ),
+        (
+            "closed or even: dropped",
+            cat(&[get(1), raw(RST, 0, 1, &u32s(&[8])), priority_update(1, "u=0"), priority_update(2, "u=0")]),
+            seen(Ok(()), &["REQ 1 GET / END", "RESET 1 Cancel remote"], &[]),
+        ),
+        (
+            "on a stream, not stream 0",
+            raw(PRIORITY_UPDATE, 0, 1, &[0, 0, 0, 1]),
+            seen(Err(ProtocolError), &[], &["GOAWAY 0 ProtocolError"]),
+        ),
+    ]);
+}
+
+#[test]
+fn pending_priority_updates_are_bounded() {
+    let mut c = open();
+    let updates: Vec<Vec<u8>> = (0..100u32).map(|i| priority_update(2 * i + 1, "u=0")).collect();
+    feed(&mut c, &cat(&updates));
+    assert_eq!(feed(&mut c, &get(1)).events, ["REQ 1 GET / END"], "the oldest was forgotten");
+    assert_eq!(feed(&mut c, &get(199)).events, ["REQ 199 GET / END", "PRIORITY 199 u=0"]);
 }

@@ -275,6 +275,32 @@ impl Decoder {
     }
 }
 
+/// How many field representations lie whole in `block` (a size update is not a field), read
+/// without decoding a string or touching any table: what `--trace` says of a HEADERS frame,
+/// whose fragment may end mid-field when CONTINUATION follows.
+pub fn count_fields(block: &[u8]) -> usize {
+    let mut r = Reader { block, pos: 0 };
+    let mut fields = 0;
+    while let Some(b) = r.peek() {
+        let whole = if b & 0x80 != 0 {
+            r.integer(7).is_ok()
+        } else if b & 0xe0 == 0x20 {
+            if r.integer(5).is_err() {
+                break;
+            }
+            continue;
+        } else {
+            let prefix = if b & 0xc0 == 0x40 { 6 } else { 4 };
+            r.integer(prefix).is_ok_and(|index| index != 0 || r.string(true).is_ok()) && r.string(true).is_ok()
+        };
+        if !whole {
+            break;
+        }
+        fields += 1;
+    }
+    fields
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -596,6 +622,16 @@ pub(crate) mod tests {
         *state ^= *state >> 7;
         *state ^= *state << 17;
         *state
+    }
+
+    #[test]
+    fn count_fields_counts_whole_representations_only() {
+        // RFC 7541 C.3.1: four fields, the last a literal with incremental indexing.
+        let block = hex("828684410f7777772e6578616d706c652e636f6d");
+        assert_eq!(count_fields(&block), 4);
+        assert_eq!(count_fields(&block[..block.len() - 1]), 3, "a field cut short is not counted");
+        assert_eq!(count_fields(&hex("3fe11f82")), 1, "a size update is not a field");
+        assert_eq!(count_fields(b""), 0);
     }
 
     #[test]
