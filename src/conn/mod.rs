@@ -35,7 +35,7 @@ use crate::http::forwarded::Cidr;
 use crate::http::forwarded::TrustedHeader;
 use crate::http::plan::Segment;
 use crate::http::status::error_plan;
-use crate::http1::render::{self, Framing, Stream};
+use crate::http1::render::{self, Framing, Shared, Stream};
 
 mod h2;
 mod work;
@@ -451,11 +451,14 @@ impl Input {
     }
 }
 
-/// Rendered response bytes, written from `written` on, then the streamed rest.
+/// Rendered response bytes, written from `written` on, then the rest of the last response
+/// from memory or a file.
 #[derive(Debug, Default)]
 struct Output {
     buf: Vec<u8>,
     written: usize,
+    /// The in-memory body of the last response, written after `buf` (with it, in one write).
+    shared: Option<Shared>,
     /// The streamed rest of the current response, after `buf`.
     stream: Option<Box<FileBody>>,
     /// The transport holds bytes of its own to send (`Transport::wants_write`), as of the
@@ -466,7 +469,7 @@ struct Output {
 impl Output {
     /// Nothing of ours left to send (the transport's own bytes aside).
     fn is_empty(&self) -> bool {
-        self.written >= self.buf.len() && self.stream.is_none()
+        self.written >= self.buf.len() && self.shared.is_none() && self.stream.is_none()
     }
 
     /// A buffer to render into, from the pool.
@@ -767,6 +770,7 @@ impl Connection {
         let mut progressed = false;
         while self.closing == Closing::KeepAlive
             && self.h2.is_none()
+            && self.output.shared.is_none()
             && self.output.stream.is_none()
             && self.output.buf.len() < BATCH_BYTES
         {
@@ -849,11 +853,13 @@ impl Connection {
         let took = cx.now.saturating_duration_since(self.request_started(cx.now));
         cx.metrics.response(Protocol::Http1, req.method.as_bytes(), status, took);
         if cx.log.is_some() {
-            let streamed: u64 = rendered.stream.iter().flat_map(|s| &s.segments).map(Segment::size).sum();
+            let shared = rendered.shared.as_ref().map_or(0, |s| s.rest().len() as u64);
+            let streamed: u64 = shared + rendered.stream.iter().flat_map(|s| &s.segments).map(Segment::size).sum::<u64>();
             let total = (self.output.buf.len() - queued_before) as u64 + streamed;
             let record = record_of(self.client(&req, cx), Some(&req), status, self.request_started(cx.now));
             self.log.queued(cx.log.as_mut(), 0, Some(&record), total, rendered.body_len);
         }
+        self.output.shared = rendered.shared;
         self.output.stream = rendered.stream.map(|stream| Box::new(FileBody { stream, ahead: ReadAhead::default() }));
         self.begin_response(head_len, status, framing.close || rendered.failed, cx);
         Some(true)
@@ -1086,10 +1092,10 @@ impl Connection {
         }
     }
 
-    /// Writes the output buffer until it is empty (None, and the buffer is reset) or the
-    /// flush must stop (why).
+    /// Writes the output buffer and the in-memory body after it until both are out (None,
+    /// and the buffer is reset) or the flush must stop (why).
     fn drain_buffer<S: Transport>(&mut self, io: &mut S, cx: &mut Context, budget: &mut usize) -> Option<Flush> {
-        while self.output.written < self.output.buf.len() {
+        while self.output.written < self.output.buf.len() || self.output.shared.is_some() {
             if let Some(stop) = self.write_buffer(io, cx, budget) {
                 return Some(stop);
             }
@@ -1099,20 +1105,32 @@ impl Connection {
         None
     }
 
-    /// One write of the output buffer. None: written, go on; else why the flush stops.
+    /// One write of the output buffer (and of the in-memory body after it, up to the
+    /// quantum). None: written, go on; else why the flush stops.
     fn write_buffer<S: Transport>(&mut self, io: &mut S, cx: &mut Context, budget: &mut usize) -> Option<Flush> {
         if !self.ready.writable {
             return Some(Flush::Blocked);
         }
-        let pending = self.output.buf.len() - self.output.written;
         let bytes = &self.output.buf[self.output.written..];
-        // MSG_MORE only when body bytes follow at once: corked bytes with nothing after
-        // them would wait for the kernel's 200 ms cork timer.
-        let wrote = if self.output.file_follows() { io.write_more(bytes) } else { io.write(bytes) };
+        let (wrote, pending) = match &self.output.shared {
+            Some(_) if *budget == 0 => return Some(Flush::Yield),
+            Some(body) => {
+                let body = &body.rest()[..body.rest().len().min(*budget)];
+                (io.write_pair(bytes, body), bytes.len() + body.len())
+            }
+            // MSG_MORE only when body bytes follow at once: corked bytes with nothing
+            // after them would wait for the kernel's 200 ms cork timer.
+            None if self.output.file_follows() => (io.write_more(bytes), bytes.len()),
+            None => (io.write(bytes), bytes.len()),
+        };
+        let head = bytes.len();
         match self.sent("write", wrote, budget, cx) {
             Sent::Bytes(n) => {
                 cx.trace(|| format!("wrote {n} of {pending} bytes"));
-                self.output.written += n;
+                self.output.written += n.min(head);
+                if n > head && self.output.shared.as_mut().is_some_and(|body| body.advance(n - head)) {
+                    self.output.shared = None;
+                }
                 // A short write means the socket buffer is full (epoll(7)): wait for the
                 // writable edge instead of asking again.
                 if n < pending && io.drains_on_short_io() {
@@ -1318,6 +1336,7 @@ impl Connection {
         self.log.abandon(cx.log.as_mut());
         cx.buffers.give_input(std::mem::take(&mut self.input.buf));
         cx.buffers.give_output(std::mem::take(&mut self.output.buf));
+        self.output.shared = None;
         self.output.stream = None;
     }
 }

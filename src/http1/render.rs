@@ -1,7 +1,8 @@
 //! A response plan rendered as HTTP/1.1: the status line, `Date`, `Server`, the plan's
 //! fields, the connection field and the blank line, then the body: copied after the head
-//! when it is in memory or small (so head and body leave in one write), else handed back
-//! to be streamed with `sendfile`. Framing is decided here, never by the site.
+//! when it is small (so head and body leave in one write); else a file's is handed back to
+//! be streamed with `sendfile`, and bytes held in memory (a computed coding) to be written
+//! from where they are, after the head. Framing is decided here, never by the site.
 use std::collections::VecDeque;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -12,7 +13,8 @@ use crate::http::status::reason;
 use crate::http1::request::Request;
 
 /// A body at most this long is copied after the head so that both leave in one write;
-/// a longer one is sent with `sendfile` straight from the page cache.
+/// a longer one is sent with `sendfile` straight from the page cache, or, held in memory,
+/// written from where it is (never copied into the output buffer).
 pub const INLINE_BODY_MAX: u64 = 16 * 1024;
 
 /// How the connection ends after this response, as HTTP/1 says it.
@@ -39,11 +41,35 @@ pub struct Stream {
     pub segments: VecDeque<Segment>,
 }
 
+/// Bytes held in memory by the site (a computed coding), written after the rendered ones
+/// from where they are: a copy into the output buffer would cost one per response.
+#[derive(Debug)]
+pub struct Shared {
+    bytes: Arc<[u8]>,
+    start: usize,
+    end: usize,
+}
+
+impl Shared {
+    /// The bytes not sent yet.
+    pub fn rest(&self) -> &[u8] {
+        &self.bytes[self.start..self.end]
+    }
+
+    /// `n` more bytes went out; true once all have.
+    pub fn advance(&mut self, n: usize) -> bool {
+        self.start = (self.start + n).min(self.end);
+        self.start == self.end
+    }
+}
+
 /// What `render` did.
 #[derive(Debug)]
 pub struct Rendered {
-    /// A body still to stream after the rendered bytes.
+    /// A file body still to stream after the rendered bytes.
     pub stream: Option<Stream>,
+    /// A body in memory to write after the rendered bytes.
+    pub shared: Option<Shared>,
     /// The body's length as sent (inline and streamed), for the access log.
     pub body_len: u64,
     /// A small file could not be read after its head promised it: close after the head.
@@ -124,30 +150,33 @@ fn finish(out: &mut Vec<u8>, framing: Framing) {
 /// that shrank under us leaves the head promising bytes we cannot send, so the
 /// connection closes.
 fn body(body: Body, out: &mut Vec<u8>) -> Rendered {
-    let done = |body_len| Rendered { stream: None, body_len, failed: false };
+    let done = |body_len| Rendered { stream: None, shared: None, body_len, failed: false };
     match body {
         Body::Empty => done(0),
         Body::Made(bytes) => {
             out.extend_from_slice(&bytes);
             done(bytes.len() as u64)
         }
-        Body::Range { source: Source::Memory(bytes), offset, len } => {
+        Body::Range { source: Source::Memory(bytes), offset, len } if len <= INLINE_BODY_MAX => {
             out.extend_from_slice(&bytes[offset as usize..(offset + len) as usize]);
             done(len)
+        }
+        Body::Range { source: Source::Memory(bytes), offset, len } => {
+            let (start, end) = (offset as usize, (offset + len) as usize);
+            Rendered { shared: Some(Shared { bytes, start, end }), ..done(len) }
         }
         Body::Range { source: Source::File(file), offset, len } if len <= INLINE_BODY_MAX => {
             let at = out.len();
             out.resize(at + len as usize, 0);
             if file.read_exact_at(&mut out[at..], offset).is_err() {
                 out.truncate(at);
-                return Rendered { stream: None, body_len: 0, failed: true };
+                return Rendered { failed: true, ..done(0) };
             }
             done(len)
         }
         Body::Range { source: Source::File(file), offset, len } => Rendered {
             stream: Some(Stream { file, segments: VecDeque::from([Segment::Range { offset, len }]) }),
-            body_len: len,
-            failed: false,
+            ..done(len)
         },
         Body::Parts { source: Source::Memory(bytes), segments } => {
             let at = out.len();
@@ -163,7 +192,7 @@ fn body(body: Body, out: &mut Vec<u8>) -> Rendered {
         }
         Body::Parts { source: Source::File(file), segments } => {
             let body_len = segments.iter().map(Segment::size).sum();
-            Rendered { stream: Some(Stream { file, segments }), body_len, failed: false }
+            Rendered { stream: Some(Stream { file, segments }), ..done(body_len) }
         }
     }
 }
