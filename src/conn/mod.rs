@@ -854,7 +854,8 @@ impl Connection {
         cx.metrics.response(Protocol::Http1, req.method.as_bytes(), status, took);
         if cx.log.is_some() {
             let shared = rendered.shared.as_ref().map_or(0, |s| s.rest().len() as u64);
-            let streamed: u64 = shared + rendered.stream.iter().flat_map(|s| &s.segments).map(Segment::size).sum::<u64>();
+            let streamed: u64 =
+                shared + rendered.stream.iter().flat_map(|s| &s.segments).map(Segment::size).sum::<u64>();
             let total = (self.output.buf.len() - queued_before) as u64 + streamed;
             let record = record_of(self.client(&req, cx), Some(&req), status, self.request_started(cx.now));
             self.log.queued(cx.log.as_mut(), 0, Some(&record), total, rendered.body_len);
@@ -1628,6 +1629,52 @@ mod tests {
         }
         let head_end = io.out.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
         assert_eq!(io.out.len() - head_end, 100_000);
+        assert_eq!(conn.state_name(), "idle");
+    }
+
+    /// A computed coding over `INLINE_BODY_MAX` is written from memory after its head, not
+    /// copied into the buffer: two pipelined responses, to a reader taking 1000 bytes a
+    /// write (head and body split anywhere), arrive whole and in order.
+    #[test]
+    fn a_coded_body_in_memory_follows_its_head() {
+        use crate::site::CompressOptions;
+        let mut s = setup("shared");
+        let mut seed = 7u64;
+        let mut text = Vec::new();
+        while text.len() < 100_000 {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            text.extend_from_slice(format!("{} ", (seed >> 33) % 100_000).as_bytes());
+        }
+        std::fs::write(s.dir.join("app.js"), &text).unwrap();
+        let compress = CompressOptions { on: true, background: false, ..CompressOptions::default() };
+        s.cx.site = Site::new(&s.dir, SiteOptions { compress, ..SiteOptions::default() }).unwrap();
+        let req = b"GET /app.js HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n".repeat(2);
+        let mut conn = Connection::new(None, s.cx.now);
+        let mut io = Mock { chunks: VecDeque::from([req]), write_limit: 1000, ..Mock::default() };
+        let mut turns = 0;
+        while turns == 0 || conn.state_name() != "idle" {
+            conn.ready(false, true, false);
+            assert_ne!(conn.drive(&mut io, &mut s.cx), Status::Close);
+            turns += 1;
+            assert!(turns < 1000, "no progress");
+        }
+        let mut rest = &io.out[..];
+        for _ in 0..2 {
+            let head_end = rest.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+            let head = String::from_utf8_lossy(&rest[..head_end]).to_string();
+            let len: usize =
+                head.split("Content-Length: ").nth(1).unwrap().split("\r\n").next().unwrap().parse().unwrap();
+            assert!(head.contains("Content-Encoding: gzip") && len > render::INLINE_BODY_MAX as usize, "{head}");
+            let mut decoded = Vec::new();
+            std::io::Read::read_to_end(
+                &mut flate2::read::GzDecoder::new(&rest[head_end..head_end + len]),
+                &mut decoded,
+            )
+            .unwrap();
+            assert!(decoded == text, "the body decodes to the file");
+            rest = &rest[head_end + len..];
+        }
+        assert!(rest.is_empty());
         assert_eq!(conn.state_name(), "idle");
     }
 
