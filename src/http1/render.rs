@@ -63,13 +63,30 @@ impl Shared {
     }
 }
 
+/// The body, when it is not among the rendered bytes.
+#[derive(Debug)]
+pub enum Rest {
+    /// In memory: written after the rendered bytes.
+    Memory(Shared),
+    /// In a file: streamed after them.
+    File(Stream),
+}
+
+impl Rest {
+    /// Its bytes, for the access log.
+    pub fn size(&self) -> u64 {
+        match self {
+            Rest::Memory(body) => body.rest().len() as u64,
+            Rest::File(stream) => stream.segments.iter().map(Segment::size).sum(),
+        }
+    }
+}
+
 /// What `render` did.
 #[derive(Debug)]
 pub struct Rendered {
-    /// A file body still to stream after the rendered bytes.
-    pub stream: Option<Stream>,
-    /// A body in memory to write after the rendered bytes.
-    pub shared: Option<Shared>,
+    /// The body still to send after the rendered bytes.
+    pub rest: Option<Rest>,
     /// The body's length as sent (inline and streamed), for the access log.
     pub body_len: u64,
     /// A small file could not be read after its head promised it: close after the head.
@@ -150,7 +167,7 @@ fn finish(out: &mut Vec<u8>, framing: Framing) {
 /// that shrank under us leaves the head promising bytes we cannot send, so the
 /// connection closes.
 fn body(body: Body, out: &mut Vec<u8>) -> Rendered {
-    let done = |body_len| Rendered { stream: None, shared: None, body_len, failed: false };
+    let done = |body_len| Rendered { rest: None, body_len, failed: false };
     match body {
         Body::Empty => done(0),
         Body::Made(bytes) => {
@@ -163,7 +180,7 @@ fn body(body: Body, out: &mut Vec<u8>) -> Rendered {
         }
         Body::Range { source: Source::Memory(bytes), offset, len } => {
             let (start, end) = (offset as usize, (offset + len) as usize);
-            Rendered { shared: Some(Shared { bytes, start, end }), ..done(len) }
+            Rendered { rest: Some(Rest::Memory(Shared { bytes, start, end })), ..done(len) }
         }
         Body::Range { source: Source::File(file), offset, len } if len <= INLINE_BODY_MAX => {
             let at = out.len();
@@ -175,7 +192,7 @@ fn body(body: Body, out: &mut Vec<u8>) -> Rendered {
             done(len)
         }
         Body::Range { source: Source::File(file), offset, len } => Rendered {
-            stream: Some(Stream { file, segments: VecDeque::from([Segment::Range { offset, len }]) }),
+            rest: Some(Rest::File(Stream { file, segments: VecDeque::from([Segment::Range { offset, len }]) })),
             ..done(len)
         },
         Body::Parts { source: Source::Memory(bytes), segments } => {
@@ -192,7 +209,7 @@ fn body(body: Body, out: &mut Vec<u8>) -> Rendered {
         }
         Body::Parts { source: Source::File(file), segments } => {
             let body_len = segments.iter().map(Segment::size).sum();
-            Rendered { stream: Some(Stream { file, segments }), ..done(body_len) }
+            Rendered { rest: Some(Rest::File(Stream { file, segments })), ..done(body_len) }
         }
     }
 }
@@ -316,6 +333,20 @@ mod tests {
     }
 
     #[test]
+    fn large_bodies_in_memory_are_left_where_they_are() {
+        let bytes: Arc<[u8]> = vec![b'm'; INLINE_BODY_MAX as usize + 10].into();
+        let body = |offset, len| Body::Range { source: Source::Memory(bytes.clone()), offset, len };
+        let (text, r) = text(Plan::new(200, vec![], body(0, INLINE_BODY_MAX)), KEEP);
+        assert!(text.ends_with(&format!("\r\n\r\n{}", "m".repeat(INLINE_BODY_MAX as usize))) && r.rest.is_none());
+        let (text, r) = self::text(Plan::new(200, vec![], body(5, INLINE_BODY_MAX + 1)), KEEP);
+        assert!(text.ends_with("\r\n\r\n") && r.body_len == INLINE_BODY_MAX + 1);
+        let Some(Rest::Memory(mut shared)) = r.rest else { panic!("left in memory") };
+        assert_eq!(shared.rest(), &bytes[5..5 + INLINE_BODY_MAX as usize + 1]);
+        assert!(!shared.advance(INLINE_BODY_MAX as usize) && shared.rest() == b"m");
+        assert!(shared.advance(1) && shared.rest().is_empty());
+    }
+
+    #[test]
     fn large_files_stream_and_small_ones_inline() {
         let path = std::env::temp_dir().join(format!("evserve-render-{}", std::process::id()));
         std::fs::write(&path, vec![b'z'; INLINE_BODY_MAX as usize + 1]).unwrap();
@@ -323,10 +354,11 @@ mod tests {
         std::fs::remove_file(&path).unwrap();
         let small = Body::Range { source: Source::File(file.clone()), offset: 1, len: 5 };
         let (text, r) = text(Plan::new(200, vec![], small), KEEP);
-        assert!(text.ends_with("\r\n\r\nzzzzz") && r.stream.is_none() && r.body_len == 5);
+        assert!(text.ends_with("\r\n\r\nzzzzz") && r.rest.is_none() && r.body_len == 5);
         let big = Body::Range { source: Source::File(file), offset: 0, len: INLINE_BODY_MAX + 1 };
         let (text, r) = self::text(Plan::new(200, vec![], big), KEEP);
         assert!(text.ends_with("\r\n\r\n") && r.body_len == INLINE_BODY_MAX + 1);
-        assert_eq!(r.stream.unwrap().segments, [Segment::Range { offset: 0, len: INLINE_BODY_MAX + 1 }]);
+        let Some(Rest::File(stream)) = r.rest else { panic!("streamed") };
+        assert_eq!(stream.segments, [Segment::Range { offset: 0, len: INLINE_BODY_MAX + 1 }]);
     }
 }
