@@ -52,7 +52,8 @@ pub mod testing {
     use crate::site::{Planned, Site};
 
     /// The HTTP/1 request path without a socket, as the connection runs it with jobs run
-    /// at once: the head at the front of `raw` parsed, planned, rendered into `out`.
+    /// at once: the head at the front of `raw` parsed, planned, rendered into `out`, with
+    /// the body when it is copied there (not one over 16 KiB, in a file or in memory).
     /// Returns the status (0 when `raw` is no complete, valid head). For the allocation
     /// test, the micro-benchmarks and the instruction counts.
     pub fn respond(site: &mut Site, raw: &[u8], date: &str, now: Instant, out: &mut Vec<u8>) -> u16 {

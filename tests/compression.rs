@@ -27,6 +27,17 @@ fn text(len: usize, seed: u64) -> Vec<u8> {
     out
 }
 
+/// Text that compresses about threefold: its codings are well over 16 KiB.
+fn numbers(len: usize, seed: u64) -> Vec<u8> {
+    let mut rng = Rng::new(seed);
+    let mut out = Vec::with_capacity(len + 16);
+    while out.len() < len {
+        out.extend_from_slice(format!("{} ", rng.next_u64() % 100_000).as_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
 fn get(addr: std::net::SocketAddr, method: &str, path: &str, fields: &[(&str, &str)]) -> Response {
     let mut raw = format!("{method} {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n");
     for (name, value) in fields {
@@ -99,6 +110,28 @@ fn every_coding_decodes_byte_exact_and_head_says_the_same() {
     assert_eq!(plain.header("Content-Encoding"), None);
     assert_eq!(plain.header("Vary"), Some("Accept-Encoding"), "identity responses say Vary too");
     assert_eq!(plain.body, data);
+    server.stop();
+}
+
+/// A coding over 16 KiB is written from memory after its head (never copied into the
+/// output buffer): pipelined on one connection, every response arrives whole and in order.
+#[test]
+fn large_codings_pipelined_arrive_whole_and_in_order() {
+    let fx = Fixture::new();
+    let data = numbers(100_000, 3);
+    fx.file("app.js", &data);
+    let server = TestServer::start(&fx.root());
+    let codings = ["gzip", "br", "zstd", "gzip"];
+    let raw: String =
+        codings.iter().map(|c| format!("GET /app.js HTTP/1.1\r\nHost: t\r\nAccept-Encoding: {c}\r\n\r\n")).collect();
+    let (first, mut rest) = send_raw(server.addr, raw.as_bytes());
+    let mut responses = vec![first];
+    responses.extend((1..codings.len()).map(|_| read_response(&mut rest, false)));
+    for (r, coding) in responses.iter().zip(codings) {
+        assert_eq!((r.status, r.header("Content-Encoding")), (200, Some(coding)));
+        assert!(r.body.len() > 16 * 1024, "{coding}: {} bytes", r.body.len());
+        assert!(decode(r) == data, "{coding} decodes to the file");
+    }
     server.stop();
 }
 

@@ -77,6 +77,29 @@ fn keep_alive_and_pipelining() {
     assert_eq!(get(&mut c, "GET /b.txt HTTP/1.1\r\nHost: l\r\n\r\n").text(), "bb");
 }
 
+/// A computed coding over 16 KiB goes from memory into records after its head: two
+/// pipelined responses decode to the file.
+#[test]
+fn a_large_coding_pipelined() {
+    let fx = Fixture::new();
+    let data: Vec<u8> =
+        (0..20_000u32).flat_map(|i| format!("{} ", i.wrapping_mul(2_654_435_761) % 100_000).into_bytes()).collect();
+    fx.file("app.js", &data);
+    let pki = Pki::new();
+    let server = https(&fx.root(), &pki, |_| {});
+    let mut c = client(server.addr, &pki);
+    let raw = "GET /app.js HTTP/1.1\r\nHost: l\r\nAccept-Encoding: gzip\r\n\r\n".repeat(2);
+    c.get_mut().write_all(raw.as_bytes()).unwrap();
+    for _ in 0..2 {
+        let r = read_response(&mut c, false);
+        assert_eq!((r.status, r.header("Content-Encoding")), (200, Some("gzip")));
+        assert!(r.body.len() > 16 * 1024, "{} bytes", r.body.len());
+        let mut decoded = Vec::new();
+        flate2::read::GzDecoder::new(&r.body[..]).read_to_end(&mut decoded).unwrap();
+        assert!(decoded == data, "the body decodes to the file");
+    }
+}
+
 #[test]
 fn ranges_and_not_modified() {
     let fx = Fixture::new();

@@ -35,7 +35,7 @@ use crate::http::forwarded::Cidr;
 use crate::http::forwarded::TrustedHeader;
 use crate::http::plan::Segment;
 use crate::http::status::error_plan;
-use crate::http1::render::{self, Framing, Stream};
+use crate::http1::render::{self, Framing, Rest, Shared, Stream};
 
 mod h2;
 mod work;
@@ -453,13 +453,13 @@ impl Input {
     }
 }
 
-/// Rendered response bytes, written from `written` on, then the streamed rest.
+/// Rendered response bytes, written from `written` on, then the rest of the last response.
 #[derive(Debug, Default)]
 struct Output {
     buf: Vec<u8>,
     written: usize,
-    /// The streamed rest of the current response, after `buf`.
-    stream: Option<Box<FileBody>>,
+    /// The rest of the last response, after `buf`.
+    tail: Option<Tail>,
     /// The transport holds bytes of its own to send (`Transport::wants_write`), as of the
     /// last look.
     below: bool,
@@ -468,7 +468,7 @@ struct Output {
 impl Output {
     /// Nothing of ours left to send (the transport's own bytes aside).
     fn is_empty(&self) -> bool {
-        self.written >= self.buf.len() && self.stream.is_none()
+        self.written >= self.buf.len() && self.tail.is_none()
     }
 
     /// A buffer to render into, from the pool.
@@ -480,12 +480,14 @@ impl Output {
 
     /// Body bytes follow the buffered ones at once (so the head may be corked).
     fn file_follows(&self) -> bool {
-        self.stream.as_ref().is_some_and(|b| !b.stream.segments.is_empty())
+        matches!(&self.tail, Some(Tail::File(b)) if !b.stream.segments.is_empty())
     }
 
     /// `n` bytes of the front file segment went out.
     fn file_sent(&mut self, n: usize) {
-        if let Some(Segment::Range { offset, len }) = self.stream.as_mut().and_then(|b| b.stream.segments.front_mut()) {
+        if let Some(Tail::File(b)) = &mut self.tail
+            && let Some(Segment::Range { offset, len }) = b.stream.segments.front_mut()
+        {
             *offset += n as u64;
             *len -= n as u64;
         }
@@ -495,6 +497,15 @@ impl Output {
         self.written = 0;
         buffers.give_output(std::mem::take(&mut self.buf));
     }
+}
+
+/// The rest of a response after the output buffer.
+#[derive(Debug)]
+enum Tail {
+    /// A body held in memory (a computed coding), written with the buffer in one write.
+    Memory(Shared),
+    /// A body streamed from a file.
+    File(Box<FileBody>),
 }
 
 /// A body streamed from a file, and what is known of its bytes in the page cache. Boxed:
@@ -779,7 +790,7 @@ impl Connection {
         let mut progressed = false;
         while self.closing == Closing::KeepAlive
             && self.h2.is_none()
-            && self.output.stream.is_none()
+            && self.output.tail.is_none()
             && self.output.buf.len() < BATCH_BYTES
         {
             match self.answer_next(cx) {
@@ -861,12 +872,15 @@ impl Connection {
         let took = cx.now.saturating_duration_since(self.request_started(cx.now));
         cx.metrics.response(Protocol::Http1, req.method.as_bytes(), status, took);
         if cx.log.is_some() {
-            let streamed: u64 = rendered.stream.iter().flat_map(|s| &s.segments).map(Segment::size).sum();
+            let streamed = rendered.rest.as_ref().map_or(0, Rest::size);
             let total = (self.output.buf.len() - queued_before) as u64 + streamed;
             let record = record_of(self.client(&req, cx), Some(&req), status, self.request_started(cx.now));
             self.log.queued(cx.log.as_mut(), 0, Some(&record), total, rendered.body_len);
         }
-        self.output.stream = rendered.stream.map(|stream| Box::new(FileBody { stream, ahead: ReadAhead::default() }));
+        self.output.tail = rendered.rest.map(|rest| match rest {
+            Rest::Memory(body) => Tail::Memory(body),
+            Rest::File(stream) => Tail::File(Box::new(FileBody { stream, ahead: ReadAhead::default() })),
+        });
         self.begin_response(head_len, status, framing.close || rendered.failed, cx);
         Some(true)
     }
@@ -892,14 +906,14 @@ impl Connection {
         if self.h2.is_some() {
             return self.h2_job_done(stream, done);
         }
-        match (done, &mut self.phase, &mut self.output.stream) {
+        match (done, &mut self.phase, &mut self.output.tail) {
             (Finished::Plan(done), Phase::Waiting { done: slot @ None }, _) => {
                 *slot = Some(Box::new(done));
                 Ok(())
             }
             // A failed read is not reported here: the send meets the same error and ends
             // the connection.
-            (Finished::Read { offset, .. }, _, Some(body)) => {
+            (Finished::Read { offset, .. }, _, Some(Tail::File(body))) => {
                 body.ahead.read_done(offset);
                 Ok(())
             }
@@ -1037,22 +1051,25 @@ impl Connection {
         self.restart_timer();
     }
 
-    /// Writes the transport's own bytes, the output buffer, then the body segments, until
-    /// done, blocked or out of quantum.
+    /// Writes the transport's own bytes, the output buffer (with an in-memory body after
+    /// it), then the body segments, until done, blocked or out of quantum.
     fn flush<S: Transport>(&mut self, io: &mut S, cx: &mut Context, budget: &mut usize) -> Flush {
         if let Some(stop) = self.flush_own(io, cx) {
             return stop;
         }
         loop {
+            if let Some(stop) = self.write_memory_body(io, cx, budget) {
+                return stop;
+            }
             if let Some(stop) = self.drain_buffer(io, cx, budget) {
                 return stop;
             }
-            let Some(body) = &mut self.output.stream else {
+            let Some(Tail::File(body)) = &mut self.output.tail else {
                 return self.flush_own(io, cx).unwrap_or(Flush::Done);
             };
             let FileBody { stream: body, ahead } = &mut **body;
             match body.segments.front_mut() {
-                None => self.output.stream = None,
+                None => self.output.tail = None,
                 Some(Segment::Bytes(bytes)) => {
                     self.output.buf.append(bytes);
                     body.segments.pop_front();
@@ -1137,6 +1154,45 @@ impl Connection {
             Sent::Blocked => Some(Flush::Blocked),
             Sent::Failed => Some(Flush::Failed),
         }
+    }
+
+    /// Writes what the output buffer holds and the in-memory body after it, both in each
+    /// write (`Transport::write_pair`), the body up to the quantum, until the body is out
+    /// (None: the buffer is too) or the flush must stop (why).
+    fn write_memory_body<S: Transport>(&mut self, io: &mut S, cx: &mut Context, budget: &mut usize) -> Option<Flush> {
+        while let Some(Tail::Memory(body)) = &self.output.tail {
+            if !self.ready.writable {
+                return Some(Flush::Blocked);
+            }
+            if *budget == 0 {
+                return Some(Flush::Yield);
+            }
+            let head = &self.output.buf[self.output.written..];
+            let body = &body.rest()[..body.rest().len().min(*budget)];
+            let (head_len, pending) = (head.len(), head.len() + body.len());
+            let wrote = io.write_pair(head, body);
+            match self.sent("write", wrote, budget, cx) {
+                Sent::Bytes(n) => {
+                    cx.trace(|| format!("wrote {n} of {pending} bytes"));
+                    self.output.written += n.min(head_len);
+                    if n > head_len
+                        && let Some(Tail::Memory(body)) = &mut self.output.tail
+                        && body.advance(n - head_len)
+                    {
+                        self.output.tail = None;
+                    }
+                    // A short write: the socket buffer is full, as in `write_buffer`.
+                    if n < pending && io.drains_on_short_io() {
+                        self.ready.writable = false;
+                        return Some(Flush::Blocked);
+                    }
+                }
+                Sent::Again => {}
+                Sent::Blocked => return Some(Flush::Blocked),
+                Sent::Failed => return Some(Flush::Failed),
+            }
+        }
+        None
     }
 
     /// Writes the transport's own pending bytes (TLS records); None once there are none.
@@ -1344,7 +1400,7 @@ impl Connection {
         self.log.abandon(cx.log.as_mut());
         cx.buffers.give_input(std::mem::take(&mut self.input.buf));
         cx.buffers.give_output(std::mem::take(&mut self.output.buf));
-        self.output.stream = None;
+        self.output.tail = None;
     }
 }
 
@@ -1635,6 +1691,52 @@ mod tests {
         }
         let head_end = io.out.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
         assert_eq!(io.out.len() - head_end, 100_000);
+        assert_eq!(conn.state_name(), "idle");
+    }
+
+    /// A computed coding over `INLINE_BODY_MAX` is written from memory after its head, not
+    /// copied into the buffer: two pipelined responses, to a reader taking 1000 bytes a
+    /// write (head and body split anywhere), arrive whole and in order.
+    #[test]
+    fn a_coded_body_in_memory_follows_its_head() {
+        use crate::site::CompressOptions;
+        let mut s = setup("shared");
+        let mut seed = 7u64;
+        let mut text = Vec::new();
+        while text.len() < 100_000 {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            text.extend_from_slice(format!("{} ", (seed >> 33) % 100_000).as_bytes());
+        }
+        std::fs::write(s.dir.join("app.js"), &text).unwrap();
+        let compress = CompressOptions { on: true, background: false, ..CompressOptions::default() };
+        s.cx.site = Site::new(&s.dir, SiteOptions { compress, ..SiteOptions::default() }).unwrap();
+        let req = b"GET /app.js HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n".repeat(2);
+        let mut conn = Connection::new(None, s.cx.now);
+        let mut io = Mock { chunks: VecDeque::from([req]), write_limit: 1000, ..Mock::default() };
+        let mut turns = 0;
+        while turns == 0 || conn.state_name() != "idle" {
+            conn.ready(false, true, false);
+            assert_ne!(conn.drive(&mut io, &mut s.cx), Status::Close);
+            turns += 1;
+            assert!(turns < 1000, "no progress");
+        }
+        let mut rest = &io.out[..];
+        for _ in 0..2 {
+            let head_end = rest.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+            let head = String::from_utf8_lossy(&rest[..head_end]).to_string();
+            let len: usize =
+                head.split("Content-Length: ").nth(1).unwrap().split("\r\n").next().unwrap().parse().unwrap();
+            assert!(head.contains("Content-Encoding: gzip") && len > render::INLINE_BODY_MAX as usize, "{head}");
+            let mut decoded = Vec::new();
+            std::io::Read::read_to_end(
+                &mut flate2::read::GzDecoder::new(&rest[head_end..head_end + len]),
+                &mut decoded,
+            )
+            .unwrap();
+            assert!(decoded == text, "the body decodes to the file");
+            rest = &rest[head_end + len..];
+        }
+        assert!(rest.is_empty());
         assert_eq!(conn.state_name(), "idle");
     }
 

@@ -1,7 +1,8 @@
 //! A response plan rendered as HTTP/1.1: the status line, `Date`, `Server`, the plan's
 //! fields, the connection field and the blank line, then the body: copied after the head
-//! when it is in memory or small (so head and body leave in one write), else handed back
-//! to be streamed with `sendfile`. Framing is decided here, never by the site.
+//! when it is small (so head and body leave in one write); else a file's is handed back to
+//! be streamed with `sendfile`, and bytes held in memory (a computed coding) to be written
+//! from where they are, after the head. Framing is decided here, never by the site.
 use std::collections::VecDeque;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -12,7 +13,8 @@ use crate::http::status::reason;
 use crate::http1::request::Request;
 
 /// A body at most this long is copied after the head so that both leave in one write;
-/// a longer one is sent with `sendfile` straight from the page cache.
+/// a longer one is sent with `sendfile` straight from the page cache, or, held in memory,
+/// written from where it is (never copied into the output buffer).
 pub const INLINE_BODY_MAX: u64 = 16 * 1024;
 
 /// How the connection ends after this response, as HTTP/1 says it.
@@ -39,11 +41,52 @@ pub struct Stream {
     pub segments: VecDeque<Segment>,
 }
 
+/// Bytes held in memory by the site (a computed coding), written after the rendered ones
+/// from where they are: a copy into the output buffer would cost one per response.
+#[derive(Debug)]
+pub struct Shared {
+    bytes: Arc<[u8]>,
+    start: usize,
+    end: usize,
+}
+
+impl Shared {
+    /// The bytes not sent yet.
+    pub fn rest(&self) -> &[u8] {
+        &self.bytes[self.start..self.end]
+    }
+
+    /// `n` more bytes went out; true once all have.
+    pub fn advance(&mut self, n: usize) -> bool {
+        self.start = (self.start + n).min(self.end);
+        self.start == self.end
+    }
+}
+
+/// The body, when it is not among the rendered bytes.
+#[derive(Debug)]
+pub enum Rest {
+    /// In memory: written after the rendered bytes.
+    Memory(Shared),
+    /// In a file: streamed after them.
+    File(Stream),
+}
+
+impl Rest {
+    /// Its bytes, for the access log.
+    pub fn size(&self) -> u64 {
+        match self {
+            Rest::Memory(body) => body.rest().len() as u64,
+            Rest::File(stream) => stream.segments.iter().map(Segment::size).sum(),
+        }
+    }
+}
+
 /// What `render` did.
 #[derive(Debug)]
 pub struct Rendered {
-    /// A body still to stream after the rendered bytes.
-    pub stream: Option<Stream>,
+    /// The body still to send after the rendered bytes.
+    pub rest: Option<Rest>,
     /// The body's length as sent (inline and streamed), for the access log.
     pub body_len: u64,
     /// A small file could not be read after its head promised it: close after the head.
@@ -124,30 +167,33 @@ fn finish(out: &mut Vec<u8>, framing: Framing) {
 /// that shrank under us leaves the head promising bytes we cannot send, so the
 /// connection closes.
 fn body(body: Body, out: &mut Vec<u8>) -> Rendered {
-    let done = |body_len| Rendered { stream: None, body_len, failed: false };
+    let done = |body_len| Rendered { rest: None, body_len, failed: false };
     match body {
         Body::Empty => done(0),
         Body::Made(bytes) => {
             out.extend_from_slice(&bytes);
             done(bytes.len() as u64)
         }
-        Body::Range { source: Source::Memory(bytes), offset, len } => {
+        Body::Range { source: Source::Memory(bytes), offset, len } if len <= INLINE_BODY_MAX => {
             out.extend_from_slice(&bytes[offset as usize..(offset + len) as usize]);
             done(len)
+        }
+        Body::Range { source: Source::Memory(bytes), offset, len } => {
+            let (start, end) = (offset as usize, (offset + len) as usize);
+            Rendered { rest: Some(Rest::Memory(Shared { bytes, start, end })), ..done(len) }
         }
         Body::Range { source: Source::File(file), offset, len } if len <= INLINE_BODY_MAX => {
             let at = out.len();
             out.resize(at + len as usize, 0);
             if file.read_exact_at(&mut out[at..], offset).is_err() {
                 out.truncate(at);
-                return Rendered { stream: None, body_len: 0, failed: true };
+                return Rendered { failed: true, ..done(0) };
             }
             done(len)
         }
         Body::Range { source: Source::File(file), offset, len } => Rendered {
-            stream: Some(Stream { file, segments: VecDeque::from([Segment::Range { offset, len }]) }),
-            body_len: len,
-            failed: false,
+            rest: Some(Rest::File(Stream { file, segments: VecDeque::from([Segment::Range { offset, len }]) })),
+            ..done(len)
         },
         Body::Parts { source: Source::Memory(bytes), segments } => {
             let at = out.len();
@@ -163,7 +209,7 @@ fn body(body: Body, out: &mut Vec<u8>) -> Rendered {
         }
         Body::Parts { source: Source::File(file), segments } => {
             let body_len = segments.iter().map(Segment::size).sum();
-            Rendered { stream: Some(Stream { file, segments }), body_len, failed: false }
+            Rendered { rest: Some(Rest::File(Stream { file, segments })), ..done(body_len) }
         }
     }
 }
@@ -287,6 +333,20 @@ mod tests {
     }
 
     #[test]
+    fn large_bodies_in_memory_are_left_where_they_are() {
+        let bytes: Arc<[u8]> = vec![b'm'; INLINE_BODY_MAX as usize + 10].into();
+        let body = |offset, len| Body::Range { source: Source::Memory(bytes.clone()), offset, len };
+        let (text, r) = text(Plan::new(200, vec![], body(0, INLINE_BODY_MAX)), KEEP);
+        assert!(text.ends_with(&format!("\r\n\r\n{}", "m".repeat(INLINE_BODY_MAX as usize))) && r.rest.is_none());
+        let (text, r) = self::text(Plan::new(200, vec![], body(5, INLINE_BODY_MAX + 1)), KEEP);
+        assert!(text.ends_with("\r\n\r\n") && r.body_len == INLINE_BODY_MAX + 1);
+        let Some(Rest::Memory(mut shared)) = r.rest else { panic!("left in memory") };
+        assert_eq!(shared.rest(), &bytes[5..5 + INLINE_BODY_MAX as usize + 1]);
+        assert!(!shared.advance(INLINE_BODY_MAX as usize) && shared.rest() == b"m");
+        assert!(shared.advance(1) && shared.rest().is_empty());
+    }
+
+    #[test]
     fn large_files_stream_and_small_ones_inline() {
         let path = std::env::temp_dir().join(format!("evserve-render-{}", std::process::id()));
         std::fs::write(&path, vec![b'z'; INLINE_BODY_MAX as usize + 1]).unwrap();
@@ -294,10 +354,11 @@ mod tests {
         std::fs::remove_file(&path).unwrap();
         let small = Body::Range { source: Source::File(file.clone()), offset: 1, len: 5 };
         let (text, r) = text(Plan::new(200, vec![], small), KEEP);
-        assert!(text.ends_with("\r\n\r\nzzzzz") && r.stream.is_none() && r.body_len == 5);
+        assert!(text.ends_with("\r\n\r\nzzzzz") && r.rest.is_none() && r.body_len == 5);
         let big = Body::Range { source: Source::File(file), offset: 0, len: INLINE_BODY_MAX + 1 };
         let (text, r) = self::text(Plan::new(200, vec![], big), KEEP);
         assert!(text.ends_with("\r\n\r\n") && r.body_len == INLINE_BODY_MAX + 1);
-        assert_eq!(r.stream.unwrap().segments, [Segment::Range { offset: 0, len: INLINE_BODY_MAX + 1 }]);
+        let Some(Rest::File(stream)) = r.rest else { panic!("streamed") };
+        assert_eq!(stream.segments, [Segment::Range { offset: 0, len: INLINE_BODY_MAX + 1 }]);
     }
 }

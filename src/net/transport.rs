@@ -5,7 +5,7 @@
 //! (TLS holds decrypted input and encrypted output) overrides them, so the connection
 //! never assumes what only TCP promises.
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown, SocketAddr};
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::{FileExt, FileTypeExt, MetadataExt};
@@ -37,6 +37,22 @@ pub trait Transport: Read + Write {
     /// (`MSG_MORE`) so the head and the body's first bytes share segments.
     fn write_more(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.write(buf)
+    }
+
+    /// Writes `head` then `body`, as much of the two as goes now, returning how many bytes
+    /// went out (as `writev` does: a socket overrides it with one). The default writes the
+    /// head as bytes the body follows (`write_more`: TLS fills its records on), then the
+    /// body; an error after some bytes went out is met again by the next write.
+    fn write_pair(&mut self, head: &[u8], body: &[u8]) -> io::Result<usize> {
+        let n = if head.is_empty() { 0 } else { self.write_more(head)? };
+        if n < head.len() {
+            return Ok(n);
+        }
+        match self.write(body) {
+            Ok(m) => Ok(n + m),
+            Err(_) if n > 0 => Ok(n),
+            Err(e) => Err(e),
+        }
     }
 
     /// Half-closes the sending side (for a lingering close).
@@ -98,6 +114,10 @@ macro_rules! socket_transport {
 
             fn write_more(&mut self, buf: &[u8]) -> io::Result<usize> {
                 Ok(rustix::net::send(&*self, buf, rustix::net::SendFlags::MORE)?)
+            }
+
+            fn write_pair(&mut self, head: &[u8], body: &[u8]) -> io::Result<usize> {
+                self.write_vectored(&[IoSlice::new(head), IoSlice::new(body)])
             }
 
             fn shutdown_write(&mut self) -> io::Result<()> {
@@ -240,6 +260,11 @@ impl Transport for Stream {
     #[inline]
     fn write_more(&mut self, buf: &[u8]) -> io::Result<usize> {
         each_arm!(self, s => s.write_more(buf))
+    }
+
+    #[inline]
+    fn write_pair(&mut self, head: &[u8], body: &[u8]) -> io::Result<usize> {
+        each_arm!(self, s => s.write_pair(head, body))
     }
 
     fn shutdown_write(&mut self) -> io::Result<()> {
