@@ -123,6 +123,10 @@ struct Compressor {
     background: Vec<Job>,
     /// Fast-level jobs queued in the background, so a file is not coded twice at once.
     fast_in_flight: HashSet<Key>,
+    /// Codings a request waits for: another request for the same coding meanwhile is
+    /// served identity rather than coding the file a second time (a burst of first loads
+    /// after a deploy costs one job per file, not one per client).
+    waited_for: HashSet<Key>,
     /// A best-level job is running: at most one per site, so that slow best-level coding
     /// never holds every pool thread.
     best_running: bool,
@@ -182,6 +186,7 @@ impl Site {
             cache: CompressCache::new(c.memory),
             background: Vec::new(),
             fast_in_flight: HashSet::new(),
+            waited_for: HashSet::new(),
             best_running: false,
             best_waiting: VecDeque::new(),
             best_known: HashSet::new(),
@@ -258,10 +263,12 @@ impl Site {
     /// still goes into the cache, so the next request for it, and a re-check that others
     /// rely on, are not lost.
     pub fn absorb(&mut self, done: Done, now: Instant) {
-        if let Done { outcome: Outcome::Lookup(checked), generation, .. } = done
-            && generation == self.generation
-        {
-            self.install(checked, now);
+        match done {
+            Done { outcome: Outcome::Lookup(checked), generation, .. } if generation == self.generation => {
+                self.install(checked, now);
+            }
+            Done { outcome: Outcome::Compress { key, level, result }, .. } => self.compressed(key, level, *result),
+            _ => {}
         }
     }
 
@@ -317,6 +324,7 @@ impl Site {
         let c = &mut self.compressor;
         c.cache.record(result);
         c.prune_variants();
+        c.waited_for.remove(&key);
         match level {
             Level::Fast => {
                 c.fast_in_flight.remove(&key);
@@ -524,7 +532,15 @@ impl Site {
                 c.note = Some("identity: coding saves too little");
                 Planned::Ready(self.represent(view, file, &file.original))
             }
+            Cached::Miss if c.waited_for.contains(&key) => {
+                c.note = Some("identity: the coding is being made for another request");
+                Planned::Ready(self.represent(view, file, &file.original))
+            }
             Cached::Miss => {
+                let waits = !c.waited && file.original.len <= WAIT_FOR_FAST_MAX;
+                if waits {
+                    c.waited_for.insert(key);
+                }
                 // A small file gets its best level at once (milliseconds): its ETag then never
                 // changes from fast to best under a browser that revalidates it.
                 if file.original.len <= BEST_AT_ONCE_MAX && !c.waited {

@@ -2238,3 +2238,43 @@ fn the_memory_budget_holds_and_a_change_drops_the_codings() {
     assert_eq!(zstd::decode_all(&bytes[..]).unwrap(), text(30_000));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_second_first_request_while_the_coding_is_made_is_served_identity_not_coded_again() {
+    let small = text(4000);
+    let (mut site, dir) = compressing_site("dedup", &[("a.js", small.clone())], 64 << 20);
+    let raw = "GET /a.js HTTP/1.1\r\nHost: t\r\nAccept-Encoding: br\r\n\r\n";
+    let (req, _) = parse(raw.as_bytes(), &Limits::default()).unwrap().unwrap();
+    let now = Instant::now();
+    // Plans `view` to its end or to a compression job, running other jobs (a lookup, the
+    // root's re-check) at once.
+    let plan_to_compress = |site: &mut Site, view: &RequestView| {
+        let mut planned = site.plan(view, now);
+        loop {
+            match planned {
+                Planned::Pending(job) if job.describe().starts_with("compress") => return Err(job),
+                Planned::Pending(job) => planned = site.resume(view, job.run(), now),
+                Planned::Ready(plan) => return Ok(plan),
+            }
+        }
+    };
+    let Err(compress_job) = plan_to_compress(&mut site, &req.view()) else {
+        panic!("a small file's first request waits for its coding")
+    };
+    // Meanwhile a second request for the same coding takes no job: identity, with Vary.
+    let Ok(second) = plan_to_compress(&mut site, &req.view()) else { panic!("a second job for the same coding") };
+    assert!(second.all_fields().all(|f| f.name() != "Content-Encoding"));
+    assert!(second.all_fields().any(|f| f.name() == "Vary"));
+    // Another coding is not held up by it.
+    let gzip = "GET /a.js HTTP/1.1\r\nHost: t\r\nAccept-Encoding: gzip\r\n\r\n";
+    let (greq, _) = parse(gzip.as_bytes(), &Limits::default()).unwrap().unwrap();
+    assert!(plan_to_compress(&mut site, &greq.view()).is_err(), "gzip waits for its own job");
+    // The first request's job done (even with its client gone): later ones are hits.
+    site.absorb(compress_job.run(), now);
+    let (coding, _, body) = coded(&mut site, "/a.js", "br");
+    assert_eq!(coding.as_deref(), Some("br"));
+    let mut plain = Vec::new();
+    brotli::BrotliDecompress(&mut &body[..], &mut plain).unwrap();
+    assert_eq!(plain, small);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
