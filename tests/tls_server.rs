@@ -5,16 +5,14 @@
 mod common;
 mod tls_util;
 
-use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::process::{Child, Command};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::time::{Duration, Instant};
 
-use common::{Fixture, TestServer, read_response};
+use common::{Fixture, TestServer, check_sparse_chunk, read_response, sparse_file, sparse_pattern};
 use evserve::config::Config;
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
@@ -325,12 +323,6 @@ impl Evserve {
     fn signal(&self, sig: &str) {
         assert!(Command::new("kill").args([sig, &self.child.id().to_string()]).status().unwrap().success());
     }
-
-    fn rss_kib(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
-        let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
-        line.split_whitespace().nth(1).unwrap().parse().unwrap()
-    }
 }
 
 impl Drop for Evserve {
@@ -403,38 +395,6 @@ fn trace_shows_the_handshake_once_and_stats_count_handshakes() {
     }
 }
 
-/// A sparse file of `len` bytes with a pattern at a few offsets (the rest reads as zeros).
-fn sparse_file(path: &Path, len: u64, marks: &[u64]) {
-    let f = File::create(path).unwrap();
-    f.set_len(len).unwrap();
-    for &at in marks {
-        f.write_all_at(&pattern(), at).unwrap();
-    }
-}
-
-fn pattern() -> Vec<u8> {
-    (0..4096u32).map(|i| (i % 251) as u8 + 1).collect()
-}
-
-/// Checks `chunk`, found at `pos` of the file, against the zeros and marks it should
-/// hold (memcmp-sized comparisons: fast even unoptimised).
-fn check_chunk(chunk: &[u8], pos: u64, marks: &[u64], zeros: &[u8], pattern: &[u8]) {
-    let mut at = 0;
-    while at < chunk.len() {
-        let p = pos + at as u64;
-        let (expected, len) = match marks.iter().find(|&&m| p >= m && p < m + 4096) {
-            Some(&m) => (&pattern[(p - m) as usize..], (m + 4096 - p) as usize),
-            None => {
-                let next = marks.iter().filter(|&&m| m > p).min().map_or(u64::MAX, |&m| m - p);
-                (zeros, next.min(zeros.len() as u64) as usize)
-            }
-        };
-        let n = len.min(chunk.len() - at);
-        assert!(chunk[at..at + n] == expected[..n], "wrong bytes at {p}");
-        at += n;
-    }
-}
-
 #[test]
 fn a_1_gib_file_byte_exact_with_flat_server_memory() {
     let fx = Fixture::new();
@@ -449,16 +409,16 @@ fn a_1_gib_file_byte_exact_with_flat_server_memory() {
     c.write_all(b"GET /big.bin HTTP/1.1\r\nHost: l\r\n\r\n").unwrap();
     let (status, len) = common::read_head(&mut c);
     assert_eq!((status, len), (200, LEN));
-    let (zeros, pattern) = (vec![0u8; 1 << 16], pattern());
+    let (zeros, pattern) = (vec![0u8; 1 << 16], sparse_pattern());
     let mut buf = vec![0u8; 1 << 16];
     let (mut pos, mut max_rss, mut next_sample) = (0u64, 0u64, 0u64);
     while pos < LEN {
         let n = c.read(&mut buf[..((LEN - pos) as usize).min(1 << 16)]).unwrap();
         assert!(n > 0, "closed at {pos}");
-        check_chunk(&buf[..n], pos, &marks, &zeros, &pattern);
+        check_sparse_chunk(&buf[..n], pos, &marks, &zeros, &pattern);
         pos += n as u64;
         if pos >= next_sample {
-            max_rss = max_rss.max(server.rss_kib());
+            max_rss = max_rss.max(common::rss_kib(server.child.id()));
             next_sample += 64 << 20;
         }
     }

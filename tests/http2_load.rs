@@ -1,0 +1,127 @@
+//! HTTP/2 under volume, against the real binary: a 1 GiB file byte-exact over h2c and over
+//! TLS with the server's memory flat, and many connections with many streams at once
+//! (h2load). Memory is a correctness bound here (a body buffered whole would be 1 GiB), not
+//! a performance figure. A tool that is missing is said, and its test skips.
+mod common;
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+
+use common::*;
+
+fn tool(name: &str) -> bool {
+    let found =
+        Command::new("sh").arg("-c").arg(format!("command -v {name}")).output().is_ok_and(|o| o.status.success());
+    if !found {
+        eprintln!("skipped: {name} is not installed");
+    }
+    found
+}
+
+const GIB: u64 = 1 << 30;
+
+/// Offsets of the marks in the sparse file: the start, inside a frame, across the middle,
+/// the last page.
+const MARKS: [u64; 4] = [0, 16 * 1024 * 3 + 17, GIB / 2 + 5, GIB - 4096];
+
+/// Fetches `url` with curl (`args` choose the protocol), checking every byte as it streams
+/// and sampling the server's RSS; returns the bytes read and the highest RSS in KiB.
+fn fetch_checked(server: &Process, url: &str, args: &[&str]) -> (u64, u64) {
+    let mut curl = Command::new("curl")
+        .args(["-s", "-k", "-m", "300", "-o", "-"])
+        .args(args)
+        .arg(url)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = curl.stdout.take().unwrap();
+    let (zeros, pattern) = (vec![0u8; 1 << 16], sparse_pattern());
+    let mut buf = vec![0u8; 1 << 16];
+    let (mut pos, mut max_rss, mut next_sample) = (0u64, 0u64, 0u64);
+    loop {
+        let n = out.read(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        assert!(pos + n as u64 <= GIB, "more than the file");
+        check_sparse_chunk(&buf[..n], pos, &MARKS, &zeros, &pattern);
+        pos += n as u64;
+        if pos >= next_sample {
+            max_rss = max_rss.max(rss_kib(server.child.id()));
+            next_sample += 64 << 20;
+        }
+    }
+    assert!(curl.wait().unwrap().success(), "curl failed at byte {pos}");
+    (pos, max_rss)
+}
+
+#[test]
+fn a_1_gib_file_byte_exact_over_h2c_and_h2_with_flat_server_memory() {
+    if !tool("curl") {
+        return;
+    }
+    let fx = Fixture::new();
+    sparse_file(&fx.root().join("big.bin"), GIB, &MARKS);
+    let server = Process::spawn(&["--bind", "127.0.0.1", "--port", "0", fx.root().to_str().unwrap()]);
+    let addr = server.addr.unwrap_or_else(|| panic!("evserve did not start: {}", server.first_line));
+    let (len, max_rss) = fetch_checked(&server, &format!("http://{addr}/big.bin"), &["--http2-prior-knowledge"]);
+    assert_eq!(len, GIB);
+    assert!(max_rss < 64 * 1024, "server RSS reached {max_rss} KiB during the h2c download");
+    eprintln!("server VmRSS at most {max_rss} KiB while sending 1 GiB over h2c");
+
+    let dir = std::env::temp_dir().join(format!("evserve-h2-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let made = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1"])
+        .args(["-subj", "/CN=localhost", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !made {
+        eprintln!("skipped the TLS half: openssl could not make a certificate");
+        return;
+    }
+    let tls = Process::spawn(&[
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+        fx.root().to_str().unwrap(),
+    ]);
+    let line = &tls.first_line;
+    let port = line.rsplit(':').next().and_then(|p| p.trim().trim_end_matches('/').parse::<u16>().ok());
+    let port = port.unwrap_or_else(|| panic!("no port in {line:?}"));
+    let (len, max_rss) = fetch_checked(&tls, &format!("https://127.0.0.1:{port}/big.bin"), &["--http2"]);
+    assert_eq!(len, GIB);
+    assert!(max_rss < 64 * 1024, "server RSS reached {max_rss} KiB during the h2 download");
+    eprintln!("server VmRSS at most {max_rss} KiB while sending 1 GiB over h2 with TLS");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn many_connections_with_many_streams_at_once() {
+    if !tool("h2load") {
+        return;
+    }
+    let fx = Fixture::new();
+    fx.file("1k.bin", Rng::new(5).bytes(1024));
+    let server = Process::spawn(&["--bind", "127.0.0.1", "--port", "0", fx.root().to_str().unwrap()]);
+    let addr = server.addr.unwrap_or_else(|| panic!("evserve did not start: {}", server.first_line));
+    // 200 connections, 10 streams each in flight, 20,000 requests: every one answered.
+    let out = Command::new("h2load")
+        .args(["-n", "20000", "-c", "200", "-m", "10", "-T", "60"])
+        .arg(format!("http://{addr}/1k.bin"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("20000 succeeded, 0 failed, 0 errored, 0 timeout"), "{text}");
+    assert!(text.contains("status codes: 20000 2xx"), "{text}");
+}
