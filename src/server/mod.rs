@@ -838,7 +838,12 @@ impl EventLoop {
         if let Some(pool) = self.pool.take() {
             let left = pool.shutdown();
             if left > 0 {
-                eprintln!("evserve: {left} I/O threads still stuck in the kernel at exit; left behind");
+                // Either a disk that does not answer or a long compression (brotli 11 of a
+                // large file takes seconds): the process ends without them either way.
+                eprintln!(
+                    "evserve: {left} I/O threads still busy at exit (a disk that does not answer, or a \
+                     long compression); left behind"
+                );
             }
         }
         self.publish();
