@@ -1,7 +1,8 @@
-//! HTTP/2 under volume, against the real binary: a 1 GiB file byte-exact over h2c and over
-//! TLS with the server's memory flat, and many connections with many streams at once
-//! (h2load). Memory is a correctness bound here (a body buffered whole would be 1 GiB), not
-//! a performance figure. A tool that is missing is said, and its test skips.
+//! HTTP/2 under volume and over the rest of the site: a 1 GiB file byte-exact over h2c and
+//! over TLS with the server's memory flat (the real binary), many connections with many
+//! streams at once (h2load), sidecars and listings (curl). Memory is a correctness bound
+//! here (a body buffered whole would be 1 GiB), not a performance figure. A tool that is
+//! missing is said, and its test skips.
 mod common;
 
 use std::io::Read;
@@ -124,4 +125,44 @@ fn many_connections_with_many_streams_at_once() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("20000 succeeded, 0 failed, 0 errored, 0 timeout"), "{text}");
     assert!(text.contains("status codes: 20000 2xx"), "{text}");
+}
+
+/// curl over h2c with prior knowledge: the head (HTTP/2 lowercase names) and the body.
+fn curl_h2c(args: &[&str]) -> (String, Vec<u8>) {
+    let out = Command::new("curl")
+        .args(["-s", "-m", "10", "--http2-prior-knowledge", "-D", "-"])
+        .args(args)
+        .output()
+        .unwrap();
+    let all = out.stdout;
+    let end = all.windows(4).position(|w| w == b"\r\n\r\n").map_or(all.len(), |i| i + 4);
+    (String::from_utf8_lossy(&all[..end]).into_owned(), all[end..].to_vec())
+}
+
+#[test]
+fn sidecars_and_listings_over_h2c() {
+    if !tool("curl") {
+        return;
+    }
+    let fx = Fixture::new();
+    fx.file("docs/guide.txt", "plain guide\n");
+    fx.file("docs/guide.txt.gz", "not really gzip, but the sidecar's bytes");
+    let server = TestServer::with(&fx.root(), |c| c.listing = true);
+    let url = |p: &str| format!("http://{}{p}", server.addr);
+    // The sidecar for a client that takes gzip; the file for one that does not.
+    let (head, body) = curl_h2c(&["-H", "Accept-Encoding: gzip", &url("/docs/guide.txt")]);
+    assert!(head.starts_with("HTTP/2 200"), "{head}");
+    assert!(
+        head.contains("\r\ncontent-encoding: gzip\r\n") && head.contains("\r\nvary: Accept-Encoding\r\n"),
+        "{head}"
+    );
+    assert_eq!(body, b"not really gzip, but the sidecar's bytes");
+    let (head, body) = curl_h2c(&["-H", "Accept-Encoding: identity", &url("/docs/guide.txt")]);
+    assert!(!head.contains("content-encoding"), "{head}");
+    assert_eq!(body, b"plain guide\n");
+    // A folder without index.html is listed (HTML), its entries linked.
+    let (head, body) = curl_h2c(&[&url("/docs/")]);
+    assert!(head.starts_with("HTTP/2 200") && head.contains("content-type: text/html"), "{head}");
+    let page = String::from_utf8_lossy(&body);
+    assert!(page.contains("href=\"./guide.txt\""), "{page}");
 }
