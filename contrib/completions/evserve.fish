@@ -9,7 +9,7 @@ complete -c evserve -l unix-mode -x -d 'file mode of the --bind unix: sockets (w
 complete -c evserve -l proxy-protocol -d 'every connection starts with a PROXY protocol v1 or v2 header (HAProxy send-proxy, AWS NLB); its source is the client'
 complete -c evserve -l trusted-proxy -x -d 'a proxy whose --trusted-header names the client in the access log (10.0.0.0/8, ::1); repeatable'
 complete -c evserve -l trusted-header -x -d 'the header trusted proxies write: x-forwarded-for or forwarded (the other one is ignored: it is the client\'s own claim)'
-complete -c evserve -l tls-cert -r -F -d 'PEM certificate chain, leaf first; with --tls-key every TCP listener speaks HTTPS (TLS 1.2/1.3, ALPN http/1.1); reloaded on SIGHUP'
+complete -c evserve -l tls-cert -r -F -d 'PEM certificate chain, leaf first; with --tls-key every TCP listener speaks HTTPS (TLS 1.2/1.3, ALPN h2 and http/1.1); reloaded on SIGHUP'
 complete -c evserve -l tls-key -r -F -d 'PEM private key of --tls-cert (PKCS#8, SEC1 or RSA)'
 complete -c evserve -l tls-no-resumption -d 'no session resumption (by default tickets are issued, their key rotating every 6 hours)'
 complete -c evserve -l http2 -x -d 'HTTP/2: ALPN offers h2 before http/1.1 on TLS listeners, and a plain connection that opens with the HTTP/2 preface speaks h2c (prior knowledge; no Upgrade: h2c)'

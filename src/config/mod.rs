@@ -366,7 +366,7 @@ pub static FLAGS: &[Flag] = &[
         long: "tls-cert",
         short: None,
         value: Some("FILE"),
-        help: "PEM certificate chain, leaf first; with --tls-key every TCP\nlistener speaks HTTPS (TLS 1.2/1.3, ALPN http/1.1); reloaded\non SIGHUP",
+        help: "PEM certificate chain, leaf first; with --tls-key every TCP\nlistener speaks HTTPS (TLS 1.2/1.3, ALPN h2 and http/1.1);\nreloaded on SIGHUP",
         default: None,
         default_text: Some("off"),
         repeatable: false,
@@ -1175,7 +1175,7 @@ impl Draft {
 /// The `--help` text, rendered from `FLAGS`.
 pub fn help() -> String {
     let mut out = String::from(
-        "evserve: a static-file HTTP/1.1 server on one non-blocking event loop\n\n\
+        "evserve: a static-file HTTP/1.1 and HTTP/2 server on one non-blocking event loop\n\n\
          Usage: evserve [ROOT] [OPTIONS]\n\n\
          Every flag can also be set in the environment as EVSERVE_<FLAG> (EVSERVE_IDLE_TIMEOUT=30,\n\
          EVSERVE_TRACE=1, EVSERVE_ROOT=/srv/www) or in a --config file; the command line wins,\n\
