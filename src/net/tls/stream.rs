@@ -332,39 +332,22 @@ impl<S: Socket> TlsStream<S> {
             Mode::Raw => return self.send_file_raw(file, offset, len),
             Mode::Failed => return Err(self.failed()),
         }
+        self.settle()?;
         let mut taken = 0;
         let mut ended = false;
         while taken < len {
             if !self.room_for_a_record()? {
                 break;
             }
-            if let Engine::Records(established) = &mut self.engine {
-                match self.bufs.seal_from_file(&mut established.records, file, offset + taken as u64, len - taken) {
-                    Ok(0) => ended = true,
-                    Ok(n) => taken += n,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(e),
-                }
-                if ended {
+            let Engine::Records(established) = &mut self.engine else { unreachable!("settled above") };
+            match self.bufs.seal_from_file(&mut established.records, file, offset + taken as u64, len - taken) {
+                Ok(0) => {
+                    ended = true;
                     break;
                 }
-                continue;
-            }
-            self.bufs.plain_out.hold(&self.bufs.pool, Kind::Plain);
-            let want = self.bufs.plain_out.spare_len().min(len - taken);
-            let n = match file.read_at(&mut self.bufs.plain_out.spare()[..want], offset + taken as u64) {
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Ok(n) => taken += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
-            };
-            if n == 0 {
-                ended = true;
-                break;
-            }
-            self.bufs.plain_out.filled(n);
-            taken += n;
-            if self.bufs.plain_out.len() >= RECORD {
-                self.seal_plain()?;
             }
         }
         if taken == len {
@@ -461,14 +444,19 @@ impl<S: Socket> TlsStream<S> {
         Ok(())
     }
 
-    /// Runs rustls to the end of the handshake (queuing TLS bytes of its own, and keeping
-    /// any plaintext it decrypts on the way), then seals `what` into `outgoing`.
+    /// Seals `what` into `outgoing`, once the handshake has settled.
     fn seal(&mut self, what: Seal) -> io::Result<()> {
+        self.settle()?;
+        let Engine::Records(established) = &mut self.engine else { unreachable!("settled above") };
+        self.bufs.seal(&mut established.records, what).map_err(io::Error::other)
+    }
+
+    /// Runs rustls to the end of the handshake (queuing TLS bytes of its own, and keeping
+    /// any plaintext it decrypts on the way), then hands its keys to the record layer.
+    fn settle(&mut self) -> io::Result<()> {
         for _ in 0..MAX_STEPS {
             let conn = match &mut self.engine {
-                Engine::Records(established) => {
-                    return self.bufs.seal(&mut established.records, what).map_err(io::Error::other);
-                }
+                Engine::Records(_) => return Ok(()),
                 Engine::Rustls(conn) => conn,
                 Engine::Waiting(_) | Engine::Gone => {
                     return Err(io::Error::new(io::ErrorKind::NotConnected, "TLS handshake not complete"));
