@@ -110,7 +110,7 @@ impl H2 {
         if self.streams.is_empty() && self.payload.is_none() && self.frames.output().is_empty() {
             self.events = Vec::new();
             self.streams = VecDeque::new();
-            *self.frames.output() = Vec::new();
+            self.frames.shed_idle_memory();
         }
     }
 
