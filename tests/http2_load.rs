@@ -10,15 +10,6 @@ use std::process::{Command, Stdio};
 
 use common::*;
 
-fn tool(name: &str) -> bool {
-    let found =
-        Command::new("sh").arg("-c").arg(format!("command -v {name}")).output().is_ok_and(|o| o.status.success());
-    if !found {
-        eprintln!("skipped: {name} is not installed");
-    }
-    found
-}
-
 const GIB: u64 = 1 << 30;
 
 /// Offsets of the marks in the sparse file: the start, inside a frame, across the middle,
@@ -58,7 +49,7 @@ fn fetch_checked(server: &Process, url: &str, args: &[&str]) -> (u64, u64) {
 
 #[test]
 fn a_1_gib_file_byte_exact_over_h2c_and_h2_with_flat_server_memory() {
-    if !tool("curl") {
+    if !installed("curl") {
         return;
     }
     let fx = Fixture::new();
@@ -109,7 +100,7 @@ fn a_1_gib_file_byte_exact_over_h2c_and_h2_with_flat_server_memory() {
 
 #[test]
 fn many_connections_with_many_streams_at_once() {
-    if !tool("h2load") {
+    if !installed("h2load") {
         return;
     }
     let fx = Fixture::new();
@@ -127,21 +118,14 @@ fn many_connections_with_many_streams_at_once() {
     assert!(text.contains("status codes: 20000 2xx"), "{text}");
 }
 
-/// curl over h2c with prior knowledge: the head (HTTP/2 lowercase names) and the body.
+/// curl over h2c with prior knowledge.
 fn curl_h2c(args: &[&str]) -> (String, Vec<u8>) {
-    let out = Command::new("curl")
-        .args(["-s", "-m", "10", "--http2-prior-knowledge", "-D", "-"])
-        .args(args)
-        .output()
-        .unwrap();
-    let all = out.stdout;
-    let end = all.windows(4).position(|w| w == b"\r\n\r\n").map_or(all.len(), |i| i + 4);
-    (String::from_utf8_lossy(&all[..end]).into_owned(), all[end..].to_vec())
+    curl_h2(&[&["--http2-prior-knowledge"], args].concat())
 }
 
 #[test]
 fn sidecars_and_listings_over_h2c() {
-    if !tool("curl") {
+    if !installed("curl") {
         return;
     }
     let fx = Fixture::new();

@@ -110,6 +110,25 @@ pub fn under_nofile_limit(nofile: usize, extra: &[&str]) -> Option<(Process, Soc
     Some((p, addr, fx))
 }
 
+/// Whether a command is on PATH; when it is not, says so (its test then skips).
+pub fn installed(name: &str) -> bool {
+    let found =
+        Command::new("sh").arg("-c").arg(format!("command -v {name}")).output().is_ok_and(|o| o.status.success());
+    if !found {
+        eprintln!("skipped: {name} is not installed");
+    }
+    found
+}
+
+/// curl over HTTP/2 (`--http2-prior-knowledge` for h2c, or `--http2` with `-k` for TLS
+/// among `args`): the head as curl prints it (lowercase names) and the body.
+pub fn curl_h2(args: &[&str]) -> (String, Vec<u8>) {
+    let out = Command::new("curl").args(["-s", "-m", "10", "-D", "-"]).args(args).output().unwrap();
+    let all = out.stdout;
+    let end = all.windows(4).position(|w| w == b"\r\n\r\n").map_or(all.len(), |i| i + 4);
+    (String::from_utf8_lossy(&all[..end]).into_owned(), all[end..].to_vec())
+}
+
 /// Resident memory of a process (VmRSS), in KiB.
 pub fn rss_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
