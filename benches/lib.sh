@@ -18,7 +18,8 @@
 #   h2o_tls_lines, h2o_no_resumption   TLS settings for every server
 #   tsv_row, in_round_order            results rows, interleaved rounds
 #   nginx_version, ..., cpu_model, loadavg   facts for the report's header
-# Sourcing only defines these and sets PID=(), WORK="", CLK_TCK.
+# Sourcing only defines these and sets PID=(), WORK="", KEEP_WORK_ON_FAILURE=0
+# and CLK_TCK.
 
 die() { echo "run.sh: $*" >&2; exit 1; }
 say() { echo "$*" >&2; }   # progress goes to stderr; the table to stdout
