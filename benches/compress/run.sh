@@ -11,6 +11,7 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
+source "$HERE/../lib.sh"
 
 usage() {
     cat <<'EOF'
@@ -73,19 +74,11 @@ lighthouse run 180 s; about 10 minutes in all on the 2-CPU test machine.
 EOF
 }
 
-case "${1:-}" in
-    -h | --help) usage; exit 0 ;;
-    "") ;;
-    *) echo "run.sh: unexpected argument '$1' (settings are env vars)" >&2; usage >&2; exit 2 ;;
-esac
+handle_args "$@"
 
 SETTING_NAMES=(QUICK EVSERVE_BIN PARTS CPU_SERVERS BYTES_SERVERS LH_SERVERS SUBSETS DOCS DURATION
     ROUNDS CONNS COOLDOWN WARM_DEADLINE SERVER_CPU LOAD_CPU BASE_PORT LIGHTHOUSE OUT_DIR KEEP_TMP)
-CMDLINE=""
-for v in "${SETTING_NAMES[@]}"; do
-    if [[ -n ${!v+set} ]]; then CMDLINE+="$v=$(printf '%q' "${!v}") "; fi
-done
-CMDLINE+="benches/compress/run.sh"
+set_cmdline benches/compress/run.sh
 
 if [[ ${QUICK:-0} == 1 ]]; then : "${DURATION:=2}" "${ROUNDS:=1}" "${SUBSETS:=first200}"; fi
 EVSERVE_BIN=${EVSERVE_BIN:-$REPO/target/release/evserve}
@@ -109,21 +102,13 @@ OUT_DIR=${OUT_DIR:-$HERE}
 KEEP_TMP=${KEEP_TMP:-0}
 AE='gzip, deflate, br, zstd'
 
-die() { echo "run.sh: $*" >&2; exit 1; }
-say() { echo "$*" >&2; }
-
-for v in DURATION ROUNDS CONNS COOLDOWN WARM_DEADLINE BASE_PORT; do
-    [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a non-negative integer (got '${!v}')"
-done
+require_uints DURATION ROUNDS CONNS COOLDOWN WARM_DEADLINE BASE_PORT
 ((DURATION >= 1 && ROUNDS >= 1 && CONNS >= 1)) || die "DURATION, ROUNDS, CONNS must be >= 1"
-for tool in curl python3 taskset ps ss timeout brotli zstd gzip; do
-    command -v "$tool" >/dev/null || die "$tool not found (this script installs nothing)"
-done
+require_tools curl python3 taskset ps ss timeout brotli zstd gzip
 [[ " $PARTS " != *" cpu "* ]] || command -v wrk >/dev/null || die "wrk not found (apt-get install wrk)"
 [[ -x $EVSERVE_BIN ]] || die "no evserve binary at $EVSERVE_BIN (cargo build --release)"
 [[ " $PARTS " != *" bytes "* && " $PARTS " != *" lighthouse "* ]] || [[ -d $DOCS/std ]] ||
     die "no Rust documentation at $DOCS (rustup component add rust-docs)"
-CLK_TCK=$(getconf CLK_TCK)
 NCPU=$(nproc)
 
 # ------------------------------------------------------ process bookkeeping --
@@ -133,73 +118,12 @@ k=0
 for name in evserve evserve-sidecar nginx-gzip nginx-static h2o lighttpd; do
     PORT[$name]=$((BASE_PORT + k)); k=$((k + 1))
 done
-declare -A PID=()
 declare -A FAILED=()
-WORK=""
-
-tree_pids() {   # tree_pids ROOT: ROOT and its descendants
-    ps -e -o pid=,ppid= | awk -v root="$1" '
-        { parent[$1] = $2 }
-        END {
-            if (!(root in parent)) exit
-            want[root] = 1
-            do { grown = 0
-                 for (p in parent)
-                     if (!(p in want) && (parent[p] in want)) { want[p] = 1; grown = 1 }
-            } while (grown)
-            for (p in want) print p
-        }'
-}
-
-cpu_ticks() {   # cpu_ticks PID...: summed utime+stime in clock ticks
-    local total=0 pid line
-    local -a f
-    for pid in "$@"; do
-        read -r line 2>/dev/null <"/proc/$pid/stat" || continue
-        read -r -a f <<<"${line##*) }"
-        total=$((total + f[11] + f[12]))
-    done
-    echo "$total"
-}
-
-running() { local line; read -r line 2>/dev/null <"/proc/$1/stat" || return 1; [[ ${line##*) } != Z* ]]; }
-alive() { [[ -n ${PID[$1]:-} ]] && running "${PID[$1]}"; }
-
-stop_server() {   # TERM the tree, KILL what is left after 5 s
-    local pid=${PID[$1]:-} pids p i
-    [[ -n $pid ]] || return 0
-    pids=$(tree_pids "$pid")
-    # shellcheck disable=SC2086
-    [[ -n $pids ]] && kill -TERM $pids 2>/dev/null || true
-    for ((i = 0; i < 50; i++)); do
-        local any=0
-        for p in $pids; do running "$p" && any=1; done
-        ((any)) || break
-        sleep 0.1
-    done
-    for p in $pids; do running "$p" && kill -KILL "$p" 2>/dev/null; done
-    wait "$pid" 2>/dev/null || true
-    unset "PID[$1]"
-}
-
-cleanup() {
-    local rc=$? inst
-    for inst in "${!PID[@]}"; do stop_server "$inst"; done
-    if [[ -n $WORK && -d $WORK ]]; then
-        if [[ $KEEP_TMP == 1 || $rc != 0 ]]; then say "kept $WORK"; else rm -rf "$WORK"; fi
-    fi
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+KEEP_WORK_ON_FAILURE=1   # a failed run keeps its temp dir (configs, logs)
 
 # ---------------------------------------------------------------- test data --
 
-WORK=$(mktemp -d -t evserve-compress.XXXXXX)
-chmod 755 "$WORK"
-mkdir -p "$WORK/plain" "$WORK/sidecars" "$WORK/conf" "$WORK/run" "$WORK/log" "$WORK/bin" \
-    "$WORK/nginx/tmp" "$WORK/lighttpd-cache"
+make_work_dir compress plain sidecars conf run log bin nginx/tmp lighttpd-cache
 cp "$EVSERVE_BIN" "$WORK/bin/evserve"
 JS_SRC=("$DOCS"/static.files/search-*.js "$DOCS"/static.files/main-*.js)
 if [[ -f ${JS_SRC[0]} && -f ${JS_SRC[1]} ]]; then
@@ -345,14 +269,10 @@ launch_server() {
             write_lighttpd_conf "$name" "$port" "$root" ;;
         *) FAILED[$name]="unknown server"; return 1 ;;
     esac
-    if [[ -n $(ss -Hltn "sport = :$port" 2>/dev/null) ]]; then
+    if port_busy "$port"; then
         FAILED[$name]="port $port busy"; return 1
     fi
-    mkdir -p "$WORK/run/$name"
-    say "$name: starting on 127.0.0.1:$port: ${SERVER_CMD[*]}"
-    (cd "$WORK/run/$name" && exec taskset -c "$SERVER_CPU" "${SERVER_CMD[@]}") \
-        >>"$WORK/log/$name.out" 2>&1 </dev/null &
-    PID[$name]=$!
+    spawn_server "$name" "$port"
     for ((i = 0; i < 100; i++)); do
         if ! alive "$name"; then
             FAILED[$name]="exited at start: $(tail -n 3 "$WORK/log/$name.out" | tr '\n' ' ')"
@@ -375,13 +295,12 @@ probe() {
 TSV=$OUT_DIR/results.tsv
 LH_TSV=$OUT_DIR/lighthouse.tsv
 mkdir -p "$OUT_DIR"
-tsv_row() { (IFS=$'\t'; echo "$*") >>"$TSV"; }
 
 # -------------------------------------------------------------- part: cpu --
 
 declare -A ENC=()   # name -> "coding bytes" of app.js
 cpu_part() {
-    local name root round k n active=() rows=()
+    local name root round active=()
     for name in $CPU_SERVERS; do
         root=$WORK/plain
         [[ $name == evserve-sidecar || $name == nginx-static ]] && root=$WORK/sidecars
@@ -409,9 +328,7 @@ cpu_part() {
     ((${#active[@]} > 0)) || { say "cpu: no server could be started"; return 0; }
     for ((round = 1; round <= ROUNDS; round++)); do
         say "== cpu round $round/$ROUNDS"
-        n=${#active[@]}
-        for ((k = 0; k < n; k++)); do
-            name=${active[$(((k + round - 1) % n))]}
+        for name in $(in_round_order "$round" "${active[@]}"); do
             alive "$name" || { say "  $name is not running; skipped"; continue; }
             wrk_run "$round" "$name"
             sleep "$COOLDOWN"
@@ -421,17 +338,12 @@ cpu_part() {
 }
 
 wrk_run() {   # wrk_run ROUND NAME
-    local round=$1 name=$2 pids c0 c1 out req secs err rps cpu pct
-    pids=$(tree_pids "${PID[$name]}")
-    # shellcheck disable=SC2086
-    c0=$(cpu_ticks $pids)
+    local round=$1 name=$2 ticks out req secs err rps cpu pct
+    server_cpu_start "$name"
     out=$(timeout --foreground -k 5 $((DURATION + 30)) taskset -c "$LOAD_CPU" \
         wrk -t1 -c"$CONNS" -d"${DURATION}s" -H "Accept-Encoding: $AE" \
         "http://127.0.0.1:${PORT[$name]}/app.js" 2>&1) || true
-    # shellcheck disable=SC2086,SC2046
-    pids=$(printf '%s\n' $pids $(tree_pids "${PID[$name]}") | sort -un)
-    # shellcheck disable=SC2086
-    c1=$(cpu_ticks $pids)
+    ticks=$(server_cpu_ticks "$name")
     req=$(awk '/ requests in / { print $1 }' <<<"$out")
     secs=$(awk '/ requests in / { v = $4; sub(/,$/, "", v)
         if (v ~ /ms$/) { sub(/ms$/, "", v); v /= 1000 } else if (v ~ /m$/) { sub(/m$/, "", v); v *= 60 } else sub(/s$/, "", v)
@@ -441,9 +353,7 @@ wrk_run() {   # wrk_run ROUND NAME
         say "  wrk failed: $(tail -n 3 <<<"$out" | tr '\n' ' ')"
         tsv_row cpu "$round" "$name" - - - - - - - - - - "wrk failed"; return 0
     fi
-    read -r rps cpu pct < <(awk -v n="$req" -v s="$secs" -v t=$((c1 - c0)) -v hz="$CLK_TCK" 'BEGIN {
-        rps = s > 0 ? n / s : 0; cpu = n > 0 ? t / hz * 1e6 / n : 0; pct = s > 0 ? 100 * t / hz / s : 0
-        printf "%.1f %.2f %.1f\n", rps, cpu, pct }')
+    read -r rps cpu pct < <(rate_and_cpu "$req" "$secs" "$ticks")
     # shellcheck disable=SC2086
     set -- ${ENC[$name]}
     tsv_row cpu "$round" "$name" app.js "$req" "$secs" "$rps" "$cpu" "$pct" "$err" 1 "$JS_LEN" "$2" "$1" -
@@ -562,7 +472,7 @@ PY
 # -------------------------------------------------------------------- main --
 
 START_TS=$(date +%s)
-LOADAVG_START=$(cut -d' ' -f1-3 /proc/loadavg)
+LOADAVG_START=$(loadavg)
 say "evserve compression benchmark: $CMDLINE"
 say "workdir $WORK, server CPU $SERVER_CPU, load CPU $LOAD_CPU, docs $DOCS"
 if [[ " $PARTS " == *" cpu "* || " $PARTS " == *" bytes "* ]]; then
@@ -573,9 +483,9 @@ fi
 [[ " $PARTS " != *" lighthouse "* ]] || lighthouse_part
 
 VERSIONS="evserve ($EVSERVE_BIN, sha256 $(sha256sum "$WORK/bin/evserve" | cut -c1-12), repo HEAD $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?'))"
-command -v nginx >/dev/null && VERSIONS+=", $(nginx -v 2>&1 | sed 's/.*: //')"
-command -v h2o >/dev/null && VERSIONS+=", h2o/$(h2o --version 2>&1 | head -n1 | awk '{ print $3 }')"
-command -v lighttpd >/dev/null && VERSIONS+=", $(lighttpd -v 2>&1 | head -n1 | awk '{ print $1 }')"
+command -v nginx >/dev/null && VERSIONS+=", $(nginx_version)"
+command -v h2o >/dev/null && VERSIONS+=", $(h2o_version)"
+command -v lighttpd >/dev/null && VERSIONS+=", $(lighttpd_version)"
 command -v "$LIGHTHOUSE" >/dev/null && VERSIONS+=", lighthouse $("$LIGHTHOUSE" --version 2>/dev/null), $("$CHROME_PATH" --version 2>/dev/null | head -n1)"
 FAILURES=""
 for name in "${!FAILED[@]}"; do FAILURES+="$name: ${FAILED[$name]}; "; done
@@ -584,7 +494,7 @@ for name in "${!ENC[@]}"; do ENCS+="$name=${ENC[$name]// /:}; "; done
 python3 "$HERE/report.py" --tsv "$TSV" --lighthouse "$LH_TSV" --md "$OUT_DIR/results.md" \
     --meta "date=$(date -u '+%Y-%m-%d %H:%M:%S UTC'), run took $(($(date +%s) - START_TS)) s" \
     --meta "command=\`$CMDLINE\`" \
-    --meta "machine=$NCPU CPUs ($(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo)), kernel $(uname -r); servers pinned to CPU $SERVER_CPU, load generator to CPU $LOAD_CPU; loadavg $LOADAVG_START at start, $(cut -d' ' -f1-3 /proc/loadavg) at end (a shared machine: other work skews absolute numbers; ratios are of one run)" \
+    --meta "machine=$NCPU CPUs ($(cpu_model)), kernel $(uname -r); servers pinned to CPU $SERVER_CPU, load generator to CPU $LOAD_CPU; loadavg $LOADAVG_START at start, $(loadavg) at end (a shared machine: other work skews absolute numbers; ratios are of one run)" \
     --meta "servers=$VERSIONS; one worker each, no access log" \
     --meta "cpu load=$(wrk --version 2>&1 | head -n1 | awk '{ print $1, $2 }'), -t1 -c$CONNS, ${DURATION} s per run, $ROUNDS interleaved rounds (order rotated), medians; Accept-Encoding: $AE; app.js = $JS_LEN bytes; what each sent: ${ENCS:-none}" \
     --meta "docs=$DOCS" \

@@ -3,7 +3,7 @@
 # h2o, over h2c (prior knowledge) and h2 over TLS (ALPN).  Run with --help.
 #
 # Same approach as benches/load/run.sh (whose process bookkeeping, CPU
-# accounting and TLS settings this borrows): every server serves the same
+# accounting and TLS settings both take from benches/lib.sh): every server serves the same
 # generated directory from its own ports on 127.0.0.1, pinned to one CPU;
 # h2load / h2idle.py are pinned to another; rounds are interleaved and the
 # report shows medians.  This script installs and builds nothing.
@@ -11,6 +11,7 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
+source "$HERE/../lib.sh"
 
 usage() {
     cat <<'EOF'
@@ -71,20 +72,11 @@ Example:  EVSERVE_BIN=/tmp/evserve-h2 benches/h2/run.sh
 EOF
 }
 
-case "${1:-}" in
-    -h | --help) usage; exit 0 ;;
-    "") ;;
-    *) echo "run.sh: unexpected argument '$1' (settings are env vars)" >&2
-       usage >&2; exit 2 ;;
-esac
+handle_args "$@"
 
 SETTING_NAMES=(QUICK EVSERVE_BIN EVSERVE_ARGS SERVERS SCENARIOS DURATION ROUNDS IDLE_CONNS
     IDLE_DEADLINE SERVER_CPU LOAD_CPU BASE_PORT COOLDOWN OUT_DIR KEEP_TMP)
-CMDLINE=""
-for v in "${SETTING_NAMES[@]}"; do
-    if [[ -n ${!v+set} ]]; then CMDLINE+="$v=$(printf '%q' "${!v}") "; fi
-done
-CMDLINE+="benches/h2/run.sh"
+set_cmdline benches/h2/run.sh
 
 if [[ ${QUICK:-0} == 1 ]]; then : "${DURATION:=2}" "${ROUNDS:=1}" "${IDLE_CONNS:=300}"; fi
 EVSERVE_BIN=${EVSERVE_BIN:-$REPO/target/release/evserve}
@@ -102,129 +94,35 @@ COOLDOWN=${COOLDOWN:-1}
 OUT_DIR=${OUT_DIR:-$HERE}
 KEEP_TMP=${KEEP_TMP:-0}
 
-die() { echo "run.sh: $*" >&2; exit 1; }
-say() { echo "$*" >&2; }
-
-for v in DURATION ROUNDS IDLE_CONNS IDLE_DEADLINE BASE_PORT COOLDOWN; do
-    [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a non-negative integer (got '${!v}')"
-done
-for v in SERVER_CPU LOAD_CPU; do
-    [[ ${!v} =~ ^[0-9]+([,-][0-9]+)*$ ]] || die "$v must be a CPU list like 0 or 0-1"
-done
+require_uints DURATION ROUNDS IDLE_CONNS IDLE_DEADLINE BASE_PORT COOLDOWN
+check_pinning
 ((DURATION >= 1 && ROUNDS >= 1 && IDLE_CONNS >= 1)) || die "DURATION, ROUNDS, IDLE_CONNS must be >= 1"
 ((BASE_PORT >= 1024 && BASE_PORT <= 65500)) || die "BASE_PORT out of range"
 for scen in $SCENARIOS; do
     case $scen in h2c-1k | tls-1k | h2c-1m | tls-1m | idle-h2c | idle-tls) ;;
         *) die "unknown scenario '$scen'" ;; esac
 done
-for tool in h2load curl openssl taskset python3 ps ss timeout; do
-    command -v "$tool" >/dev/null || die "$tool not found (this script installs nothing)"
-done
+require_tools h2load curl openssl taskset python3 ps ss timeout
 curl -V | grep -q HTTP2 || die "this curl has no HTTP/2 (needed for the start-up checks)"
-NCPU=$(nproc)
-for cpu in ${SERVER_CPU//[,-]/ } ${LOAD_CPU//[,-]/ }; do
-    ((cpu < NCPU)) || die "SERVER_CPU/LOAD_CPU must name CPUs below nproc ($NCPU)"
-done
-CLK_TCK=$(getconf CLK_TCK)
-ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-NOFILE=$(ulimit -n)
-[[ $NOFILE == unlimited ]] && NOFILE=1048576
-((NOFILE > 1048576)) && NOFILE=1048576
-((IDLE_CONNS + 64 <= NOFILE)) || say "warning: $IDLE_CONNS connections need more than the fd limit ($NOFILE)"
-MAXCONN=$((NOFILE - 64))
+raise_fd_limit
+warn_fd_limit "$IDLE_CONNS"
 
 # ------------------------------------------------------ process bookkeeping --
 # An instance is NAME (h2c port) or NAME@tls (HTTPS port).
 
 declare -A PORT=([evserve]=$BASE_PORT [nginx]=$((BASE_PORT + 1)) [h2o]=$((BASE_PORT + 2)))
 for name in evserve nginx h2o; do PORT[$name@tls]=$((PORT[$name] + 10)); done
-declare -A PID=()
 declare -A FAILED=()   # instance -> why it is not measured
-WORK=""
-
-tree_pids() {   # tree_pids ROOT: ROOT and its descendants
-    ps -e -o pid=,ppid= | awk -v root="$1" '
-        { parent[$1] = $2 }
-        END {
-            if (!(root in parent)) exit
-            want[root] = 1
-            do { grown = 0
-                 for (p in parent)
-                     if (!(p in want) && (parent[p] in want)) { want[p] = 1; grown = 1 }
-            } while (grown)
-            for (p in want) print p
-        }'
-}
-
-cpu_ticks() {   # cpu_ticks PID...: summed utime+stime in clock ticks
-    local total=0 pid line
-    local -a f
-    for pid in "$@"; do
-        read -r line 2>/dev/null <"/proc/$pid/stat" || continue
-        read -r -a f <<<"${line##*) }"
-        total=$((total + f[11] + f[12]))
-    done
-    echo "$total"
-}
-
-running() { local line; read -r line 2>/dev/null <"/proc/$1/stat" || return 1; [[ ${line##*) } != Z* ]]; }
-alive() { [[ -n ${PID[$1]:-} ]] && running "${PID[$1]}"; }
-
-stop_server() {
-    local pid=${PID[$1]:-} pids p i
-    [[ -n $pid ]] || return 0
-    pids=$(tree_pids "$pid")
-    for p in $pids; do kill -TERM "$p" 2>/dev/null || true; done
-    for ((i = 0; i < 50; i++)); do running "$pid" || break; sleep 0.1; done
-    for p in $pids; do if running "$p"; then kill -KILL "$p" 2>/dev/null || true; fi; done
-    wait "$pid" 2>/dev/null || true
-    unset "PID[$1]"
-}
-
-cleanup() {
-    local rc=$? name
-    trap - EXIT INT TERM
-    for name in "${!PID[@]}"; do stop_server "$name"; done
-    if [[ -n $WORK && -d $WORK ]]; then
-        if [[ $KEEP_TMP == 1 ]]; then say "kept temp dir $WORK"; else rm -rf "$WORK"; fi
-    fi
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
 
 # ------------------------------------------------------ test data and TLS --
 
-WORK=$(mktemp -d -t evserve-h2.XXXXXX)
-chmod 755 "$WORK"
+make_work_dir h2 www conf run log nginx/tmp tls bin
 WWW=$WORK/www
-mkdir -p "$WWW" "$WORK/conf" "$WORK/run" "$WORK/log" "$WORK/nginx/tmp" "$WORK/tls" "$WORK/bin"
 head -c 1024 /dev/urandom >"$WWW/1k.bin"
 head -c $((1024 * 1024)) /dev/urandom >"$WWW/1m.bin"
 chmod 644 "$WWW"/*
 cat "$WWW"/* >/dev/null
-
-TLS_CERT=$WORK/tls/cert.pem
-TLS_KEY=$WORK/tls/key.pem
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-    -subj /CN=localhost -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
-    -keyout "$TLS_KEY" -out "$TLS_CERT" 2>"$WORK/log/openssl-req.log" ||
-    die "openssl could not make the test certificate"
-chmod 644 "$TLS_CERT" "$TLS_KEY"
-CLIENT_OPENSSL_CONF=$WORK/conf/openssl-client.cnf
-cat >"$CLIENT_OPENSSL_CONF" <<'EOF'
-# generated by benches/h2/run.sh: read by h2load and curl (OPENSSL_CONF)
-openssl_conf = openssl_init
-[openssl_init]
-ssl_conf = ssl_sect
-[ssl_sect]
-system_default = system_default_sect
-[system_default_sect]
-MinProtocol = TLSv1.3
-Ciphersuites = TLS_AES_128_GCM_SHA256
-Groups = X25519
-EOF
+make_tls_material
 
 # ----------------------------------------------------------- server configs --
 # One worker / thread each, no access log, long idle timeouts, huge request
@@ -236,15 +134,7 @@ write_nginx_conf() {   # PORT [tls]
     conf=$WORK/conf/nginx$sfx.conf
     if [[ -n $tls ]]; then
         listen=" ssl http2"; sendfile=off
-        tls_lines="ssl_certificate $TLS_CERT;
-        ssl_certificate_key $TLS_KEY;
-        ssl_protocols TLSv1.2 TLSv1.3;
-        ssl_ciphers ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-CHACHA20-POLY1305;
-        ssl_conf_command Ciphersuites TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256;
-        ssl_ecdh_curve X25519:prime256v1;
-        ssl_prefer_server_ciphers on;
-        ssl_session_tickets off;
-        ssl_session_cache off;"
+        tls_lines=$(nginx_tls_lines)
     fi
     # nginx < 1.25.1 has no "http2 on;": "listen ... http2" without ssl is
     # h2c with prior knowledge (that port speaks only HTTP/2).
@@ -291,14 +181,8 @@ write_h2o_conf() {   # PORT [tls]
     local port=$1 tls=${2:-} sfx=${2:+-tls} conf tls_lines="" resumption=""
     conf=$WORK/conf/h2o$sfx.conf
     if [[ -n $tls ]]; then
-        tls_lines="  ssl:
-    certificate-file: $TLS_CERT
-    key-file: $TLS_KEY
-    minimum-version: TLSv1.2
-    cipher-suite: ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-CHACHA20-POLY1305
-    cipher-preference: server"
-        resumption="ssl-session-resumption:
-  mode: off"
+        tls_lines=$(h2o_tls_lines)
+        resumption=$(h2o_no_resumption)
     fi
     # h2o answers the HTTP/2 preface on a plain listener (h2c prior knowledge).
     cat >"$conf" <<EOF
@@ -356,14 +240,10 @@ launch_server() {
             "write_${name}_conf" "$port" ${tls:+"$tls"} ;;
         *) FAILED[$inst]="unknown server"; return 1 ;;
     esac
-    if [[ -n $(ss -Hltn "sport = :$port" 2>/dev/null) ]]; then
+    if port_busy "$port"; then
         FAILED[$inst]="port $port busy"; return 1
     fi
-    mkdir -p "$WORK/run/$inst"
-    say "$inst: starting on 127.0.0.1:$port: ${SERVER_CMD[*]}"
-    (cd "$WORK/run/$inst" && exec taskset -c "$SERVER_CPU" "${SERVER_CMD[@]}") \
-        >>"$WORK/log/$inst.out" 2>&1 </dev/null &
-    PID[$inst]=$!
+    spawn_server "$inst" "$port"
     for ((i = 0; i < 100; i++)); do
         if ! alive "$inst"; then
             FAILED[$inst]="exited at start: $(tail -n 3 "$WORK/log/$inst.out" | tr '\n' ' ')"
@@ -392,7 +272,6 @@ start_server() {   # launch + check both files come back over HTTP/2
 TSV=$OUT_DIR/results.tsv
 mkdir -p "$OUT_DIR"
 printf 'round\tscenario\tserver\trequests\tsecs\trps\tcpu_us_req\tcpu_pct\terrors\tkib_conn\theld\talive\tnote\n' >"$TSV"
-tsv_row() { (IFS=$'\t'; echo "$*") >>"$TSV"; }
 ERRLOG=$WORK/log/h2load-errors.txt
 
 # h2load_run INSTANCE CONNS STREAMS PATH: sets R_REQ R_SECS R_ERR R_PROTO.
@@ -423,7 +302,7 @@ h2load_run() {
 }
 
 measure() {   # measure ROUND SCENARIO NAME
-    local round=$1 scen=$2 name=$3 inst pids c0 c1 rps cpu pct
+    local round=$1 scen=$2 name=$3 inst ticks rps cpu pct
     inst=$name
     [[ $scen == tls-* ]] && inst=$name@tls
     local -a args
@@ -431,19 +310,12 @@ measure() {   # measure ROUND SCENARIO NAME
         *-1k) args=(100 10 /1k.bin) ;;
         *-1m) args=(10 1 /1m.bin) ;;
     esac
-    pids=$(tree_pids "${PID[$inst]}")
-    # shellcheck disable=SC2086
-    c0=$(cpu_ticks $pids)
+    server_cpu_start "$inst"
     if ! h2load_run "$inst" "${args[@]}"; then
         tsv_row "$round" "$scen" "$name" - - - - - - - - - "h2load failed"; return 0
     fi
-    # shellcheck disable=SC2086,SC2046
-    pids=$(printf '%s\n' $pids $(tree_pids "${PID[$inst]}") | sort -un)
-    # shellcheck disable=SC2086
-    c1=$(cpu_ticks $pids)
-    read -r rps cpu pct < <(awk -v n="$R_REQ" -v s="$R_SECS" -v t=$((c1 - c0)) -v hz="$CLK_TCK" 'BEGIN {
-        rps = s > 0 ? n / s : 0; cpu = n > 0 ? t / hz * 1e6 / n : 0; pct = s > 0 ? 100 * t / hz / s : 0
-        printf "%.1f %.2f %.1f\n", rps, cpu, pct }')
+    ticks=$(server_cpu_ticks "$inst")
+    read -r rps cpu pct < <(rate_and_cpu "$R_REQ" "$R_SECS" "$ticks")
     local note=-
     [[ $R_PROTO == h2* ]] || note="protocol $R_PROTO"
     tsv_row "$round" "$scen" "$name" "$R_REQ" "$R_SECS" "$rps" "$cpu" "$pct" "$R_ERR" - - - "$note"
@@ -485,7 +357,7 @@ idle_run() {   # idle_run ROUND SCENARIO NAME: restart, then h2idle.py
 # -------------------------------------------------------------------- main --
 
 START_TS=$(date +%s)
-LOADAVG_START=$(cut -d' ' -f1-3 /proc/loadavg)
+LOADAVG_START=$(loadavg)
 say "evserve HTTP/2 benchmark: $CMDLINE"
 say "workdir $WORK, fd limit $NOFILE, server CPU $SERVER_CPU, load CPU $LOAD_CPU"
 ACTIVE=()
@@ -500,9 +372,7 @@ done
 for ((round = 1; round <= ROUNDS; round++)); do
     say "== round $round/$ROUNDS"
     for scen in $SCENARIOS; do
-        n=${#ACTIVE[@]}
-        for ((k = 0; k < n; k++)); do
-            name=${ACTIVE[$(((k + round - 1) % n))]}
+        for name in $(in_round_order "$round" "${ACTIVE[@]}"); do
             inst=$name
             [[ $scen == tls-* || $scen == idle-tls ]] && inst=$name@tls
             [[ -n ${FAILED[$inst]:-} && -z ${PID[$inst]:-} ]] && continue
@@ -520,8 +390,8 @@ done
 # ------------------------------------------------------------------ report --
 
 VERSIONS="evserve ($EVSERVE_BIN, sha256 $(sha256sum "$WORK/bin/evserve" 2>/dev/null | cut -c1-12), repo HEAD $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?'))"
-[[ " ${ACTIVE[*]} " == *" nginx "* ]] && VERSIONS+=", $(nginx -v 2>&1 | sed 's/.*: //')"
-[[ " ${ACTIVE[*]} " == *" h2o "* ]] && VERSIONS+=", h2o/$(h2o --version 2>&1 | head -n1 | awk '{ print $3 }')"
+[[ " ${ACTIVE[*]} " == *" nginx "* ]] && VERSIONS+=", $(nginx_version)"
+[[ " ${ACTIVE[*]} " == *" h2o "* ]] && VERSIONS+=", $(h2o_version)"
 FAILURES=""
 for inst in "${!FAILED[@]}"; do FAILURES+="$inst: ${FAILED[$inst]}; "; done
 ACTIVE_VERSIONS="$VERSIONS"
@@ -529,7 +399,7 @@ python3 "$HERE/report.py" --tsv "$TSV" --md "$OUT_DIR/results.md" \
     --servers "${ACTIVE[*]}" --scenarios "$SCENARIOS" --errlog "$ERRLOG" \
     --meta "date=$(date -u '+%Y-%m-%d %H:%M:%S UTC'), run took $(($(date +%s) - START_TS)) s" \
     --meta "command=\`$CMDLINE\`" \
-    --meta "machine=$NCPU CPUs ($(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo)), kernel $(uname -r); servers pinned to CPU $SERVER_CPU, load generator to CPU $LOAD_CPU; loadavg $LOADAVG_START at start, $(cut -d' ' -f1-3 /proc/loadavg) at end (other work on the machine skews results)" \
+    --meta "machine=$NCPU CPUs ($(cpu_model)), kernel $(uname -r); servers pinned to CPU $SERVER_CPU, load generator to CPU $LOAD_CPU; loadavg $LOADAVG_START at start, $(loadavg) at end (other work on the machine skews results)" \
     --meta "servers=$ACTIVE_VERSIONS; one worker/loop each, no access log, no TLS resumption; nginx h2c = 'listen ... http2' without ssl (prior knowledge only)" \
     --meta "load=$(h2load --version | head -n1), one client thread; ${DURATION} s per run, $ROUNDS interleaved rounds (server order rotated), medians shown; idle: h2idle.py, $IDLE_CONNS connections, server restarted before each probe" \
     --meta "tls=self-signed ECDSA P-256 certificate made at run time; h2load offers only TLS 1.3 / TLS_AES_128_GCM_SHA256 / X25519; h2idle.py uses python's ssl defaults with ALPN h2" \

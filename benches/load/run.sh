@@ -20,6 +20,7 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
+source "$HERE/../lib.sh"
 
 usage() {
     cat <<'EOF'
@@ -118,12 +119,7 @@ Example:  QUICK=1 benches/load/run.sh
 EOF
 }
 
-case "${1:-}" in
-    -h | --help) usage; exit 0 ;;
-    "") ;;
-    *) echo "run.sh: unexpected argument '$1' (settings are env vars)" >&2
-       usage >&2; exit 2 ;;
-esac
+handle_args "$@"
 
 # ---------------------------------------------------------------- settings --
 
@@ -132,11 +128,7 @@ SETTING_NAMES=(QUICK DURATION ROUNDS SCENARIOS CONNS IDLE_CONNS IDLE_DEADLINE TL
     SERVERS STRACE STRACE_DURATION EVSERVE_BIN EVSERVE_ARGS EVSERVE2_BIN EVSERVE2_NAME EVSERVE2_ARGS
     FLOOR_BIN NO_BUILD LWAN_BIN
     SERVER_CPU LOAD_CPU BASE_PORT WRK_TIMEOUT COOLDOWN OUT_DIR KEEP_TMP)
-CMDLINE=""
-for v in "${SETTING_NAMES[@]}"; do
-    if [[ -n ${!v+set} ]]; then CMDLINE+="$v=$(printf '%q' "${!v}") "; fi
-done
-CMDLINE+="benches/load/run.sh"
+set_cmdline benches/load/run.sh
 
 QUICK=${QUICK:-0}
 if [[ $QUICK == 1 ]]; then
@@ -170,16 +162,8 @@ COOLDOWN=${COOLDOWN:-1}
 OUT_DIR=${OUT_DIR:-$HERE}
 KEEP_TMP=${KEEP_TMP:-0}
 
-die() { echo "run.sh: $*" >&2; exit 1; }
-say() { echo "$*" >&2; }   # progress goes to stderr; the table to stdout
-
-for v in DURATION ROUNDS IDLE_CONNS IDLE_DEADLINE TLS_IDLE_CONNS TLS_HALF_CONNS STRACE_DURATION BASE_PORT COOLDOWN; do
-    [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a non-negative integer (got '${!v}')"
-done
-# CPU sets are taskset lists ("0", "0,1", "0-1"): several CPUs let `--workers N` spread.
-for v in SERVER_CPU LOAD_CPU; do
-    [[ ${!v} =~ ^[0-9]+([,-][0-9]+)*$ ]] || die "$v must be a CPU list like 0 or 0-1 (got '${!v}')"
-done
+require_uints DURATION ROUNDS IDLE_CONNS IDLE_DEADLINE TLS_IDLE_CONNS TLS_HALF_CONNS STRACE_DURATION BASE_PORT COOLDOWN
+check_pinning
 ((DURATION >= 1 && ROUNDS >= 1)) || die "DURATION and ROUNDS must be >= 1"
 for n in $CONNS; do [[ $n =~ ^[1-9][0-9]*$ ]] || die "bad CONNS entry '$n'"; done
 ((BASE_PORT >= 1024 && BASE_PORT <= 65520)) || die "BASE_PORT out of range"
@@ -201,26 +185,10 @@ if ((WANT_TLS)); then
     command -v openssl >/dev/null || die "openssl not found (needed for the tls-* scenarios)"
 fi
 
-for tool in wrk curl taskset python3 ps ss timeout; do
-    command -v "$tool" >/dev/null || die "$tool not found (this script installs nothing)"
-done
-NCPU=$(nproc)
-for cpu in ${SERVER_CPU//[,-]/ } ${LOAD_CPU//[,-]/ }; do
-    ((cpu < NCPU)) || die "SERVER_CPU/LOAD_CPU must name CPUs below nproc ($NCPU)"
-done
-CLK_TCK=$(getconf CLK_TCK)
-
-# Many connections need many descriptors: raise the soft limit to the hard
-# one (servers and load generators inherit it).
-ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-NOFILE=$(ulimit -n)
-[[ $NOFILE == unlimited ]] && NOFILE=1048576
-((NOFILE > 1048576)) && NOFILE=1048576
-for n in $CONNS $IDLE_CONNS $TLS_IDLE_CONNS $TLS_HALF_CONNS; do
-    ((n + 64 <= NOFILE)) || say "warning: $n connections need more than the fd limit ($NOFILE)"
-done
-# Per-server connection caps (peers only): leave room for files and listeners.
-MAXCONN=$((NOFILE - 64))
+require_tools wrk curl taskset python3 ps ss timeout
+raise_fd_limit   # NOFILE; MAXCONN caps the peers' connections
+# shellcheck disable=SC2086
+warn_fd_limit $CONNS $IDLE_CONNS $TLS_IDLE_CONNS $TLS_HALF_CONNS
 
 # ------------------------------------------------------ process bookkeeping --
 
@@ -231,90 +199,19 @@ declare -A PORT=([evserve]=$BASE_PORT [nginx]=$((BASE_PORT + 1))
     [floor]=$((BASE_PORT + 5)))
 if [[ -n $EVSERVE2_BIN ]]; then PORT[$EVSERVE2_NAME]=$((BASE_PORT + 6)); fi
 for name in "${!PORT[@]}"; do PORT[$name@tls]=$((PORT[$name] + 10)); done
-declare -A PID=()     # instance -> pid of the process we started
 declare -A TLS_SEEN=()   # server -> what its HTTPS instance negotiated
 declare -A TLS_FULL=()   # server -> 1 when its HTTPS instance refused to resume
 ACTIVE=()             # servers with at least one instance that passed the checks
 STRACE_PID=""
-WORK=""
 
-# tree_pids ROOT: ROOT and all its descendants (nginx master + workers).
-tree_pids() {
-    ps -e -o pid=,ppid= | awk -v root="$1" '
-        { parent[$1] = $2 }
-        END {
-            if (!(root in parent)) exit
-            want[root] = 1
-            do {
-                grown = 0
-                for (p in parent)
-                    if (!(p in want) && (parent[p] in want)) { want[p] = 1; grown = 1 }
-            } while (grown)
-            for (p in want) print p
-        }'
-}
-
-# cpu_ticks PID...: summed utime+stime (fields 14 and 15 of /proc/PID/stat,
-# in clock ticks; a process line covers all of its threads).
-cpu_ticks() {
-    local total=0 pid line
-    local -a f
-    for pid in "$@"; do
-        read -r line 2>/dev/null <"/proc/$pid/stat" || continue   # gone
-        # The command name (field 2) may contain spaces: split after ')'.
-        read -r -a f <<<"${line##*) }"
-        total=$((total + f[11] + f[12]))   # f[0] is field 3
-    done
-    echo "$total"
-}
-
-# running PID: the process exists and is not a zombie (a server that
-# exited stays a zombie until we wait for it).
-running() {
-    local line
-    read -r line 2>/dev/null <"/proc/$1/stat" || return 1
-    [[ ${line##*) } != Z* ]]
-}
-
-alive() { [[ -n ${PID[$1]:-} ]] && running "${PID[$1]}"; }
-
-# stop_server NAME: TERM the server's process tree, KILL what is left.
-stop_server() {
-    local name=$1 pid=${PID[$1]:-} pids p i
-    [[ -n $pid ]] || return 0
-    pids=$(tree_pids "$pid")
-    for p in $pids; do kill -TERM "$p" 2>/dev/null || true; done
-    for ((i = 0; i < 50; i++)); do
-        running "$pid" || break
-        sleep 0.1
-    done
-    for p in $pids; do
-        if running "$p"; then kill -KILL "$p" 2>/dev/null || true; fi
-    done
-    wait "$pid" 2>/dev/null || true
-    unset "PID[$name]"
-}
-
-cleanup() {
-    local rc=$? name
-    trap - EXIT INT TERM
+before_cleanup() {
     if [[ -n $STRACE_PID ]]; then kill -INT "$STRACE_PID" 2>/dev/null || true; fi
-    for name in "${!PID[@]}"; do stop_server "$name"; done
-    if [[ -n $WORK && -d $WORK ]]; then
-        if [[ $KEEP_TMP == 1 ]]; then say "kept temp dir $WORK"; else rm -rf "$WORK"; fi
-    fi
-    exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
 
 # --------------------------------------------------------------- test data --
 
-WORK=$(mktemp -d -t evserve-load.XXXXXX)
-chmod 755 "$WORK"
+make_work_dir load www conf run log nginx/tmp
 WWW=$WORK/www
-mkdir -p "$WWW" "$WORK/conf" "$WORK/run" "$WORK/log" "$WORK/nginx/tmp"
 head -c 1024 /dev/urandom >"$WWW/1k.bin"
 head -c $((1024 * 1024)) /dev/urandom >"$WWW/1m.bin"
 head -c $((100 * 1024 * 1024)) /dev/urandom >"$WWW/100m.bin"
@@ -335,33 +232,9 @@ done = function(s, latency, requests)
 end
 EOF
 
-# HTTPS material: one self-signed ECDSA P-256 certificate for every server
-# (made here, never committed), and the load generators' OpenSSL settings:
-# they offer only TLS 1.3 with TLS_AES_128_GCM_SHA256 over X25519, so the
-# record cipher and key exchange are the same whatever each server prefers.
-TLS_CERT=$WORK/tls/cert.pem
-TLS_KEY=$WORK/tls/key.pem
-CLIENT_OPENSSL_CONF=$WORK/conf/openssl-client.cnf
-if ((WANT_TLS)); then
-    mkdir -p "$WORK/tls"
-    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-        -subj /CN=localhost -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
-        -keyout "$TLS_KEY" -out "$TLS_CERT" 2>"$WORK/log/openssl-req.log" ||
-        die "openssl could not make the test certificate: $(cat "$WORK/log/openssl-req.log")"
-    chmod 644 "$TLS_CERT" "$TLS_KEY"
-    cat >"$CLIENT_OPENSSL_CONF" <<'EOF'
-# generated by benches/load/run.sh: read by wrk and h2load (OPENSSL_CONF)
-openssl_conf = openssl_init
-[openssl_init]
-ssl_conf = ssl_sect
-[ssl_sect]
-system_default = system_default_sect
-[system_default_sect]
-MinProtocol = TLSv1.3
-Ciphersuites = TLS_AES_128_GCM_SHA256
-Groups = X25519
-EOF
-fi
+# HTTPS material (lib.sh): one test certificate for every server, and the
+# load generators' OpenSSL settings (TLS 1.3, AES-128-GCM, X25519 only).
+if ((WANT_TLS)); then make_tls_material; fi
 
 # ----------------------------------------------------------- server configs --
 # One worker, access logs off, keep-alive with huge request limits and long
@@ -381,15 +254,7 @@ write_nginx_conf() {
     if [[ -n $tls ]]; then
         listen=" ssl"
         sendfile=off
-        tls_lines="ssl_certificate $TLS_CERT;
-        ssl_certificate_key $TLS_KEY;
-        ssl_protocols TLSv1.2 TLSv1.3;
-        ssl_ciphers ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-CHACHA20-POLY1305;
-        ssl_conf_command Ciphersuites TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256;
-        ssl_ecdh_curve X25519:prime256v1;
-        ssl_prefer_server_ciphers on;
-        ssl_session_tickets off;
-        ssl_session_cache off;"
+        tls_lines=$(nginx_tls_lines)
     fi
     cat >"$conf" <<EOF
 # generated by benches/load/run.sh
@@ -482,15 +347,8 @@ write_h2o_conf() {
     local port=$1 tls=${2:-} sfx=${2:+-tls}
     local conf=$WORK/conf/h2o$sfx.conf tls_lines="" resumption=""
     if [[ -n $tls ]]; then
-        # h2o 2.2 sets the TLS 1.2 suites only; the client pins TLS 1.3's.
-        tls_lines="  ssl:
-    certificate-file: $TLS_CERT
-    key-file: $TLS_KEY
-    minimum-version: TLSv1.2
-    cipher-suite: ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-CHACHA20-POLY1305
-    cipher-preference: server"
-        resumption="ssl-session-resumption:
-  mode: off"
+        tls_lines=$(h2o_tls_lines)
+        resumption=$(h2o_no_resumption)
     fi
     cat >"$conf" <<EOF
 # generated by benches/load/run.sh (no access-log directive = no access log)
@@ -642,8 +500,6 @@ base_url() {
     echo "$scheme://127.0.0.1:${PORT[$1]}"
 }
 
-port_busy() { [[ -n $(ss -Hltn "sport = :$1" 2>/dev/null) ]]; }
-
 # fetch_check BASE_URL FILE: 200 with the file's exact size?  (-k: the
 # HTTPS instances use the self-signed test certificate.)
 fetch_check() {
@@ -711,11 +567,7 @@ launch_server() {
     if port_busy "$port"; then
         say "$inst: port $port already in use, skipped"; return 1
     fi
-    mkdir -p "$WORK/run/$inst"
-    say "$inst: starting on 127.0.0.1:$port: ${SERVER_CMD[*]}"
-    (cd "$WORK/run/$inst" && exec taskset -c "$SERVER_CPU" "${SERVER_CMD[@]}") \
-        >>"$WORK/log/$inst.out" 2>&1 </dev/null &
-    PID[$inst]=$!
+    spawn_server "$inst" "$port"
     for ((i = 0; i < 100; i++)); do
         if ! alive "$inst"; then
             say "$inst: exited during startup; its output:"
@@ -857,12 +709,9 @@ TSV=$OUT_DIR/results.tsv
 mkdir -p "$OUT_DIR"
 printf 'round\tscenario\tserver\tconns\trequests\tsecs\trps\tp99_us\tgib_s\tcpu_us_req\tcpu_pct\terrors\tsyscalls_req\tidle_kib_conn\tidle_alive\tfresh_ms\tnote\n' >"$TSV"
 
-# tsv_row FIELD...: append one row, "-" for missing values.
-tsv_row() { (IFS=$'\t'; echo "$*") >>"$TSV"; }
-
 # measure ROUND SCENARIO SERVER: one bounded load run with CPU accounting.
 measure() {
-    local round=$1 scen=$2 name=$3 inst port base conns c0 c1 pids
+    local round=$1 scen=$2 name=$3 inst port base conns ticks
     inst=$(instance_of "$name" "$scen")
     port=${PORT[$inst]}
     base=$(base_url "$inst")
@@ -878,22 +727,16 @@ measure() {
         tls-ka-1m) conns=10;  args=(run_wrk "$base" 10 /1m.bin) ;;
         tls-close) conns=50;  args=(run_wrk "$base" 50 /1k.bin -H 'Connection: close') ;;
     esac
-    # CPU of the whole process tree; a pid that appears during the run
-    # (a respawned worker, h2o's key-signing helper) is counted from zero.
-    pids=$(tree_pids "${PID[$inst]}")
-    # shellcheck disable=SC2086  # the pid lists are meant to be split
-    c0=$(cpu_ticks $pids)
+    # CPU of the whole process tree of the instance.
+    server_cpu_start "$inst"
     if ! "${args[@]}"; then
         tsv_row "$round" "$scen" "$name" "$conns" - - - - - - - - - - - - "load generator failed"
         return 0
     fi
-    # shellcheck disable=SC2086,SC2046
-    pids=$(printf '%s\n' $pids $(tree_pids "${PID[$inst]}") | sort -un)
-    # shellcheck disable=SC2086
-    c1=$(cpu_ticks $pids)
+    ticks=$(server_cpu_ticks "$inst")
     local rps gib cpu_us pct
     read -r rps gib cpu_us pct < <(awk -v n="$R_REQ" -v s="$R_SECS" -v b="$R_BYTES" \
-        -v t=$((c1 - c0)) -v hz="$CLK_TCK" 'BEGIN {
+        -v t="$ticks" -v hz="$CLK_TCK" 'BEGIN {
             rps = s > 0 ? n / s : 0
             gib = s > 0 ? b / s / 1073741824 : 0
             cpu = n > 0 ? t / hz * 1e6 / n : 0
@@ -982,7 +825,7 @@ strace_run() {
 
 # -------------------------------------------------------------------- main --
 
-LOADAVG_START=$(cut -d' ' -f1-3 /proc/loadavg)
+LOADAVG_START=$(loadavg)
 say "evserve load benchmark: $CMDLINE"
 say "workdir $WORK, fd limit $NOFILE, server CPU $SERVER_CPU, load CPU $LOAD_CPU"
 for name in $SERVERS; do
@@ -1011,9 +854,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
     say "== round $round/$ROUNDS"
     for scen in "${RUNS[@]}"; do
         # Rotate the server order each round so no server always goes first.
-        n=${#ACTIVE[@]}
-        for ((k = 0; k < n; k++)); do
-            name=${ACTIVE[$(((k + round - 1) % n))]}
+        for name in $(in_round_order "$round" "${ACTIVE[@]}"); do
             inst=$(instance_of "$name" "$scen")
             [[ -n ${PID[$inst]:-} ]] || continue   # never started (said why at start)
             serves "$name" "$scen" || continue
@@ -1044,13 +885,13 @@ fi
 
 # ------------------------------------------------------------------ report --
 
-CPU_MODEL=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+CPU_MODEL=$(cpu_model)
 VERSIONS=""
 for name in "${ACTIVE[@]}"; do
     case $name in
-        nginx) v=$(nginx -v 2>&1 | sed 's/.*: //') ;;
-        lighttpd) v=$(lighttpd -v 2>&1 | head -n1 | awk '{ print $1 }') ;;
-        h2o) v="h2o/$(h2o --version 2>&1 | head -n1 | awk '{ print $3 }')" ;;
+        nginx) v=$(nginx_version) ;;
+        lighttpd) v=$(lighttpd_version) ;;
+        h2o) v=$(h2o_version) ;;
         floor) v="floor (examples/floor.rs)" ;;
         evserve) v="evserve ($(git -C "$REPO" describe --always --dirty 2>/dev/null || echo '?')${EVSERVE_ARGS:+ $EVSERVE_ARGS})" ;;
         "$EVSERVE2_NAME") v="$EVSERVE2_NAME ($EVSERVE2_BIN${EVSERVE2_ARGS:+ $EVSERVE2_ARGS})" ;;
@@ -1076,6 +917,6 @@ python3 "$HERE/report.py" --tsv "$TSV" --md "$OUT_DIR/results.md" --svg "$OUT_DI
     --meta "servers=$VERSIONS" \
     ${TLS_META:+--meta "tls=$TLS_META"} \
     --meta "load=wrk $(wrk -v 2>&1 | head -n1 | awk '{ print $2 }'), $(command -v h2load >/dev/null && h2load --version | head -n1 || echo 'no h2load')" \
-    --meta "loadavg=$LOADAVG_START at start, $(cut -d' ' -f1-3 /proc/loadavg) at end (1/5/15 min; other work on the machine skews results)" \
+    --meta "loadavg=$LOADAVG_START at start, $(loadavg) at end (1/5/15 min; other work on the machine skews results)" \
     --meta "setup=servers on CPU $SERVER_CPU, load generator on CPU $LOAD_CPU, ${DURATION}s per run, $ROUNDS round(s), median shown"
 say "wrote $OUT_DIR/results.md, $TSV, $OUT_DIR/conns.svg"

@@ -6,6 +6,7 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
+source "$HERE/../lib.sh"
 
 usage() {
     cat <<'EOF'
@@ -88,22 +89,13 @@ Example:  benches/slowdisk/run.sh
 EOF
 }
 
-case "${1:-}" in
-    -h | --help) usage; exit 0 ;;
-    "") ;;
-    *) echo "run.sh: unexpected argument '$1' (settings are env vars)" >&2
-       usage >&2; exit 2 ;;
-esac
+handle_args "$@"
 
 # ---------------------------------------------------------------- settings --
 
 SETTING_NAMES=(DURATION ROUNDS DELAY_MS PASSES SERVERS COLD_CLIENTS COLD_FILES EVSERVE_BIN EVSERVE_ARGS
     FLOOR_BIN NGINX_THREADS SERVER_CPU LOAD_CPU BASE_PORT HOT_TIMEOUT COOLDOWN OUT_DIR KEEP_TMP)
-CMDLINE=""
-for v in "${SETTING_NAMES[@]}"; do
-    if [[ -n ${!v+set} ]]; then CMDLINE+="$v=$(printf '%q' "${!v}") "; fi
-done
-CMDLINE+="benches/slowdisk/run.sh"
+set_cmdline benches/slowdisk/run.sh
 
 DURATION=${DURATION:-5}
 ROUNDS=${ROUNDS:-1}
@@ -124,18 +116,11 @@ COOLDOWN=${COOLDOWN:-1}
 OUT_DIR=${OUT_DIR:-$HERE}
 KEEP_TMP=${KEEP_TMP:-0}
 
-die() { echo "run.sh: $*" >&2; exit 1; }
-say() { echo "$*" >&2; }
-
-for v in DURATION ROUNDS DELAY_MS COLD_CLIENTS COLD_FILES NGINX_THREADS BASE_PORT COOLDOWN HOT_TIMEOUT; do
-    [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a non-negative integer (got '${!v}')"
-done
+require_uints DURATION ROUNDS DELAY_MS COLD_CLIENTS COLD_FILES NGINX_THREADS BASE_PORT COOLDOWN HOT_TIMEOUT
 ((DURATION >= 1 && ROUNDS >= 1 && COLD_CLIENTS >= 1 && COLD_FILES >= COLD_CLIENTS && NGINX_THREADS >= 1)) ||
     die "DURATION, COLD_CLIENTS, NGINX_THREADS must be >= 1, COLD_FILES >= COLD_CLIENTS"
 ((BASE_PORT >= 1024 && BASE_PORT <= 65500)) || die "BASE_PORT out of range"
-for v in SERVER_CPU LOAD_CPU; do
-    [[ ${!v} =~ ^[0-9]+([,-][0-9]+)*$ ]] || die "$v must be a CPU list like 0 or 0-1 (got '${!v}')"
-done
+check_pinning
 for p in $PASSES; do
     [[ $p == read || $p == all ]] || die "unknown pass '$p' (read, all)"
 done
@@ -145,61 +130,15 @@ done
 
 ((EUID == 0)) || die "run as root (FUSE mount, nginx's user root)"
 [[ -c /dev/fuse ]] || die "no /dev/fuse"
-for tool in fusermount3 gcc pkg-config curl python3 taskset timeout ps ss; do
-    command -v "$tool" >/dev/null || die "$tool not found (this script installs nothing)"
-done
+require_tools fusermount3 gcc pkg-config curl python3 taskset timeout ps ss
 pkg-config --exists fuse3 || die "pkg-config knows no fuse3 (libfuse3-dev)"
-NCPU=$(nproc)
-for cpu in ${SERVER_CPU//[,-]/ } ${LOAD_CPU//[,-]/ }; do
-    ((cpu < NCPU)) || die "SERVER_CPU/LOAD_CPU must name CPUs below nproc ($NCPU)"
-done
 
 # ------------------------------------------------------ process bookkeeping --
 
-SERVER_PID=""
+# The servers (and the floor) are in PID (lib.sh), one at a time.
 GATE_PID=""
 COLD_PID=""
 MNT=""
-WORK=""
-
-tree_pids() {
-    ps -e -o pid=,ppid= | awk -v root="$1" '
-        { parent[$1] = $2 }
-        END {
-            if (!(root in parent)) exit
-            want[root] = 1
-            do {
-                grown = 0
-                for (p in parent)
-                    if (!(p in want) && (parent[p] in want)) { want[p] = 1; grown = 1 }
-            } while (grown)
-            for (p in want) print p
-        }'
-}
-
-running() {
-    local line
-    read -r line 2>/dev/null <"/proc/$1/stat" || return 1
-    [[ ${line##*) } != Z* ]]
-}
-
-# stop_tree PID: TERM the process tree, KILL what is left after 5 s.
-stop_tree() {
-    local pid=$1 pids p i
-    [[ -n $pid ]] || return 0
-    pids=$(tree_pids "$pid")
-    for p in $pids; do kill -TERM "$p" 2>/dev/null || true; done
-    for ((i = 0; i < 50; i++)); do
-        running "$pid" || break
-        sleep 0.1
-    done
-    for p in $pids; do
-        if running "$p"; then kill -KILL "$p" 2>/dev/null || true; fi
-    done
-    wait "$pid" 2>/dev/null || true
-}
-
-stop_server() { stop_tree "$SERVER_PID"; SERVER_PID=""; }
 
 mounted() { [[ -n $MNT ]] && grep -qs " $MNT fuse" /proc/mounts; }
 
@@ -216,26 +155,17 @@ unmount_gate() {
     GATE_PID=""
 }
 
-cleanup() {
-    local rc=$?
-    trap - EXIT INT TERM
+# before_cleanup (run first by lib.sh's exit trap, which then removes the
+# temp dir): the cold client, the server, then the mount.
+before_cleanup() {
     if [[ -n $COLD_PID ]]; then kill -TERM "$COLD_PID" 2>/dev/null || true; wait "$COLD_PID" 2>/dev/null || true; fi
-    stop_server
+    stop_all_servers
     unmount_gate
-    if [[ -n $WORK && -d $WORK ]]; then
-        if [[ $KEEP_TMP == 1 ]]; then say "kept temp dir $WORK"; else rm -rf "$WORK"; fi
-    fi
-    exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
 
 # ------------------------------------------------------------------ set-up --
 
-WORK=$(mktemp -d -t evserve-slowdisk.XXXXXX)
-chmod 755 "$WORK"
-mkdir -p "$WORK/back" "$WORK/mnt" "$WORK/conf" "$WORK/run" "$WORK/log" "$WORK/nginx/tmp" "$WORK/bin"
+make_work_dir slowdisk back mnt conf run log nginx/tmp bin
 MNT=$WORK/mnt
 BACK=$WORK/back
 GATE_SOCK=$WORK/run/gatefs.sock
@@ -399,18 +329,14 @@ start_server() {
             command -v "$name" >/dev/null || { say "$name: not installed, skipped"; return 1; }
             "write_${name}_conf" "$port" ;;
     esac
-    if [[ -n $(ss -Hltn "sport = :$port" 2>/dev/null) ]]; then
+    if port_busy "$port"; then
         say "$name: port $port already in use, skipped"; return 1
     fi
-    mkdir -p "$WORK/run/$name"
-    say "$name: starting on 127.0.0.1:$port: ${SERVER_CMD[*]}"
-    (cd "$WORK/run/$name" && exec taskset -c "$SERVER_CPU" "${SERVER_CMD[@]}") \
-        >>"$WORK/log/$name.out" 2>&1 </dev/null &
-    SERVER_PID=$!
+    spawn_server "$name" "$port"
     for ((i = 0; i < 100; i++)); do
-        if ! running "$SERVER_PID"; then
+        if ! alive "$name"; then
             say "$name: exited during startup: $(tail -n 5 "$WORK/log/$name.out" | tr '\n' ' ')"
-            SERVER_PID=""; return 1
+            unset "PID[$name]"; return 1
         fi
         got=$(curl -s -o /dev/null --max-time 5 -w '%{http_code}' "http://127.0.0.1:$port/hot.bin" || true)
         [[ $got == 200 ]] && break
@@ -421,7 +347,7 @@ start_server() {
             "http://127.0.0.1:$port/$f" || true)
         if [[ $got != "200 $(stat -c %s "$BACK/$f")" ]]; then
             say "$name: /$f answered '${got:-nothing}', skipped"
-            stop_server; return 1
+            stop_server "$name"; return 1
         fi
     done
 }
@@ -453,7 +379,7 @@ printf 'round\tpass\tserver\talone_rps\talone_p50_us\talone_p99_us\talone_max_us
 run_server() {
     local pass=$1 name=$2 port=$3 line a_rps a_p50 a_p99 a_max a_err note=""
     if ! mount_gate "$pass"; then
-        printf '%s\t%s\t%s\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t%s\n' "$ROUND" "$pass" "$name" "gatefs mount failed" >>"$TSV"
+        tsv_row "$ROUND" "$pass" "$name" - - - - - - - - - - - - - - "gatefs mount failed"
         return 0
     fi
     if ! start_server "$name" "$port"; then
@@ -484,26 +410,25 @@ run_server() {
     else
         note+="cold client failed: $(tail -n 2 "$WORK/log/cold-$pass-$name.out" | tr '\n' ' '); "
     fi
-    running "$SERVER_PID" || note+="server died; "
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$ROUND" "$pass" "$name" \
+    alive "$name" || note+="server died; "
+    tsv_row "$ROUND" "$pass" "$name" \
         "$a_rps" "$a_p50" "$a_p99" "$a_max" "$a_err" "$H_RPS" "$H_P50" "$H_P99" "$H_MAX" "$H_ERR" \
-        "$mib" "$files" "$cerr" "$exh" "${note:--}" >>"$TSV"
+        "$mib" "$files" "$cerr" "$exh" "${note:--}"
     say "$(printf '  %-4s %-12s alone %9s req/s p50 %6s p99 %7s us | load %9s req/s p50 %6s p99 %7s us | cold %6s MiB/s (%s files, %s errors) %s' \
         "$pass" "$name" "$a_rps" "$a_p50" "$a_p99" "$H_RPS" "$H_P50" "$H_P99" "$mib" "$files" "$cerr" "$note")"
-    stop_server
+    stop_server "$name"
     unmount_gate
     sleep "$COOLDOWN"
 }
 
 # -------------------------------------------------------------------- main --
 
-LOADAVG_START=$(cut -d' ' -f1-3 /proc/loadavg)
+LOADAVG_START=$(loadavg)
 NOISE=""
 if [[ -x $FLOOR_BIN ]]; then
     cp "$FLOOR_BIN" "$WORK/bin/floor"
-    (exec taskset -c "$SERVER_CPU" "$WORK/bin/floor" --port "$BASE_PORT" --body-bytes 1024) \
-        >>"$WORK/log/floor.out" 2>&1 </dev/null &
-    SERVER_PID=$!
+    SERVER_CMD=("$WORK/bin/floor" --port "$BASE_PORT" --body-bytes 1024)
+    spawn_server floor "$BASE_PORT"
     for ((i = 0; i < 50; i++)); do
         curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$BASE_PORT/" && break
         sleep 0.1
@@ -513,7 +438,7 @@ if [[ -x $FLOOR_BIN ]]; then
         NOISE="hot client against the floor (examples/floor.rs, a fixed in-memory 1 KiB, no disk), alone: $H_RPS req/s, p50 $H_P50 µs, p99 $H_P99 µs, max $H_MAX µs: the machine's own latency noise"
         say "  floor: $H_RPS req/s, p50 $H_P50 us, p99 $H_P99 us, max $H_MAX us"
     fi
-    stop_server
+    stop_server floor
     sleep "$COOLDOWN"
 else
     say "no floor binary at $FLOOR_BIN: no noise reference"
@@ -534,9 +459,9 @@ done
 VERSIONS=""
 for name in $SERVERS; do
     case $name in
-        nginx) command -v nginx >/dev/null && v=$(nginx -v 2>&1 | sed 's/.*: //') || continue ;;
-        lighttpd) command -v lighttpd >/dev/null && v=$(lighttpd -v 2>&1 | head -n1 | awk '{ print $1 }') || continue ;;
-        h2o) command -v h2o >/dev/null && v="h2o/$(h2o --version 2>&1 | head -n1 | awk '{ print $3 }')" || continue ;;
+        nginx) command -v nginx >/dev/null && v=$(nginx_version) || continue ;;
+        lighttpd) command -v lighttpd >/dev/null && v=$(lighttpd_version) || continue ;;
+        h2o) command -v h2o >/dev/null && v=$(h2o_version) || continue ;;
         evserve) v="evserve ($EVSERVE_BIN, built $(stat -c %y "$EVSERVE_BIN" 2>/dev/null | cut -d. -f1); git $(git -C "$REPO" describe --always --dirty 2>/dev/null || echo '?'))" ;;
         *) continue ;;
     esac
@@ -545,11 +470,11 @@ done
 python3 "$HERE/report.py" --tsv "$TSV" --md "$OUT_DIR/results.md" \
     --meta "date=$(date -u '+%Y-%m-%d %H:%M:%S UTC')" \
     --meta "command=$CMDLINE" \
-    --meta "kernel=$(uname -r), nproc $NCPU, $(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo)" \
+    --meta "kernel=$(uname -r), nproc $NCPU, $(cpu_model)" \
     --meta "servers=$VERSIONS" \
     --meta "disk=gatefs (tests/fusefs/gatefs.c) over a temp folder, ${DELAY_MS} ms per delayed operation, a fresh mount per server (every cold-N.bin cold), $COLD_FILES sparse 1 MiB cold files" \
     ${NOISE:+--meta "noise=$NOISE"} \
     --meta "load=hot.c (one keep-alive connection, one request at a time, every latency kept) for ${DURATION}s on /hot.bin; cold.py with $COLD_CLIENTS keep-alive connections, from 1 s before the hot run to 1 s after" \
     --meta "setup=servers on CPU $SERVER_CPU, clients on CPU $LOAD_CPU, $ROUNDS round(s) (server order rotated), medians" \
-    --meta "loadavg=$LOADAVG_START at start, $(cut -d' ' -f1-3 /proc/loadavg) at end (1/5/15 min; other work on the machine skews results)"
+    --meta "loadavg=$LOADAVG_START at start, $(loadavg) at end (1/5/15 min; other work on the machine skews results)"
 say "wrote $OUT_DIR/results.md, $TSV"
