@@ -19,7 +19,7 @@ use crate::http::view::{Fields, RequestView, Target};
 use crate::http1::request::authority_host;
 use crate::http2::connection::{Connection as Frames, Event, Limits};
 use crate::http2::frame::{FrameHeader, FrameType};
-use crate::http2::hpack::encoder::encode_field;
+use crate::http2::hpack::encoder::{encode_field, encode_field_with};
 use crate::http2::priority::Priority;
 use crate::http2::request::Request;
 use crate::http2::{ErrorCode, StreamId, frame, trace};
@@ -358,10 +358,7 @@ impl super::Connection {
     ) {
         let h2 = self.h2.as_mut().expect("an HTTP/2 connection");
         let status = plan.status;
-        let fields = h2_fields(&plan, cx.date.get());
-        let refs: Vec<(&[u8], &[u8])> = fields.iter().map(|(n, v)| (n.as_slice(), v.as_slice())).collect();
-        // A cached file's fields and the site's own, HPACK-encoded once for every response.
-        let blocks: Vec<&[u8]> = plan.block.iter().chain(&plan.site_fields).map(|b| b.http2(encode_fields)).collect();
+        let head = cx.h2_head.get(cx.date.get());
         let out = match plan.body {
             Body::Empty => None,
             Body::Made(bytes) => Some(Out::Memory { end: bytes.len(), bytes, at: 0 }),
@@ -391,7 +388,17 @@ impl super::Connection {
         };
         let body_len = out.as_ref().map_or(0, Out::len);
         let before = h2.frames.output().len();
-        if h2.frames.send_headers_with(stream, status, &refs, &blocks, out.is_none()).is_err() {
+        let sent = h2.frames.send_headers_with(stream, status, out.is_none(), |block| {
+            block.extend_from_slice(head);
+            for f in &plan.fields {
+                encode_field_with(block, f.name().as_bytes(), |value| f.value(value));
+            }
+            // A cached file's fields and the site's own, HPACK-encoded once for every response.
+            for b in plan.block.iter().chain(&plan.site_fields) {
+                block.extend_from_slice(b.http2(encode_fields));
+            }
+        });
+        if sent.is_err() {
             return; // The stream is gone (reset meanwhile).
         }
         let head = (h2.frames.output().len() - before) as u64;
@@ -723,28 +730,33 @@ impl LogStart {
     }
 }
 
-/// The response fields a plan makes for this response, as HTTP/2 sends them: lowercase
-/// names, `date` and `server` first, no connection-specific fields (the plan has none). Its
-/// `FieldBlock`s are encoded once (`encode_fields`).
-fn h2_fields(plan: &Plan, date: &str) -> Vec<(Vec<u8>, Vec<u8>)> {
-    let mut fields =
-        vec![(b"date".to_vec(), date.as_bytes().to_vec()), (b"server".to_vec(), SERVER.as_bytes().to_vec())];
-    for f in &plan.fields {
-        let mut value = Vec::new();
-        f.value(&mut value);
-        fields.push((f.name().to_ascii_lowercase().into_bytes(), value));
+/// `date` and `server`, the fields every response starts with, HPACK-encoded once per
+/// second (when the loop's date text changes), not once per response.
+#[derive(Debug, Default)]
+pub(crate) struct HeadFields {
+    date: String,
+    block: Vec<u8>,
+}
+
+impl HeadFields {
+    /// The encoded fields for `date`.
+    fn get(&mut self, date: &str) -> &[u8] {
+        if self.date != date || self.block.is_empty() {
+            self.date.clear();
+            self.date.push_str(date);
+            self.block.clear();
+            encode_field(&mut self.block, b"date", date.as_bytes());
+            encode_field(&mut self.block, b"server", SERVER.as_bytes());
+        }
+        &self.block
     }
-    fields
 }
 
 /// A `FieldBlock`'s HPACK encoding: literals without indexing, lowercase names.
 fn encode_fields(fields: &[Field]) -> Vec<u8> {
     let mut out = Vec::new();
-    let mut value = Vec::new();
     for f in fields {
-        value.clear();
-        f.value(&mut value);
-        encode_field(&mut out, f.name().to_ascii_lowercase().as_bytes(), &value);
+        encode_field_with(&mut out, f.name().as_bytes(), |value| f.value(value));
     }
     out
 }

@@ -225,6 +225,8 @@ pub struct Context {
     /// The loop's clock, read once per turn.
     pub now: Instant,
     pub(crate) date: DateCache,
+    /// `date` and `server` as HTTP/2 sends them, remade when `date` changes.
+    pub(crate) h2_head: h2::HeadFields,
     pub(crate) buffers: Buffers,
     pub(crate) counters: Counters,
     pub(crate) metrics: Metrics,
@@ -275,6 +277,7 @@ impl Context {
             timeouts,
             now: Instant::now(),
             date: DateCache::default(),
+            h2_head: h2::HeadFields::default(),
             counters: Counters::default(),
             metrics: Metrics::default(),
             log,
