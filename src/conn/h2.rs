@@ -30,7 +30,6 @@ use crate::site::{Done, Planned};
 #[derive(Debug)]
 pub(crate) struct H2 {
     frames: Frames,
-    events: Vec<Event>,
     /// Streams with a response under way or a plan waiting for a job, served in turn.
     streams: VecDeque<Stream>,
     /// The payload of a DATA frame whose header is already in the output buffer: nothing
@@ -96,7 +95,6 @@ impl H2 {
     pub(crate) fn new() -> Box<H2> {
         Box::new(H2 {
             frames: Frames::new(Limits::default()),
-            events: Vec::new(),
             streams: VecDeque::new(),
             payload: None,
             draining: false,
@@ -104,13 +102,26 @@ impl H2 {
         })
     }
 
-    /// Between requests an HTTP/2 connection keeps no buffer (its state and HPACK table
-    /// aside), as an idle HTTP/1 one keeps none.
-    pub(crate) fn shrink_if_idle(&mut self) {
-        if self.streams.is_empty() && self.payload.is_none() && self.frames.output().is_empty() {
-            self.events = Vec::new();
-            self.streams = VecDeque::new();
-            *self.frames.output() = Vec::new();
+    /// Takes the loop's spare buffers for a drive where its own are gone: the frame output
+    /// (an output buffer of the pool) and the stream queue.
+    fn borrow(&mut self, cx: &mut Context) {
+        if self.frames.output().capacity() == 0 {
+            *self.frames.output() = cx.buffers.take_output();
+        }
+        if self.streams.capacity() == 0 {
+            self.streams = cx.h2_shared.streams.pop().unwrap_or_default();
+        }
+    }
+
+    /// After a drive, gives back what is empty: an idle HTTP/2 connection keeps no buffer
+    /// (its state and HPACK table aside), as an idle HTTP/1 one keeps none, and the next
+    /// burst, on this connection or another, finds them grown.
+    pub(crate) fn give_back(&mut self, cx: &mut Context) {
+        if self.frames.output().is_empty() {
+            cx.buffers.give_output(std::mem::take(self.frames.output()));
+        }
+        if self.streams.is_empty() {
+            cx.h2_shared.give_streams(std::mem::take(&mut self.streams));
         }
     }
 
@@ -145,6 +156,7 @@ impl super::Connection {
     ) -> super::Status {
         use super::Status;
         let mut budget = super::WRITE_QUANTUM;
+        self.h2.as_mut().expect("an HTTP/2 connection").borrow(cx);
         loop {
             self.take_frames(cx);
             match self.flush_h2(io, cx, &mut budget) {
@@ -211,7 +223,7 @@ impl super::Connection {
         if self.input.is_empty() {
             return false;
         }
-        let mut events = std::mem::take(&mut h2.events);
+        let mut events = std::mem::take(&mut cx.h2_shared.events);
         let used = match h2.frames.receive(self.input.bytes(), &mut events) {
             Ok(n) => {
                 trace_frames(cx, "recv", &self.input.bytes()[..n]);
@@ -225,7 +237,7 @@ impl super::Connection {
                     _ => cx.counters.h2_errors += 1,
                 }
                 self.input.clear();
-                h2.events = events;
+                cx.h2_shared.events = events;
                 return true; // The GOAWAY goes out, then `want_close`.
             }
         };
@@ -234,9 +246,7 @@ impl super::Connection {
         for event in events.drain(..) {
             self.h2_event(event, cx);
         }
-        if let Some(h2) = &mut self.h2 {
-            h2.events = events;
-        }
+        cx.h2_shared.events = events;
         progressed
     }
 
@@ -358,7 +368,7 @@ impl super::Connection {
     ) {
         let h2 = self.h2.as_mut().expect("an HTTP/2 connection");
         let status = plan.status;
-        let head = cx.h2_head.get(cx.date.get());
+        let head = cx.h2_shared.head.get(cx.date.get());
         let out = match plan.body {
             Body::Empty => None,
             Body::Made(bytes) => Some(Out::Memory { end: bytes.len(), bytes, at: 0 }),
@@ -726,6 +736,31 @@ impl LogStart {
             referer: self.referer.as_deref(),
             user_agent: self.user_agent.as_deref(),
             started: self.started,
+        }
+    }
+}
+
+/// What a loop's HTTP/2 connections share: the fields every response starts with, and the
+/// buffers a connection borrows for a drive (`H2::borrow`, `H2::give_back`). The frame
+/// output comes from the loop's pool of output buffers.
+#[derive(Debug, Default)]
+pub(crate) struct Shared {
+    pub(crate) head: HeadFields,
+    /// What one `receive` found; drained before the next.
+    events: Vec<Event>,
+    /// Empty stream queues with their room, at most `SPARE_QUEUES` of at most
+    /// `SPARE_QUEUE_ROOM` streams.
+    streams: Vec<VecDeque<Stream>>,
+}
+
+const SPARE_QUEUES: usize = 16;
+const SPARE_QUEUE_ROOM: usize = 64;
+
+impl Shared {
+    fn give_streams(&mut self, queue: VecDeque<Stream>) {
+        let room = queue.capacity();
+        if room > 0 && room <= SPARE_QUEUE_ROOM && self.streams.len() < SPARE_QUEUES {
+            self.streams.push(queue);
         }
     }
 }

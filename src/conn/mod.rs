@@ -210,7 +210,8 @@ impl Buffers {
     fn give_output(&mut self, mut buf: Vec<u8>) {
         buf.clear();
         let kept = self.outputs.len() < Self::keeps(BATCH_BYTES + 4096);
-        if buf.capacity() > 0 && buf.capacity() <= OUTPUT_KEEP_MAX && kept {
+        // Not the little buffers that grew by themselves (an HTTP/2 connection's frames).
+        if buf.capacity() >= BATCH_BYTES && buf.capacity() <= OUTPUT_KEEP_MAX && kept {
             self.outputs.push(buf);
         }
     }
@@ -225,8 +226,8 @@ pub struct Context {
     /// The loop's clock, read once per turn.
     pub now: Instant,
     pub(crate) date: DateCache,
-    /// `date` and `server` as HTTP/2 sends them, remade when `date` changes.
-    pub(crate) h2_head: h2::HeadFields,
+    /// HTTP/2's: `date` and `server` as it sends them, buffers a connection borrows.
+    pub(crate) h2_shared: h2::Shared,
     pub(crate) buffers: Buffers,
     pub(crate) counters: Counters,
     pub(crate) metrics: Metrics,
@@ -277,7 +278,7 @@ impl Context {
             timeouts,
             now: Instant::now(),
             date: DateCache::default(),
-            h2_head: h2::HeadFields::default(),
+            h2_shared: h2::Shared::default(),
             counters: Counters::default(),
             metrics: Metrics::default(),
             log,
@@ -668,7 +669,7 @@ impl Connection {
             self.output.release(&mut cx.buffers);
         }
         if let Some(h2) = &mut self.h2 {
-            h2.shrink_if_idle();
+            h2.give_back(cx);
         }
         status
     }
