@@ -179,16 +179,10 @@ impl super::Connection {
             if h2.frames.want_close() || h2.broken {
                 return Status::Close;
             }
-            if self.h2_receive(cx) {
-                continue;
-            }
-            if matches!(self.h2_fill(cx), Filled::Some) {
-                // More passes over the streams while the buffer has room: one write for many
-                // frames (a payload to `sendfile` must go out first).
-                while self.output.buf.len() < super::BATCH_BYTES
-                    && self.h2.as_ref().is_some_and(|h2| h2.payload.is_none() && !h2.broken)
-                    && matches!(self.h2_fill(cx), Filled::Some)
-                {}
+            // What was received is answered before anything is written: its HEADERS and the
+            // DATA after them leave in one write (over TLS, one record).
+            let received = self.h2_receive(cx);
+            if self.h2_fill_batch(cx) || received {
                 continue;
             }
             if self.ready.eof {
@@ -485,6 +479,19 @@ impl super::Connection {
             }
             (done, _) => Err(done),
         }
+    }
+
+    /// Turns over the streams while the output buffer has room: one write for many frames
+    /// (a payload to `sendfile` must go out first, and stops it). True if it wrote anything.
+    fn h2_fill_batch(&mut self, cx: &mut Context) -> bool {
+        if !matches!(self.h2_fill(cx), Filled::Some) {
+            return false;
+        }
+        while self.output.buf.len() < super::BATCH_BYTES
+            && self.h2.as_ref().is_some_and(|h2| h2.payload.is_none() && !h2.broken)
+            && matches!(self.h2_fill(cx), Filled::Some)
+        {}
+        true
     }
 
     /// One turn over the streams: resumes plans whose jobs are done, then writes a frame for
