@@ -125,6 +125,12 @@ impl H2 {
         }
     }
 
+    /// Whether it keeps a frame output or a stream queue (an idle connection keeps neither).
+    #[cfg(test)]
+    pub(super) fn holds_buffers(&mut self) -> bool {
+        self.frames.output().capacity() > 0 || self.streams.capacity() > 0
+    }
+
     /// What the connection's timer should run against: a job, a field block that has not
     /// ended (the request timeout, as for an HTTP/1 head: CONTINUATIONs that trickle in must
     /// not restart the idle clock), a stalled send, or idleness.

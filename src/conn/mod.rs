@@ -1758,6 +1758,30 @@ mod tests {
     }
 
     #[test]
+    fn http2_answers_a_batch_in_one_write_and_keeps_no_buffer_after_it() {
+        use crate::http2::frame::{self, PREFACE};
+        use crate::http2::hpack::encoder::encode_field;
+        let mut s = setup("h2idle");
+        let mut conn = Connection::new(None, s.cx.now);
+        let mut input = PREFACE.to_vec();
+        frame::encode_settings(&mut input, &[]);
+        for stream in [1, 3] {
+            let mut block = Vec::new();
+            let fields: [(&[u8], &[u8]); 3] = [(b":method", b"GET"), (b":scheme", b"http"), (b":path", b"/a.txt")];
+            for (n, v) in fields {
+                encode_field(&mut block, n, v);
+            }
+            frame::encode_headers(&mut input, stream, &block, true, 16_384);
+        }
+        let mut io = Mock { chunks: VecDeque::from([input]), ..Mock::default() };
+        assert_eq!(conn.drive(&mut io, &mut s.cx), Status::Wait);
+        assert_eq!(io.out.windows(5).filter(|w| w == b"hello").count(), 2, "both bodies");
+        assert_eq!(io.writes, 2, "our SETTINGS, then both HEADERS and DATA in one write");
+        assert!(!conn.h2.as_mut().expect("HTTP/2").holds_buffers(), "given back");
+        assert_eq!(conn.output.buf.capacity(), 0);
+    }
+
+    #[test]
     fn idle_connections_hold_no_buffers() {
         let mut s = setup("idle");
         let mut conn = Connection::new(None, s.cx.now);
