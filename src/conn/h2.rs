@@ -19,7 +19,7 @@ use crate::http::view::{Fields, RequestView, Target};
 use crate::http1::request::authority_host;
 use crate::http2::connection::{Connection as Frames, Event, Limits};
 use crate::http2::frame::{FrameHeader, FrameType};
-use crate::http2::hpack::encoder::encode_field;
+use crate::http2::hpack::encoder::{encode_field, encode_field_with};
 use crate::http2::priority::Priority;
 use crate::http2::request::Request;
 use crate::http2::{ErrorCode, StreamId, frame, trace};
@@ -30,7 +30,6 @@ use crate::site::{Done, Planned};
 #[derive(Debug)]
 pub(crate) struct H2 {
     frames: Frames,
-    events: Vec<Event>,
     /// Streams with a response under way or a plan waiting for a job, served in turn.
     streams: VecDeque<Stream>,
     /// The payload of a DATA frame whose header is already in the output buffer: nothing
@@ -96,7 +95,6 @@ impl H2 {
     pub(crate) fn new() -> Box<H2> {
         Box::new(H2 {
             frames: Frames::new(Limits::default()),
-            events: Vec::new(),
             streams: VecDeque::new(),
             payload: None,
             draining: false,
@@ -104,14 +102,34 @@ impl H2 {
         })
     }
 
-    /// Between requests an HTTP/2 connection keeps no buffer (its state and HPACK table
-    /// aside), as an idle HTTP/1 one keeps none.
-    pub(crate) fn shrink_if_idle(&mut self) {
-        if self.streams.is_empty() && self.payload.is_none() && self.frames.output().is_empty() {
-            self.events = Vec::new();
-            self.streams = VecDeque::new();
-            self.frames.shed_idle_memory();
+    /// Takes the loop's spare buffers for a drive where its own are gone: the frame output
+    /// (an output buffer of the pool) and the stream queue.
+    fn borrow(&mut self, cx: &mut Context) {
+        if self.frames.output().capacity() == 0 {
+            *self.frames.output() = cx.buffers.take_output();
         }
+        if self.streams.capacity() == 0 {
+            self.streams = cx.h2_shared.streams.pop().unwrap_or_default();
+        }
+    }
+
+    /// After a drive, gives back what is empty: an idle HTTP/2 connection keeps no buffer
+    /// (its state and HPACK table aside), as an idle HTTP/1 one keeps none, and the next
+    /// burst, on this connection or another, finds them grown.
+    pub(crate) fn give_back(&mut self, cx: &mut Context) {
+        if self.frames.output().is_empty() {
+            cx.buffers.give_output(std::mem::take(self.frames.output()));
+        }
+        if self.streams.is_empty() {
+            cx.h2_shared.give_streams(std::mem::take(&mut self.streams));
+        }
+        self.frames.shed_idle_memory();
+    }
+
+    /// Whether it keeps a frame output or a stream queue (an idle connection keeps neither).
+    #[cfg(test)]
+    pub(super) fn holds_buffers(&mut self) -> bool {
+        self.frames.output().capacity() > 0 || self.streams.capacity() > 0
     }
 
     /// What the connection's timer should run against: a job, a field block that has not
@@ -145,6 +163,7 @@ impl super::Connection {
     ) -> super::Status {
         use super::Status;
         let mut budget = super::WRITE_QUANTUM;
+        self.h2.as_mut().expect("an HTTP/2 connection").borrow(cx);
         loop {
             self.take_frames(cx);
             match self.flush_h2(io, cx, &mut budget) {
@@ -167,16 +186,10 @@ impl super::Connection {
             if h2.frames.want_close() || h2.broken {
                 return Status::Close;
             }
-            if self.h2_receive(cx) {
-                continue;
-            }
-            if matches!(self.h2_fill(cx), Filled::Some) {
-                // More passes over the streams while the buffer has room: one write for many
-                // frames (a payload to `sendfile` must go out first).
-                while self.output.buf.len() < super::BATCH_BYTES
-                    && self.h2.as_ref().is_some_and(|h2| h2.payload.is_none() && !h2.broken)
-                    && matches!(self.h2_fill(cx), Filled::Some)
-                {}
+            // What was received is answered before anything is written: its HEADERS and the
+            // DATA after them leave in one write (over TLS, one record).
+            let received = self.h2_receive(cx);
+            if self.h2_fill_batch(cx) || received {
                 continue;
             }
             if self.ready.eof {
@@ -211,7 +224,7 @@ impl super::Connection {
         if self.input.is_empty() {
             return false;
         }
-        let mut events = std::mem::take(&mut h2.events);
+        let mut events = std::mem::take(&mut cx.h2_shared.events);
         let used = match h2.frames.receive(self.input.bytes(), &mut events) {
             Ok(n) => {
                 trace_frames(cx, "recv", &self.input.bytes()[..n]);
@@ -225,7 +238,7 @@ impl super::Connection {
                     _ => cx.counters.h2_errors += 1,
                 }
                 self.input.clear();
-                h2.events = events;
+                cx.h2_shared.events = events;
                 return true; // The GOAWAY goes out, then `want_close`.
             }
         };
@@ -234,9 +247,7 @@ impl super::Connection {
         for event in events.drain(..) {
             self.h2_event(event, cx);
         }
-        if let Some(h2) = &mut self.h2 {
-            h2.events = events;
-        }
+        cx.h2_shared.events = events;
         progressed
     }
 
@@ -358,10 +369,7 @@ impl super::Connection {
     ) {
         let h2 = self.h2.as_mut().expect("an HTTP/2 connection");
         let status = plan.status;
-        let fields = h2_fields(&plan, cx.date.get());
-        let refs: Vec<(&[u8], &[u8])> = fields.iter().map(|(n, v)| (n.as_slice(), v.as_slice())).collect();
-        // A cached file's fields and the site's own, HPACK-encoded once for every response.
-        let blocks: Vec<&[u8]> = plan.block.iter().chain(&plan.site_fields).map(|b| b.http2(encode_fields)).collect();
+        let head = cx.h2_shared.head.get(cx.date.get());
         let out = match plan.body {
             Body::Empty => None,
             Body::Made(bytes) => Some(Out::Memory { end: bytes.len(), bytes, at: 0 }),
@@ -391,7 +399,17 @@ impl super::Connection {
         };
         let body_len = out.as_ref().map_or(0, Out::len);
         let before = h2.frames.output().len();
-        if h2.frames.send_headers_with(stream, status, &refs, &blocks, out.is_none()).is_err() {
+        let sent = h2.frames.send_headers_with(stream, status, out.is_none(), |block| {
+            block.extend_from_slice(head);
+            for f in &plan.fields {
+                encode_field_with(block, f.name().as_bytes(), |value| f.value(value));
+            }
+            // A cached file's fields and the site's own, HPACK-encoded once for every response.
+            for b in plan.block.iter().chain(&plan.site_fields) {
+                block.extend_from_slice(b.http2(encode_fields));
+            }
+        });
+        if sent.is_err() {
             return; // The stream is gone (reset meanwhile).
         }
         let head = (h2.frames.output().len() - before) as u64;
@@ -468,6 +486,19 @@ impl super::Connection {
             }
             (done, _) => Err(done),
         }
+    }
+
+    /// Turns over the streams while the output buffer has room: one write for many frames
+    /// (a payload to `sendfile` must go out first, and stops it). True if it wrote anything.
+    fn h2_fill_batch(&mut self, cx: &mut Context) -> bool {
+        if !matches!(self.h2_fill(cx), Filled::Some) {
+            return false;
+        }
+        while self.output.buf.len() < super::BATCH_BYTES
+            && self.h2.as_ref().is_some_and(|h2| h2.payload.is_none() && !h2.broken)
+            && matches!(self.h2_fill(cx), Filled::Some)
+        {}
+        true
     }
 
     /// One turn over the streams: resumes plans whose jobs are done, then writes a frame for
@@ -723,28 +754,58 @@ impl LogStart {
     }
 }
 
-/// The response fields a plan makes for this response, as HTTP/2 sends them: lowercase
-/// names, `date` and `server` first, no connection-specific fields (the plan has none). Its
-/// `FieldBlock`s are encoded once (`encode_fields`).
-fn h2_fields(plan: &Plan, date: &str) -> Vec<(Vec<u8>, Vec<u8>)> {
-    let mut fields =
-        vec![(b"date".to_vec(), date.as_bytes().to_vec()), (b"server".to_vec(), SERVER.as_bytes().to_vec())];
-    for f in &plan.fields {
-        let mut value = Vec::new();
-        f.value(&mut value);
-        fields.push((f.name().to_ascii_lowercase().into_bytes(), value));
+/// What a loop's HTTP/2 connections share: the fields every response starts with, and the
+/// buffers a connection borrows for a drive (`H2::borrow`, `H2::give_back`). The frame
+/// output comes from the loop's pool of output buffers.
+#[derive(Debug, Default)]
+pub(crate) struct Shared {
+    pub(crate) head: HeadFields,
+    /// What one `receive` found; drained before the next.
+    events: Vec<Event>,
+    /// Empty stream queues with their room, at most `SPARE_QUEUES` of at most
+    /// `SPARE_QUEUE_ROOM` streams.
+    streams: Vec<VecDeque<Stream>>,
+}
+
+const SPARE_QUEUES: usize = 16;
+const SPARE_QUEUE_ROOM: usize = 64;
+
+impl Shared {
+    fn give_streams(&mut self, queue: VecDeque<Stream>) {
+        let room = queue.capacity();
+        if room > 0 && room <= SPARE_QUEUE_ROOM && self.streams.len() < SPARE_QUEUES {
+            self.streams.push(queue);
+        }
     }
-    fields
+}
+
+/// `date` and `server`, the fields every response starts with, HPACK-encoded once per
+/// second (when the loop's date text changes), not once per response.
+#[derive(Debug, Default)]
+pub(crate) struct HeadFields {
+    date: String,
+    block: Vec<u8>,
+}
+
+impl HeadFields {
+    /// The encoded fields for `date`.
+    fn get(&mut self, date: &str) -> &[u8] {
+        if self.date != date || self.block.is_empty() {
+            self.date.clear();
+            self.date.push_str(date);
+            self.block.clear();
+            encode_field(&mut self.block, b"date", date.as_bytes());
+            encode_field(&mut self.block, b"server", SERVER.as_bytes());
+        }
+        &self.block
+    }
 }
 
 /// A `FieldBlock`'s HPACK encoding: literals without indexing, lowercase names.
 fn encode_fields(fields: &[Field]) -> Vec<u8> {
     let mut out = Vec::new();
-    let mut value = Vec::new();
     for f in fields {
-        value.clear();
-        f.value(&mut value);
-        encode_field(&mut out, f.name().to_ascii_lowercase().as_bytes(), &value);
+        encode_field_with(&mut out, f.name().as_bytes(), |value| f.value(value));
     }
     out
 }

@@ -210,7 +210,8 @@ impl Buffers {
     fn give_output(&mut self, mut buf: Vec<u8>) {
         buf.clear();
         let kept = self.outputs.len() < Self::keeps(BATCH_BYTES + 4096);
-        if buf.capacity() > 0 && buf.capacity() <= OUTPUT_KEEP_MAX && kept {
+        // Not the little buffers that grew by themselves (an HTTP/2 connection's frames).
+        if buf.capacity() >= BATCH_BYTES && buf.capacity() <= OUTPUT_KEEP_MAX && kept {
             self.outputs.push(buf);
         }
     }
@@ -225,6 +226,8 @@ pub struct Context {
     /// The loop's clock, read once per turn.
     pub now: Instant,
     pub(crate) date: DateCache,
+    /// HTTP/2's: `date` and `server` as it sends them, buffers a connection borrows.
+    pub(crate) h2_shared: h2::Shared,
     pub(crate) buffers: Buffers,
     pub(crate) counters: Counters,
     pub(crate) metrics: Metrics,
@@ -275,6 +278,7 @@ impl Context {
             timeouts,
             now: Instant::now(),
             date: DateCache::default(),
+            h2_shared: h2::Shared::default(),
             counters: Counters::default(),
             metrics: Metrics::default(),
             log,
@@ -665,7 +669,7 @@ impl Connection {
             self.output.release(&mut cx.buffers);
         }
         if let Some(h2) = &mut self.h2 {
-            h2.shrink_if_idle();
+            h2.give_back(cx);
         }
         status
     }
@@ -1751,6 +1755,30 @@ mod tests {
         assert!((WRITE_QUANTUM..WRITE_QUANTUM + 200_000).contains(&first), "{first} bytes in one turn");
         while conn.drive(&mut io, &mut s.cx) == Status::Yield {}
         assert_eq!(responses(&io.out), 40);
+    }
+
+    #[test]
+    fn http2_answers_a_batch_in_one_write_and_keeps_no_buffer_after_it() {
+        use crate::http2::frame::{self, PREFACE};
+        use crate::http2::hpack::encoder::encode_field;
+        let mut s = setup("h2idle");
+        let mut conn = Connection::new(None, s.cx.now);
+        let mut input = PREFACE.to_vec();
+        frame::encode_settings(&mut input, &[]);
+        for stream in [1, 3] {
+            let mut block = Vec::new();
+            let fields: [(&[u8], &[u8]); 3] = [(b":method", b"GET"), (b":scheme", b"http"), (b":path", b"/a.txt")];
+            for (n, v) in fields {
+                encode_field(&mut block, n, v);
+            }
+            frame::encode_headers(&mut input, stream, &block, true, 16_384);
+        }
+        let mut io = Mock { chunks: VecDeque::from([input]), ..Mock::default() };
+        assert_eq!(conn.drive(&mut io, &mut s.cx), Status::Wait);
+        assert_eq!(io.out.windows(5).filter(|w| w == b"hello").count(), 2, "both bodies");
+        assert_eq!(io.writes, 2, "our SETTINGS, then both HEADERS and DATA in one write");
+        assert!(!conn.h2.as_mut().expect("HTTP/2").holds_buffers(), "given back");
+        assert_eq!(conn.output.buf.capacity(), 0);
     }
 
     #[test]

@@ -32,7 +32,7 @@ use std::collections::{BTreeMap, VecDeque};
 use super::flow::{DEFAULT_WINDOW_SIZE, Window};
 use super::frame::{self, DEFAULT_MAX_FRAME_SIZE, Frame, FrameHeader, FrameType, HEADER_LEN, PREFACE, Settings};
 use super::hpack::decoder::{self, Decoder, Header};
-use super::hpack::encoder::Encoder;
+use super::hpack::encoder::{Encoder, encode_field};
 use super::priority::Priority;
 use super::request::{self, Request};
 use super::stream::{self, PeerStreams, State};
@@ -386,14 +386,11 @@ impl Connection {
         &mut self.out
     }
 
-    /// Frees what an idle connection need not hold: an emptied `BTreeMap` keeps its root
-    /// node (over half a kilobyte with our `Stream`s) until it is replaced.
+    /// Frees what a connection with no open stream need not hold: an emptied `BTreeMap`
+    /// keeps its root node (over half a kilobyte with our `Stream`s) until it is replaced.
     pub fn shed_idle_memory(&mut self) {
         if self.streams.is_empty() {
             self.streams = BTreeMap::new();
-        }
-        if self.out.is_empty() {
-            self.out = Vec::new();
         }
     }
 
@@ -408,22 +405,28 @@ impl Connection {
         fields: &[(&[u8], &[u8])],
         end_stream: bool,
     ) -> Result<(), Error> {
-        self.send_headers_with(stream, status, fields, &[], end_stream)
+        self.send_headers_with(stream, status, end_stream, |out| {
+            for &(name, value) in fields {
+                encode_field(out, name, value);
+            }
+        })
     }
 
-    /// `send_headers` with fields encoded earlier appended (`Encoder::encode_with`).
+    /// `send_headers` with the fields written by `fields`, HPACK-encoded straight into the
+    /// output after `:status` (`hpack::encoder::encode_field`, or bytes it wrote earlier):
+    /// no block is built apart and copied.
     pub fn send_headers_with(
         &mut self,
         stream: StreamId,
         status: u16,
-        fields: &[(&[u8], &[u8])],
-        encoded: &[&[u8]],
         end_stream: bool,
+        fields: impl FnOnce(&mut Vec<u8>),
     ) -> Result<(), Error> {
         let next = self.next_send_state(stream, stream::Event::SendHeaders { end_stream })?;
-        let mut block = Vec::new();
-        self.encoder.encode_with(&mut block, status, fields, encoded);
-        frame::encode_headers(&mut self.out, stream, &block, end_stream, self.peer_max_frame_size);
+        let start = frame::begin_headers(&mut self.out);
+        self.encoder.begin(&mut self.out, status);
+        fields(&mut self.out);
+        frame::finish_headers(&mut self.out, start, stream, end_stream, self.peer_max_frame_size);
         self.set_state(stream, next);
         Ok(())
     }

@@ -157,11 +157,15 @@ impl FrameHeader {
 
     /// Appends the 9 bytes; `length` above 2^24-1 is a caller bug.
     pub fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.to_bytes());
+    }
+
+    /// The header's 9 bytes.
+    pub fn to_bytes(&self) -> [u8; HEADER_LEN] {
         debug_assert!(self.length <= MAX_MAX_FRAME_SIZE, "frame length {} too large", self.length);
-        out.extend_from_slice(&self.length.to_be_bytes()[1..]);
-        out.push(self.kind.to_u8());
-        out.push(self.flags);
-        out.extend_from_slice(&(self.stream_id & STREAM_ID_MASK).to_be_bytes());
+        let [_, l0, l1, l2] = self.length.to_be_bytes();
+        let [s0, s1, s2, s3] = (self.stream_id & STREAM_ID_MASK).to_be_bytes();
+        [l0, l1, l2, self.kind.to_u8(), self.flags, s0, s1, s2, s3]
     }
 
     /// Whether `flag` is set.
@@ -580,19 +584,36 @@ pub fn encode_window_update(out: &mut Vec<u8>, stream_id: StreamId, increment: u
     out.extend_from_slice(&(increment & STREAM_ID_MASK).to_be_bytes());
 }
 
-/// HEADERS carrying `block`, followed by as many CONTINUATION frames as the peer's
-/// `max_frame_size` requires; END_HEADERS goes on the last one, END_STREAM on HEADERS.
+/// HEADERS, then CONTINUATION if the field block exceeds the peer's max frame size.
 pub fn encode_headers(out: &mut Vec<u8>, stream_id: StreamId, block: &[u8], end_stream: bool, max_frame_size: u32) {
+    let start = begin_headers(out);
+    out.extend_from_slice(block);
+    finish_headers(out, start, stream_id, end_stream, max_frame_size);
+}
+
+/// Reserves a frame header in `out` for a field block encoded straight after it; returns
+/// where it starts, for `finish_headers`.
+pub fn begin_headers(out: &mut Vec<u8>) -> usize {
+    let start = out.len();
+    out.extend_from_slice(&[0; HEADER_LEN]);
+    start
+}
+
+/// Writes the HEADERS frame header reserved at `start` for the block that follows it to the
+/// end of `out`; a block over the peer's max frame size is cut there, its rest moved into
+/// CONTINUATION frames (a copy only in that rare case).
+pub fn finish_headers(out: &mut Vec<u8>, start: usize, stream_id: StreamId, end_stream: bool, max_frame_size: u32) {
     // The peer cannot advertise less than the default; clamping also keeps chunks non-empty.
     let max = usize::try_from(max_frame_size.clamp(DEFAULT_MAX_FRAME_SIZE, MAX_MAX_FRAME_SIZE)).unwrap_or(16_384);
-    let mut chunks = block.chunks(max).peekable();
-    let first = chunks.next().unwrap_or_default();
+    let block = start + HEADER_LEN;
+    let rest = if out.len() - block > max { out.split_off(block + max) } else { Vec::new() };
     let mut flags = if end_stream { flags::END_STREAM } else { 0 };
-    if chunks.peek().is_none() {
+    if rest.is_empty() {
         flags |= flags::END_HEADERS;
     }
-    put_header(out, first.len(), FrameType::Headers, flags, stream_id);
-    out.extend_from_slice(first);
+    let length = u32::try_from(out.len() - block).unwrap_or(u32::MAX);
+    out[start..block].copy_from_slice(&FrameHeader { length, kind: FrameType::Headers, flags, stream_id }.to_bytes());
+    let mut chunks = rest.chunks(max).peekable();
     while let Some(chunk) = chunks.next() {
         let flags = if chunks.peek().is_none() { flags::END_HEADERS } else { 0 };
         put_header(out, chunk.len(), FrameType::Continuation, flags, stream_id);

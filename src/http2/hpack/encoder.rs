@@ -6,10 +6,12 @@
 //! with the static table's name index when the name is there. The first block also carries a
 //! dynamic table size update to 0 (RFC 7541 §6.3): the table we do not use is then empty and
 //! within any SETTINGS_HEADER_TABLE_SIZE the peer announces later, so no later change ever
-//! obliges us to signal anything. Names must already be lowercase (RFC 9113 §8.2.1); the
-//! encoder does not check fields, it only writes them.
+//! obliges us to signal anything. `encode_field_with` lowercases names as it writes them (RFC
+//! 9113 §8.2.1); the encoder does not otherwise check fields, it only writes them, straight
+//! into the frame output (`Connection::send_headers_with`): a response's field block has no
+//! buffer of its own.
 
-use super::table::{static_index, static_name_index};
+use super::table::static_name_index;
 
 /// Appends `value` as an HPACK integer (§5.1) with a `prefix_bits`-bit prefix, OR-ing `flags`
 /// into the first byte's high bits.
@@ -34,7 +36,8 @@ pub fn encode_string(out: &mut Vec<u8>, s: &[u8]) {
     out.extend_from_slice(s);
 }
 
-/// Appends a field as a literal without indexing (§6.2.2), by static name index if any.
+/// Appends a field as a literal without indexing (§6.2.2), by static name index if any. The
+/// name is written as it is (tests build malformed requests with it).
 pub fn encode_field(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
     match static_name_index(name) {
         Some(index) => encode_integer(out, index, 4, 0),
@@ -46,13 +49,59 @@ pub fn encode_field(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
     encode_string(out, value);
 }
 
-/// Appends `:status`: indexed (§6.1) when the static table has it, else a literal.
-pub fn encode_status(out: &mut Vec<u8>, status: u16) {
-    let value = status.to_string();
-    match static_index(b":status", value.as_bytes()) {
-        Some(index) => encode_integer(out, index, 7, 0x80),
-        None => encode_field(out, b":status", value.as_bytes()),
+/// `encode_field` for a response: the name lowercased as it is written, the value written by
+/// `value` straight into `out`, so a response's fields are encoded without a temporary.
+pub fn encode_field_with(out: &mut Vec<u8>, name: &[u8], value: impl FnOnce(&mut Vec<u8>)) {
+    // The name goes in as a new name, lowercased in place, then gives way to its static
+    // index if it has one.
+    let start = out.len();
+    out.push(0);
+    encode_string(out, name);
+    let at = out.len() - name.len();
+    out[at..].make_ascii_lowercase();
+    if let Some(index) = static_name_index(&out[at..]) {
+        out.truncate(start);
+        encode_integer(out, index, 4, 0);
     }
+    encode_string_with(out, value);
+}
+
+/// `encode_string` of what `write` appends: one length byte is reserved and patched, and
+/// moved over only for the rare value of 127 bytes or more.
+fn encode_string_with(out: &mut Vec<u8>, write: impl FnOnce(&mut Vec<u8>)) {
+    let at = out.len();
+    out.push(0);
+    write(out);
+    let len = out.len() - at - 1;
+    if len < 0x7f {
+        out[at] = len as u8;
+    } else {
+        let mut prefix = Vec::with_capacity(4);
+        encode_integer(&mut prefix, len, 7, 0);
+        out.splice(at..=at, prefix);
+    }
+}
+
+/// Appends `:status`: indexed (§6.1) when the static table has it, else a literal with
+/// the static name (index 8) and the three digits.
+pub fn encode_status(out: &mut Vec<u8>, status: u16) {
+    let index = match status {
+        200 => 8,
+        204 => 9,
+        206 => 10,
+        304 => 11,
+        400 => 12,
+        404 => 13,
+        500 => 14,
+        _ => {
+            // Statuses are three digits (RFC 9110 section 15).
+            let digits =
+                [b'0' + (status / 100 % 10) as u8, b'0' + (status / 10 % 10) as u8, b'0' + (status % 10) as u8];
+            encode_integer(out, 8, 4, 0);
+            return encode_string(out, &digits);
+        }
+    };
+    encode_integer(out, index, 7, 0x80)
 }
 
 /// A connection's response-direction encoder: stateless but for the one size update.
@@ -69,30 +118,30 @@ impl Encoder {
 
     /// Appends one response field block: `:status`, then `fields` in order.
     pub fn encode(&mut self, out: &mut Vec<u8>, status: u16, fields: &[(&[u8], &[u8])]) {
-        self.encode_with(out, status, fields, &[]);
+        self.begin(out, status);
+        for &(name, value) in fields {
+            encode_field(out, name, value);
+        }
     }
 
-    /// `encode`, then `encoded`: fields encoded earlier with `encode_field` (a cached file's
-    /// fields, encoded once for every response). Literals without indexing depend on no
-    /// table state, so they can be kept and appended as they are.
-    pub fn encode_with(&mut self, out: &mut Vec<u8>, status: u16, fields: &[(&[u8], &[u8])], encoded: &[&[u8]]) {
+    /// Appends the start of a response field block (the first one's size update, then
+    /// `:status`); the caller appends its fields after it with `encode_field`, or bytes
+    /// `encode_field` wrote earlier (a cached file's fields, encoded once for every
+    /// response): literals without indexing depend on no table state, so they can be kept
+    /// and appended as they are.
+    pub fn begin(&mut self, out: &mut Vec<u8>, status: u16) {
         if !self.table_cleared {
             encode_integer(out, 0, 5, 0x20);
             self.table_cleared = true;
         }
         encode_status(out, status);
-        for &(name, value) in fields {
-            encode_field(out, name, value);
-        }
-        for block in encoded {
-            out.extend_from_slice(block);
-        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::decoder::{Decoder, Header};
+    use super::super::table::static_index;
     use super::*;
 
     #[test]
@@ -144,6 +193,38 @@ mod tests {
             encode_field(&mut out, name, value);
             assert_eq!(out, want);
         }
+    }
+
+    #[test]
+    fn statuses_match_the_static_table() {
+        for status in 100..1000 {
+            let mut out = Vec::new();
+            encode_status(&mut out, status);
+            let value = status.to_string();
+            let want = match static_index(b":status", value.as_bytes()) {
+                Some(index) => vec![0x80 | index as u8],
+                None => [b"\x08\x03", value.as_bytes()].concat(),
+            };
+            assert_eq!(out, want, "{status}");
+        }
+    }
+
+    #[test]
+    fn values_written_in_place_get_their_length() {
+        for len in [0, 1, 126, 127, 128, 300, 20_000] {
+            let value = vec![b'v'; len];
+            let (mut direct, mut with) = (Vec::new(), Vec::new());
+            encode_field(&mut direct, b"x-a", &value);
+            encode_field_with(&mut with, b"X-A", |out| out.extend_from_slice(&value));
+            assert_eq!(with, direct, "{len}");
+            let mut head = vec![0, 3];
+            head.extend_from_slice(b"x-a");
+            encode_integer(&mut head, len, 7, 0);
+            assert!(direct.starts_with(&head) && direct.len() == head.len() + len, "{len}");
+        }
+        let mut out = Vec::new();
+        encode_field_with(&mut out, b"Content-Length", |out| out.extend_from_slice(b"12"));
+        assert_eq!(out, b"\x0f\x0d\x0212", "lowercased, then by its static name index");
     }
 
     #[test]
