@@ -763,25 +763,38 @@ fn view_of(request: &Request) -> Result<RequestView<'_>, ()> {
         p if p.starts_with('/') => Target::Path(p),
         _ => return Err(()),
     };
-    let host = match request.host() {
+    // One pass over the fields: the first of each, but the last `forwarded` and
+    // `x-forwarded-for` (proxies append).
+    let mut fields = Fields::default();
+    let mut host_field = None;
+    for (name, value) in &request.fields {
+        let slot = match name.as_slice() {
+            b"accept" => &mut fields.accept,
+            b"accept-encoding" => &mut fields.accept_encoding,
+            b"if-match" => &mut fields.if_match,
+            b"if-modified-since" => &mut fields.if_modified_since,
+            b"if-none-match" => &mut fields.if_none_match,
+            b"if-range" => &mut fields.if_range,
+            b"if-unmodified-since" => &mut fields.if_unmodified_since,
+            b"range" => &mut fields.range,
+            b"referer" => &mut fields.referer,
+            b"user-agent" => &mut fields.user_agent,
+            b"host" => &mut host_field,
+            b"forwarded" => {
+                fields.forwarded = Some(value.as_slice());
+                continue;
+            }
+            b"x-forwarded-for" => {
+                fields.x_forwarded_for = Some(value.as_slice());
+                continue;
+            }
+            _ => continue,
+        };
+        slot.get_or_insert(value.as_slice());
+    }
+    fields.host = match request.authority.as_deref().or(host_field) {
         Some(authority) => Some(authority_host(authority).ok_or(())?),
         None => None,
-    };
-    let last = |name: &'static [u8]| request.fields_named(name).last();
-    let fields = Fields {
-        accept: request.field(b"accept"),
-        accept_encoding: request.field(b"accept-encoding"),
-        if_match: request.field(b"if-match"),
-        if_modified_since: request.field(b"if-modified-since"),
-        if_none_match: request.field(b"if-none-match"),
-        if_range: request.field(b"if-range"),
-        if_unmodified_since: request.field(b"if-unmodified-since"),
-        range: request.field(b"range"),
-        referer: request.field(b"referer"),
-        user_agent: request.field(b"user-agent"),
-        forwarded: last(b"forwarded"),
-        x_forwarded_for: last(b"x-forwarded-for"),
-        host,
     };
     Ok(RequestView { method, target, fields })
 }

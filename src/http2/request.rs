@@ -93,15 +93,37 @@ const CONNECTION_SPECIFIC: [&[u8]; 5] =
 /// (no controls, space, DEL, high bytes, uppercase, and no colon but a pseudo-header's first
 /// byte) plus the separators a token cannot hold.
 fn valid_name(name: &[u8]) -> bool {
-    !name.is_empty()
-        && name.iter().all(|&b| b.is_ascii_graphic() && !b.is_ascii_uppercase() && !b"\"(),/:;<=>?@[\\]{}".contains(&b))
+    !name.is_empty() && name.iter().all(|&b| NAME_BYTE[usize::from(b)])
 }
+
+/// The bytes `valid_name` allows, one lookup per byte.
+static NAME_BYTE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        let separator = matches!(c, b'"' | b'(' | b')' | b',' | b'/' | b':' | b';' | b'<' | b'=' | b'>' | b'?')
+            || matches!(c, b'@' | b'[' | b'\\' | b']' | b'{' | b'}');
+        table[b] = c.is_ascii_graphic() && !c.is_ascii_uppercase() && !separator;
+        b += 1;
+    }
+    table
+};
 
 /// §8.2.1: no NUL, CR or LF anywhere, no leading or trailing space or tab.
 fn valid_value(value: &[u8]) -> bool {
     let edge = |b: Option<&u8>| matches!(b, Some(b' ' | b'\t'));
-    !value.iter().any(|&b| matches!(b, 0 | b'\r' | b'\n')) && !edge(value.first()) && !edge(value.last())
+    !value.iter().any(|&b| VALUE_BAD[usize::from(b)]) && !edge(value.first()) && !edge(value.last())
 }
+
+/// The bytes no value may hold: NUL, CR, LF.
+static VALUE_BAD: [bool; 256] = {
+    let mut table = [false; 256];
+    table[0] = true;
+    table[b'\r' as usize] = true;
+    table[b'\n' as usize] = true;
+    table
+};
 
 /// A decimal content-length: digits only, no sign, no overflow.
 fn parse_length(value: &[u8]) -> Option<u64> {
@@ -283,6 +305,15 @@ mod tests {
         }
         assert_eq!(Connect.code(), ErrorCode::RefusedStream);
         assert_eq!(BadName.code(), ErrorCode::ProtocolError);
+    }
+
+    #[test]
+    fn the_byte_tables_match_the_rules() {
+        for b in 0..=255u8 {
+            let name = b.is_ascii_graphic() && !b.is_ascii_uppercase() && !b"\"(),/:;<=>?@[\\]{}".contains(&b);
+            assert_eq!(valid_name(&[b]), name, "{b:#04x}");
+            assert_eq!(valid_value(&[b'a', b, b'a']), !matches!(b, 0 | b'\r' | b'\n'), "{b:#04x}");
+        }
     }
 
     #[test]
