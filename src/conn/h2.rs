@@ -244,14 +244,14 @@ impl super::Connection {
         match event {
             Event::Request { stream, request, end_stream } => {
                 cx.trace(|| {
-                    let (m, p) = (String::from_utf8_lossy(&request.method), String::from_utf8_lossy(&request.path));
+                    let (m, p) = (String::from_utf8_lossy(request.method()), String::from_utf8_lossy(request.path()));
                     format!("stream {stream}: {m} {p}")
                 });
                 self.requests += 1;
                 cx.counters.requests += 1;
                 let started = cx.now;
                 let priority = Priority::parse(request.field(b"priority").unwrap_or_default());
-                self.h2_plan(stream, Box::new(request), None, !end_stream, started, cx);
+                self.h2_plan(stream, request, None, !end_stream, started, cx);
                 self.h2_prioritize(stream, priority);
             }
             Event::RequestTooLarge { stream, end_stream } => {
@@ -290,14 +290,14 @@ impl super::Connection {
     fn h2_plan(
         &mut self,
         stream: StreamId,
-        request: Box<Request>,
+        request: Request,
         done: Option<Box<Done>>,
         client_open: bool,
         started: Instant,
         cx: &mut Context,
     ) {
         let plan = match view_of(&request) {
-            Err(()) => Planned::Ready(Plan { close: false, ..error_plan(400, None, request.method == b"HEAD") }),
+            Err(()) => Planned::Ready(Plan { close: false, ..error_plan(400, None, request.method() == b"HEAD") }),
             Ok(view) => match done {
                 Some(done) => cx.site.resume(&view, *done, cx.now),
                 None => cx.site.plan(&view, cx.now),
@@ -309,7 +309,7 @@ impl super::Connection {
                     cx.trace(|| format!("stream {stream}: encoding: {note}"));
                 }
                 let took = cx.now.saturating_duration_since(started);
-                cx.metrics.response(super::Protocol::Http2, &request.method, plan.status, took);
+                cx.metrics.response(super::Protocol::Http2, request.method(), plan.status, took);
                 let record = self.client_record(&request, plan.status, started, cx);
                 self.h2_start(stream, plan, client_open, Some(record), cx);
             }
@@ -323,7 +323,7 @@ impl super::Connection {
                 cx.jobs.queued.push((Ticket { stream, ..cx.ticket }, Work::Plan(job)));
                 h2.streams.push_back(Stream {
                     id: stream,
-                    state: State::Waiting { request, done: None },
+                    state: State::Waiting { request: Box::new(request), done: None },
                     client_open,
                     stalled: None,
                     priority: Priority::default(),
@@ -337,8 +337,8 @@ impl super::Connection {
     fn client_record(&self, request: &Request, status: u16, started: Instant, cx: &mut Context) -> Option<LogStart> {
         cx.log.as_ref()?;
         Some(LogStart {
-            method: String::from_utf8_lossy(&request.method).into_owned(),
-            target: String::from_utf8_lossy(&request.path).into_owned(),
+            method: String::from_utf8_lossy(request.method()).into_owned(),
+            target: String::from_utf8_lossy(request.path()).into_owned(),
             referer: request.field(b"referer").map(<[u8]>::to_vec),
             user_agent: request.field(b"user-agent").map(<[u8]>::to_vec),
             status,
@@ -494,7 +494,7 @@ impl super::Connection {
             let Some(mut s) = h2.streams.pop_front() else { break };
             if let State::Waiting { done: Some(_), .. } = &s.state {
                 let State::Waiting { request, done } = s.state else { unreachable!() };
-                self.h2_plan(s.id, request, done, s.client_open, cx.now, cx);
+                self.h2_plan(s.id, *request, done, s.client_open, cx.now, cx);
                 self.h2_prioritize(s.id, s.priority);
                 wrote = true;
                 continue;
@@ -753,11 +753,11 @@ fn encode_fields(fields: &[Field]) -> Vec<u8> {
 /// visible ASCII (or `*`), a method of visible ASCII, an authority of `host[:port]`.
 fn view_of(request: &Request) -> Result<RequestView<'_>, ()> {
     let visible = |b: &[u8]| !b.is_empty() && b.iter().all(|c| c.is_ascii_graphic());
-    if !visible(&request.method) || !visible(&request.path) {
+    if !visible(request.method()) || !visible(request.path()) {
         return Err(());
     }
-    let method = std::str::from_utf8(&request.method).map_err(|_| ())?;
-    let path = std::str::from_utf8(&request.path).map_err(|_| ())?;
+    let method = std::str::from_utf8(request.method()).map_err(|_| ())?;
+    let path = std::str::from_utf8(request.path()).map_err(|_| ())?;
     let target = match path {
         "*" => Target::Asterisk,
         p if p.starts_with('/') => Target::Path(p),
@@ -767,8 +767,8 @@ fn view_of(request: &Request) -> Result<RequestView<'_>, ()> {
     // `x-forwarded-for` (proxies append).
     let mut fields = Fields::default();
     let mut host_field = None;
-    for (name, value) in &request.fields {
-        let slot = match name.as_slice() {
+    for (name, value) in request.fields() {
+        let slot = match name {
             b"accept" => &mut fields.accept,
             b"accept-encoding" => &mut fields.accept_encoding,
             b"if-match" => &mut fields.if_match,
@@ -781,18 +781,18 @@ fn view_of(request: &Request) -> Result<RequestView<'_>, ()> {
             b"user-agent" => &mut fields.user_agent,
             b"host" => &mut host_field,
             b"forwarded" => {
-                fields.forwarded = Some(value.as_slice());
+                fields.forwarded = Some(value);
                 continue;
             }
             b"x-forwarded-for" => {
-                fields.x_forwarded_for = Some(value.as_slice());
+                fields.x_forwarded_for = Some(value);
                 continue;
             }
             _ => continue,
         };
-        slot.get_or_insert(value.as_slice());
+        slot.get_or_insert(value);
     }
-    fields.host = match request.authority.as_deref().or(host_field) {
+    fields.host = match request.authority().or(host_field) {
         Some(authority) => Some(authority_host(authority).ok_or(())?),
         None => None,
     };
