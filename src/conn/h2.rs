@@ -255,14 +255,14 @@ impl super::Connection {
         match event {
             Event::Request { stream, request, end_stream } => {
                 cx.trace(|| {
-                    let (m, p) = (String::from_utf8_lossy(&request.method), String::from_utf8_lossy(&request.path));
+                    let (m, p) = (String::from_utf8_lossy(request.method()), String::from_utf8_lossy(request.path()));
                     format!("stream {stream}: {m} {p}")
                 });
                 self.requests += 1;
                 cx.counters.requests += 1;
                 let started = cx.now;
                 let priority = Priority::parse(request.field(b"priority").unwrap_or_default());
-                self.h2_plan(stream, Box::new(request), None, !end_stream, started, cx);
+                self.h2_plan(stream, request, None, !end_stream, started, cx);
                 self.h2_prioritize(stream, priority);
             }
             Event::RequestTooLarge { stream, end_stream } => {
@@ -301,14 +301,14 @@ impl super::Connection {
     fn h2_plan(
         &mut self,
         stream: StreamId,
-        request: Box<Request>,
+        request: Request,
         done: Option<Box<Done>>,
         client_open: bool,
         started: Instant,
         cx: &mut Context,
     ) {
         let plan = match view_of(&request) {
-            Err(()) => Planned::Ready(Plan { close: false, ..error_plan(400, None, request.method == b"HEAD") }),
+            Err(()) => Planned::Ready(Plan { close: false, ..error_plan(400, None, request.method() == b"HEAD") }),
             Ok(view) => match done {
                 Some(done) => cx.site.resume(&view, *done, cx.now),
                 None => cx.site.plan(&view, cx.now),
@@ -320,7 +320,7 @@ impl super::Connection {
                     cx.trace(|| format!("stream {stream}: encoding: {note}"));
                 }
                 let took = cx.now.saturating_duration_since(started);
-                cx.metrics.response(super::Protocol::Http2, &request.method, plan.status, took);
+                cx.metrics.response(super::Protocol::Http2, request.method(), plan.status, took);
                 let record = self.client_record(&request, plan.status, started, cx);
                 self.h2_start(stream, plan, client_open, Some(record), cx);
             }
@@ -334,7 +334,7 @@ impl super::Connection {
                 cx.jobs.queued.push((Ticket { stream, ..cx.ticket }, Work::Plan(job)));
                 h2.streams.push_back(Stream {
                     id: stream,
-                    state: State::Waiting { request, done: None },
+                    state: State::Waiting { request: Box::new(request), done: None },
                     client_open,
                     stalled: None,
                     priority: Priority::default(),
@@ -348,8 +348,8 @@ impl super::Connection {
     fn client_record(&self, request: &Request, status: u16, started: Instant, cx: &mut Context) -> Option<LogStart> {
         cx.log.as_ref()?;
         Some(LogStart {
-            method: String::from_utf8_lossy(&request.method).into_owned(),
-            target: String::from_utf8_lossy(&request.path).into_owned(),
+            method: String::from_utf8_lossy(request.method()).into_owned(),
+            target: String::from_utf8_lossy(request.path()).into_owned(),
             referer: request.field(b"referer").map(<[u8]>::to_vec),
             user_agent: request.field(b"user-agent").map(<[u8]>::to_vec),
             status,
@@ -525,7 +525,7 @@ impl super::Connection {
             let Some(mut s) = h2.streams.pop_front() else { break };
             if let State::Waiting { done: Some(_), .. } = &s.state {
                 let State::Waiting { request, done } = s.state else { unreachable!() };
-                self.h2_plan(s.id, request, done, s.client_open, cx.now, cx);
+                self.h2_plan(s.id, *request, done, s.client_open, cx.now, cx);
                 self.h2_prioritize(s.id, s.priority);
                 wrote = true;
                 continue;
@@ -814,35 +814,48 @@ fn encode_fields(fields: &[Field]) -> Vec<u8> {
 /// visible ASCII (or `*`), a method of visible ASCII, an authority of `host[:port]`.
 fn view_of(request: &Request) -> Result<RequestView<'_>, ()> {
     let visible = |b: &[u8]| !b.is_empty() && b.iter().all(|c| c.is_ascii_graphic());
-    if !visible(&request.method) || !visible(&request.path) {
+    if !visible(request.method()) || !visible(request.path()) {
         return Err(());
     }
-    let method = std::str::from_utf8(&request.method).map_err(|_| ())?;
-    let path = std::str::from_utf8(&request.path).map_err(|_| ())?;
+    let method = std::str::from_utf8(request.method()).map_err(|_| ())?;
+    let path = std::str::from_utf8(request.path()).map_err(|_| ())?;
     let target = match path {
         "*" => Target::Asterisk,
         p if p.starts_with('/') => Target::Path(p),
         _ => return Err(()),
     };
-    let host = match request.host() {
+    // One pass over the fields: the first of each, but the last `forwarded` and
+    // `x-forwarded-for` (proxies append).
+    let mut fields = Fields::default();
+    let mut host_field = None;
+    for (name, value) in request.fields() {
+        let slot = match name {
+            b"accept" => &mut fields.accept,
+            b"accept-encoding" => &mut fields.accept_encoding,
+            b"if-match" => &mut fields.if_match,
+            b"if-modified-since" => &mut fields.if_modified_since,
+            b"if-none-match" => &mut fields.if_none_match,
+            b"if-range" => &mut fields.if_range,
+            b"if-unmodified-since" => &mut fields.if_unmodified_since,
+            b"range" => &mut fields.range,
+            b"referer" => &mut fields.referer,
+            b"user-agent" => &mut fields.user_agent,
+            b"host" => &mut host_field,
+            b"forwarded" => {
+                fields.forwarded = Some(value);
+                continue;
+            }
+            b"x-forwarded-for" => {
+                fields.x_forwarded_for = Some(value);
+                continue;
+            }
+            _ => continue,
+        };
+        slot.get_or_insert(value);
+    }
+    fields.host = match request.authority().or(host_field) {
         Some(authority) => Some(authority_host(authority).ok_or(())?),
         None => None,
-    };
-    let last = |name: &'static [u8]| request.fields_named(name).last();
-    let fields = Fields {
-        accept: request.field(b"accept"),
-        accept_encoding: request.field(b"accept-encoding"),
-        if_match: request.field(b"if-match"),
-        if_modified_since: request.field(b"if-modified-since"),
-        if_none_match: request.field(b"if-none-match"),
-        if_range: request.field(b"if-range"),
-        if_unmodified_since: request.field(b"if-unmodified-since"),
-        range: request.field(b"range"),
-        referer: request.field(b"referer"),
-        user_agent: request.field(b"user-agent"),
-        forwarded: last(b"forwarded"),
-        x_forwarded_for: last(b"x-forwarded-for"),
-        host,
     };
     Ok(RequestView { method, target, fields })
 }

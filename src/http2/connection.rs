@@ -31,7 +31,7 @@ use std::collections::{BTreeMap, VecDeque};
 
 use super::flow::{DEFAULT_WINDOW_SIZE, Window};
 use super::frame::{self, DEFAULT_MAX_FRAME_SIZE, Frame, FrameHeader, FrameType, HEADER_LEN, PREFACE, Settings};
-use super::hpack::decoder::{self, Decoder, Header};
+use super::hpack::decoder::{self, Decoder, HeaderList};
 use super::hpack::encoder::{Encoder, encode_field};
 use super::priority::Priority;
 use super::request::{self, Request};
@@ -710,7 +710,7 @@ impl Connection {
         block: &[u8],
         events: &mut Vec<Event>,
     ) -> Result<(), ErrorCode> {
-        let decoded = match self.decoder.decode(block) {
+        let decoded = match self.decoder.decode_list(block) {
             Err(e) if !e.is_recoverable() => return Err(ErrorCode::CompressionError),
             other => other,
         };
@@ -784,7 +784,7 @@ impl Connection {
         &mut self,
         id: StreamId,
         end_stream: bool,
-        decoded: Result<Vec<Header>, decoder::DecodeError>,
+        decoded: Result<HeaderList, decoder::DecodeError>,
         events: &mut Vec<Event>,
     ) -> Result<(), ErrorCode> {
         let Some(s) = self.streams.get(&id) else { return Ok(()) };

@@ -1,5 +1,6 @@
 //! A request's header list checked against RFC 9113 §8.2 and §8.3 and turned into a small
-//! owned struct: the four request pseudo-headers and the regular fields in order.
+//! `Request` over the decoded list itself: the four request pseudo-headers found, the regular
+//! fields in order.
 //!
 //! Every rule broken here makes the request malformed (§8.1.1), a stream error of type
 //! PROTOCOL_ERROR: the connection and its HPACK state are unaffected. The one exception is a
@@ -12,39 +13,62 @@
 //! `:authority`, §8.3.1).
 
 use super::ErrorCode;
-use super::hpack::decoder::Header;
+use super::hpack::decoder::{HeaderList, Span};
 
-/// A request as the client sent it: pseudo-headers split out, regular fields in order.
+/// A request as the client sent it: the decoded header list, with the pseudo-headers found
+/// (they all come first) and the regular fields after them, in order.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Request {
-    /// `:method`, e.g. `GET`.
-    pub method: Vec<u8>,
-    /// `:scheme`, e.g. `https`.
-    pub scheme: Vec<u8>,
-    /// `:authority`, when sent (the HTTP/1.1 `host` equivalent; `host` may be sent instead).
-    pub authority: Option<Vec<u8>>,
-    /// `:path`: never empty.
-    pub path: Vec<u8>,
-    /// The regular fields, lowercase names, in the order received (repeats kept).
-    pub fields: Vec<(Vec<u8>, Vec<u8>)>,
+    list: HeaderList,
+    method: Span,
+    scheme: Span,
+    authority: Option<Span>,
+    path: Span,
+    /// Where the regular fields start in the list.
+    regular: usize,
     /// `content-length`, when sent (every copy agreed).
     pub content_length: Option<u64>,
 }
 
 impl Request {
+    /// `:method`, e.g. `GET`.
+    pub fn method(&self) -> &[u8] {
+        self.method.of(self.list.bytes())
+    }
+
+    /// `:scheme`, e.g. `https`.
+    pub fn scheme(&self) -> &[u8] {
+        self.scheme.of(self.list.bytes())
+    }
+
+    /// `:authority`, when sent (the HTTP/1.1 `host` equivalent; `host` may be sent instead).
+    pub fn authority(&self) -> Option<&[u8]> {
+        self.authority.map(|a| a.of(self.list.bytes()))
+    }
+
+    /// `:path`: never empty.
+    pub fn path(&self) -> &[u8] {
+        self.path.of(self.list.bytes())
+    }
+
+    /// The regular fields, lowercase names, in the order received (repeats kept).
+    pub fn fields(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        self.list.iter().skip(self.regular)
+    }
+
     /// The first value of field `name` (lowercase), if any.
     pub fn field(&self, name: &[u8]) -> Option<&[u8]> {
-        self.fields.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_slice())
+        self.fields().find(|(n, _)| *n == name).map(|(_, v)| v)
     }
 
     /// Every value of field `name` (lowercase), in order.
     pub fn fields_named<'a>(&'a self, name: &'a [u8]) -> impl Iterator<Item = &'a [u8]> + 'a {
-        self.fields.iter().filter(move |(n, _)| n == name).map(|(_, v)| v.as_slice())
+        self.fields().filter(move |(n, _)| *n == name).map(|(_, v)| v)
     }
 
     /// The request's authority: `:authority`, else the `host` field (§8.3.1).
     pub fn host(&self) -> Option<&[u8]> {
-        self.authority.as_deref().or_else(|| self.field(b"host"))
+        self.authority().or_else(|| self.field(b"host"))
     }
 }
 
@@ -93,15 +117,37 @@ const CONNECTION_SPECIFIC: [&[u8]; 5] =
 /// (no controls, space, DEL, high bytes, uppercase, and no colon but a pseudo-header's first
 /// byte) plus the separators a token cannot hold.
 fn valid_name(name: &[u8]) -> bool {
-    !name.is_empty()
-        && name.iter().all(|&b| b.is_ascii_graphic() && !b.is_ascii_uppercase() && !b"\"(),/:;<=>?@[\\]{}".contains(&b))
+    !name.is_empty() && name.iter().all(|&b| NAME_BYTE[usize::from(b)])
 }
+
+/// The bytes `valid_name` allows, one lookup per byte.
+static NAME_BYTE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        let separator = matches!(c, b'"' | b'(' | b')' | b',' | b'/' | b':' | b';' | b'<' | b'=' | b'>' | b'?')
+            || matches!(c, b'@' | b'[' | b'\\' | b']' | b'{' | b'}');
+        table[b] = c.is_ascii_graphic() && !c.is_ascii_uppercase() && !separator;
+        b += 1;
+    }
+    table
+};
 
 /// §8.2.1: no NUL, CR or LF anywhere, no leading or trailing space or tab.
 fn valid_value(value: &[u8]) -> bool {
     let edge = |b: Option<&u8>| matches!(b, Some(b' ' | b'\t'));
-    !value.iter().any(|&b| matches!(b, 0 | b'\r' | b'\n')) && !edge(value.first()) && !edge(value.last())
+    !value.iter().any(|&b| VALUE_BAD[usize::from(b)]) && !edge(value.first()) && !edge(value.last())
 }
+
+/// The bytes no value may hold: NUL, CR, LF.
+static VALUE_BAD: [bool; 256] = {
+    let mut table = [false; 256];
+    table[0] = true;
+    table[b'\r' as usize] = true;
+    table[b'\n' as usize] = true;
+    table
+};
 
 /// A decimal content-length: digits only, no sign, no overflow.
 fn parse_length(value: &[u8]) -> Option<u64> {
@@ -135,44 +181,45 @@ fn check_regular(name: &[u8], value: &[u8], content_length: &mut Option<u64>) ->
     Ok(())
 }
 
-/// Checks a request's header list (§8.3) and splits it into a `Request`.
-pub fn parse_request(list: Vec<Header>) -> Result<Request, Malformed> {
-    let mut request = Request::default();
-    let (mut method, mut scheme, mut path) = (None, None, None);
-    let mut regular_seen = false;
-    for Header { name, value, .. } in list {
+/// Checks a request's header list (§8.3) and makes it a `Request`.
+pub fn parse_request(list: HeaderList) -> Result<Request, Malformed> {
+    let (mut method, mut scheme, mut path, mut authority) = (None, None, None, None);
+    let mut content_length = None;
+    let mut regular = None;
+    for (i, field) in list.fields().iter().enumerate() {
+        let (name, value) = (field.name.of(list.bytes()), field.value.of(list.bytes()));
         if let Some(pseudo) = name.strip_prefix(b":") {
-            if regular_seen {
+            if regular.is_some() {
                 return Err(Malformed::PseudoAfterRegular);
             }
-            if !valid_value(&value) {
+            if !valid_value(value) {
                 return Err(Malformed::BadValue);
             }
             let slot = match pseudo {
                 b"method" => &mut method,
                 b"scheme" => &mut scheme,
                 b"path" => &mut path,
-                b"authority" => &mut request.authority,
+                b"authority" => &mut authority,
                 _ => return Err(Malformed::UnknownPseudo),
             };
-            if slot.replace(value).is_some() {
+            if slot.replace(field.value).is_some() {
                 return Err(Malformed::DuplicatePseudo);
             }
             continue;
         }
-        regular_seen = true;
-        check_regular(&name, &value, &mut request.content_length)?;
-        request.fields.push((name, value));
+        regular.get_or_insert(i);
+        check_regular(name, value, &mut content_length)?;
     }
-    if method.as_deref() == Some(b"CONNECT") {
+    let bytes = list.bytes();
+    if method.map(|m| m.of(bytes)) == Some(b"CONNECT") {
         // §8.5: a CONNECT has :authority and neither :scheme nor :path; either way we refuse.
         return Err(if scheme.is_none() && path.is_none() { Malformed::Connect } else { Malformed::MissingPseudo });
     }
-    let nonempty = |v: Option<Vec<u8>>| v.filter(|v| !v.is_empty()).ok_or(Malformed::MissingPseudo);
-    request.method = nonempty(method)?;
-    request.scheme = nonempty(scheme)?;
-    request.path = nonempty(path)?;
-    if let (Some(authority), Some(host)) = (request.authority.as_deref(), request.field(b"host"))
+    let nonempty = |v: Option<Span>| v.filter(|v| !v.of(bytes).is_empty()).ok_or(Malformed::MissingPseudo);
+    let (method, scheme, path) = (nonempty(method)?, nonempty(scheme)?, nonempty(path)?);
+    let regular = regular.unwrap_or(list.len());
+    let request = Request { list, method, scheme, authority, path, regular, content_length };
+    if let (Some(authority), Some(host)) = (request.authority(), request.field(b"host"))
         && !authority.eq_ignore_ascii_case(host)
     {
         return Err(Malformed::HostMismatch);
@@ -182,13 +229,13 @@ pub fn parse_request(list: Vec<Header>) -> Result<Request, Malformed> {
 
 /// Checks trailers (§8.1): regular fields only, same rules. A `content-length` there is
 /// checked for form only: the body's length was settled by the headers.
-pub fn check_trailers(list: &[Header]) -> Result<(), Malformed> {
+pub fn check_trailers(list: &HeaderList) -> Result<(), Malformed> {
     let mut content_length = None;
-    for h in list {
-        if h.name.starts_with(b":") {
+    for (name, value) in list.iter() {
+        if name.starts_with(b":") {
             return Err(Malformed::PseudoInTrailers);
         }
-        check_regular(&h.name, &h.value, &mut content_length)?;
+        check_regular(name, value, &mut content_length)?;
     }
     Ok(())
 }
@@ -197,11 +244,12 @@ pub fn check_trailers(list: &[Header]) -> Result<(), Malformed> {
 mod tests {
     use super::*;
 
-    fn list(fields: &[(&str, &str)]) -> Vec<Header> {
-        fields
-            .iter()
-            .map(|(n, v)| Header { name: n.as_bytes().to_vec(), value: v.as_bytes().to_vec(), sensitive: false })
-            .collect()
+    fn list(fields: &[(&str, &str)]) -> HeaderList {
+        let mut list = HeaderList::default();
+        for (n, v) in fields {
+            list.push(n.as_bytes(), v.as_bytes(), false);
+        }
+        list
     }
 
     const GET: [(&str, &str); 4] =
@@ -223,17 +271,18 @@ mod tests {
             ("host", "A.example"),
         ])))
         .unwrap();
-        assert_eq!(r.method, b"GET");
-        assert_eq!(r.scheme, b"https");
-        assert_eq!(r.authority.as_deref(), Some(&b"a.example"[..]));
-        assert_eq!(r.path, b"/");
+        assert_eq!(r.method(), b"GET");
+        assert_eq!(r.scheme(), b"https");
+        assert_eq!(r.authority(), Some(&b"a.example"[..]));
+        assert_eq!(r.path(), b"/");
+        assert_eq!(r.fields().count(), 7);
         assert_eq!(r.field(b"range"), Some(&b"bytes=0-1"[..]));
         assert_eq!(r.fields_named(b"cookie").collect::<Vec<_>>(), [&b"a=1"[..], b"b=2"]);
         assert_eq!(r.content_length, Some(0));
         assert_eq!(r.host(), Some(&b"a.example"[..]));
         let no_authority =
             parse_request(list(&[(":method", "HEAD"), (":scheme", "http"), (":path", "/x"), ("host", "h")])).unwrap();
-        assert_eq!((no_authority.authority.as_deref(), no_authority.host()), (None, Some(&b"h"[..])));
+        assert_eq!((no_authority.authority(), no_authority.host()), (None, Some(&b"h"[..])));
     }
 
     #[test]
@@ -283,6 +332,15 @@ mod tests {
         }
         assert_eq!(Connect.code(), ErrorCode::RefusedStream);
         assert_eq!(BadName.code(), ErrorCode::ProtocolError);
+    }
+
+    #[test]
+    fn the_byte_tables_match_the_rules() {
+        for b in 0..=255u8 {
+            let name = b.is_ascii_graphic() && !b.is_ascii_uppercase() && !b"\"(),/:;<=>?@[\\]{}".contains(&b);
+            assert_eq!(valid_name(&[b]), name, "{b:#04x}");
+            assert_eq!(valid_value(&[b'a', b, b'a']), !matches!(b, 0 | b'\r' | b'\n'), "{b:#04x}");
+        }
     }
 
     #[test]

@@ -116,8 +116,8 @@ fn show_event(e: &Event) -> String {
     match e {
         Event::Request { stream, request, end_stream } => format!(
             "REQ {stream} {} {}{}",
-            String::from_utf8_lossy(&request.method),
-            String::from_utf8_lossy(&request.path),
+            String::from_utf8_lossy(request.method()),
+            String::from_utf8_lossy(request.path()),
             end(*end_stream)
         ),
         Event::RequestTooLarge { stream, end_stream } => format!("431 {stream}{}", end(*end_stream)),

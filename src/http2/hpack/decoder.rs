@@ -41,6 +41,86 @@ pub struct Header {
     pub sensitive: bool,
 }
 
+/// Where a name or value lies in a `HeaderList`'s bytes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Span {
+    start: usize,
+    end: usize,
+}
+
+impl Span {
+    /// The bytes of this span in `bytes` (the buffer of the list it came from).
+    pub fn of(self, bytes: &[u8]) -> &[u8] {
+        bytes.get(self.start..self.end).unwrap_or_default()
+    }
+}
+
+/// One field of a `HeaderList`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Field {
+    /// The name's bytes.
+    pub name: Span,
+    /// The value's bytes.
+    pub value: Span,
+    /// Sent as "never indexed" (§6.2.3).
+    pub sensitive: bool,
+}
+
+/// A decoded header list laid out flat: every name and value in one buffer, each field a pair
+/// of spans into it. Two allocations per list, however many fields.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HeaderList {
+    bytes: Vec<u8>,
+    fields: Vec<Field>,
+}
+
+impl HeaderList {
+    /// An empty list with room for a typical request.
+    pub fn with_capacity(bytes: usize, fields: usize) -> HeaderList {
+        HeaderList { bytes: Vec::with_capacity(bytes), fields: Vec::with_capacity(fields) }
+    }
+
+    /// Appends a field.
+    pub fn push(&mut self, name: &[u8], value: &[u8], sensitive: bool) {
+        let start = self.bytes.len();
+        self.bytes.extend_from_slice(name);
+        let middle = self.bytes.len();
+        self.bytes.extend_from_slice(value);
+        self.push_last(start, middle, sensitive);
+    }
+
+    /// Makes a field of the bytes appended since `start`, its name up to `middle`.
+    fn push_last(&mut self, start: usize, middle: usize, sensitive: bool) {
+        let (name, value) = (Span { start, end: middle }, Span { start: middle, end: self.bytes.len() });
+        self.fields.push(Field { name, value, sensitive });
+    }
+
+    /// The buffer the spans point into.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// The fields as spans, in order.
+    pub fn fields(&self) -> &[Field] {
+        &self.fields
+    }
+
+    /// The fields as (name, value), in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        self.fields.iter().map(|f| (f.name.of(&self.bytes), f.value.of(&self.bytes)))
+    }
+
+    /// How many fields.
+    pub fn len(&self) -> usize {
+        self.fields.len()
+    }
+
+    /// Whether it has no field.
+    pub fn is_empty(&self) -> bool {
+        self.fields.is_empty()
+    }
+}
+
 /// Why a field block was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DecodeError {
@@ -131,29 +211,32 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// A string literal (§5.2); with `skip` it is stepped over undecoded.
-    fn string(&mut self, skip: bool) -> Result<Vec<u8>, DecodeError> {
+    /// A string literal (§5.2), decoded onto the end of `out`.
+    fn string(&mut self, out: &mut Vec<u8>) -> Result<(), DecodeError> {
+        let (huffman, raw) = self.raw_string()?;
+        if huffman {
+            out.reserve(raw.len().saturating_mul(8) / 5);
+            huffman::decode(raw, out).map_err(DecodeError::Huffman)
+        } else {
+            out.extend_from_slice(raw);
+            Ok(())
+        }
+    }
+
+    /// A string literal stepped over undecoded: whether it is Huffman-coded, its octets.
+    fn raw_string(&mut self) -> Result<(bool, &'a [u8]), DecodeError> {
         let huffman = self.peek().ok_or(DecodeError::Truncated)? & 0x80 != 0;
         let len = self.integer(7)?;
         let end = self.pos.checked_add(len).ok_or(DecodeError::Truncated)?;
         let raw = self.block.get(self.pos..end).ok_or(DecodeError::Truncated)?;
         self.pos = end;
-        if skip {
-            return Ok(Vec::new());
-        }
-        if huffman {
-            let mut out = Vec::with_capacity(len.saturating_mul(8) / 5);
-            huffman::decode(raw, &mut out).map_err(DecodeError::Huffman)?;
-            Ok(out)
-        } else {
-            Ok(raw.to_vec())
-        }
+        Ok((huffman, raw))
     }
 }
 
 /// The header list being built, and the limits it is held to.
-struct List {
-    headers: Vec<Header>,
+struct List<'l> {
+    headers: &'l mut HeaderList,
     size: usize,
     fields: usize,
     max_size: usize,
@@ -161,19 +244,31 @@ struct List {
     over: Option<DecodeError>,
 }
 
-impl List {
+impl List<'_> {
     /// Whether fields are still being kept (no limit passed yet).
     fn keeping(&self) -> bool {
         self.over.is_none()
     }
 
-    /// Counts a field against the limits; returns whether to keep it.
-    fn admit(&mut self, name: &[u8], value: &[u8]) -> bool {
+    /// Keeps the field decoded at the end of the buffer since `start` (its name up to
+    /// `middle`), or takes it back out if it passes a limit.
+    fn keep_last(&mut self, start: usize, middle: usize, sensitive: bool) {
+        let (name, value) = self.headers.bytes.get(start..).unwrap_or_default().split_at(middle - start);
+        if self.admit(entry_size(name, value)) {
+            self.headers.push_last(start, middle, sensitive);
+        } else {
+            self.headers.bytes.truncate(start);
+        }
+    }
+
+    /// Counts a field of `size` (§4.1: name, value and 32) against the limits; returns
+    /// whether to keep it.
+    fn admit(&mut self, size: usize) -> bool {
         if self.over.is_some() {
             return false;
         }
         self.fields = self.fields.saturating_add(1);
-        self.size = self.size.saturating_add(entry_size(name, value));
+        self.size = self.size.saturating_add(size);
         if self.fields > self.max_fields {
             self.over = Some(DecodeError::TooManyFields);
         } else if self.size > self.max_size {
@@ -214,11 +309,38 @@ impl Decoder {
         &self.table
     }
 
-    /// Decodes one complete field block.
+    /// Decodes one complete field block into a list of owned headers (tests, fuzzing).
     pub fn decode(&mut self, block: &[u8]) -> Result<Vec<Header>, DecodeError> {
+        let list = self.decode_list(block)?;
+        let bytes = list.bytes();
+        let header = |f: &Field| Header {
+            name: f.name.of(bytes).to_vec(),
+            value: f.value.of(bytes).to_vec(),
+            sensitive: f.sensitive,
+        };
+        Ok(list.fields().iter().map(header).collect())
+    }
+
+    /// A literal's name (indexed, or a string) then its value, appended to `bytes`; returns
+    /// where the value starts.
+    fn literal(&self, r: &mut Reader<'_>, index: usize, bytes: &mut Vec<u8>) -> Result<usize, DecodeError> {
+        if index == 0 {
+            r.string(bytes)?;
+        } else {
+            bytes.extend_from_slice(self.table.get(index)?.0);
+        }
+        let middle = bytes.len();
+        r.string(bytes)?;
+        Ok(middle)
+    }
+
+    /// Decodes one complete field block into a flat `HeaderList`.
+    pub fn decode_list(&mut self, block: &[u8]) -> Result<HeaderList, DecodeError> {
+        // Room for a typical request: a few hundred bytes, a dozen fields.
+        let mut headers = HeaderList::with_capacity(block.len().saturating_mul(2).clamp(256, 4096), 16);
         let mut r = Reader { block, pos: 0 };
         let mut list = List {
-            headers: Vec::new(),
+            headers: &mut headers,
             size: 0,
             fields: 0,
             max_size: self.max_list_size,
@@ -230,19 +352,19 @@ impl Decoder {
             if b & 0x80 != 0 {
                 // Indexed field (§6.1).
                 let (name, value) = self.table.get(r.integer(7)?)?;
-                if list.admit(name, value) {
-                    list.headers.push(Header { name: name.to_vec(), value: value.to_vec(), sensitive: false });
+                if list.admit(entry_size(name, value)) {
+                    list.headers.push(name, value, false);
                 }
                 fields_seen = true;
             } else if b & 0xc0 == 0x40 {
-                // Literal with incremental indexing (§6.2.1): always decoded, it enters the table.
+                // Literal with incremental indexing (§6.2.1): always decoded, it enters the
+                // table.
                 let index = r.integer(6)?;
-                let name = if index == 0 { r.string(false)? } else { self.table.get(index)?.0.to_vec() };
-                let value = r.string(false)?;
-                self.table.insert(&name, &value);
-                if list.admit(&name, &value) {
-                    list.headers.push(Header { name, value, sensitive: false });
-                }
+                let start = list.headers.bytes.len();
+                let middle = self.literal(&mut r, index, &mut list.headers.bytes)?;
+                let (name, value) = list.headers.bytes[start..].split_at(middle - start);
+                self.table.insert(name, value);
+                list.keep_last(start, middle, false);
                 fields_seen = true;
             } else if b & 0xe0 == 0x20 {
                 // Dynamic table size update (§6.3): only before the first field.
@@ -254,23 +376,24 @@ impl Decoder {
                 // Literal without indexing (0000) or never indexed (0001) (§6.2.2, §6.2.3).
                 let sensitive = b & 0x10 != 0;
                 let index = r.integer(4)?;
-                let skip = !list.keeping();
-                let name = if index == 0 {
-                    r.string(skip)?
+                if list.keeping() {
+                    let start = list.headers.bytes.len();
+                    let middle = self.literal(&mut r, index, &mut list.headers.bytes)?;
+                    list.keep_last(start, middle, sensitive);
                 } else {
-                    let name = self.table.get(index)?.0;
-                    if skip { Vec::new() } else { name.to_vec() }
-                };
-                let value = r.string(skip)?;
-                if !skip && list.admit(&name, &value) {
-                    list.headers.push(Header { name, value, sensitive });
+                    if index == 0 {
+                        r.raw_string()?;
+                    } else {
+                        self.table.get(index)?;
+                    }
+                    r.raw_string()?;
                 }
                 fields_seen = true;
             }
         }
         match list.over {
             Some(e) => Err(e),
-            None => Ok(list.headers),
+            None => Ok(headers),
         }
     }
 }
@@ -291,7 +414,7 @@ pub fn count_fields(block: &[u8]) -> usize {
             continue;
         } else {
             let prefix = if b & 0xc0 == 0x40 { 6 } else { 4 };
-            r.integer(prefix).is_ok_and(|index| index != 0 || r.string(true).is_ok()) && r.string(true).is_ok()
+            r.integer(prefix).is_ok_and(|index| index != 0 || r.raw_string().is_ok()) && r.raw_string().is_ok()
         };
         if !whole {
             break;

@@ -1,11 +1,11 @@
 //! The static Huffman code of HPACK string literals (RFC 7541 §5.2 and Appendix B): the
 //! table typed in as data, a decoder that enforces the end-of-string rules, and an encoder.
 //!
-//! The code is canonical (codes of one length are consecutive and ordered by symbol, and each
-//! length starts where the previous one left off, shifted), so the decoder needs no tree: it
-//! reads a bit at a time and asks whether the code so far falls in the range of its length.
-//! The per-length ranges are computed from `TABLE` at compile time, and a test rebuilds every
-//! code from the lengths alone, so a mistyped row fails a test instead of mis-decoding.
+//! The decoder reads a nibble at a time through a state table computed from `TABLE` at compile
+//! time (the code's tree: a state per inner node, a step per state and nibble), and a test
+//! compares it on random inputs with a bit-at-a-time reference. The code is canonical (codes
+//! of one length are consecutive and ordered by symbol), and a test rebuilds every code from
+//! the lengths alone, so a mistyped row fails a test instead of mis-decoding.
 //! It does not bound the output: a Huffman string decodes to at most 8/5 of its encoded
 //! length, and the encoded length is bounded by the frame that carried it.
 
@@ -92,9 +92,6 @@ pub const TABLE: [(u32, u8); 257] = [
 /// The EOS symbol: never valid inside a string (§5.2).
 const EOS: u16 = 256;
 
-/// The longest code (EOS and a few control bytes).
-const MAX_BITS: usize = 30;
-
 /// The most padding a string may end with: less than one octet (§5.2).
 const MAX_PADDING_BITS: usize = 7;
 
@@ -109,70 +106,106 @@ pub enum HuffmanError {
     PaddingNotOnes,
 }
 
-/// The canonical code's shape: per length, how many codes, the first code, and where its
-/// symbols start in `symbols` (symbols ordered by length, then value).
-struct Canonical {
-    count: [u32; MAX_BITS + 1],
-    first: [u32; MAX_BITS + 1],
-    offset: [u16; MAX_BITS + 1],
-    symbols: [u16; 257],
+/// One step of the decoder: from a state (a node of the code's tree), a nibble of input leads
+/// to `next`, having completed symbol `sym` on the way when `EMIT` is set, or EOS when `EOS`
+/// is. Every code is 5 bits or more, so a nibble completes at most one symbol.
+#[derive(Clone, Copy)]
+struct Step {
+    next: u8,
+    sym: u8,
+    flags: u8,
 }
 
-const fn canonical() -> Canonical {
-    let mut c =
-        Canonical { count: [0; MAX_BITS + 1], first: [0; MAX_BITS + 1], offset: [0; MAX_BITS + 1], symbols: [0; 257] };
-    let mut next = 0u16;
-    let mut code = 0u32;
-    let mut len = 1;
-    while len <= MAX_BITS {
-        code <<= 1;
-        c.first[len] = code;
-        c.offset[len] = next;
-        let mut sym = 0;
-        while sym < TABLE.len() {
-            if TABLE[sym].1 as usize == len {
-                c.symbols[next as usize] = sym as u16;
-                next += 1;
-                c.count[len] += 1;
+const EMIT: u8 = 1;
+const EOS_SEEN: u8 = 2;
+
+/// The decoder's tables, built from `TABLE` at compile time: the code as a binary tree whose
+/// 256 inner nodes are the states (0 the root), each with its depth (the bits read since the
+/// last symbol) and whether they were all ones, which is what the end-of-string rules ask of
+/// the padding; and the step for every state and nibble (nghttp2's scheme).
+struct Decoding {
+    depth: [u8; 256],
+    ones: [bool; 256],
+    steps: [[Step; 16]; 256],
+}
+
+const fn decoding() -> Decoding {
+    // children[node][bit]: 0 unset (the root is no one's child), LEAF | symbol, or a node.
+    const LEAF: u16 = 0x8000;
+    let mut children = [[0u16; 2]; 256];
+    let mut d = Decoding { depth: [0; 256], ones: [true; 256], steps: [[Step { next: 0, sym: 0, flags: 0 }; 16]; 256] };
+    let mut nodes = 1;
+    let mut sym = 0;
+    while sym < TABLE.len() {
+        let (code, len) = TABLE[sym];
+        let mut node = 0;
+        let mut i = len;
+        while i > 1 {
+            i -= 1;
+            let bit = ((code >> i) & 1) as usize;
+            if children[node][bit] == 0 {
+                children[node][bit] = nodes as u16;
+                d.depth[nodes] = d.depth[node] + 1;
+                d.ones[nodes] = d.ones[node] && bit == 1;
+                nodes += 1;
             }
-            sym += 1;
+            node = children[node][bit] as usize;
         }
-        code += c.count[len];
-        len += 1;
+        children[node][(code & 1) as usize] = LEAF | sym as u16;
+        sym += 1;
     }
-    c
+    assert!(nodes == 256, "a complete code of 257 symbols has 256 inner nodes");
+    let mut state = 0;
+    while state < 256 {
+        let mut nibble = 0;
+        while nibble < 16 {
+            let mut step = Step { next: 0, sym: 0, flags: 0 };
+            let mut node = state;
+            let mut shift = 4;
+            while shift > 0 {
+                shift -= 1;
+                let child = children[node][(nibble >> shift) & 1];
+                if child & LEAF == 0 {
+                    node = child as usize;
+                } else if (child & !LEAF) == EOS {
+                    step.flags = EOS_SEEN;
+                    break;
+                } else {
+                    step.sym = child as u8;
+                    step.flags = EMIT;
+                    node = 0;
+                }
+            }
+            step.next = node as u8;
+            d.steps[state][nibble] = step;
+            nibble += 1;
+        }
+        state += 1;
+    }
+    d
 }
 
-static CANONICAL: Canonical = canonical();
+static DECODING: Decoding = decoding();
 
-/// Appends the decoding of `input` to `out`.
+/// Appends the decoding of `input` to `out`, a nibble at a time.
 pub fn decode(input: &[u8], out: &mut Vec<u8>) -> Result<(), HuffmanError> {
-    let mut code = 0u32;
-    let mut len = 0usize;
+    let mut state = 0u8;
     for &byte in input {
-        for shift in (0..8).rev() {
-            code = (code << 1) | u32::from((byte >> shift) & 1);
-            len += 1;
-            let (Some(&count), Some(&first), Some(&offset)) =
-                (CANONICAL.count.get(len), CANONICAL.first.get(len), CANONICAL.offset.get(len))
-            else {
-                // Longer than any code: impossible for this complete code, refused anyway.
-                return Err(HuffmanError::PaddingNotOnes);
-            };
-            let Some(rank) = code.checked_sub(first).filter(|&rank| rank < count) else { continue };
-            let index = usize::from(offset).saturating_add(rank as usize);
-            match CANONICAL.symbols.get(index) {
-                Some(&EOS) | None => return Err(HuffmanError::Eos),
-                Some(&sym) => out.push(sym as u8),
+        for nibble in [byte >> 4, byte & 0xf] {
+            let step = DECODING.steps[usize::from(state)][usize::from(nibble)];
+            if step.flags & EOS_SEEN != 0 {
+                return Err(HuffmanError::Eos);
             }
-            code = 0;
-            len = 0;
+            if step.flags & EMIT != 0 {
+                out.push(step.sym);
+            }
+            state = step.next;
         }
     }
-    if len > MAX_PADDING_BITS {
+    if usize::from(DECODING.depth[usize::from(state)]) > MAX_PADDING_BITS {
         return Err(HuffmanError::PaddingTooLong);
     }
-    if code != (1u32 << len) - 1 {
+    if !DECODING.ones[usize::from(state)] {
         return Err(HuffmanError::PaddingNotOnes);
     }
     Ok(())
@@ -207,6 +240,80 @@ pub fn encode(input: &[u8], out: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The previous decoder, a bit at a time by the canonical code's ranges per length: the
+    /// reference the table-driven one is compared with.
+    fn decode_bitwise(input: &[u8], out: &mut Vec<u8>) -> Result<(), HuffmanError> {
+        // Symbols ordered by (length, value), and how many codes each length has.
+        let mut order: Vec<usize> = (0..TABLE.len()).collect();
+        order.sort_by_key(|&s| (TABLE[s].1, s));
+        let count = |l: u8| TABLE.iter().filter(|&&(_, n)| n == l).count() as u32;
+        let (mut code, mut len) = (0u32, 0u8);
+        let (mut first, mut offset) = (0u32, 0u32); // the first code of length `len`, its rank in `order`
+        for &byte in input {
+            for shift in (0..8).rev() {
+                code = (code << 1) | u32::from((byte >> shift) & 1);
+                if len > 0 {
+                    first += count(len);
+                    offset += count(len);
+                }
+                first <<= 1;
+                len += 1;
+                let Some(rank) = code.checked_sub(first).filter(|&r| r < count(len)) else { continue };
+                let sym = order[(offset + rank) as usize];
+                if sym == usize::from(EOS) {
+                    return Err(HuffmanError::Eos);
+                }
+                out.push(sym as u8);
+                (code, len, first, offset) = (0, 0, 0, 0);
+            }
+        }
+        if usize::from(len) > MAX_PADDING_BITS {
+            return Err(HuffmanError::PaddingTooLong);
+        }
+        if code != (1u32 << len) - 1 {
+            return Err(HuffmanError::PaddingNotOnes);
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn the_table_decoder_agrees_with_the_bitwise_one() {
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for round in 0..3000 {
+            let len = (next() % 24) as usize;
+            let mut input: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+            if round % 2 == 0 {
+                // Half the inputs are real encodings, some with their tail cut or altered.
+                let text: Vec<u8> = input.iter().map(|&b| if round % 4 == 0 { b } else { b % 95 + 32 }).collect();
+                input.clear();
+                encode(&text, &mut input);
+                match next() % 4 {
+                    0 => input.truncate(input.len() / 2),
+                    1 => input.extend([0xff; 4].iter().take((next() % 5) as usize)),
+                    2 => {
+                        let bit = 1 << (next() % 8);
+                        if let Some(b) = input.last_mut() {
+                            *b ^= bit;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            let (mut fast, mut slow) = (Vec::new(), Vec::new());
+            let got = decode(&input, &mut fast);
+            assert_eq!(got, decode_bitwise(&input, &mut slow), "{input:02x?}");
+            if got.is_ok() {
+                assert_eq!(fast, slow, "{input:02x?}");
+            }
+        }
+    }
 
     fn hex(s: &str) -> Vec<u8> {
         let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
