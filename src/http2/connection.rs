@@ -333,6 +333,8 @@ impl Connection {
                 (frame::setting::MAX_CONCURRENT_STREAMS, limits.max_concurrent_streams),
                 (frame::setting::INITIAL_WINDOW_SIZE, INITIAL_WINDOW_SIZE),
                 (frame::setting::MAX_HEADER_LIST_SIZE, list_size),
+                // We order responses by RFC 9218 and ignore PRIORITY frames: say so.
+                (frame::setting::NO_RFC7540_PRIORITIES, 1),
             ],
         );
         Connection {

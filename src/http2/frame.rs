@@ -61,6 +61,9 @@ pub mod setting {
     pub const MAX_FRAME_SIZE: u16 = 0x5;
     /// Advisory: the largest decoded field section the sender accepts.
     pub const MAX_HEADER_LIST_SIZE: u16 = 0x6;
+    /// 0 or 1 (RFC 9218 section 2.1): 1 says the sender uses no RFC 7540 priority signals
+    /// (PRIORITY frames), only the `priority` field and PRIORITY_UPDATE.
+    pub const NO_RFC7540_PRIORITIES: u16 = 0x9;
 }
 
 /// The frame types of §6; any other is `Unknown` and is to be ignored.
@@ -438,6 +441,8 @@ pub fn decode_settings<'a>(h: &FrameHeader, payload: &'a [u8]) -> Result<Frame<'
             }
             setting::MAX_FRAME_SIZE => settings.max_frame_size = Some(value),
             setting::MAX_HEADER_LIST_SIZE => settings.max_header_list_size = Some(value),
+            // RFC 9218 section 2.1: any value but 0 or 1 is a PROTOCOL_ERROR.
+            setting::NO_RFC7540_PRIORITIES if value > 1 => return Err(connection(ErrorCode::ProtocolError)),
             _ => {} // §6.5.2: unknown settings are ignored.
         }
     }

@@ -238,6 +238,12 @@ fn preface_then_settings_first() {
             Err(ProtocolError),
             vec!["GOAWAY 0 ProtocolError"],
         ),
+        (
+            "SETTINGS_NO_RFC7540_PRIORITIES neither 0 nor 1 (RFC 9218 section 2.1)",
+            cat(&[PREFACE.to_vec(), settings(&[(setting::NO_RFC7540_PRIORITIES, 2)])]),
+            Err(ProtocolError),
+            vec!["GOAWAY 0 ProtocolError"],
+        ),
     ];
     for (name, input, want, output) in cases {
         let mut c = Connection::default();
@@ -1136,4 +1142,20 @@ fn pending_priority_updates_are_bounded() {
     feed(&mut c, &cat(&updates));
     assert_eq!(feed(&mut c, &get(1)).events, ["REQ 1 GET / END"], "the oldest was forgotten");
     assert_eq!(feed(&mut c, &get(199)).events, ["REQ 199 GET / END", "PRIORITY 199 u=0"]);
+}
+
+#[test]
+fn our_settings_say_we_use_no_rfc7540_priorities() {
+    let mut c = Connection::default();
+    let out = c.output().clone();
+    let header = FrameHeader::parse(&out).unwrap();
+    let Ok(Frame::Settings(_)) = frame::decode_settings(&header, &out[9..9 + header.length as usize]) else {
+        panic!("the server preface is a SETTINGS frame")
+    };
+    let entry = [0, 0x9, 0, 0, 0, 1];
+    assert!(out[9..9 + header.length as usize].chunks_exact(6).any(|e| e == entry), "{out:?}");
+    // A client that sends 1 (or 0) is fine.
+    let mut events = Vec::new();
+    let input = cat(&[PREFACE.to_vec(), settings(&[(setting::NO_RFC7540_PRIORITIES, 1)])]);
+    assert!(c.receive(&input, &mut events).is_ok());
 }
