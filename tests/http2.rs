@@ -368,7 +368,7 @@ fn trace_shows_each_frame_received_and_sent() {
     assert_eq!(code, Some(0), "{err}");
     for said in [
         "recv SETTINGS stream 0 6 B: initial_window_size=1048576",
-        "send SETTINGS stream 0 24 B: max_concurrent_streams=100 initial_window_size=65535",
+        "send SETTINGS stream 0 30 B: max_concurrent_streams=100 initial_window_size=65535",
         "send SETTINGS stream 0 [ACK] 0 B",
         "recv SETTINGS stream 0 [ACK] 0 B",
         "recv HEADERS stream 1 [END_STREAM|END_HEADERS] ",

@@ -204,6 +204,8 @@ pub struct Settings {
     pub max_frame_size: Option<u32>,
     /// SETTINGS_MAX_HEADER_LIST_SIZE.
     pub max_header_list_size: Option<u32>,
+    /// SETTINGS_NO_RFC7540_PRIORITIES (RFC 9218).
+    pub no_rfc7540_priorities: Option<bool>,
 }
 
 /// One decoded frame, borrowing its payload from the input buffer.
@@ -443,6 +445,7 @@ pub fn decode_settings<'a>(h: &FrameHeader, payload: &'a [u8]) -> Result<Frame<'
             setting::MAX_HEADER_LIST_SIZE => settings.max_header_list_size = Some(value),
             // RFC 9218 section 2.1: any value but 0 or 1 is a PROTOCOL_ERROR.
             setting::NO_RFC7540_PRIORITIES if value > 1 => return Err(connection(ErrorCode::ProtocolError)),
+            setting::NO_RFC7540_PRIORITIES => settings.no_rfc7540_priorities = Some(value == 1),
             _ => {} // §6.5.2: unknown settings are ignored.
         }
     }
@@ -721,6 +724,7 @@ mod tests {
         settings.extend(setting(setting::INITIAL_WINDOW_SIZE, MAX_WINDOW_SIZE));
         settings.extend(setting(setting::MAX_FRAME_SIZE, MAX_MAX_FRAME_SIZE));
         settings.extend(setting(setting::MAX_HEADER_LIST_SIZE, 8192));
+        settings.extend(setting(setting::NO_RFC7540_PRIORITIES, 1));
         settings.extend(setting(0xff, 7)); // unknown: ignored
         settings.extend(setting(setting::MAX_CONCURRENT_STREAMS, 10)); // last wins
         let all = Settings {
@@ -730,6 +734,7 @@ mod tests {
             initial_window_size: Some(MAX_WINDOW_SIZE),
             max_frame_size: Some(MAX_MAX_FRAME_SIZE),
             max_header_list_size: Some(8192),
+            no_rfc7540_priorities: Some(true),
         };
         let cases: Vec<(&str, Vec<u8>, Frame<'_>)> = vec![
             ("data", raw(0, 1, 1, b"hi"), Frame::Data { stream_id: 1, end_stream: true, data: b"hi", flow_len: 2 }),

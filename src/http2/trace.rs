@@ -46,6 +46,7 @@ pub fn describe(h: &FrameHeader, payload: &[u8]) -> String {
                 ("max_frame_size", s.max_frame_size),
                 ("max_header_list_size", s.max_header_list_size),
                 ("enable_push", s.enable_push.map(u32::from)),
+                ("no_rfc7540_priorities", s.no_rfc7540_priorities.map(u32::from)),
             ];
             let set: Vec<String> = values.iter().filter_map(|(n, v)| v.map(|v| format!("{n}={v}"))).collect();
             set.join(" ")
