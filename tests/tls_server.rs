@@ -568,3 +568,19 @@ fn a_thousand_half_sent_client_hellos_leave_a_fresh_client_served() {
     }
     server.stop();
 }
+
+#[test]
+fn a_client_sending_one_byte_per_write_is_served() {
+    let fx = Fixture::new();
+    fx.file("index.html", "home page");
+    let pki = Pki::new();
+    let server = https(&fx.root(), &pki, |_| {});
+    // Every byte of the ClientHello, the Finished and the request in a write of its own:
+    // the small input buffer, the first record's wait for rustls, and the record layer
+    // each see one byte at a time.
+    let mut c = BufReader::new(tls_util::connect(server.addr, &pki.client_config(&[b"http/1.1"]), true));
+    for _ in 0..2 {
+        let r = get(&mut c, "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n");
+        assert_eq!((r.status, r.text().as_str()), (200, "home page"));
+    }
+}
