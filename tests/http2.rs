@@ -15,15 +15,6 @@ use evserve::http2::frame::{self, FrameHeader, FrameType, flags, setting};
 use evserve::http2::hpack::encoder::encode_field;
 use evserve::http2::{ErrorCode, hpack::decoder::Decoder};
 
-fn tool(name: &str) -> bool {
-    let found =
-        Command::new("sh").arg("-c").arg(format!("command -v {name}")).output().is_ok_and(|o| o.status.success());
-    if !found {
-        eprintln!("skipped: {name} is not installed");
-    }
-    found
-}
-
 fn site() -> Fixture {
     let fx = Fixture::new();
     fx.file("index.html", "<h1>home</h1>\n");
@@ -34,19 +25,12 @@ fn site() -> Fixture {
 
 /// curl with prior knowledge: status and body.
 fn curl(args: &[&str]) -> (String, Vec<u8>) {
-    let out = Command::new("curl")
-        .args(["-s", "-m", "10", "--http2-prior-knowledge", "-D", "-"])
-        .args(args)
-        .output()
-        .unwrap();
-    let all = out.stdout;
-    let end = all.windows(4).position(|w| w == b"\r\n\r\n").map_or(all.len(), |i| i + 4);
-    (String::from_utf8_lossy(&all[..end]).into_owned(), all[end..].to_vec())
+    curl_h2(&[&["--http2-prior-knowledge"], args].concat())
 }
 
 #[test]
 fn curl_gets_files_ranges_head_and_304_over_h2c() {
-    if !tool("curl") {
+    if !installed("curl") {
         return;
     }
     let fx = site();
@@ -79,7 +63,7 @@ fn curl_gets_files_ranges_head_and_304_over_h2c() {
 
 #[test]
 fn nghttp_sends_100_streams_on_one_connection() {
-    if !tool("nghttp") {
+    if !installed("nghttp") {
         return;
     }
     let fx = site();
@@ -94,7 +78,7 @@ fn nghttp_sends_100_streams_on_one_connection() {
 
 #[test]
 fn h2_over_tls_by_alpn_and_h2_off_keeps_http_1_1() {
-    if !tool("curl") || !tool("openssl") {
+    if !installed("curl") || !installed("openssl") {
         return;
     }
     let fx = site();
