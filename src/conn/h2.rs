@@ -7,12 +7,12 @@
 //! 9-byte frame header, so bodies are never copied into memory on h2c either.
 use std::collections::VecDeque;
 use std::fs::File;
-use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 use std::time::Instant;
 
 use super::work::ReadAhead;
 use super::{Context, Flush, Ticket, Work};
+use crate::fs::read;
 use crate::http::plan::{Body, Field, Plan, Segment, Source};
 use crate::http::status::{SERVER, error_plan};
 use crate::http::view::{Fields, RequestView, Target};
@@ -608,12 +608,9 @@ impl super::Connection {
                             // Small frames (16 KiB is what clients allow) are copied, so that
                             // several leave in one write instead of two system calls each. The
                             // bytes are in the page cache (`sendable` said so).
-                            let at = self.output.buf.len();
-                            self.output.buf.resize(at + n as usize, 0);
-                            if file.read_exact_at(&mut self.output.buf[at..], *offset).is_err() {
+                            if read::read_exact_onto(&mut self.output.buf, file, *offset, n as usize).is_err() {
                                 // The file shrank under a length already sent: the stream
                                 // cannot be completed, nor the connection's framing kept.
-                                self.output.buf.truncate(at);
                                 h2.broken = true;
                                 return Filled::Some;
                             }

@@ -127,8 +127,11 @@ impl ReadAhead {
         }
         self.cached_until = offset;
         self.done = 0;
-        if residency(file, offset, want) == Residency::Cached {
-            self.cached_until = offset + want;
+        // A block ahead at least, so that HTTP/2's 16 KiB frames ask the kernel once a block
+        // rather than once a frame.
+        let span = want.max(READ_BLOCK.min(end - offset));
+        if residency(file, offset, span) == Residency::Cached {
+            self.cached_until = offset + span;
             return want;
         }
         // Cold somewhere: send what is cached at the front, read the rest ahead.
@@ -240,5 +243,29 @@ mod tests {
         // Sendable now, from what the read said; once sent past, the kernel is asked again.
         assert_eq!(ahead.sendable(&file, 0, READ_BLOCK, READ_BLOCK, &mut |_| asked += 1), READ_BLOCK);
         assert_eq!(ahead.sendable(&file, READ_BLOCK, 0, READ_BLOCK, &mut |_| asked += 1), 0);
+    }
+
+    #[test]
+    fn a_small_want_from_a_cached_file_is_checked_once_a_block() {
+        let Some(file) = cold_file("span") else {
+            eprintln!("skipped: no cachestat, or pages that cannot be dropped here");
+            return;
+        };
+        let mut ahead = ReadAhead::default();
+        let frame = 16 * 1024;
+        let mut asked = Vec::new();
+        // The first block read in, the rest still cold: a frame from the first goes at once.
+        assert!(matches!(read_into_cache(&file, 0, READ_BLOCK), Ok(())));
+        assert_eq!(ahead.sendable(&file, 0, frame, 1 << 20, &mut |w| asked.push(w)), frame);
+        // A whole block was found cached: every frame of it goes without asking the kernel
+        // again (dropped from the cache now, they would be found cold if it were asked).
+        rustix::fs::fadvise(&*file, 0, None, rustix::fs::Advice::DontNeed).unwrap();
+        for at in (frame..READ_BLOCK).step_by(frame as usize) {
+            assert_eq!(ahead.sendable(&file, at, frame, 1 << 20, &mut |w| asked.push(w)), frame);
+        }
+        assert!(asked.is_empty());
+        // Past the block the kernel is asked again, and the block there is cold.
+        assert_eq!(ahead.sendable(&file, READ_BLOCK, frame, 1 << 20, &mut |w| asked.push(w)), 0);
+        assert!(!asked.is_empty());
     }
 }
