@@ -520,3 +520,70 @@ fn data_goes_by_rfc_9218_priority() {
     let turns = if incremental[0] == 9 { [9, 11] } else { [11, 9] };
     assert_eq!(incremental, turns.repeat(4), "{order:?}");
 }
+
+/// DATA frames of `stream` until END_STREAM: their lengths and payloads, each granted back
+/// to the stream and the connection as it comes.
+fn body_frames(c: &mut Raw, stream: u32) -> (Vec<u32>, Vec<u8>) {
+    let (mut lengths, mut body) = (Vec::new(), Vec::new());
+    loop {
+        let (h, payload) = c.frame().expect("the body, then END_STREAM");
+        if h.kind == FrameType::Data && h.stream_id == stream {
+            lengths.push(h.length);
+            body.extend_from_slice(&payload);
+            if h.length > 0 {
+                c.send(&[window_update(stream, h.length), window_update(0, h.length)].concat());
+            }
+            if h.has(flags::END_STREAM) {
+                return (lengths, body);
+            }
+        }
+    }
+}
+
+#[test]
+fn a_file_goes_in_full_frames_within_each_window_byte_exact() {
+    let fx = site();
+    let file = std::fs::read(fx.root().join("big.bin")).unwrap();
+    let server = TestServer::start(&fx.root());
+    // Wide windows: runs of full 16 KiB frames, read together; the last one short.
+    let mut c = Raw::connect(server.addr, &[(setting::INITIAL_WINDOW_SIZE, 1 << 20)]);
+    c.send(&[window_update(0, 1 << 20), get(1, b"/big.bin", true)].concat());
+    let (lengths, body) = body_frames(&mut c, 1);
+    assert!(body == file, "the body is the file, byte for byte");
+    let (last, full) = lengths.split_last().unwrap();
+    assert!(full.iter().all(|&n| n == 16_384), "{lengths:?}");
+    assert_eq!(*last as usize, file.len() % 16_384);
+    // A window of 20,000 a stream: a full frame, then what is left of the window, and again
+    // as each grant comes back; a larger max frame size is used up to what the window allows.
+    let mut c = Raw::connect(server.addr, &[(setting::INITIAL_WINDOW_SIZE, 20_000), (setting::MAX_FRAME_SIZE, 40_000)]);
+    c.send(&[window_update(0, 1 << 20), get(1, b"/big.bin", true)].concat());
+    let (lengths, body) = body_frames(&mut c, 1);
+    assert!(body == file, "the body is the file, byte for byte");
+    assert_eq!(lengths[0], 20_000, "{lengths:?}");
+    assert!(lengths.iter().all(|&n| n <= 20_000), "{lengths:?}");
+}
+
+#[test]
+fn a_file_cut_short_under_an_announced_length_ends_the_connection() {
+    let fx = site();
+    let path = fx.root().join("big.bin");
+    let file = std::fs::read(&path).unwrap();
+    let server = TestServer::start(&fx.root());
+    // Stream windows of 0: the HEADERS (content-length 300000) go, no DATA yet.
+    let mut c = Raw::connect(server.addr, &[(setting::INITIAL_WINDOW_SIZE, 0)]);
+    c.send(&get(1, b"/big.bin", true));
+    assert_eq!(c.status(1), Some(200));
+    // The file is cut in place (the server holds it open), then the window opens.
+    std::fs::OpenOptions::new().write(true).open(&path).unwrap().set_len(1_000).unwrap();
+    c.send(&[window_update(1, 1 << 20), window_update(0, 1 << 20)].concat());
+    // What arrives is the file's bytes or nothing: never a frame padded out, never END_STREAM.
+    let mut got = Vec::new();
+    while let Some((h, payload)) = c.frame() {
+        if h.kind == FrameType::Data {
+            assert!(!h.has(flags::END_STREAM), "a body shorter than its content-length ended");
+            got.extend_from_slice(&payload);
+        }
+    }
+    assert!(got.len() <= 1_000 && got == file[..got.len()], "{} bytes", got.len());
+    assert_eq!(server.get("GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n").status, 200);
+}

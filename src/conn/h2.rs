@@ -575,53 +575,85 @@ impl super::Connection {
                         last
                     }
                     (count, Some(Segment::Range { offset, len })) => {
-                        let want = (window as u64).min(*len);
+                        // A run of frames: as many as the windows, the page cache and the
+                        // batch allow, for a stream that has the turn to itself; one for an
+                        // incremental stream, which shares it.
                         let end = *offset + *len;
-                        let n = if cx.jobs.deferred {
-                            let (ticket, queued) = (Ticket { stream: s.id, ..cx.ticket }, &mut cx.jobs.queued);
-                            ahead.sendable(file, *offset, want, end, &mut |w| queued.push((ticket, w)))
-                        } else {
-                            want
-                        };
-                        if n == 0 {
-                            first = before; // It did not send: it holds no turn.
-                            h2.streams.push_back(s);
-                            continue; // Its bytes are being read into the page cache.
+                        let mut frames = [(0, false); read::MAX_PARTS];
+                        let (mut count_frames, mut at, mut window, mut gone) = (0, *offset, window, false);
+                        let mut batched = self.output.buf.len() + h2.frames.output().len();
+                        loop {
+                            let want = (window as u64).min(end - at);
+                            let n = if cx.jobs.deferred {
+                                let (ticket, queued) = (Ticket { stream: s.id, ..cx.ticket }, &mut cx.jobs.queued);
+                                ahead.sendable(file, at, want, end, &mut |w| queued.push((ticket, w)))
+                            } else {
+                                want
+                            };
+                            if n == 0 {
+                                break; // Its bytes are being read into the page cache.
+                            }
+                            let last = at + n == end && count == 1;
+                            if h2.frames.data_sent(s.id, n as usize, last).is_err() {
+                                gone = true;
+                                break;
+                            }
+                            frames[count_frames] = (n as u32, last);
+                            (count_frames, at, batched) = (count_frames + 1, at + n, batched + n as usize);
+                            window = h2.frames.send_window(s.id);
+                            let more = !(last || at == end || s.priority.incremental || n >= SENDFILE_FRAME_MIN);
+                            if !more || window == 0 || count_frames == read::MAX_PARTS || batched >= super::BATCH_BYTES
+                            {
+                                break;
+                            }
                         }
-                        let last = n == *len && count == 1;
-                        if h2.frames.data_sent(s.id, n as usize, last).is_err() {
+                        if count_frames == 0 {
+                            if !gone {
+                                first = before; // It did not send: it holds no turn.
+                                h2.streams.push_back(s);
+                            }
                             continue;
                         }
-                        // The frames before it, its header, then its payload, in that order.
+                        let run = &frames[..count_frames];
+                        let header = |&(length, last): &(u32, bool)| {
+                            let flags = if last { frame::flags::END_STREAM } else { 0 };
+                            FrameHeader { length, kind: FrameType::Data, flags, stream_id: s.id }
+                        };
+                        for f in run {
+                            cx.trace(|| format!("send {}", trace::describe(&header(f), &[])));
+                        }
+                        // The frames before them, then each header and its payload, in order.
                         move_frames(&mut h2.frames, &mut self.output, cx);
                         self.output.ensure_buffer(&mut cx.buffers);
-                        frame::encode_data_header(&mut self.output.buf, s.id, n as u32, last);
-                        cx.trace(|| {
-                            let flags = if last { frame::flags::END_STREAM } else { 0 };
-                            let h = FrameHeader { length: n as u32, kind: FrameType::Data, flags, stream_id: s.id };
-                            format!("send {}", trace::describe(&h, &[]))
-                        });
-                        let by_sendfile = n >= SENDFILE_FRAME_MIN;
+                        let by_sendfile = u64::from(run[0].0) >= SENDFILE_FRAME_MIN;
                         if by_sendfile {
-                            h2.payload = Some(Payload { file: file.clone(), offset: *offset, left: n as usize });
+                            header(&run[0]).encode(&mut self.output.buf);
+                            h2.payload = Some(Payload { file: file.clone(), offset: *offset, left: run[0].0 as usize });
                         } else {
-                            // Small frames (16 KiB is what clients allow) are copied, so that
-                            // several leave in one write instead of two system calls each. The
-                            // bytes are in the page cache (`sendable` said so).
-                            if read::read_exact_onto(&mut self.output.buf, file, *offset, n as usize).is_err() {
+                            // Frames of the usual 16 KiB are copied, so that several leave in one
+                            // write, their payloads read by one preadv. The bytes are in the page
+                            // cache (`sendable` said so).
+                            let heads = frames.map(|f| header(&f).to_bytes());
+                            let mut parts = [(&[][..], 0); read::MAX_PARTS];
+                            for ((part, head), &(n, _)) in parts.iter_mut().zip(&heads).zip(run) {
+                                *part = (&head[..], n as usize);
+                            }
+                            if read::read_parts_onto(&mut self.output.buf, file, *offset, &parts[..count_frames])
+                                .is_err()
+                            {
                                 // The file shrank under a length already sent: the stream
                                 // cannot be completed, nor the connection's framing kept.
                                 h2.broken = true;
                                 return Filled::Some;
                             }
                         }
-                        *offset += n;
-                        *len -= n;
+                        let sent = at - *offset;
+                        (*offset, *len) = (at, *len - sent);
                         if *len == 0 {
                             segments.pop_front();
                         }
-                        self.log.sent(cx.log.as_mut(), s.id, n);
-                        if !last {
+                        self.log.sent(cx.log.as_mut(), s.id, sent);
+                        if !run[count_frames - 1].1 {
                             h2.streams.push_back(s);
                         } else if s.client_open {
                             h2.frames.reset(s.id, ErrorCode::NoError);
