@@ -505,7 +505,8 @@ impl super::Connection {
     /// the first stream in RFC 9218 order that can send within its window (`Priority::rank`:
     /// more urgent first, then by stream id), and, if it is incremental, one for each other
     /// incremental stream of its urgency that can (`Priority::shares_turn`). A stream that
-    /// cannot send is passed over, so it holds back no one.
+    /// cannot send is passed over, so it holds back no one; one that finishes passes the turn
+    /// on, so many small responses take one pass (until the batch is full).
     fn h2_fill(&mut self, cx: &mut Context) -> Filled {
         let mut wrote = false;
         let h2 = self.h2.as_mut().expect("an HTTP/2 connection");
@@ -521,6 +522,9 @@ impl super::Connection {
                 && !first.shares_turn(next.priority)
             {
                 break; // The rest wait for the next turn.
+            }
+            if wrote && self.output.buf.len() + h2.frames.output().len() >= super::BATCH_BYTES {
+                break;
             }
             let Some(mut s) = h2.streams.pop_front() else { break };
             if let State::Waiting { done: Some(_), .. } = &s.state {
@@ -655,8 +659,11 @@ impl super::Connection {
                         self.log.sent(cx.log.as_mut(), s.id, sent);
                         if !run[count_frames - 1].1 {
                             h2.streams.push_back(s);
-                        } else if s.client_open {
-                            h2.frames.reset(s.id, ErrorCode::NoError);
+                        } else {
+                            first = before; // Done: the turn passes on.
+                            if s.client_open {
+                                h2.frames.reset(s.id, ErrorCode::NoError);
+                            }
                         }
                         if by_sendfile {
                             return Filled::Some; // The payload must leave before anything else.
@@ -667,6 +674,7 @@ impl super::Connection {
                 },
             };
             if finished {
+                first = before; // Done: the turn passes on.
                 if s.client_open {
                     h2.frames.reset(s.id, ErrorCode::NoError);
                 }
@@ -731,9 +739,19 @@ fn move_frames(frames: &mut Frames, output: &mut super::Output, cx: &mut Context
         return false;
     }
     trace_frames(cx, "send", out);
-    output.ensure_buffer(&mut cx.buffers);
-    output.buf.extend_from_slice(out);
-    out.clear();
+    if output.buf.is_empty() {
+        // The frames' buffer becomes the output, not copied into it (a pass of many small
+        // responses is all there is to write); the frames get the output's room, or a new one.
+        std::mem::swap(&mut output.buf, out);
+        output.written = 0;
+        if out.capacity() == 0 {
+            *out = cx.buffers.take_output();
+        }
+    } else {
+        output.ensure_buffer(&mut cx.buffers);
+        output.buf.extend_from_slice(out);
+        out.clear();
+    }
     true
 }
 
