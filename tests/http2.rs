@@ -587,3 +587,33 @@ fn a_file_cut_short_under_an_announced_length_ends_the_connection() {
     assert!(got.len() <= 1_000 && got == file[..got.len()], "{} bytes", got.len());
     assert_eq!(server.get("GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n").status, 200);
 }
+
+#[test]
+fn requests_of_a_connection_that_failed_are_never_answered_on_another() {
+    let fx = site();
+    let server = TestServer::start(&fx.root());
+    // Requests, then the error that ends their connection, in one write: Rapid Reset, and a
+    // request followed by DATA on stream 0 (a protocol error).
+    let mut burst = Vec::new();
+    for i in 0..1000u32 {
+        burst.extend([get(2 * i + 1, b"/a.txt", true), rst(2 * i + 1)].concat());
+    }
+    let mut c = Raw::connect(server.addr, &[]);
+    c.send(&burst);
+    assert_eq!(c.goaway(), Some(ErrorCode::EnhanceYourCalm));
+    let mut c = Raw::connect(server.addr, &[]);
+    c.send(&[get(1, b"/a.txt", true), get(3, b"/a.txt", true), vec![0; 9]].concat());
+    assert_eq!(c.goaway(), Some(ErrorCode::ProtocolError));
+    // The next connection of the loop gets what it asked for, once.
+    let mut c = Raw::connect(server.addr, &[]);
+    c.send(&[get(1, b"/index.html", true), get(3, b"/index.html", true)].concat());
+    let mut answers = Vec::new();
+    while answers.len() < 2 {
+        let (h, payload) = c.frame().expect("two answers");
+        if h.kind == FrameType::Data {
+            answers.push((h.stream_id, payload));
+        }
+    }
+    answers.sort();
+    assert_eq!(answers, [(1, b"<h1>home</h1>\n".to_vec()), (3, b"<h1>home</h1>\n".to_vec())]);
+}

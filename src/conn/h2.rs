@@ -238,6 +238,10 @@ impl super::Connection {
                     _ => cx.counters.h2_errors += 1,
                 }
                 self.input.clear();
+                // The requests before the error go unanswered (the connection ends), and the
+                // list is shared: left in it, the next connection of this loop would answer
+                // them as its own.
+                events.clear();
                 cx.h2_shared.events = events;
                 return true; // The GOAWAY goes out, then `want_close`.
             }
