@@ -126,6 +126,9 @@ fn every_metric_is_there_and_exact_after_known_requests() {
     assert_eq!(m["evserve_tls_handshakes_total"], 0.0);
     assert_eq!(m["evserve_tls_handshake_failures_total"], 0.0);
     assert_eq!(m["evserve_access_log_lines_dropped_total"], 0.0);
+    assert_eq!(m["evserve_http2_calmed_total"], 0.0);
+    assert_eq!(m["evserve_http2_connection_errors_total"], 0.0);
+    assert_eq!(m["evserve_http2_streams_stalled_total"], 0.0);
     assert_eq!(m["evserve_io_jobs_queued"], 0.0);
     assert_eq!(m["evserve_io_jobs_running"], 0.0);
     assert_eq!(m["evserve_io_jobs_stuck"], 0.0);
@@ -457,4 +460,109 @@ fn dropped_access_log_lines_are_counted_exactly() {
     let lines = reader.join().unwrap();
     assert!(err.contains(&format!(", {dropped} access-log lines dropped")), "{dropped}: {err}");
     assert_eq!(lines as f64 + dropped, REQUESTS as f64);
+}
+
+/// HTTP/2 frames for the tests below: the preface with `settings`, a GET's HEADERS, and the
+/// frames a client answers with.
+mod h2 {
+    use evserve::http2::frame::{self, FrameHeader, FrameType, flags};
+    use evserve::http2::hpack::encoder::encode_field;
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+
+    pub fn preface(settings: &[(u16, u32)]) -> Vec<u8> {
+        let mut out = frame::PREFACE.to_vec();
+        frame::encode_settings(&mut out, settings);
+        out
+    }
+
+    pub fn get(stream: u32, path: &[u8]) -> Vec<u8> {
+        let mut block = Vec::new();
+        for (n, v) in [(&b":method"[..], &b"GET"[..]), (b":scheme", b"http"), (b":path", path), (b":authority", b"t")] {
+            encode_field(&mut block, n, v);
+        }
+        let mut out = Vec::new();
+        frame::encode_headers(&mut out, stream, &block, true, 16_384);
+        out
+    }
+
+    pub fn rst(stream: u32) -> Vec<u8> {
+        let mut out = Vec::new();
+        frame::encode_rst_stream(&mut out, stream, evserve::http2::ErrorCode::Cancel);
+        out
+    }
+
+    pub fn window_update(stream: u32, increment: u32) -> Vec<u8> {
+        let mut out = Vec::new();
+        frame::encode_window_update(&mut out, stream, increment);
+        out
+    }
+
+    /// Reads frames until `stop` says so (true) or the connection ends (false); SETTINGS
+    /// are acknowledged.
+    pub fn read_until(s: &mut TcpStream, mut stop: impl FnMut(&FrameHeader, &mut TcpStream) -> bool) -> bool {
+        let mut buf = Vec::new();
+        loop {
+            while let Some(h) = FrameHeader::parse(&buf).filter(|h| buf.len() >= 9 + h.length as usize) {
+                buf.drain(..9 + h.length as usize);
+                if h.kind == FrameType::Settings && !h.has(flags::ACK) {
+                    let mut ack = Vec::new();
+                    frame::encode_settings_ack(&mut ack);
+                    let _ = s.write_all(&ack);
+                }
+                if stop(&h, s) {
+                    return true;
+                }
+            }
+            let mut chunk = [0u8; 65536];
+            match s.read(&mut chunk) {
+                Ok(0) | Err(_) => return false,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+    }
+}
+
+#[test]
+fn http2_abuse_and_stalled_streams_are_counted() {
+    use evserve::http2::frame::{FrameType, flags, setting};
+    let fx = Fixture::new();
+    fx.file("a.txt", "a");
+    fx.file("big.bin", vec![7u8; 200_000]);
+    let (_p, addr, admin_addr) = start(&fx.root(), &["--write-timeout", "0.3"]);
+    // A protocol error: DATA on stream 0.
+    let mut s = connect(addr);
+    s.write_all(&[h2::preface(&[]), vec![0, 0, 0, 0, 0, 0, 0, 0, 0]].concat()).unwrap();
+    assert!(h2::read_until(&mut s, |h, _| h.kind == FrameType::GoAway));
+    // Rapid Reset: streams opened and reset past the budget.
+    let mut s = connect(addr);
+    let burst: Vec<u8> =
+        (0..1000u32).flat_map(|i| [h2::get(2 * i + 1, b"/a.txt"), h2::rst(2 * i + 1)].concat()).collect();
+    s.write_all(&[h2::preface(&[]), burst].concat()).unwrap();
+    assert!(h2::read_until(&mut s, |h, _| h.kind == FrameType::GoAway));
+    // A stream whose own window never opens while another's goes a byte at a time.
+    let mut s = connect(addr);
+    let asks = [h2::get(1, b"/big.bin"), h2::get(3, b"/big.bin"), h2::window_update(3, 1)].concat();
+    s.write_all(&[h2::preface(&[(setting::INITIAL_WINDOW_SIZE, 0)]), asks].concat()).unwrap();
+    let reset = h2::read_until(&mut s, |h, s| match (h.kind, h.stream_id) {
+        (FrameType::Data, 3) => {
+            assert!(!h.has(flags::END_STREAM), "stream 3 outlasts the timeout");
+            let _ = s.write_all(&[h2::window_update(3, h.length), h2::window_update(0, h.length)].concat());
+            false
+        }
+        (FrameType::RstStream, 1) => true,
+        (FrameType::RstStream | FrameType::GoAway, _) => panic!("{h:?}"),
+        _ => false,
+    });
+    assert!(reset, "stream 1 is reset");
+    let mut m = HashMap::new();
+    assert!(
+        eventually(Duration::from_secs(10), || {
+            m = metrics(admin_addr);
+            m["evserve_http2_streams_stalled_total"] == 1.0
+        }),
+        "{m:?}"
+    );
+    assert_eq!(m["evserve_http2_calmed_total"], 1.0);
+    assert_eq!(m["evserve_http2_connection_errors_total"], 1.0);
 }

@@ -312,6 +312,9 @@ pub(crate) fn render_metrics(loops: &[Snapshot], pools: &[pool::Stats], ready: b
         a.reaped += b.reaped;
         a.handshakes += b.handshakes;
         a.handshake_failures += b.handshake_failures;
+        a.h2_calmed += b.h2_calmed;
+        a.h2_errors += b.h2_errors;
+        a.h2_stalled += b.h2_stalled;
         sum.metrics.add(&s.metrics);
         sum.turns.add(&s.turns);
         sum.open += s.open;
@@ -343,7 +346,7 @@ pub(crate) fn render_metrics(loops: &[Snapshot], pools: &[pool::Stats], ready: b
         &sum.metrics.duration,
     );
     let c = sum.counters;
-    let plain: [(&str, &str, &str, u64); 8] = [
+    let plain: [(&str, &str, &str, u64); 11] = [
         (
             "evserve_sent_bytes_total",
             "counter",
@@ -365,6 +368,24 @@ pub(crate) fn render_metrics(loops: &[Snapshot], pools: &[pool::Stats], ready: b
             "counter",
             "Connections closed or timed out before their TLS handshake completed.",
             c.handshake_failures,
+        ),
+        (
+            "evserve_http2_calmed_total",
+            "counter",
+            "HTTP/2 connections ended with GOAWAY ENHANCE_YOUR_CALM (Rapid Reset, a flood of frames).",
+            c.h2_calmed,
+        ),
+        (
+            "evserve_http2_connection_errors_total",
+            "counter",
+            "HTTP/2 connections ended with GOAWAY for any other protocol error.",
+            c.h2_errors,
+        ),
+        (
+            "evserve_http2_streams_stalled_total",
+            "counter",
+            "HTTP/2 streams reset (CANCEL) after their own window stayed closed for the write timeout.",
+            c.h2_stalled,
         ),
         (
             "evserve_access_log_lines_dropped_total",
