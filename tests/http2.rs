@@ -435,8 +435,10 @@ fn a_field_block_that_never_ends_is_bounded_by_the_request_timeout() {
         c.timeouts.idle = Duration::from_secs(600);
     });
     let mut c = Raw::connect(server.addr, &[]);
-    // The server's SETTINGS, acknowledged before the block begins (nothing may come inside it).
+    // The server's SETTINGS, acknowledged before the block begins (nothing may come inside it),
+    // and its ACK of ours, so that what comes later can only be the GOAWAY.
     c.until(|h, _| h.kind == FrameType::Settings && !h.has(flags::ACK)).unwrap();
+    c.until(|h, _| h.kind == FrameType::Settings && h.has(flags::ACK)).unwrap();
     let mut block = Vec::new();
     encode_field(&mut block, b":method", b"GET");
     let mut out = Vec::new();
