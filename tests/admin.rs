@@ -462,39 +462,16 @@ fn dropped_access_log_lines_are_counted_exactly() {
     assert_eq!(lines as f64 + dropped, REQUESTS as f64);
 }
 
-/// HTTP/2 frames for the tests below: the preface with `settings`, a GET's HEADERS, and the
-/// frames a client answers with.
+/// HTTP/2 for the test below: the preface with `settings`, and a reader of frames.
 mod h2 {
+    pub use super::common::h2::{get, rst, window_update};
     use evserve::http2::frame::{self, FrameHeader, FrameType, flags};
-    use evserve::http2::hpack::encoder::encode_field;
     use std::io::{Read, Write};
     use std::net::TcpStream;
 
     pub fn preface(settings: &[(u16, u32)]) -> Vec<u8> {
         let mut out = frame::PREFACE.to_vec();
         frame::encode_settings(&mut out, settings);
-        out
-    }
-
-    pub fn get(stream: u32, path: &[u8]) -> Vec<u8> {
-        let mut block = Vec::new();
-        for (n, v) in [(&b":method"[..], &b"GET"[..]), (b":scheme", b"http"), (b":path", path), (b":authority", b"t")] {
-            encode_field(&mut block, n, v);
-        }
-        let mut out = Vec::new();
-        frame::encode_headers(&mut out, stream, &block, true, 16_384);
-        out
-    }
-
-    pub fn rst(stream: u32) -> Vec<u8> {
-        let mut out = Vec::new();
-        frame::encode_rst_stream(&mut out, stream, evserve::http2::ErrorCode::Cancel);
-        out
-    }
-
-    pub fn window_update(stream: u32, increment: u32) -> Vec<u8> {
-        let mut out = Vec::new();
-        frame::encode_window_update(&mut out, stream, increment);
         out
     }
 
@@ -537,12 +514,12 @@ fn http2_abuse_and_stalled_streams_are_counted() {
     // Rapid Reset: streams opened and reset past the budget.
     let mut s = connect(addr);
     let burst: Vec<u8> =
-        (0..1000u32).flat_map(|i| [h2::get(2 * i + 1, b"/a.txt"), h2::rst(2 * i + 1)].concat()).collect();
+        (0..1000u32).flat_map(|i| [h2::get(2 * i + 1, b"/a.txt", true), h2::rst(2 * i + 1)].concat()).collect();
     s.write_all(&[h2::preface(&[]), burst].concat()).unwrap();
     assert!(h2::read_until(&mut s, |h, _| h.kind == FrameType::GoAway));
     // A stream whose own window never opens while another's goes a byte at a time.
     let mut s = connect(addr);
-    let asks = [h2::get(1, b"/big.bin"), h2::get(3, b"/big.bin"), h2::window_update(3, 1)].concat();
+    let asks = [h2::get(1, b"/big.bin", true), h2::get(3, b"/big.bin", true), h2::window_update(3, 1)].concat();
     s.write_all(&[h2::preface(&[(setting::INITIAL_WINDOW_SIZE, 0)]), asks].concat()).unwrap();
     let reset = h2::read_until(&mut s, |h, s| match (h.kind, h.stream_id) {
         (FrameType::Data, 3) => {

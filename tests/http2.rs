@@ -10,6 +10,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::process::Command;
 use std::time::Duration;
 
+use common::h2::{get, rst, window_update};
 use common::*;
 use evserve::http2::frame::{self, FrameHeader, FrameType, flags, setting};
 use evserve::http2::hpack::encoder::encode_field;
@@ -194,23 +195,6 @@ impl Raw {
     }
 }
 
-/// A request's HEADERS frame (END_HEADERS) on `stream`.
-fn get(stream: u32, path: &[u8], end_stream: bool) -> Vec<u8> {
-    let mut block = Vec::new();
-    for (n, v) in [(&b":method"[..], &b"GET"[..]), (b":scheme", b"http"), (b":path", path), (b":authority", b"t")] {
-        encode_field(&mut block, n, v);
-    }
-    let mut out = Vec::new();
-    frame::encode_headers(&mut out, stream, &block, end_stream, 16_384);
-    out
-}
-
-fn rst(stream: u32) -> Vec<u8> {
-    let mut out = Vec::new();
-    frame::encode_rst_stream(&mut out, stream, ErrorCode::Cancel);
-    out
-}
-
 #[test]
 fn rapid_reset_is_answered_with_enhance_your_calm() {
     let fx = site();
@@ -365,12 +349,6 @@ fn trace_shows_each_frame_received_and_sent() {
     ] {
         assert!(err.contains(said), "--trace does not say {said:?}:\n{err}");
     }
-}
-
-fn window_update(stream: u32, increment: u32) -> Vec<u8> {
-    let mut out = Vec::new();
-    frame::encode_window_update(&mut out, stream, increment);
-    out
 }
 
 fn rst_code(p: &[u8]) -> ErrorCode {

@@ -6,6 +6,7 @@
 //! - `bytes`: byte-slice checks (`contains`, `status_of`, `digest`);
 //! - `fuse`: `GateFs`, a real FUSE filesystem over a folder whose reads, opens, stats and
 //!   listings can be delayed or held at a gate (`tests/fusefs/`);
+//! - `h2`: HTTP/2 frames a client sends (a GET's HEADERS, RST_STREAM, WINDOW_UPDATE);
 //! - `rng` and `mock`: a fixed-seed PRNG and an in-memory socket for driving a `Connection`
 //!   (std and evserve only, so the fuzz crate can include them with `#[path]`).
 //!
@@ -14,6 +15,7 @@
 
 pub mod bytes;
 pub mod fuse;
+pub mod h2;
 pub mod http;
 pub mod mock;
 pub mod process;
