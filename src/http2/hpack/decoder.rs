@@ -16,6 +16,7 @@
 
 use super::super::{Error, ErrorCode, StreamId};
 use super::huffman::{self, HuffmanError};
+use super::spare;
 use super::table::{DynamicTable, MAX_TABLE_SIZE, TableError, entry_size};
 
 /// The decoded header list size we accept (our SETTINGS_MAX_HEADER_LIST_SIZE, in §4.1
@@ -67,17 +68,25 @@ pub struct Field {
 }
 
 /// A decoded header list laid out flat: every name and value in one buffer, each field a pair
-/// of spans into it. Two allocations per list, however many fields.
+/// of spans into it. Two buffers per list, however many fields, and those are the buffers of
+/// a list dropped earlier on this thread when there is one (`spare`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct HeaderList {
     bytes: Vec<u8>,
     fields: Vec<Field>,
 }
 
+impl Drop for HeaderList {
+    fn drop(&mut self) {
+        spare::give(std::mem::take(&mut self.bytes), std::mem::take(&mut self.fields));
+    }
+}
+
 impl HeaderList {
-    /// An empty list with room for a typical request.
+    /// An empty list with room for `bytes` of names and values and `fields` fields.
     pub fn with_capacity(bytes: usize, fields: usize) -> HeaderList {
-        HeaderList { bytes: Vec::with_capacity(bytes), fields: Vec::with_capacity(fields) }
+        let (bytes, fields) = spare::take(bytes, fields);
+        HeaderList { bytes, fields }
     }
 
     /// Appends a field.
