@@ -13,8 +13,7 @@
 //! `:authority`, §8.3.1).
 
 use super::ErrorCode;
-use super::field::Checked;
-use super::hpack::decoder::{HeaderList, Span};
+use super::hpack::decoder::{Field, HeaderList, Span};
 
 /// A request as the client sent it: the decoded header list, with the pseudo-headers found
 /// (they all come first) and the regular fields after them, in order.
@@ -110,10 +109,6 @@ impl Malformed {
     }
 }
 
-/// Fields that only make sense hop by hop in HTTP/1.1 and are malformed in HTTP/2 (§8.2.2).
-const CONNECTION_SPECIFIC: [&[u8]; 5] =
-    [b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade"];
-
 /// A decimal content-length: digits only, no sign, no overflow.
 fn parse_length(value: &[u8]) -> Option<u64> {
     if value.is_empty() {
@@ -125,29 +120,39 @@ fn parse_length(value: &[u8]) -> Option<u64> {
     })
 }
 
-/// Checks one regular field (its character rules by the decoder's verdict, `field`); records
-/// `content-length`.
-fn check_regular(
-    name: &[u8],
-    value: &[u8],
-    checked: Checked,
-    content_length: &mut Option<u64>,
-) -> Result<(), Malformed> {
-    if !checked.name {
+/// What the regular fields said that the request keeps: `content-length` (every copy
+/// agreeing) and the first `host`.
+#[derive(Default)]
+struct Found {
+    content_length: Option<u64>,
+    host: Option<Span>,
+}
+
+/// Checks one regular field (its character rules by the decoder's verdict, `field`); notes
+/// what `Found` keeps. One match on the name for every rule that names a field.
+fn check_regular(field: &Field, bytes: &[u8], found: &mut Found) -> Result<(), Malformed> {
+    if !field.checked.name {
         return Err(Malformed::BadName);
     }
-    if !checked.value {
+    if !field.checked.value {
         return Err(Malformed::BadValue);
     }
-    if CONNECTION_SPECIFIC.contains(&name) || (name == b"te" && !value.eq_ignore_ascii_case(b"trailers")) {
-        return Err(Malformed::ConnectionSpecific);
-    }
-    if name == b"content-length" {
-        let n = parse_length(value).ok_or(Malformed::BadContentLength)?;
-        if content_length.is_some_and(|old| old != n) {
-            return Err(Malformed::BadContentLength);
+    let value = field.value.of(bytes);
+    match field.name.of(bytes) {
+        // Hop by hop in HTTP/1.1, malformed in HTTP/2 (§8.2.2), as is `te` but `trailers`.
+        b"connection" | b"keep-alive" | b"proxy-connection" | b"transfer-encoding" | b"upgrade" => {
+            return Err(Malformed::ConnectionSpecific);
         }
-        *content_length = Some(n);
+        b"te" if !value.eq_ignore_ascii_case(b"trailers") => return Err(Malformed::ConnectionSpecific),
+        b"content-length" => {
+            let n = parse_length(value).ok_or(Malformed::BadContentLength)?;
+            if found.content_length.is_some_and(|old| old != n) {
+                return Err(Malformed::BadContentLength);
+            }
+            found.content_length = Some(n);
+        }
+        b"host" if found.host.is_none() => found.host = Some(field.value),
+        _ => {}
     }
     Ok(())
 }
@@ -155,11 +160,11 @@ fn check_regular(
 /// Checks a request's header list (§8.3) and makes it a `Request`.
 pub fn parse_request(list: HeaderList) -> Result<Request, Malformed> {
     let (mut method, mut scheme, mut path, mut authority) = (None, None, None, None);
-    let mut content_length = None;
+    let mut found = Found::default();
     let mut regular = None;
+    let bytes = list.bytes();
     for (i, field) in list.fields().iter().enumerate() {
-        let (name, value) = (field.name.of(list.bytes()), field.value.of(list.bytes()));
-        if let Some(pseudo) = name.strip_prefix(b":") {
+        if let Some(pseudo) = field.name.of(bytes).strip_prefix(b":") {
             if regular.is_some() {
                 return Err(Malformed::PseudoAfterRegular);
             }
@@ -179,35 +184,32 @@ pub fn parse_request(list: HeaderList) -> Result<Request, Malformed> {
             continue;
         }
         regular.get_or_insert(i);
-        check_regular(name, value, field.checked, &mut content_length)?;
+        check_regular(field, bytes, &mut found)?;
     }
-    let bytes = list.bytes();
     if method.map(|m| m.of(bytes)) == Some(b"CONNECT") {
         // §8.5: a CONNECT has :authority and neither :scheme nor :path; either way we refuse.
         return Err(if scheme.is_none() && path.is_none() { Malformed::Connect } else { Malformed::MissingPseudo });
     }
     let nonempty = |v: Option<Span>| v.filter(|v| !v.of(bytes).is_empty()).ok_or(Malformed::MissingPseudo);
     let (method, scheme, path) = (nonempty(method)?, nonempty(scheme)?, nonempty(path)?);
-    let regular = regular.unwrap_or(list.len());
-    let request = Request { list, method, scheme, authority, path, regular, content_length };
-    if let (Some(authority), Some(host)) = (request.authority(), request.field(b"host"))
-        && !authority.eq_ignore_ascii_case(host)
+    if let (Some(authority), Some(host)) = (authority, found.host)
+        && !authority.of(bytes).eq_ignore_ascii_case(host.of(bytes))
     {
         return Err(Malformed::HostMismatch);
     }
-    Ok(request)
+    let regular = regular.unwrap_or(list.len());
+    Ok(Request { list, method, scheme, authority, path, regular, content_length: found.content_length })
 }
 
 /// Checks trailers (§8.1): regular fields only, same rules. A `content-length` there is
 /// checked for form only: the body's length was settled by the headers.
 pub fn check_trailers(list: &HeaderList) -> Result<(), Malformed> {
-    let mut content_length = None;
+    let mut found = Found::default();
     for field in list.fields() {
-        let (name, value) = (field.name.of(list.bytes()), field.value.of(list.bytes()));
-        if name.starts_with(b":") {
+        if field.name.of(list.bytes()).starts_with(b":") {
             return Err(Malformed::PseudoInTrailers);
         }
-        check_regular(name, value, field.checked, &mut content_length)?;
+        check_regular(field, list.bytes(), &mut found)?;
     }
     Ok(())
 }
