@@ -202,13 +202,21 @@ impl<'a> Reader<'a> {
         Ok(b)
     }
 
-    /// An integer with an N-bit prefix (§5.1).
+    /// An integer with an N-bit prefix (§5.1). Inlined: nearly every index and length fits
+    /// its prefix, one byte, and there are several per field.
+    #[inline]
     fn integer(&mut self, prefix_bits: u32) -> Result<usize, DecodeError> {
         let mask = ((1u16 << prefix_bits.clamp(1, 8)) - 1) as u8;
         let first = self.byte()? & mask;
         if first < mask {
             return Ok(usize::from(first));
         }
+        self.integer_continued(mask)
+    }
+
+    /// The continuation bytes of an integer whose prefix, `mask`, was all ones.
+    #[inline(never)]
+    fn integer_continued(&mut self, mask: u8) -> Result<usize, DecodeError> {
         let mut value = u64::from(mask);
         let mut shift = 0u32;
         loop {
