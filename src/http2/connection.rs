@@ -315,6 +315,23 @@ impl Default for Connection {
     }
 }
 
+/// The stream we are to send on, and the state sending `event` moves it to; or why we may
+/// not (the connection failed, the stream is gone, or its state forbids it). A function of
+/// the two fields, not a method, so that the caller may write the output meanwhile.
+fn sending(
+    failed: Option<ErrorCode>,
+    streams: &mut OpenStreams<Stream>,
+    stream: StreamId,
+    event: stream::Event,
+) -> Result<(&mut Stream, State), Error> {
+    if let Some(code) = failed {
+        return Err(Error::Connection(code));
+    }
+    let s = streams.get_mut(&stream).ok_or(Error::Stream(stream, ErrorCode::StreamClosed))?;
+    let next = s.state.on(stream, event)?;
+    Ok((s, next))
+}
+
 /// The RST_STREAM or GOAWAY code for a stream-state error; `Ok` for a connection error.
 fn split(e: Error) -> Result<ErrorCode, ErrorCode> {
     match e {
@@ -426,12 +443,18 @@ impl Connection {
         end_stream: bool,
         fields: impl FnOnce(&mut Vec<u8>),
     ) -> Result<(), Error> {
-        let next = self.next_send_state(stream, stream::Event::SendHeaders { end_stream })?;
+        // One lookup for the state check and the state change.
+        let event = stream::Event::SendHeaders { end_stream };
+        let (s, next) = sending(self.failed, &mut self.streams, stream, event)?;
         let start = frame::begin_headers(&mut self.out);
         self.encoder.begin(&mut self.out, status);
         fields(&mut self.out);
         frame::finish_headers(&mut self.out, start, stream, end_stream, self.peer_max_frame_size);
-        self.set_state(stream, next);
+        if next == State::Closed {
+            self.set_state(stream, next);
+        } else {
+            s.state = next;
+        }
         Ok(())
     }
 
@@ -469,14 +492,8 @@ impl Connection {
     /// `send_window(stream)` (an empty END_STREAM frame is always allowed); otherwise nothing
     /// changes and `InternalError` is returned. END_STREAM finishes our side.
     pub fn data_sent(&mut self, stream: StreamId, n: usize, end_stream: bool) -> Result<(), Error> {
-        if let Some(code) = self.failed {
-            return Err(Error::Connection(code));
-        }
         // One lookup for the state, the windows and the accounting: this runs per DATA frame.
-        let Some(s) = self.streams.get_mut(&stream) else {
-            return Err(Error::Stream(stream, ErrorCode::StreamClosed));
-        };
-        let next = s.state.on(stream, stream::Event::SendData { end_stream })?;
+        let (s, next) = sending(self.failed, &mut self.streams, stream, stream::Event::SendData { end_stream })?;
         let refused = Error::Stream(stream, ErrorCode::InternalError);
         // `send_window`: the least of the connection's, the stream's and the frame size.
         let window = self.send_window.available().min(s.send.available()).min(self.peer_max_frame_size);
@@ -1044,17 +1061,6 @@ impl Connection {
 
     fn is_ignored(&self, id: StreamId) -> bool {
         self.closed_state(id) == Some(true)
-    }
-
-    /// The state `stream` moves to if we send `event`, or why we may not.
-    fn next_send_state(&self, stream: StreamId, event: stream::Event) -> Result<State, Error> {
-        if let Some(code) = self.failed {
-            return Err(Error::Connection(code));
-        }
-        match self.streams.get(&stream) {
-            Some(s) => s.state.on(stream, event),
-            None => Err(Error::Stream(stream, ErrorCode::StreamClosed)),
-        }
     }
 
     /// Moves `stream` to `state`, forgetting it once closed.
