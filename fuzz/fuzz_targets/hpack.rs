@@ -1,10 +1,12 @@
 //! `http2::hpack::decoder::Decoder` on arbitrary field blocks, several per connection so the
 //! dynamic table carries over. It must never panic, never hold more than its maximum table
 //! size, and never return more than the header list limits allow; whatever it decodes must
-//! survive a round trip through our encoder. `count_fields` (what `--trace` says of a block)
+//! survive a round trip through our encoder, and each field's §8.2.1 verdict must be the one its
+//! bytes earn, whether it was sent by index or as a literal. `count_fields` (what `--trace` says of a block)
 //! never panics either and counts at most a field per byte.
 #![no_main]
 
+use evserve::http2::field::Checked;
 use evserve::http2::hpack::decoder::{Decoder, MAX_HEADER_FIELDS, MAX_HEADER_LIST_SIZE, count_fields};
 use evserve::http2::hpack::encoder::encode_field;
 use libfuzzer_sys::fuzz_target;
@@ -14,8 +16,20 @@ fuzz_target!(|data: &[u8]| {
     // 0xff separates blocks: it is also a valid HPACK byte, so blocks still see it inside.
     for block in data.split(|&b| b == 0xff).take(8) {
         assert!(count_fields(block) <= block.len());
-        match decoder.decode(block) {
-            Ok(headers) => {
+        match decoder.decode_list(block) {
+            Ok(list) => {
+                for f in list.fields() {
+                    let (name, value) = (f.name.of(list.bytes()), f.value.of(list.bytes()));
+                    assert_eq!(f.checked, Checked::of(name, value));
+                }
+                let headers: Vec<_> = list
+                    .iter()
+                    .map(|(name, value)| evserve::http2::hpack::decoder::Header {
+                        name: name.to_vec(),
+                        value: value.to_vec(),
+                        sensitive: false,
+                    })
+                    .collect();
                 assert!(headers.len() <= MAX_HEADER_FIELDS);
                 let size: usize = headers.iter().map(|h| h.name.len() + h.value.len() + 32).sum();
                 assert!(size <= MAX_HEADER_LIST_SIZE);

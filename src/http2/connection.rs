@@ -27,7 +27,9 @@
 //! ENHANCE_YOUR_CALM. The connection keeps no clock: SETTINGS and shutdown timeouts are the
 //! caller's (`settings_acked`, `finish_shutdown`).
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
+
+use open::OpenStreams;
 
 use super::flow::{DEFAULT_WINDOW_SIZE, Window};
 use super::frame::{self, DEFAULT_MAX_FRAME_SIZE, Frame, FrameHeader, FrameType, HEADER_LEN, PREFACE, Settings};
@@ -288,7 +290,7 @@ pub struct Connection {
     /// The highest stream we accepted (or refused explicitly): GOAWAY's last-stream-id.
     /// Streams ignored after a GOAWAY advance `peer` but not this.
     accepted_last: StreamId,
-    streams: BTreeMap<StreamId, Stream>,
+    streams: OpenStreams<Stream>,
     /// Recently closed streams, newest last, at most `CLOSED_MEMORY`, each with whether its
     /// frames are to be ignored (we reset it, or ignored it after GOAWAY).
     closed: VecDeque<(StreamId, bool)>,
@@ -311,6 +313,23 @@ impl Default for Connection {
     fn default() -> Self {
         Connection::new(Limits::default())
     }
+}
+
+/// The stream we are to send on, and the state sending `event` moves it to; or why we may
+/// not (the connection failed, the stream is gone, or its state forbids it). A function of
+/// the two fields, not a method, so that the caller may write the output meanwhile.
+fn sending(
+    failed: Option<ErrorCode>,
+    streams: &mut OpenStreams<Stream>,
+    stream: StreamId,
+    event: stream::Event,
+) -> Result<(&mut Stream, State), Error> {
+    if let Some(code) = failed {
+        return Err(Error::Connection(code));
+    }
+    let s = streams.get_mut(&stream).ok_or(Error::Stream(stream, ErrorCode::StreamClosed))?;
+    let next = s.state.on(stream, event)?;
+    Ok((s, next))
 }
 
 /// The RST_STREAM or GOAWAY code for a stream-state error; `Ok` for a connection error.
@@ -346,7 +365,7 @@ impl Connection {
             encoder: Encoder::new(),
             peer: PeerStreams::default(),
             accepted_last: 0,
-            streams: BTreeMap::new(),
+            streams: OpenStreams::default(),
             closed: VecDeque::new(),
             send_window: Window::default(),
             recv_window: Window::new(INITIAL_WINDOW_SIZE),
@@ -388,11 +407,11 @@ impl Connection {
         &mut self.out
     }
 
-    /// Frees what a connection with no open stream need not hold: an emptied `BTreeMap`
-    /// keeps its root node (over half a kilobyte with our `Stream`s) until it is replaced.
+    /// Frees what a connection with no open stream need not hold: the emptied stream table
+    /// keeps its room (a few dozen bytes a stream) until it is replaced.
     pub fn shed_idle_memory(&mut self) {
         if self.streams.is_empty() {
-            self.streams = BTreeMap::new();
+            self.streams = OpenStreams::default();
         }
     }
 
@@ -424,12 +443,18 @@ impl Connection {
         end_stream: bool,
         fields: impl FnOnce(&mut Vec<u8>),
     ) -> Result<(), Error> {
-        let next = self.next_send_state(stream, stream::Event::SendHeaders { end_stream })?;
+        // One lookup for the state check and the state change.
+        let event = stream::Event::SendHeaders { end_stream };
+        let (s, next) = sending(self.failed, &mut self.streams, stream, event)?;
         let start = frame::begin_headers(&mut self.out);
         self.encoder.begin(&mut self.out, status);
         fields(&mut self.out);
         frame::finish_headers(&mut self.out, start, stream, end_stream, self.peer_max_frame_size);
-        self.set_state(stream, next);
+        if next == State::Closed {
+            self.set_state(stream, next);
+        } else {
+            s.state = next;
+        }
         Ok(())
     }
 
@@ -467,17 +492,23 @@ impl Connection {
     /// `send_window(stream)` (an empty END_STREAM frame is always allowed); otherwise nothing
     /// changes and `InternalError` is returned. END_STREAM finishes our side.
     pub fn data_sent(&mut self, stream: StreamId, n: usize, end_stream: bool) -> Result<(), Error> {
-        let next = self.next_send_state(stream, stream::Event::SendData { end_stream })?;
+        // One lookup for the state, the windows and the accounting: this runs per DATA frame.
+        let (s, next) = sending(self.failed, &mut self.streams, stream, stream::Event::SendData { end_stream })?;
+        let refused = Error::Stream(stream, ErrorCode::InternalError);
+        // `send_window`: the least of the connection's, the stream's and the frame size.
+        let window = self.send_window.available().min(s.send.available()).min(self.peer_max_frame_size);
         let len = match u32::try_from(n) {
-            Ok(len) if n <= self.send_window(stream) => len,
-            _ => return Err(Error::Stream(stream, ErrorCode::InternalError)),
+            Ok(len) if s.unfinished() && len <= window => len,
+            _ => return Err(refused),
         };
-        if let Some(s) = self.streams.get_mut(&stream) {
-            // Both fit: `n` is within `send_window`, the least of them.
-            s.send.consume(len).map_err(|_| Error::Stream(stream, ErrorCode::InternalError))?;
-            self.send_window.consume(len).map_err(|_| Error::Stream(stream, ErrorCode::InternalError))?;
+        // Both fit: `len` is within the least of them.
+        s.send.consume(len).map_err(|_| refused)?;
+        self.send_window.consume(len).map_err(|_| refused)?;
+        if next == State::Closed {
+            self.set_state(stream, next);
+        } else {
+            s.state = next;
         }
-        self.set_state(stream, next);
         Ok(())
     }
 
@@ -1032,17 +1063,6 @@ impl Connection {
         self.closed_state(id) == Some(true)
     }
 
-    /// The state `stream` moves to if we send `event`, or why we may not.
-    fn next_send_state(&self, stream: StreamId, event: stream::Event) -> Result<State, Error> {
-        if let Some(code) = self.failed {
-            return Err(Error::Connection(code));
-        }
-        match self.streams.get(&stream) {
-            Some(s) => s.state.on(stream, event),
-            None => Err(Error::Stream(stream, ErrorCode::StreamClosed)),
-        }
-    }
-
     /// Moves `stream` to `state`, forgetting it once closed.
     fn set_state(&mut self, stream: StreamId, state: State) {
         if state == State::Closed {
@@ -1061,5 +1081,6 @@ impl Connection {
     }
 }
 
+mod open;
 #[cfg(test)]
 mod tests;

@@ -2,9 +2,9 @@
 //! python-hyper's h2: the connection is handed the bytes that arrived (`receive(bytes) ->
 //! events`) and the caller pulls the bytes to send, so the whole protocol is a pure function of
 //! its input and is unit-tested without sockets. This module owns the pieces that model is
-//! built from: frame parsing and encoding (`frame`), header compression (`hpack`), flow-control
-//! windows (`flow`) and the per-stream state machine (`stream`), plus the error vocabulary they
-//! share.
+//! built from: frame parsing and encoding (`frame`), header compression (`hpack`), the
+//! character rules of a field (`field`), flow-control windows (`flow`) and the per-stream state
+//! machine (`stream`), plus the error vocabulary they share.
 //!
 //! It deliberately does no I/O (no mio, no sockets, no `std::io::Read`), keeps no clock, and
 //! depends on nothing else in the crate, so the layering stays one-way: the event loop may use
@@ -15,6 +15,7 @@
 //! windows and reading files stay the caller's job.
 
 pub mod connection;
+pub mod field;
 pub mod flow;
 pub mod frame;
 pub mod hpack;

@@ -13,7 +13,7 @@
 //! `:authority`, §8.3.1).
 
 use super::ErrorCode;
-use super::hpack::decoder::{HeaderList, Span};
+use super::hpack::decoder::{Field, HeaderList, Span};
 
 /// A request as the client sent it: the decoded header list, with the pseudo-headers found
 /// (they all come first) and the regular fields after them, in order.
@@ -109,46 +109,6 @@ impl Malformed {
     }
 }
 
-/// Fields that only make sense hop by hop in HTTP/1.1 and are malformed in HTTP/2 (§8.2.2).
-const CONNECTION_SPECIFIC: [&[u8]; 5] =
-    [b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade"];
-
-/// §8.2.1: a name is a token (RFC 9110 §5.1) without uppercase; we check the RFC's minimum
-/// (no controls, space, DEL, high bytes, uppercase, and no colon but a pseudo-header's first
-/// byte) plus the separators a token cannot hold.
-fn valid_name(name: &[u8]) -> bool {
-    !name.is_empty() && name.iter().all(|&b| NAME_BYTE[usize::from(b)])
-}
-
-/// The bytes `valid_name` allows, one lookup per byte.
-static NAME_BYTE: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut b = 0;
-    while b < 256 {
-        let c = b as u8;
-        let separator = matches!(c, b'"' | b'(' | b')' | b',' | b'/' | b':' | b';' | b'<' | b'=' | b'>' | b'?')
-            || matches!(c, b'@' | b'[' | b'\\' | b']' | b'{' | b'}');
-        table[b] = c.is_ascii_graphic() && !c.is_ascii_uppercase() && !separator;
-        b += 1;
-    }
-    table
-};
-
-/// §8.2.1: no NUL, CR or LF anywhere, no leading or trailing space or tab.
-fn valid_value(value: &[u8]) -> bool {
-    let edge = |b: Option<&u8>| matches!(b, Some(b' ' | b'\t'));
-    !value.iter().any(|&b| VALUE_BAD[usize::from(b)]) && !edge(value.first()) && !edge(value.last())
-}
-
-/// The bytes no value may hold: NUL, CR, LF.
-static VALUE_BAD: [bool; 256] = {
-    let mut table = [false; 256];
-    table[0] = true;
-    table[b'\r' as usize] = true;
-    table[b'\n' as usize] = true;
-    table
-};
-
 /// A decimal content-length: digits only, no sign, no overflow.
 fn parse_length(value: &[u8]) -> Option<u64> {
     if value.is_empty() {
@@ -160,23 +120,39 @@ fn parse_length(value: &[u8]) -> Option<u64> {
     })
 }
 
-/// Checks one regular field; records `content-length`.
-fn check_regular(name: &[u8], value: &[u8], content_length: &mut Option<u64>) -> Result<(), Malformed> {
-    if !valid_name(name) {
+/// What the regular fields said that the request keeps: `content-length` (every copy
+/// agreeing) and the first `host`.
+#[derive(Default)]
+struct Found {
+    content_length: Option<u64>,
+    host: Option<Span>,
+}
+
+/// Checks one regular field (its character rules by the decoder's verdict, `field`); notes
+/// what `Found` keeps. One match on the name for every rule that names a field.
+fn check_regular(field: &Field, bytes: &[u8], found: &mut Found) -> Result<(), Malformed> {
+    if !field.checked.name {
         return Err(Malformed::BadName);
     }
-    if !valid_value(value) {
+    if !field.checked.value {
         return Err(Malformed::BadValue);
     }
-    if CONNECTION_SPECIFIC.contains(&name) || (name == b"te" && !value.eq_ignore_ascii_case(b"trailers")) {
-        return Err(Malformed::ConnectionSpecific);
-    }
-    if name == b"content-length" {
-        let n = parse_length(value).ok_or(Malformed::BadContentLength)?;
-        if content_length.is_some_and(|old| old != n) {
-            return Err(Malformed::BadContentLength);
+    let value = field.value.of(bytes);
+    match field.name.of(bytes) {
+        // Hop by hop in HTTP/1.1, malformed in HTTP/2 (§8.2.2), as is `te` but `trailers`.
+        b"connection" | b"keep-alive" | b"proxy-connection" | b"transfer-encoding" | b"upgrade" => {
+            return Err(Malformed::ConnectionSpecific);
         }
-        *content_length = Some(n);
+        b"te" if !value.eq_ignore_ascii_case(b"trailers") => return Err(Malformed::ConnectionSpecific),
+        b"content-length" => {
+            let n = parse_length(value).ok_or(Malformed::BadContentLength)?;
+            if found.content_length.is_some_and(|old| old != n) {
+                return Err(Malformed::BadContentLength);
+            }
+            found.content_length = Some(n);
+        }
+        b"host" if found.host.is_none() => found.host = Some(field.value),
+        _ => {}
     }
     Ok(())
 }
@@ -184,15 +160,15 @@ fn check_regular(name: &[u8], value: &[u8], content_length: &mut Option<u64>) ->
 /// Checks a request's header list (§8.3) and makes it a `Request`.
 pub fn parse_request(list: HeaderList) -> Result<Request, Malformed> {
     let (mut method, mut scheme, mut path, mut authority) = (None, None, None, None);
-    let mut content_length = None;
+    let mut found = Found::default();
     let mut regular = None;
+    let bytes = list.bytes();
     for (i, field) in list.fields().iter().enumerate() {
-        let (name, value) = (field.name.of(list.bytes()), field.value.of(list.bytes()));
-        if let Some(pseudo) = name.strip_prefix(b":") {
+        if let Some(pseudo) = field.name.of(bytes).strip_prefix(b":") {
             if regular.is_some() {
                 return Err(Malformed::PseudoAfterRegular);
             }
-            if !valid_value(value) {
+            if !field.checked.value {
                 return Err(Malformed::BadValue);
             }
             let slot = match pseudo {
@@ -208,34 +184,32 @@ pub fn parse_request(list: HeaderList) -> Result<Request, Malformed> {
             continue;
         }
         regular.get_or_insert(i);
-        check_regular(name, value, &mut content_length)?;
+        check_regular(field, bytes, &mut found)?;
     }
-    let bytes = list.bytes();
     if method.map(|m| m.of(bytes)) == Some(b"CONNECT") {
         // §8.5: a CONNECT has :authority and neither :scheme nor :path; either way we refuse.
         return Err(if scheme.is_none() && path.is_none() { Malformed::Connect } else { Malformed::MissingPseudo });
     }
     let nonempty = |v: Option<Span>| v.filter(|v| !v.of(bytes).is_empty()).ok_or(Malformed::MissingPseudo);
     let (method, scheme, path) = (nonempty(method)?, nonempty(scheme)?, nonempty(path)?);
-    let regular = regular.unwrap_or(list.len());
-    let request = Request { list, method, scheme, authority, path, regular, content_length };
-    if let (Some(authority), Some(host)) = (request.authority(), request.field(b"host"))
-        && !authority.eq_ignore_ascii_case(host)
+    if let (Some(authority), Some(host)) = (authority, found.host)
+        && !authority.of(bytes).eq_ignore_ascii_case(host.of(bytes))
     {
         return Err(Malformed::HostMismatch);
     }
-    Ok(request)
+    let regular = regular.unwrap_or(list.len());
+    Ok(Request { list, method, scheme, authority, path, regular, content_length: found.content_length })
 }
 
 /// Checks trailers (§8.1): regular fields only, same rules. A `content-length` there is
 /// checked for form only: the body's length was settled by the headers.
 pub fn check_trailers(list: &HeaderList) -> Result<(), Malformed> {
-    let mut content_length = None;
-    for (name, value) in list.iter() {
-        if name.starts_with(b":") {
+    let mut found = Found::default();
+    for field in list.fields() {
+        if field.name.of(list.bytes()).starts_with(b":") {
             return Err(Malformed::PseudoInTrailers);
         }
-        check_regular(name, value, &mut content_length)?;
+        check_regular(field, list.bytes(), &mut found)?;
     }
     Ok(())
 }
@@ -335,12 +309,26 @@ mod tests {
     }
 
     #[test]
-    fn the_byte_tables_match_the_rules() {
-        for b in 0..=255u8 {
-            let name = b.is_ascii_graphic() && !b.is_ascii_uppercase() && !b"\"(),/:;<=>?@[\\]{}".contains(&b);
-            assert_eq!(valid_name(&[b]), name, "{b:#04x}");
-            assert_eq!(valid_value(&[b'a', b, b'a']), !matches!(b, 0 | b'\r' | b'\n'), "{b:#04x}");
-        }
+    fn a_bad_field_sent_again_by_index_is_still_refused() {
+        use super::super::hpack::decoder::Decoder;
+        let mut decoder = Decoder::new();
+        // :method GET, :scheme http, :path /, then a literal entering the table, then by index.
+        let mut first = vec![0x82, 0x86, 0x84, 0x40, 4];
+        first.extend_from_slice(b"X-Up\x01a");
+        assert_eq!(parse_request(decoder.decode_list(&first).unwrap()), Err(Malformed::BadName));
+        let again = [0x82, 0x86, 0x84, 0x80 | 62];
+        assert_eq!(parse_request(decoder.decode_list(&again).unwrap()), Err(Malformed::BadName));
+        let mut value = vec![0x82, 0x86, 0x84, 0x40, 4];
+        value.extend_from_slice(b"x-nl\x03a\nb");
+        assert_eq!(parse_request(decoder.decode_list(&value).unwrap()), Err(Malformed::BadValue));
+        assert_eq!(parse_request(decoder.decode_list(&again).unwrap()), Err(Malformed::BadValue));
+        // A good one by index passes; a bad pseudo-header value by literal does not.
+        let mut good = vec![0x82, 0x86, 0x84, 0x40, 1];
+        good.extend_from_slice(b"a\x01b");
+        assert!(parse_request(decoder.decode_list(&good).unwrap()).is_ok());
+        assert!(parse_request(decoder.decode_list(&again).unwrap()).is_ok());
+        let bad_path = [0x82, 0x86, 0x04, 2, b'/', b'\r'];
+        assert_eq!(parse_request(decoder.decode_list(&bad_path).unwrap()), Err(Malformed::BadValue));
     }
 
     #[test]

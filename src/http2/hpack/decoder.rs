@@ -14,8 +14,10 @@
 //! buffers) and does not check HTTP semantics of the fields (pseudo-headers, lowercase names,
 //! forbidden connection headers: RFC 9113 §8.2 belongs to the request layer).
 
+use super::super::field::{self, Checked};
 use super::super::{Error, ErrorCode, StreamId};
 use super::huffman::{self, HuffmanError};
+use super::spare;
 use super::table::{DynamicTable, MAX_TABLE_SIZE, TableError, entry_size};
 
 /// The decoded header list size we accept (our SETTINGS_MAX_HEADER_LIST_SIZE, in §4.1
@@ -64,35 +66,50 @@ pub struct Field {
     pub value: Span,
     /// Sent as "never indexed" (§6.2.3).
     pub sensitive: bool,
+    /// The §8.2.1 verdict on its bytes (the table's, for a field sent by index).
+    pub checked: Checked,
 }
 
 /// A decoded header list laid out flat: every name and value in one buffer, each field a pair
-/// of spans into it. Two allocations per list, however many fields.
+/// of spans into it. Two buffers per list, however many fields, and those are the buffers of
+/// a list dropped earlier on this thread when there is one (`spare`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct HeaderList {
     bytes: Vec<u8>,
     fields: Vec<Field>,
 }
 
+impl Drop for HeaderList {
+    fn drop(&mut self) {
+        spare::give(std::mem::take(&mut self.bytes), std::mem::take(&mut self.fields));
+    }
+}
+
 impl HeaderList {
-    /// An empty list with room for a typical request.
+    /// An empty list with room for `bytes` of names and values and `fields` fields.
     pub fn with_capacity(bytes: usize, fields: usize) -> HeaderList {
-        HeaderList { bytes: Vec::with_capacity(bytes), fields: Vec::with_capacity(fields) }
+        let (bytes, fields) = spare::take(bytes, fields);
+        HeaderList { bytes, fields }
     }
 
     /// Appends a field.
     pub fn push(&mut self, name: &[u8], value: &[u8], sensitive: bool) {
+        self.push_checked(name, value, sensitive, Checked::of(name, value));
+    }
+
+    /// Appends a field whose verdict is known.
+    fn push_checked(&mut self, name: &[u8], value: &[u8], sensitive: bool, checked: Checked) {
         let start = self.bytes.len();
         self.bytes.extend_from_slice(name);
         let middle = self.bytes.len();
         self.bytes.extend_from_slice(value);
-        self.push_last(start, middle, sensitive);
+        self.push_last(start, middle, sensitive, checked);
     }
 
     /// Makes a field of the bytes appended since `start`, its name up to `middle`.
-    fn push_last(&mut self, start: usize, middle: usize, sensitive: bool) {
+    fn push_last(&mut self, start: usize, middle: usize, sensitive: bool, checked: Checked) {
         let (name, value) = (Span { start, end: middle }, Span { start: middle, end: self.bytes.len() });
-        self.fields.push(Field { name, value, sensitive });
+        self.fields.push(Field { name, value, sensitive, checked });
     }
 
     /// The buffer the spans point into.
@@ -185,13 +202,21 @@ impl<'a> Reader<'a> {
         Ok(b)
     }
 
-    /// An integer with an N-bit prefix (§5.1).
+    /// An integer with an N-bit prefix (§5.1). Inlined: nearly every index and length fits
+    /// its prefix, one byte, and there are several per field.
+    #[inline]
     fn integer(&mut self, prefix_bits: u32) -> Result<usize, DecodeError> {
         let mask = ((1u16 << prefix_bits.clamp(1, 8)) - 1) as u8;
         let first = self.byte()? & mask;
         if first < mask {
             return Ok(usize::from(first));
         }
+        self.integer_continued(mask)
+    }
+
+    /// The continuation bytes of an integer whose prefix, `mask`, was all ones.
+    #[inline(never)]
+    fn integer_continued(&mut self, mask: u8) -> Result<usize, DecodeError> {
         let mut value = u64::from(mask);
         let mut shift = 0u32;
         loop {
@@ -252,10 +277,10 @@ impl List<'_> {
 
     /// Keeps the field decoded at the end of the buffer since `start` (its name up to
     /// `middle`), or takes it back out if it passes a limit.
-    fn keep_last(&mut self, start: usize, middle: usize, sensitive: bool) {
+    fn keep_last(&mut self, start: usize, middle: usize, sensitive: bool, checked: Checked) {
         let (name, value) = self.headers.bytes.get(start..).unwrap_or_default().split_at(middle - start);
         if self.admit(entry_size(name, value)) {
-            self.headers.push_last(start, middle, sensitive);
+            self.headers.push_last(start, middle, sensitive, checked);
         } else {
             self.headers.bytes.truncate(start);
         }
@@ -322,16 +347,20 @@ impl Decoder {
     }
 
     /// A literal's name (indexed, or a string) then its value, appended to `bytes`; returns
-    /// where the value starts.
-    fn literal(&self, r: &mut Reader<'_>, index: usize, bytes: &mut Vec<u8>) -> Result<usize, DecodeError> {
-        if index == 0 {
+    /// where the value starts and the name's §8.2.1 verdict.
+    fn literal(&self, r: &mut Reader<'_>, index: usize, bytes: &mut Vec<u8>) -> Result<(usize, bool), DecodeError> {
+        let name_ok = if index == 0 {
+            let start = bytes.len();
             r.string(bytes)?;
+            field::valid_name(bytes.get(start..).unwrap_or_default())
         } else {
-            bytes.extend_from_slice(self.table.get(index)?.0);
-        }
+            let (name, _, checked) = self.table.entry(index)?;
+            bytes.extend_from_slice(name);
+            checked.name
+        };
         let middle = bytes.len();
         r.string(bytes)?;
-        Ok(middle)
+        Ok((middle, name_ok))
     }
 
     /// Decodes one complete field block into a flat `HeaderList`.
@@ -351,9 +380,9 @@ impl Decoder {
         while let Some(b) = r.peek() {
             if b & 0x80 != 0 {
                 // Indexed field (§6.1).
-                let (name, value) = self.table.get(r.integer(7)?)?;
+                let (name, value, checked) = self.table.entry(r.integer(7)?)?;
                 if list.admit(entry_size(name, value)) {
-                    list.headers.push(name, value, false);
+                    list.headers.push_checked(name, value, false, checked);
                 }
                 fields_seen = true;
             } else if b & 0xc0 == 0x40 {
@@ -361,10 +390,10 @@ impl Decoder {
                 // table.
                 let index = r.integer(6)?;
                 let start = list.headers.bytes.len();
-                let middle = self.literal(&mut r, index, &mut list.headers.bytes)?;
+                let (middle, _) = self.literal(&mut r, index, &mut list.headers.bytes)?;
                 let (name, value) = list.headers.bytes[start..].split_at(middle - start);
-                self.table.insert(name, value);
-                list.keep_last(start, middle, false);
+                let checked = self.table.insert(name, value);
+                list.keep_last(start, middle, false, checked);
                 fields_seen = true;
             } else if b & 0xe0 == 0x20 {
                 // Dynamic table size update (§6.3): only before the first field.
@@ -378,8 +407,9 @@ impl Decoder {
                 let index = r.integer(4)?;
                 if list.keeping() {
                     let start = list.headers.bytes.len();
-                    let middle = self.literal(&mut r, index, &mut list.headers.bytes)?;
-                    list.keep_last(start, middle, sensitive);
+                    let (middle, name) = self.literal(&mut r, index, &mut list.headers.bytes)?;
+                    let value = field::valid_value(list.headers.bytes.get(middle..).unwrap_or_default());
+                    list.keep_last(start, middle, sensitive, Checked { name, value });
                 } else {
                     if index == 0 {
                         r.raw_string()?;
@@ -745,6 +775,46 @@ pub(crate) mod tests {
         *state ^= *state >> 7;
         *state ^= *state << 17;
         *state
+    }
+
+    #[test]
+    fn every_verdict_is_the_one_its_bytes_earn() {
+        // Fields of a few bytes, some breaking §8.2.1, sent as literals (indexed or not, names
+        // new or by index) and again by index, on one decoder whose table carries over.
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut d = Decoder::new();
+        let alphabet = b"aZ:- \t\r\n\0/x";
+        let text = |state: &mut u64| -> Vec<u8> {
+            let len = (xorshift(state) % 4) as usize;
+            (0..len).map(|_| alphabet[(xorshift(state) % alphabet.len() as u64) as usize]).collect()
+        };
+        for _ in 0..2_000 {
+            let mut block = Vec::new();
+            for _ in 0..4 {
+                let (name, value) = (text(&mut state), text(&mut state));
+                match xorshift(&mut state) % 4 {
+                    0 | 1 => {
+                        block.push(if xorshift(&mut state).is_multiple_of(2) { 0x40 } else { 0x00 });
+                        block.push(name.len() as u8);
+                        block.extend_from_slice(&name);
+                    }
+                    2 => block.push(0x0d + (xorshift(&mut state) % 2) as u8), // name by static index 13..14
+                    _ => {
+                        let len = d.table().len() as u64;
+                        block.push(0x80 | (1 + xorshift(&mut state) % (61 + len).min(126)) as u8);
+                        continue;
+                    }
+                }
+                block.push(value.len() as u8);
+                block.extend_from_slice(&value);
+            }
+            let list = d.decode_list(&block).unwrap();
+            for f in list.fields() {
+                let (name, value) = (f.name.of(list.bytes()), f.value.of(list.bytes()));
+                assert_eq!(f.checked, Checked::of(name, value), "{name:?}: {value:?}");
+            }
+        }
+        assert!(d.table().len() > 10);
     }
 
     #[test]

@@ -8,6 +8,8 @@
 
 use std::collections::VecDeque;
 
+use super::super::field::Checked;
+
 /// The dynamic table size we advertise (SETTINGS_HEADER_TABLE_SIZE): the protocol default,
 /// so we never have to announce it and a peer needs no size update to start.
 pub const MAX_TABLE_SIZE: usize = 4096;
@@ -81,6 +83,17 @@ pub const STATIC_TABLE: [(&str, &str); 61] = [
     ("www-authenticate", ""),
 ];
 
+/// The §8.2.1 verdict on each static entry, index 1 first.
+const STATIC_CHECKED: [Checked; 61] = {
+    let mut checked = [Checked { name: false, value: false }; 61];
+    let mut i = 0;
+    while i < STATIC_TABLE.len() {
+        checked[i] = Checked::of(STATIC_TABLE[i].0.as_bytes(), STATIC_TABLE[i].1.as_bytes());
+        i += 1;
+    }
+    checked
+};
+
 /// The static index (1-based) of the first entry named `name`, if any.
 pub fn static_name_index(name: &[u8]) -> Option<usize> {
     STATIC_TABLE.iter().position(|&(n, _)| n.as_bytes() == name).map(|i| i + 1)
@@ -105,8 +118,9 @@ pub fn entry_size(name: &[u8], value: &[u8]) -> usize {
     name.len().saturating_add(value.len()).saturating_add(ENTRY_OVERHEAD)
 }
 
-/// One dynamic table entry: name, value.
-type Entry = (Box<[u8]>, Box<[u8]>);
+/// One dynamic table entry: name, value, and their §8.2.1 verdict, found once on insertion
+/// for every time the entry is referenced.
+type Entry = (Box<[u8]>, Box<[u8]>, Checked);
 
 /// A decoder's dynamic table: newest entry first (index 62).
 #[derive(Debug)]
@@ -163,39 +177,48 @@ impl DynamicTable {
     fn evict_to(&mut self, target: usize) {
         while self.size > target {
             match self.entries.pop_back() {
-                Some((name, value)) => self.size = self.size.saturating_sub(entry_size(&name, &value)),
+                Some((name, value, _)) => self.size = self.size.saturating_sub(entry_size(&name, &value)),
                 None => self.size = 0,
             }
         }
     }
 
     /// Adds a field (§4.4): evicts the oldest until it fits; a field larger than the maximum
-    /// empties the table and is not added, which is not an error.
-    pub fn insert(&mut self, name: &[u8], value: &[u8]) {
+    /// empties the table and is not added, which is not an error. Returns the field's
+    /// §8.2.1 verdict, kept with the entry.
+    pub fn insert(&mut self, name: &[u8], value: &[u8]) -> Checked {
+        let checked = Checked::of(name, value);
         let size = entry_size(name, value);
         if size > self.max_size {
             self.entries.clear();
             self.size = 0;
-            return;
+            return checked;
         }
         // The name may come from an entry about to be evicted, so it is copied first.
-        let entry = (Box::from(name), Box::from(value));
+        let entry = (Box::from(name), Box::from(value), checked);
         self.evict_to(self.max_size - size);
         self.entries.push_front(entry);
         self.size = self.size.saturating_add(size);
+        checked
     }
 
     /// The entry at `index` in the combined index space (§2.3.3): 1..=61 static, 62.. dynamic.
     pub fn get(&self, index: usize) -> Result<(&[u8], &[u8]), TableError> {
+        self.entry(index).map(|(name, value, _)| (name, value))
+    }
+
+    /// `get` with the entry's §8.2.1 verdict.
+    pub fn entry(&self, index: usize) -> Result<(&[u8], &[u8], Checked), TableError> {
         match index {
             0 => Err(TableError::BadIndex),
             1..=61 => {
                 let (name, value) = STATIC_TABLE.get(index - 1).ok_or(TableError::BadIndex)?;
-                Ok((name.as_bytes(), value.as_bytes()))
+                let checked = STATIC_CHECKED.get(index - 1).copied().unwrap_or_default();
+                Ok((name.as_bytes(), value.as_bytes(), checked))
             }
             _ => {
-                let (name, value) = self.entries.get(index - 62).ok_or(TableError::BadIndex)?;
-                Ok((name, value))
+                let (name, value, checked) = self.entries.get(index - 62).ok_or(TableError::BadIndex)?;
+                Ok((name, value, *checked))
             }
         }
     }
@@ -227,6 +250,17 @@ mod tests {
         assert_eq!(static_name_index(b"x-nope"), None);
         assert_eq!(static_index(b":status", b"404"), Some(13));
         assert_eq!(static_index(b":status", b"302"), None);
+    }
+
+    #[test]
+    fn entries_keep_their_verdict() {
+        let mut table = DynamicTable::default();
+        assert_eq!(table.entry(2).map(|e| e.2), Ok(Checked { name: false, value: true })); // :method GET
+        assert_eq!(table.entry(58).map(|e| e.2), Ok(Checked { name: true, value: true })); // user-agent
+        assert_eq!(table.insert(b"X-Up", b"ok"), Checked { name: false, value: true });
+        assert_eq!(table.insert(b"x-nl", b"a\nb"), Checked { name: true, value: false });
+        assert_eq!(table.entry(62).map(|e| e.2), Ok(Checked { name: true, value: false }));
+        assert_eq!(table.entry(63).map(|e| e.2), Ok(Checked { name: false, value: true }));
     }
 
     #[test]
