@@ -743,19 +743,9 @@ fn move_frames(frames: &mut Frames, output: &mut super::Output, cx: &mut Context
         return false;
     }
     trace_frames(cx, "send", out);
-    if output.buf.is_empty() {
-        // The frames' buffer becomes the output, not copied into it (a pass of many small
-        // responses is all there is to write); the frames get the output's room, or a new one.
-        std::mem::swap(&mut output.buf, out);
-        output.written = 0;
-        if out.capacity() == 0 {
-            *out = cx.buffers.take_output();
-        }
-    } else {
-        output.ensure_buffer(&mut cx.buffers);
-        output.buf.extend_from_slice(out);
-        out.clear();
-    }
+    output.ensure_buffer(&mut cx.buffers);
+    output.buf.extend_from_slice(out);
+    out.clear();
     true
 }
 
