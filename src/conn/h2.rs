@@ -2,9 +2,10 @@
 //! `http2::connection::Connection` takes the connection's input and says what happened
 //! (`Event`s); each request is planned by the site exactly as an HTTP/1 request is (a job
 //! parks the stream, not the connection), and each plan leaves as HEADERS then DATA. The
-//! streams with something to send are served in turn, one frame each, within the windows the
-//! client grants: a file's DATA payload goes by `sendfile` (or TLS records) straight after its
-//! 9-byte frame header, so bodies are never copied into memory on h2c either.
+//! streams with something to send are served in RFC 9218 order within the windows the client
+//! grants: a file's DATA frames are read in runs by one `preadv` into the output buffer, each
+//! payload after its 9-byte header, and leave in one write with the frames around them (a
+//! frame of 64 KiB or more, where a client allows one, goes by `sendfile` after its header).
 use std::collections::VecDeque;
 use std::fs::File;
 use std::sync::Arc;
