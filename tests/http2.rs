@@ -4,6 +4,7 @@
 //! stream ids going backwards, too many streams, a window that never opens, a body on a GET,
 //! a raw byte outside ASCII in `:path`). A tool that is missing is said, and its test skips.
 mod common;
+mod tls_util;
 
 use std::io::{BufRead, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -79,22 +80,12 @@ fn nghttp_sends_100_streams_on_one_connection() {
 
 #[test]
 fn h2_over_tls_by_alpn_and_h2_off_keeps_http_1_1() {
-    if !installed("curl") || !installed("openssl") {
+    if !installed("curl") {
         return;
     }
     let fx = site();
-    let dir = fx.root().join("../pki");
-    std::fs::create_dir_all(&dir).unwrap();
-    let (cert, key) = (dir.join("c.pem"), dir.join("k.pem"));
-    let made = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1"])
-        .args(["-subj", "/CN=localhost", "-keyout"])
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .unwrap();
-    assert!(made.status.success());
+    let pki = tls_util::Pki::new();
+    let (cert, key) = (pki.cert.clone(), pki.key.clone());
     for http2 in [true, false] {
         let (c, k) = (cert.clone(), key.clone());
         let server = TestServer::with(&fx.root(), move |cfg| {

@@ -4,6 +4,7 @@
 //! here (a body buffered whole would be 1 GiB), not a performance figure. A tool that is
 //! missing is said, and its test skips.
 mod common;
+mod tls_util;
 
 use std::io::Read;
 use std::process::{Command, Stdio};
@@ -61,22 +62,8 @@ fn a_1_gib_file_byte_exact_over_h2c_and_h2_with_flat_server_memory() {
     assert!(max_rss < 64 * 1024, "server RSS reached {max_rss} KiB during the h2c download");
     eprintln!("server VmRSS at most {max_rss} KiB while sending 1 GiB over h2c");
 
-    let dir = std::env::temp_dir().join(format!("evserve-h2-tls-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-    let made = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1"])
-        .args(["-subj", "/CN=localhost", "-keyout"])
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !made {
-        eprintln!("skipped the TLS half: openssl could not make a certificate");
-        return;
-    }
+    let pki = tls_util::Pki::new();
+    let (cert, key) = (&pki.cert, &pki.key);
     let tls = Process::spawn(&[
         "--bind",
         "127.0.0.1",
@@ -95,7 +82,6 @@ fn a_1_gib_file_byte_exact_over_h2c_and_h2_with_flat_server_memory() {
     assert_eq!(len, GIB);
     assert!(max_rss < 64 * 1024, "server RSS reached {max_rss} KiB during the h2 download");
     eprintln!("server VmRSS at most {max_rss} KiB while sending 1 GiB over h2 with TLS");
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
