@@ -25,11 +25,6 @@ fn site() -> Fixture {
     fx
 }
 
-/// curl with prior knowledge: status and body.
-fn curl(args: &[&str]) -> (String, Vec<u8>) {
-    curl_h2(&[&["--http2-prior-knowledge"], args].concat())
-}
-
 #[test]
 fn curl_gets_files_ranges_head_and_304_over_h2c() {
     if !installed("curl") {
@@ -38,13 +33,13 @@ fn curl_gets_files_ranges_head_and_304_over_h2c() {
     let fx = site();
     let server = TestServer::start(&fx.root());
     let url = |p: &str| format!("http://{}{p}", server.addr);
-    let (head, body) = curl(&[&url("/a.txt")]);
+    let (head, body) = curl_h2c(&[&url("/a.txt")]);
     assert!(head.starts_with("HTTP/2 200"), "{head}");
     assert!(head.contains("\r\ncontent-type: text/plain; charset=utf-8\r\n"), "{head}");
     assert_eq!(body, b"hello over h2\n");
-    let (_, body) = curl(&[&url("/big.bin")]);
+    let (_, body) = curl_h2c(&[&url("/big.bin")]);
     assert!(body == Rng::new(21).bytes(300_000), "the big file differs ({} bytes)", body.len());
-    let (head, body) = curl(&["-r", "10-19", &url("/big.bin")]);
+    let (head, body) = curl_h2c(&["-r", "10-19", &url("/big.bin")]);
     assert!(head.starts_with("HTTP/2 206") && head.contains("content-range: bytes 10-19/300000"), "{head}");
     assert_eq!(body, Rng::new(21).bytes(300_000)[10..20]);
     // HEAD: the fields of a GET, no body.
@@ -55,11 +50,11 @@ fn curl_gets_files_ranges_head_and_304_over_h2c() {
     let head = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(head.contains("content-length: 300000") && head.ends_with("|0"), "{head}");
     let etag = head.lines().find_map(|l| l.strip_prefix("etag: ")).unwrap().to_string();
-    let (head, _) = curl(&["-H", &format!("If-None-Match: {etag}"), &url("/big.bin")]);
+    let (head, _) = curl_h2c(&["-H", &format!("If-None-Match: {etag}"), &url("/big.bin")]);
     assert!(head.starts_with("HTTP/2 304"), "{head}");
-    let (head, _) = curl(&[&url("/missing")]);
+    let (head, _) = curl_h2c(&[&url("/missing")]);
     assert!(head.starts_with("HTTP/2 404"), "{head}");
-    let (head, _) = curl(&[&url("/..%2f..%2fetc/passwd")]);
+    let (head, _) = curl_h2c(&[&url("/..%2f..%2fetc/passwd")]);
     assert!(head.starts_with("HTTP/2 400"), "{head}");
 }
 

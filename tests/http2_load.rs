@@ -104,11 +104,6 @@ fn many_connections_with_many_streams_at_once() {
     assert!(text.contains("status codes: 20000 2xx"), "{text}");
 }
 
-/// curl over h2c with prior knowledge.
-fn curl_h2c(args: &[&str]) -> (String, Vec<u8>) {
-    curl_h2(&[&["--http2-prior-knowledge"], args].concat())
-}
-
 #[test]
 fn sidecars_and_listings_over_h2c() {
     if !installed("curl") {

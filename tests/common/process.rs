@@ -129,6 +129,11 @@ pub fn curl_h2(args: &[&str]) -> (String, Vec<u8>) {
     (String::from_utf8_lossy(&all[..end]).into_owned(), all[end..].to_vec())
 }
 
+/// `curl_h2` over h2c (prior knowledge).
+pub fn curl_h2c(args: &[&str]) -> (String, Vec<u8>) {
+    curl_h2(&[&["--http2-prior-knowledge"], args].concat())
+}
+
 /// Resident memory of a process (VmRSS), in KiB.
 pub fn rss_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
