@@ -190,7 +190,7 @@ impl super::Connection {
             // What was received is answered before anything is written: its HEADERS and the
             // DATA after them leave in one write (over TLS, one record).
             let received = self.h2_receive(cx);
-            if self.h2_fill_batch(cx) || received {
+            if self.h2_fill_batch(cx, io.gathers()) || received {
                 continue;
             }
             if self.ready.eof {
@@ -495,13 +495,15 @@ impl super::Connection {
 
     /// Turns over the streams while the output buffer has room: one write for many frames
     /// (a payload to `sendfile` must go out first, and stops it). True if it wrote anything.
-    fn h2_fill_batch(&mut self, cx: &mut Context) -> bool {
-        if !matches!(self.h2_fill(cx), Filled::Some) {
+    /// `gather`: the transport writes a buffer with gaps in one call, so large payloads are
+    /// read to sit cache-aligned.
+    fn h2_fill_batch(&mut self, cx: &mut Context, gather: bool) -> bool {
+        if !matches!(self.h2_fill(cx, gather), Filled::Some) {
             return false;
         }
         while self.output.buf.len() < super::BATCH_BYTES
             && self.h2.as_ref().is_some_and(|h2| h2.payload.is_none() && !h2.broken)
-            && matches!(self.h2_fill(cx), Filled::Some)
+            && matches!(self.h2_fill(cx, gather), Filled::Some)
         {}
         true
     }
@@ -512,7 +514,7 @@ impl super::Connection {
     /// incremental stream of its urgency that can (`Priority::shares_turn`). A stream that
     /// cannot send is passed over, so it holds back no one; one that finishes passes the turn
     /// on, so many small responses take one pass (until the batch is full).
-    fn h2_fill(&mut self, cx: &mut Context) -> Filled {
+    fn h2_fill(&mut self, cx: &mut Context, gather: bool) -> Filled {
         let mut wrote = false;
         let h2 = self.h2.as_mut().expect("an HTTP/2 connection");
         // Plans to resume first, whatever their priority: their HEADERS, and their job timers.
@@ -640,16 +642,17 @@ impl super::Connection {
                             h2.payload = Some(Payload { file: file.clone(), offset: *offset, left: run[0].0 as usize });
                         } else {
                             // Frames of the usual 16 KiB are copied, so that several leave in one
-                            // write, their payloads read by one preadv. The bytes are in the page
-                            // cache (`sendable` said so).
+                            // write, their payloads read by one preadv (cache-aligned, with gaps
+                            // the write skips, where the transport gathers). The bytes are in the
+                            // page cache (`sendable` said so).
                             let heads = frames.map(|f| header(&f).to_bytes());
                             let mut parts = [(&[][..], 0); read::MAX_PARTS];
                             for ((part, head), &(n, _)) in parts.iter_mut().zip(&heads).zip(run) {
                                 *part = (&head[..], n as usize);
                             }
-                            if read::read_parts_onto(&mut self.output.buf, file, *offset, &parts[..count_frames])
-                                .is_err()
-                            {
+                            let gaps = gather.then(|| &mut self.output.gaps.get_or_insert_default().list);
+                            let output = &mut self.output.buf;
+                            if read::read_parts_onto(output, file, *offset, &parts[..count_frames], gaps).is_err() {
                                 // The file shrank under a length already sent: the stream
                                 // cannot be completed, nor the connection's framing kept.
                                 h2.broken = true;

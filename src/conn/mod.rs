@@ -26,10 +26,12 @@
 //! empty, so an idle keep-alive connection holds no buffer at all. Input starts in a small
 //! buffer (`SMALL_INPUT_BUFFER`) and moves to a big one only when a read fills it, so a
 //! client waiting mid-head holds 1 KiB, not a full-size head's worth.
-use std::io;
+use std::io::{self, IoSlice};
 use std::net::SocketAddr;
+use std::ops::Range;
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::fs::read;
 use crate::http::date::DateCache;
 use crate::http::forwarded::Cidr;
 use crate::http::forwarded::TrustedHeader;
@@ -462,6 +464,10 @@ impl Input {
 struct Output {
     buf: Vec<u8>,
     written: usize,
+    /// Ranges of `buf` never sent: an HTTP/2 payload read to sit cache-aligned
+    /// (`fs::read::read_parts_onto`) leaves one before it. Boxed: most connections never
+    /// have any, and each holds the box only while it has output.
+    gaps: Option<Box<Gaps>>,
     /// The rest of the last response, after `buf`.
     tail: Option<Tail>,
     /// The transport holds bytes of its own to send (`Transport::wants_write`), as of the
@@ -499,8 +505,64 @@ impl Output {
 
     fn release(&mut self, buffers: &mut Buffers) {
         self.written = 0;
+        self.gaps = None;
         buffers.give_output(std::mem::take(&mut self.buf));
     }
+
+    /// The buffer went out whole: empty it for the next bytes.
+    fn clear(&mut self) {
+        self.buf.clear();
+        self.written = 0;
+        if let Some(gaps) = &mut self.gaps {
+            gaps.list.clear();
+            gaps.next = 0;
+        }
+    }
+
+    /// The gaps not yet passed.
+    fn gaps_ahead(&self) -> &[Range<usize>] {
+        self.gaps.as_ref().map_or(&[], |g| &g.list[g.next..])
+    }
+
+    /// The unsent bytes, the gaps left out, as up to `pieces.len()` slices for one
+    /// `writev`: how many, and how many bytes they hold.
+    fn pieces<'a>(&'a self, pieces: &mut [IoSlice<'a>]) -> (usize, usize) {
+        let (mut at, mut count, mut len) = (self.written, 0, 0);
+        let gaps = self.gaps_ahead().iter().map(Some).chain([None]);
+        for gap in gaps {
+            if count == pieces.len() {
+                break;
+            }
+            let end = gap.map_or(self.buf.len(), |g| g.start);
+            if end > at {
+                pieces[count] = IoSlice::new(&self.buf[at..end]);
+                (count, len) = (count + 1, len + end - at);
+            }
+            at = gap.map_or(at, |g| g.end);
+        }
+        (count, len)
+    }
+
+    /// `n` more bytes went out: moves past them, and past the gaps they lead to.
+    fn advance(&mut self, mut n: usize) {
+        loop {
+            let gap = self.gaps_ahead().first().cloned();
+            let step = n.min(gap.as_ref().map_or(self.buf.len(), |g| g.start) - self.written);
+            (self.written, n) = (self.written + step, n - step);
+            match (gap, &mut self.gaps) {
+                (Some(g), Some(gaps)) if self.written == g.start => (self.written, gaps.next) = (g.end, gaps.next + 1),
+                _ => break,
+            }
+        }
+        debug_assert_eq!(n, 0, "more bytes sent than were offered");
+    }
+}
+
+/// Ranges of the output buffer not to send, in order; `next` is the first not yet passed.
+#[derive(Debug, Default)]
+struct Gaps {
+    list: Vec<Range<usize>>,
+    next: usize,
 }
 
 /// The rest of a response after the output buffer.
@@ -1127,8 +1189,7 @@ impl Connection {
                 return Some(stop);
             }
         }
-        self.output.buf.clear();
-        self.output.written = 0;
+        self.output.clear();
         None
     }
 
@@ -1137,15 +1198,20 @@ impl Connection {
         if !self.ready.writable {
             return Some(Flush::Blocked);
         }
-        let pending = self.output.buf.len() - self.output.written;
-        let bytes = &self.output.buf[self.output.written..];
-        // MSG_MORE only when body bytes follow at once: corked bytes with nothing after
-        // them would wait for the kernel's 200 ms cork timer.
-        let wrote = if self.output.file_follows() { io.write_more(bytes) } else { io.write(bytes) };
+        let (wrote, pending) = if !self.output.gaps_ahead().is_empty() {
+            let mut pieces = [IoSlice::new(&[]); 2 * read::MAX_PARTS];
+            let (count, pending) = self.output.pieces(&mut pieces);
+            (io.write_vectored(&pieces[..count]), pending)
+        } else {
+            let bytes = &self.output.buf[self.output.written..];
+            // MSG_MORE only when body bytes follow at once: corked bytes with nothing after
+            // them would wait for the kernel's 200 ms cork timer.
+            (if self.output.file_follows() { io.write_more(bytes) } else { io.write(bytes) }, bytes.len())
+        };
         match self.sent("write", wrote, budget, cx) {
             Sent::Bytes(n) => {
                 cx.trace(|| format!("wrote {n} of {pending} bytes"));
-                self.output.written += n;
+                self.output.advance(n);
                 // A short write means the socket buffer is full (epoll(7)): wait for the
                 // writable edge instead of asking again.
                 if n < pending && io.drains_on_short_io() {
@@ -1171,6 +1237,7 @@ impl Connection {
             if *budget == 0 {
                 return Some(Flush::Yield);
             }
+            debug_assert!(self.output.gaps_ahead().is_empty(), "HTTP/1 output has no gaps");
             let head = &self.output.buf[self.output.written..];
             let body = &body.rest()[..body.rest().len().min(*budget)];
             let (head_len, pending) = (head.len(), head.len() + body.len());
@@ -1779,6 +1846,35 @@ mod tests {
         assert_eq!(io.writes, 2, "our SETTINGS, then both HEADERS and DATA in one write");
         assert!(!conn.h2.as_mut().expect("HTTP/2").holds_buffers(), "given back");
         assert_eq!(conn.output.buf.capacity(), 0);
+    }
+
+    #[test]
+    fn output_gaps_are_never_sent_however_the_writes_fall() {
+        // "head" [gap] "one" [gap][gap] "two" [gap]-at-the-start-of "3", then "end".
+        let buf = b"head--one**++two#3end".to_vec();
+        let gaps = vec![4..6, 9..11, 11..13, 16..17];
+        let want = b"headonetwo3end";
+        for most in 1..=want.len() {
+            let mut output = Output { buf: buf.clone(), ..Output::default() };
+            output.gaps = Some(Box::new(Gaps { list: gaps.clone(), next: 0 }));
+            let mut sent = Vec::new();
+            while output.written < output.buf.len() {
+                let mut pieces = [IoSlice::new(&[]); 3];
+                let (count, pending) = output.pieces(&mut pieces);
+                assert!(count > 0 && pending > 0);
+                // A writev that takes at most `most` bytes.
+                let mut took = 0;
+                for piece in &pieces[..count] {
+                    let n = piece.len().min(most - took);
+                    sent.extend_from_slice(&piece[..n]);
+                    took += n;
+                }
+                output.advance(took);
+            }
+            assert_eq!(sent, want, "at most {most} bytes a write");
+            output.clear();
+            assert!(output.gaps_ahead().is_empty() && output.buf.is_empty());
+        }
     }
 
     #[test]

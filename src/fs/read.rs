@@ -2,37 +2,70 @@
 //! copies each 16 KiB DATA payload into the output buffer (many frames leave in one write),
 //! and zeroing that room before the kernel overwrites it cost about a tenth of the server's
 //! CPU on large files. Several payloads, each after a head of its own, take one `preadv`.
+//!
+//! The kernel copies a page-cache page into user memory a quarter faster when source and
+//! destination share their place within a 64-byte cache line (measured on this machine:
+//! 3.8 against 4.8 µs per 64 KiB, `rep movsb`). So a caller that can write a buffer with
+//! gaps in it (`writev` on a socket) may ask for each large part to land aligned so.
 use std::fs::File;
 use std::io;
 use std::mem::MaybeUninit;
+use std::ops::Range;
 use std::os::fd::AsRawFd;
 
 /// The most parts `read_parts_onto` takes.
 pub const MAX_PARTS: usize = 8;
 
+/// What the copy's speed depends on: a cache line.
+const LINE: usize = 64;
+
+/// Parts shorter than this are not worth a gap of their own.
+const ALIGN_MIN: usize = 4096;
+
 /// Appends each part in turn, its head then its `len` bytes of `file` (the file's bytes from
 /// `offset` on, part after part), with one `preadv` for all the parts' bytes: a run of
 /// HTTP/2 DATA frames, a 9-byte header each, for one system call. At most `MAX_PARTS`
-/// parts. On an error, or a file that ends first, `buf` keeps its length.
+/// parts. With `gaps`, a part of `ALIGN_MIN` bytes or more starts at an address that sits
+/// in its cache line where its file offset sits in its own: a gap of up to 63 bytes goes
+/// before its head, and its range in `buf` is pushed onto `gaps` (bytes not to send). On an
+/// error, or a file that ends first, `buf` and `gaps` keep their length.
 #[allow(unsafe_code)]
-pub fn read_parts_onto(buf: &mut Vec<u8>, file: &File, offset: u64, parts: &[(&[u8], usize)]) -> io::Result<()> {
+pub fn read_parts_onto(
+    buf: &mut Vec<u8>,
+    file: &File,
+    offset: u64,
+    parts: &[(&[u8], usize)],
+    mut gaps: Option<&mut Vec<Range<usize>>>,
+) -> io::Result<()> {
     assert!(parts.len() <= MAX_PARTS, "{} parts", parts.len());
-    let total = parts.iter().map(|(head, len)| head.len() + len).sum();
-    buf.reserve(total);
+    let most = parts.iter().map(|(head, len)| head.len() + len + LINE - 1).sum();
+    buf.reserve(most);
     let start = buf.len();
-    let room = &mut buf.spare_capacity_mut()[..total];
-    // The heads, and where each part's bytes go.
+    let room = &mut buf.spare_capacity_mut()[..most];
+    // One pointer for the whole room, so that each slot's is derived from it alone.
+    let base: *mut MaybeUninit<u8> = room.as_mut_ptr();
+    // The gaps and heads, and where each part's bytes go.
     let mut at = [0; MAX_PARTS];
-    let mut pos = 0;
+    let mut made: [Range<usize>; MAX_PARTS] = Default::default();
+    let (mut pos, mut file_at, mut count_gaps) = (0, offset, 0);
     for (i, (head, len)) in parts.iter().enumerate() {
+        if gaps.is_some() && *len >= ALIGN_MIN {
+            let lands = (base as usize + pos + head.len()) % LINE;
+            let gap = (file_at as usize % LINE + LINE - lands) % LINE;
+            if gap > 0 {
+                room[pos..pos + gap].fill(MaybeUninit::new(0));
+                made[count_gaps] = start + pos..start + pos + gap;
+                (pos, count_gaps) = (pos + gap, count_gaps + 1);
+            }
+        }
         for (slot, byte) in room[pos..pos + head.len()].iter_mut().zip(*head) {
             slot.write(*byte);
         }
         at[i] = pos + head.len();
         pos = at[i] + len;
+        file_at += *len as u64;
     }
-    // One pointer for the whole room, so that each slot's is derived from it alone.
-    let base: *mut MaybeUninit<u8> = room.as_mut_ptr();
+    let total = pos;
     let (mut part, mut done_in_part, mut read) = (0, 0, 0u64);
     loop {
         while part < parts.len() && done_in_part == parts[part].1 {
@@ -48,9 +81,10 @@ pub fn read_parts_onto(buf: &mut Vec<u8>, file: &File, offset: u64, parts: &[(&[
         }
         let count = parts.len() - part;
         let position = i64::try_from(offset + read).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
-        // SAFETY: `file` is open for the call; each of the `count` slots lies within `room`,
-        // the spare capacity `buf` holds for `total` bytes, which nothing else borrows while
-        // the kernel writes into it; `preadv` writes at most `iov_len` bytes to each.
+        // SAFETY: `file` is open for the call; each of the `count` slots lies within `room`
+        // (`total` <= `most`), the spare capacity `buf` holds for `most` bytes, which nothing
+        // else borrows while the kernel writes into it; `preadv` writes at most `iov_len`
+        // bytes to each.
         let n = unsafe { libc::preadv(file.as_raw_fd(), slots.as_ptr(), count as libc::c_int, position) };
         match n {
             0 => return Err(io::ErrorKind::UnexpectedEof.into()),
@@ -71,9 +105,12 @@ pub fn read_parts_onto(buf: &mut Vec<u8>, file: &File, offset: u64, parts: &[(&[
             }
         }
     }
-    // SAFETY: the `total` bytes after `start` are initialized: the heads by the loop above,
-    // every part's bytes by `preadv` (the reads went on until each slot was full).
+    // SAFETY: the `total` bytes after `start` are initialized: the gaps and heads by the loop
+    // above, every part's bytes by `preadv` (the reads went on until each slot was full).
     unsafe { buf.set_len(start + total) };
+    if let Some(gaps) = gaps.as_mut() {
+        gaps.extend_from_slice(&made[..count_gaps]);
+    }
     Ok(())
 }
 
@@ -95,10 +132,10 @@ mod tests {
         let bytes: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
         let file = file_of(&bytes, "offset");
         let mut buf = b"head".to_vec();
-        read_parts_onto(&mut buf, &file, 1_000, &[(b"", 70_000)]).unwrap();
+        read_parts_onto(&mut buf, &file, 1_000, &[(b"", 70_000)], None).unwrap();
         assert_eq!(&buf[..4], b"head");
         assert_eq!(&buf[4..], &bytes[1_000..71_000]);
-        read_parts_onto(&mut buf, &file, 0, &[(b"", 0)]).unwrap();
+        read_parts_onto(&mut buf, &file, 0, &[(b"", 0)], None).unwrap();
         assert_eq!(buf.len(), 70_004);
     }
 
@@ -106,10 +143,10 @@ mod tests {
     fn a_file_that_ends_first_leaves_the_buffer_as_it_was() {
         let file = file_of(&[7u8; 10], "short");
         let mut buf = b"head".to_vec();
-        let err = read_parts_onto(&mut buf, &file, 4, &[(b"", 7)]).unwrap_err();
+        let err = read_parts_onto(&mut buf, &file, 4, &[(b"", 7)], None).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
         assert_eq!(buf, b"head");
-        read_parts_onto(&mut buf, &file, 4, &[(b"", 6)]).unwrap();
+        read_parts_onto(&mut buf, &file, 4, &[(b"", 6)], None).unwrap();
         assert_eq!(buf, b"head\x07\x07\x07\x07\x07\x07");
     }
 
@@ -119,7 +156,7 @@ mod tests {
         let file = file_of(&bytes, "parts");
         let mut buf = b"frames:".to_vec();
         let parts: [(&[u8], usize); 4] = [(b"A", 16_384), (b"BB", 0), (b"", 70_000), (b"DDDD", 3)];
-        read_parts_onto(&mut buf, &file, 5, &parts).unwrap();
+        read_parts_onto(&mut buf, &file, 5, &parts, None).unwrap();
         let mut want = b"frames:A".to_vec();
         want.extend_from_slice(&bytes[5..16_389]);
         want.extend_from_slice(b"BB");
@@ -129,7 +166,7 @@ mod tests {
         assert_eq!(buf, want);
         // Eight parts of one byte, the most it takes.
         let mut buf = Vec::new();
-        read_parts_onto(&mut buf, &file, 0, &[(b"h".as_slice(), 1); MAX_PARTS]).unwrap();
+        read_parts_onto(&mut buf, &file, 0, &[(b"h".as_slice(), 1); MAX_PARTS], None).unwrap();
         assert_eq!(
             buf,
             [
@@ -158,10 +195,53 @@ mod tests {
     fn parts_past_the_end_of_the_file_leave_the_buffer_as_it_was() {
         let file = file_of(&[1u8; 100], "parts-short");
         let mut buf = b"head".to_vec();
-        let err = read_parts_onto(&mut buf, &file, 0, &[(b"x", 60), (b"y", 41)]).unwrap_err();
+        let err = read_parts_onto(&mut buf, &file, 0, &[(b"x", 60), (b"y", 41)], None).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
         assert_eq!(buf, b"head");
-        read_parts_onto(&mut buf, &file, 0, &[(b"x", 60), (b"y", 40)]).unwrap();
+        read_parts_onto(&mut buf, &file, 0, &[(b"x", 60), (b"y", 40)], None).unwrap();
         assert_eq!(buf.len(), 4 + 1 + 60 + 1 + 40);
+    }
+
+    #[test]
+    fn aligned_parts_land_where_their_file_offsets_sit_in_a_cache_line() {
+        let bytes: Vec<u8> = (0..200_000u32).map(|i| (i % 253) as u8).collect();
+        let file = file_of(&bytes, "aligned");
+        let parts: [(&[u8], usize); 4] = [(b"HEAD-1-..", 16_384), (b"h2", 100), (b"HEAD-3-..", 8_192), (b"h4", 5_000)];
+        for (prefix, offset) in [(0, 0u64), (9, 0), (1, 16_384), (5, 77)] {
+            let (mut buf, mut gaps) = (vec![b'p'; prefix], Vec::new());
+            gaps.push(0..0); // What the list held: kept, the new gaps after it.
+            read_parts_onto(&mut buf, &file, offset, &parts, Some(&mut gaps)).unwrap();
+            // Without its gaps, the buffer holds what the packed layout does.
+            let mut packed = vec![b'p'; prefix];
+            read_parts_onto(&mut packed, &file, offset, &parts, None).unwrap();
+            let mut sent = Vec::new();
+            let mut at = 0;
+            for gap in &gaps[1..] {
+                assert!(gap.start >= at && gap.end > gap.start && gap.end - gap.start < LINE);
+                assert!(buf[gap.clone()].iter().all(|&b| b == 0));
+                sent.extend_from_slice(&buf[at..gap.start]);
+                at = gap.end;
+            }
+            sent.extend_from_slice(&buf[at..]);
+            assert_eq!(sent, packed, "prefix {prefix}, offset {offset}");
+            // The large parts sit in their cache lines as their file bytes do; the 100-byte
+            // part took no gap.
+            let mut file_at = offset as usize;
+            let mut pos = 0;
+            for (head, len) in parts {
+                let found = buf[pos..].windows(head.len()).position(|w| w == head).unwrap() + pos + head.len();
+                assert_eq!(&buf[found..found + len], &bytes[file_at..file_at + len]);
+                if len >= ALIGN_MIN {
+                    assert_eq!((buf.as_ptr() as usize + found) % LINE, file_at % LINE);
+                }
+                (pos, file_at) = (found + len, file_at + len);
+            }
+            assert!(gaps.len() <= 1 + 3, "{gaps:?}");
+        }
+        // A file that ends first: neither the buffer nor the gaps grow.
+        let short = file_of(&bytes[..10_000], "aligned-short");
+        let (mut buf, mut gaps) = (b"x".to_vec(), Vec::new());
+        assert!(read_parts_onto(&mut buf, &short, 0, &[(b"h", 16_384)], Some(&mut gaps)).is_err());
+        assert_eq!((buf.as_slice(), gaps.len()), (&b"x"[..], 0));
     }
 }

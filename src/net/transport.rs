@@ -60,6 +60,12 @@ pub trait Transport: Read + Write {
         Ok(())
     }
 
+    /// `write_vectored` sends every piece in one call (`writev`), so a buffer with gaps
+    /// in it costs nothing more to write. TLS would cut a record at each piece instead.
+    fn gathers(&self) -> bool {
+        false
+    }
+
     /// A read or write that moved fewer bytes than asked means the socket is drained (or
     /// full) and only a new readiness edge will change that (epoll(7)). True of a socket;
     /// a layer whose short reads are record boundaries says false, and is read until
@@ -122,6 +128,10 @@ macro_rules! socket_transport {
 
             fn shutdown_write(&mut self) -> io::Result<()> {
                 self.shutdown(Shutdown::Write)
+            }
+
+            fn gathers(&self) -> bool {
+                true
             }
         }
     )*};
@@ -246,6 +256,11 @@ impl Write for Stream {
         each_arm!(self, s => s.write(buf))
     }
 
+    #[inline]
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        each_arm!(self, s => s.write_vectored(bufs))
+    }
+
     fn flush(&mut self) -> io::Result<()> {
         each_arm!(self, s => s.flush())
     }
@@ -269,6 +284,11 @@ impl Transport for Stream {
 
     fn shutdown_write(&mut self) -> io::Result<()> {
         each_arm!(self, s => s.shutdown_write())
+    }
+
+    #[inline]
+    fn gathers(&self) -> bool {
+        each_arm!(self, s => s.gathers())
     }
 
     #[inline]
