@@ -561,7 +561,7 @@ impl super::Connection {
                 Out::Memory { bytes, at, end } => {
                     let n = window.min(*end - *at);
                     let last = *at + n == *end;
-                    if h2.frames.send_data(s.id, &bytes[*at..*at + n], last).is_err() {
+                    if !put_data(&mut h2.frames, &mut self.output, cx, s.id, &bytes[*at..*at + n], last) {
                         continue; // Gone: dropped.
                     }
                     *at += n;
@@ -574,7 +574,7 @@ impl super::Connection {
                     (count, Some(Segment::Bytes(b))) => {
                         let n = window.min(b.len());
                         let last = n == b.len() && count == 1;
-                        if h2.frames.send_data(s.id, &b[..n], last).is_err() {
+                        if !put_data(&mut h2.frames, &mut self.output, cx, s.id, &b[..n], last) {
                             continue;
                         }
                         b.drain(..n);
@@ -737,6 +737,30 @@ impl super::Connection {
             }
         }
     }
+}
+
+/// A DATA frame of bytes held in memory, accounted by the HTTP/2 layer but written straight
+/// into the output buffer after the frames before it: one copy of the body, not two. False
+/// if the stream is gone.
+fn put_data(
+    frames: &mut Frames,
+    output: &mut super::Output,
+    cx: &mut Context,
+    id: u32,
+    bytes: &[u8],
+    last: bool,
+) -> bool {
+    if frames.data_sent(id, bytes.len(), last).is_err() {
+        return false;
+    }
+    let flags = if last { frame::flags::END_STREAM } else { 0 };
+    let header = FrameHeader { length: bytes.len() as u32, kind: FrameType::Data, flags, stream_id: id };
+    move_frames(frames, output, cx);
+    cx.trace(|| format!("send {}", trace::describe(&header, &[])));
+    output.ensure_buffer(&mut cx.buffers);
+    header.encode(&mut output.buf);
+    output.buf.extend_from_slice(bytes);
+    true
 }
 
 /// Moves the frames the HTTP/2 layer wrote into the connection's output buffer, each traced;
