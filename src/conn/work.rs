@@ -21,6 +21,9 @@ pub(crate) const READ_BLOCK: u64 = 128 * 1024;
 /// cannot fill the pool for everyone else.
 pub(crate) const READS_IN_FLIGHT: u8 = 4;
 
+/// The read-ahead window in bytes.
+const WINDOW: u64 = READ_BLOCK * READS_IN_FLIGHT as u64;
+
 /// Work to run off the loop.
 #[derive(Debug)]
 pub enum Work {
@@ -127,28 +130,28 @@ impl ReadAhead {
         }
         self.cached_until = offset;
         self.done = 0;
-        // A block ahead at least, so that HTTP/2's 16 KiB frames ask the kernel once a block
-        // rather than once a frame.
-        let span = want.max(READ_BLOCK.min(end - offset));
+        // The read-ahead window at least, so that HTTP/2's 16 KiB frames ask the kernel once
+        // a window (twice a MiB) rather than once a frame.
+        let span = want.max(WINDOW.min(end - offset));
         if residency(file, offset, span) == Residency::Cached {
             self.cached_until = offset + span;
             return want;
         }
-        // Cold somewhere: send what is cached at the front, read the rest ahead.
-        let block = want.min(READ_BLOCK);
-        let front = block < want && residency(file, offset, block) == Residency::Cached;
+        // Cold somewhere: send what is cached of the first block, read the rest ahead.
+        let block = READ_BLOCK.min(end - offset);
+        let front = block < span && residency(file, offset, block) == Residency::Cached;
         if front {
             self.cached_until += block;
         }
         self.asked_until = self.cached_until;
         self.read_ahead(file, offset, end, ask);
-        if front { block } else { 0 }
+        if front { want.min(block) } else { 0 }
     }
 
     /// Asks for the blocks after what is asked already, up to the window past `from`.
     fn read_ahead(&mut self, file: &Arc<File>, from: u64, end: u64, ask: &mut dyn FnMut(Work)) {
-        let window_end = end.min(from + READ_BLOCK * u64::from(READS_IN_FLIGHT));
-        let blocks_end = self.cached_until + READ_BLOCK * u64::from(READS_IN_FLIGHT);
+        let window_end = end.min(from + WINDOW);
+        let blocks_end = self.cached_until + WINDOW;
         while self.in_flight < READS_IN_FLIGHT && self.asked_until < window_end.min(blocks_end) {
             let len = READ_BLOCK.min(end - self.asked_until);
             ask(Work::Read { file: file.clone(), offset: self.asked_until, len });
@@ -246,26 +249,36 @@ mod tests {
     }
 
     #[test]
-    fn a_small_want_from_a_cached_file_is_checked_once_a_block() {
-        let Some(file) = cold_file("span") else {
+    fn a_small_want_from_a_cached_file_is_checked_once_a_window() {
+        let (Some(file), Some(other)) = (cold_file("span"), cold_file("front")) else {
             eprintln!("skipped: no cachestat, or pages that cannot be dropped here");
             return;
         };
-        let mut ahead = ReadAhead::default();
+        for f in [&file, &other] {
+            // No read-ahead by the kernel: what is cached is what the test reads in.
+            rustix::fs::fadvise(&**f, 0, None, rustix::fs::Advice::Random).unwrap();
+        }
         let frame = 16 * 1024;
         let mut asked = Vec::new();
-        // The first block read in, the rest still cold: a frame from the first goes at once.
-        assert!(matches!(read_into_cache(&file, 0, READ_BLOCK), Ok(())));
+        // A whole window read in: a frame goes at once, and every frame of the window after
+        // it without asking the kernel again (dropped from the cache now, they would be
+        // found cold if it were asked).
+        let mut ahead = ReadAhead::default();
+        assert!(matches!(read_into_cache(&file, 0, WINDOW), Ok(())));
         assert_eq!(ahead.sendable(&file, 0, frame, 1 << 20, &mut |w| asked.push(w)), frame);
-        // A whole block was found cached: every frame of it goes without asking the kernel
-        // again (dropped from the cache now, they would be found cold if it were asked).
         rustix::fs::fadvise(&*file, 0, None, rustix::fs::Advice::DontNeed).unwrap();
-        for at in (frame..READ_BLOCK).step_by(frame as usize) {
+        for at in (frame..WINDOW).step_by(frame as usize) {
             assert_eq!(ahead.sendable(&file, at, frame, 1 << 20, &mut |w| asked.push(w)), frame);
         }
         assert!(asked.is_empty());
-        // Past the block the kernel is asked again, and the block there is cold.
-        assert_eq!(ahead.sendable(&file, READ_BLOCK, frame, 1 << 20, &mut |w| asked.push(w)), 0);
+        // Past the window the kernel is asked again, and the bytes there are cold.
+        assert_eq!(ahead.sendable(&file, WINDOW, frame, 1 << 20, &mut |w| asked.push(w)), 0);
         assert!(!asked.is_empty());
+        // Only the first block cached: its frames go at once, whatever is cold after them.
+        let mut ahead = ReadAhead::default();
+        assert!(matches!(read_into_cache(&other, 0, READ_BLOCK), Ok(())));
+        for at in (0..READ_BLOCK).step_by(frame as usize) {
+            assert_eq!(ahead.sendable(&other, at, frame, 1 << 20, &mut |_| {}), frame);
+        }
     }
 }
