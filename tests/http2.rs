@@ -13,9 +13,10 @@ use std::time::Duration;
 
 use common::h2::{get, rst, window_update};
 use common::*;
+use evserve::http2::ErrorCode;
 use evserve::http2::frame::{self, FrameHeader, FrameType, flags, setting};
+use evserve::http2::hpack::decoder::{Decoder, Header};
 use evserve::http2::hpack::encoder::encode_field;
-use evserve::http2::{ErrorCode, hpack::decoder::Decoder};
 
 fn site() -> Fixture {
     let fx = Fixture::new();
@@ -78,6 +79,46 @@ fn nghttp_sends_100_streams_on_one_connection() {
 }
 
 #[test]
+fn nghttp_decodes_response_fields_sent_again_as_indexes_whatever_its_table_size() {
+    if !installed("nghttp") {
+        return;
+    }
+    let fx = site();
+    let server = TestServer::start(&fx.root());
+    let paths = ["/a.txt", "/big.bin", "/index.html"];
+    for p in paths {
+        // In the file cache first: requests at once for a file not yet cached each build its
+        // fields anew, and fields built anew are a new block.
+        assert_eq!(server.get(&format!("GET {p} HTTP/1.1\r\nHost: t\r\n\r\n")).status, 200);
+    }
+    let urls = paths.map(|p| format!("http://{}{p}", server.addr));
+    // Each file three times on one connection; the client's decoder table at its default,
+    // smaller than one file's fields, and none at all.
+    for table in ["4096", "150", "0"] {
+        let out = Command::new("nghttp").args(["-nv", "-m", "3", "-c", table]).args(&urls).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success() && !text.contains("COMPRESSION_ERROR"), "table {table}: {text}");
+        let count = |s: &str| text.lines().filter(|l| l.contains("recv (stream_id=") && l.ends_with(s)).count();
+        assert_eq!(count("content-type: text/plain; charset=utf-8"), 3, "table {table}: {text}");
+        assert_eq!(count("content-type: text/html; charset=utf-8"), 3, "table {table}: {text}");
+        assert_eq!(count("content-length: 300000"), 3, "table {table}: {text}");
+        assert_eq!(count("content-length: 14"), 6, "table {table}: {text}");
+        assert_eq!(count("server: evserve/0.1.0"), 9, "table {table}: {text}");
+        // HEADERS frame lengths: with a table, a file's fields sent again are an index each.
+        let lengths: Vec<u32> = text
+            .lines()
+            .filter_map(|l| l.split("recv HEADERS frame <length=").nth(1)?.split(',').next()?.parse().ok())
+            .collect();
+        assert_eq!(lengths.len(), 9, "{text}");
+        let small = lengths.iter().filter(|&&n| n < 16).count();
+        match table {
+            "4096" => assert!(small >= 5, "{lengths:?}"),
+            _ => assert_eq!(small, 0, "table {table}: {lengths:?}"),
+        }
+    }
+}
+
+#[test]
 fn h2_over_tls_by_alpn_and_h2_off_keeps_http_1_1() {
     if !installed("curl") {
         return;
@@ -109,7 +150,10 @@ fn h2_over_tls_by_alpn_and_h2_off_keeps_http_1_1() {
 struct Raw {
     s: TcpStream,
     buf: Vec<u8>,
+    /// Every HEADERS block is decoded as it passes, in order (the server's blocks refer to
+    /// the entries earlier ones inserted); `fields` holds the last one's.
     decoder: Decoder,
+    fields: Vec<Header>,
 }
 
 impl Raw {
@@ -118,7 +162,7 @@ impl Raw {
         let mut out = frame::PREFACE.to_vec();
         frame::encode_settings(&mut out, settings);
         s.write_all(&out).unwrap();
-        Raw { s, buf: Vec::new(), decoder: Decoder::new() }
+        Raw { s, buf: Vec::new(), decoder: Decoder::new(), fields: Vec::new() }
     }
 
     fn send(&mut self, bytes: &[u8]) {
@@ -139,6 +183,7 @@ impl Raw {
                     FrameType::Ping if !h.has(flags::ACK) => {
                         frame::encode_ping_ack(&mut ack, payload[..8].try_into().unwrap())
                     }
+                    FrameType::Headers => self.fields = self.decoder.decode(&payload).expect("a block that decodes"),
                     _ => {}
                 }
                 self.send(&ack);
@@ -170,17 +215,18 @@ impl Raw {
 
     /// The stream and `:status` of the next HEADERS, whichever stream it is on.
     fn any_status(&mut self) -> Option<(u32, u16)> {
-        let (h, p) = self.until(|h, _| h.kind == FrameType::Headers)?;
-        let fields = self.decoder.decode(&p).ok()?;
-        let status = fields.iter().find(|f| f.name == b":status")?;
-        Some((h.stream_id, std::str::from_utf8(&status.value).ok()?.parse().ok()?))
+        let (h, _) = self.until(|h, _| h.kind == FrameType::Headers)?;
+        Some((h.stream_id, self.last_status()?))
     }
 
     /// The `:status` of the HEADERS on `stream`.
     fn status(&mut self, stream: u32) -> Option<u16> {
-        let (_, p) = self.until(|h, _| h.kind == FrameType::Headers && h.stream_id == stream)?;
-        let fields = self.decoder.decode(&p).ok()?;
-        let status = fields.iter().find(|f| f.name == b":status")?;
+        self.until(|h, _| h.kind == FrameType::Headers && h.stream_id == stream)?;
+        self.last_status()
+    }
+
+    fn last_status(&self) -> Option<u16> {
+        let status = self.fields.iter().find(|f| f.name == b":status")?;
         std::str::from_utf8(&status.value).ok()?.parse().ok()
     }
 }

@@ -14,13 +14,13 @@ use std::time::Instant;
 use super::work::ReadAhead;
 use super::{Context, Flush, Ticket, Work};
 use crate::fs::read;
-use crate::http::plan::{Body, Field, Plan, Segment, Source};
+use crate::http::plan::{Body, Field, Plan, Segment, Source, block_id};
 use crate::http::status::{SERVER, error_plan};
 use crate::http::view::{Fields, RequestView, Target};
 use crate::http1::request::authority_host;
 use crate::http2::connection::{Connection as Frames, Event, Limits};
 use crate::http2::frame::{FrameHeader, FrameType};
-use crate::http2::hpack::encoder::{encode_field, encode_field_with};
+use crate::http2::hpack::encoder::{BlockField, encode_field_with};
 use crate::http2::priority::Priority;
 use crate::http2::request::Request;
 use crate::http2::{ErrorCode, StreamId, frame, trace};
@@ -374,7 +374,7 @@ impl super::Connection {
     ) {
         let h2 = self.h2.as_mut().expect("an HTTP/2 connection");
         let status = plan.status;
-        let head = cx.h2_shared.head.get(cx.date.get());
+        let (head_id, head) = cx.h2_shared.head.get(cx.date.get());
         let out = match plan.body {
             Body::Empty => None,
             Body::Made(bytes) => Some(Out::Memory { end: bytes.len(), bytes, at: 0 }),
@@ -404,14 +404,14 @@ impl super::Connection {
         };
         let body_len = out.as_ref().map_or(0, Out::len);
         let before = h2.frames.output().len();
-        let sent = h2.frames.send_headers_with(stream, status, out.is_none(), |block| {
-            block.extend_from_slice(head);
+        let sent = h2.frames.send_headers_with(stream, status, out.is_none(), |block, encoder| {
+            encoder.block(block, head_id, &head);
             for f in &plan.fields {
                 encode_field_with(block, f.name().as_bytes(), |value| f.value(value));
             }
-            // A cached file's fields and the site's own, HPACK-encoded once for every response.
+            // A cached file's fields and the site's own: indexed once the client has them.
             for b in plan.block.iter().chain(&plan.site_fields) {
-                block.extend_from_slice(b.http2(encode_fields));
+                encoder.block(block, b.id(), b.fields());
             }
         });
         if sent.is_err() {
@@ -848,35 +848,38 @@ impl Shared {
     }
 }
 
-/// `date` and `server`, the fields every response starts with, HPACK-encoded once per
-/// second (when the loop's date text changes), not once per response.
+/// `date` and `server`, the fields every response starts with: a block whose id changes
+/// with the loop's date text, once a second.
 #[derive(Debug, Default)]
 pub(crate) struct HeadFields {
     date: String,
-    block: Vec<u8>,
+    id: u64,
 }
 
 impl HeadFields {
-    /// The encoded fields for `date`.
-    fn get(&mut self, date: &str) -> &[u8] {
-        if self.date != date || self.block.is_empty() {
+    /// The block for `date`: its id and its fields.
+    fn get<'a>(&'a mut self, date: &'a str) -> (u64, [Pair<'a>; 2]) {
+        if self.date != date || self.id == 0 {
             self.date.clear();
             self.date.push_str(date);
-            self.block.clear();
-            encode_field(&mut self.block, b"date", date.as_bytes());
-            encode_field(&mut self.block, b"server", SERVER.as_bytes());
+            self.id = block_id();
         }
-        &self.block
+        (self.id, [(b"date", date.as_bytes()), (b"server", SERVER.as_bytes())])
     }
 }
 
-/// A `FieldBlock`'s HPACK encoding: literals without indexing, lowercase names.
-fn encode_fields(fields: &[Field]) -> Vec<u8> {
-    let mut out = Vec::new();
-    for f in fields {
-        encode_field_with(&mut out, f.name().as_bytes(), |value| f.value(value));
+/// A field as a name and a value.
+type Pair<'a> = (&'a [u8], &'a [u8]);
+
+/// A response field as the HPACK encoder writes it.
+impl BlockField for Field {
+    fn name(&self) -> &[u8] {
+        Field::name(self).as_bytes()
     }
-    out
+
+    fn write_value(&self, out: &mut Vec<u8>) {
+        self.value(out);
+    }
 }
 
 /// The request as the site sees it, with the checks HTTP/1's parser makes: a path of

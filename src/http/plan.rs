@@ -9,6 +9,7 @@
 use std::collections::VecDeque;
 use std::fs::File;
 use std::ops::Deref;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use crate::http::files::Coding;
@@ -133,19 +134,38 @@ pub fn push_u64(out: &mut Vec<u8>, mut n: u64) {
     out.extend_from_slice(&digits[i..]);
 }
 
-/// Fields that many responses share, with each protocol's rendering kept once made.
+/// Fields that many responses share, with their HTTP/1 rendering kept once made, and an id
+/// of their own: HTTP/2 sends a block it sent before on a connection as indexes into the
+/// client's table (`http2::hpack::encoder::Encoder::block`).
 /// (`OnceLock`: a block lives in the file cache, which pool threads fill; after the first
 /// rendering, reading it is one atomic load.)
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct FieldBlock {
+    id: u64,
     fields: Vec<Field>,
     http1: OnceLock<Box<[u8]>>,
-    http2: OnceLock<Box<[u8]>>,
+}
+
+impl Default for FieldBlock {
+    fn default() -> Self {
+        FieldBlock::new(Vec::new())
+    }
+}
+
+/// A new id for a set of fields: never the same twice in a process, so an id once sent on
+/// a connection means those fields and no others.
+pub fn block_id() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 impl FieldBlock {
     pub fn new(fields: Vec<Field>) -> Self {
-        FieldBlock { fields, http1: OnceLock::new(), http2: OnceLock::new() }
+        FieldBlock { id: block_id(), fields, http1: OnceLock::new() }
+    }
+
+    pub fn id(&self) -> u64 {
+        self.id
     }
 
     pub fn fields(&self) -> &[Field] {
@@ -159,11 +179,6 @@ impl FieldBlock {
     /// The HTTP/1 rendering, made by `render` the first time it is asked for.
     pub fn http1(&self, render: impl FnOnce(&[Field]) -> Vec<u8>) -> &[u8] {
         self.http1.get_or_init(|| render(&self.fields).into_boxed_slice())
-    }
-
-    /// The HTTP/2 (HPACK) encoding, made by `encode` the first time it is asked for.
-    pub fn http2(&self, encode: impl FnOnce(&[Field]) -> Vec<u8>) -> &[u8] {
-        self.http2.get_or_init(|| encode(&self.fields).into_boxed_slice())
     }
 }
 

@@ -426,7 +426,7 @@ impl Connection {
         fields: &[(&[u8], &[u8])],
         end_stream: bool,
     ) -> Result<(), Error> {
-        self.send_headers_with(stream, status, end_stream, |out| {
+        self.send_headers_with(stream, status, end_stream, |out, _| {
             for &(name, value) in fields {
                 encode_field(out, name, value);
             }
@@ -434,21 +434,21 @@ impl Connection {
     }
 
     /// `send_headers` with the fields written by `fields`, HPACK-encoded straight into the
-    /// output after `:status` (`hpack::encoder::encode_field`, or bytes it wrote earlier):
-    /// no block is built apart and copied.
+    /// output after `:status` (`Encoder::block`, `hpack::encoder::encode_field_with`): no
+    /// block is built apart and copied.
     pub fn send_headers_with(
         &mut self,
         stream: StreamId,
         status: u16,
         end_stream: bool,
-        fields: impl FnOnce(&mut Vec<u8>),
+        fields: impl FnOnce(&mut Vec<u8>, &mut Encoder),
     ) -> Result<(), Error> {
         // One lookup for the state check and the state change.
         let event = stream::Event::SendHeaders { end_stream };
         let (s, next) = sending(self.failed, &mut self.streams, stream, event)?;
         let start = frame::begin_headers(&mut self.out);
         self.encoder.begin(&mut self.out, status);
-        fields(&mut self.out);
+        fields(&mut self.out, &mut self.encoder);
         frame::finish_headers(&mut self.out, start, stream, end_stream, self.peer_max_frame_size);
         if next == State::Closed {
             self.set_state(stream, next);
@@ -960,8 +960,11 @@ impl Connection {
         if let Some(size) = s.max_frame_size {
             self.peer_max_frame_size = size;
         }
-        // HEADER_TABLE_SIZE: our encoder empties its dynamic table in its first block and
-        // never indexes, so every size the client allows is met. ENABLE_PUSH and
+        // HEADER_TABLE_SIZE: our encoder says the size it uses in its next block.
+        if let Some(size) = s.header_table_size {
+            self.encoder.set_limit(size as usize);
+        }
+        // ENABLE_PUSH and
         // MAX_CONCURRENT_STREAMS: we never push. MAX_HEADER_LIST_SIZE: advisory, and our
         // response fields are few.
         Ok(())
