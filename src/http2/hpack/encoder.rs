@@ -23,12 +23,19 @@ use super::table::static_name_index;
 
 /// Appends `value` as an HPACK integer (§5.1) with a `prefix_bits`-bit prefix, OR-ing `flags`
 /// into the first byte's high bits.
+#[inline]
 pub fn encode_integer(out: &mut Vec<u8>, value: usize, prefix_bits: u32, flags: u8) {
     let max = (1usize << prefix_bits.clamp(1, 8)) - 1;
     if value < max {
         out.push(flags | value as u8);
-        return;
+    } else {
+        encode_long_integer(out, value, max, flags);
     }
+}
+
+/// `encode_integer` of a value that does not fit its prefix: the rare case, kept out of line.
+#[inline(never)]
+fn encode_long_integer(out: &mut Vec<u8>, value: usize, max: usize, flags: u8) {
     out.push(flags | max as u8);
     let mut rest = value - max;
     while rest >= 0x80 {
@@ -282,8 +289,15 @@ impl Encoder {
         if let Some(b) = slot.map(|i| t.blocks[i])
             && b.first >= t.live_from()
         {
-            for number in b.first..b.first + u32::from(b.count) {
-                encode_integer(out, 62 + (t.inserted - 1 - number) as usize, 7, 0x80);
+            // Field j has index 62 + (inserted - 1 - (first + j)): the block's first field is
+            // the oldest of its entries, so it has the highest index.
+            let top = 62 + (t.inserted - 1 - b.first) as usize;
+            if top < 0x7f {
+                out.extend((0..usize::from(b.count)).map(|j| 0x80 | (top - j) as u8)); // One byte each.
+            } else {
+                for j in 0..usize::from(b.count) {
+                    encode_integer(out, top - j, 7, 0x80);
+                }
             }
             return;
         }
