@@ -132,6 +132,18 @@ impl HeaderList {
         self.fields.push(Field { name, value, sensitive: false, checked });
     }
 
+    /// Makes a field named `name` (of the static table) of the bytes appended since `start`;
+    /// past 4 GiB, as `push_last`.
+    fn push_value(&mut self, name: &'static [u8], start: usize, sensitive: bool, checked: Checked) {
+        let Ok(end) = u32::try_from(self.bytes.len()) else {
+            self.bytes.truncate(start);
+            return;
+        };
+        // `start <= end`, so the cast does not truncate.
+        let value = Span::List { start: start as u32, end };
+        self.fields.push(Field { name: Span::Static(name), value, sensitive, checked });
+    }
+
     /// Makes a field of the bytes appended since `start`, its name up to `middle`. A field
     /// whose bytes would end past 4 GiB is dropped, as spans cannot reach it; the decoder's
     /// limits (a 16 KiB list, a 64 KiB block) never come near.
@@ -320,6 +332,17 @@ impl List<'_> {
         }
     }
 
+    /// Keeps the value decoded at the end of the buffer since `start` as a field named by the
+    /// static table, or takes it back out if it passes a limit.
+    fn keep_value(&mut self, name: &'static [u8], start: usize, sensitive: bool, checked: Checked) {
+        let value = self.headers.bytes.get(start..).unwrap_or_default();
+        if self.admit(entry_size(name, value)) {
+            self.headers.push_value(name, start, sensitive, checked);
+        } else {
+            self.headers.bytes.truncate(start);
+        }
+    }
+
     /// Counts a field of `size` (§4.1: name, value and 32) against the limits; returns
     /// whether to keep it.
     fn admit(&mut self, size: usize) -> bool {
@@ -448,9 +471,16 @@ impl Decoder {
                 let index = r.integer(4)?;
                 if list.keeping() {
                     let start = list.headers.bytes.len();
-                    let (middle, name) = self.literal(&mut r, index, &mut list.headers.bytes)?;
-                    let value = field::valid_value(list.headers.bytes.get(middle..).unwrap_or_default());
-                    list.keep_last(start, middle, sensitive, Checked { name, value });
+                    if let Some((name, _, checked)) = table::static_entry(index) {
+                        // A static name (`:path` as most clients send it) is not copied.
+                        r.string(&mut list.headers.bytes)?;
+                        let value = field::valid_value(list.headers.bytes.get(start..).unwrap_or_default());
+                        list.keep_value(name, start, sensitive, Checked { name: checked.name, value });
+                    } else {
+                        let (middle, name) = self.literal(&mut r, index, &mut list.headers.bytes)?;
+                        let value = field::valid_value(list.headers.bytes.get(middle..).unwrap_or_default());
+                        list.keep_last(start, middle, sensitive, Checked { name, value });
+                    }
                 } else {
                     if index == 0 {
                         r.raw_string()?;
@@ -808,6 +838,20 @@ pub(crate) mod tests {
         let mut d = Decoder::with_limits(4096, MAX_HEADER_LIST_SIZE, usize::MAX);
         assert!(d.decode(&vec![0x82; 390]).is_ok());
         assert_eq!(d.decode(&vec![0x82; 391]), Err(DecodeError::ListTooLarge));
+    }
+
+    #[test]
+    fn a_literal_with_a_static_name_keeps_its_flag_and_counts_its_size() {
+        // Never indexed (0001), name `:path` (static 4), value "/a": 5 + 2 + 32 = 39.
+        let block = [0x14, 0x02, b'/', b'a'];
+        let want = Header { name: b":path".to_vec(), value: b"/a".to_vec(), sensitive: true };
+        assert_eq!(Decoder::new().decode(&block), Ok(vec![want.clone()]));
+        let mut d = Decoder::with_limits(4096, 39, 8);
+        assert_eq!(d.decode(&block), Ok(vec![want]));
+        assert_eq!(d.decode(&[&block[..], &block[..]].concat()), Err(DecodeError::ListTooLarge));
+        // A refused list leaves the decoder usable.
+        let list = d.decode_list(&[0x84]).unwrap();
+        assert_eq!(list.iter().collect::<Vec<_>>(), [(&b":path"[..], &b"/"[..])]);
     }
 
     /// xorshift64: a deterministic byte source for the no-panic test.
