@@ -18,7 +18,7 @@ use super::super::field::{self, Checked};
 use super::super::{Error, ErrorCode, StreamId};
 use super::huffman::{self, HuffmanError};
 use super::spare;
-use super::table::{DynamicTable, MAX_TABLE_SIZE, TableError, entry_size};
+use super::table::{self, DynamicTable, MAX_TABLE_SIZE, TableError, entry_size};
 
 /// The decoded header list size we accept (our SETTINGS_MAX_HEADER_LIST_SIZE, in §4.1
 /// units): 16 KiB holds any sane request, and bounds memory per stream.
@@ -43,17 +43,35 @@ pub struct Header {
     pub sensitive: bool,
 }
 
-/// Where a name or value lies in a `HeaderList`'s bytes.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Span {
-    start: usize,
-    end: usize,
+/// Where a name or value lies: in its list's bytes, or in the static table.
+///
+/// Why the static table: a field sent by static index (`:method GET`, `:scheme https`,
+/// `accept-encoding: gzip, deflate`) has bytes that never change, so the list points at them
+/// instead of copying them: two small copies saved per such field, and most requests have a
+/// few. Offsets are `u32` so that a span stays two words (a `Request` holds four and is moved
+/// about): a list's bytes stay far below 4 GiB (`HeaderList::push_last`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Span {
+    /// `start..end` of the list's bytes.
+    List { start: u32, end: u32 },
+    /// A name or value of the static table.
+    Static(&'static [u8]),
+}
+
+impl Default for Span {
+    /// An empty span.
+    fn default() -> Span {
+        Span::List { start: 0, end: 0 }
+    }
 }
 
 impl Span {
-    /// The bytes of this span in `bytes` (the buffer of the list it came from).
+    /// The bytes of this span, `bytes` being the buffer of the list it came from.
     pub fn of(self, bytes: &[u8]) -> &[u8] {
-        bytes.get(self.start..self.end).unwrap_or_default()
+        match self {
+            Span::List { start, end } => bytes.get(start as usize..end as usize).unwrap_or_default(),
+            Span::Static(bytes) => bytes,
+        }
     }
 }
 
@@ -70,8 +88,8 @@ pub struct Field {
     pub checked: Checked,
 }
 
-/// A decoded header list laid out flat: every name and value in one buffer, each field a pair
-/// of spans into it. Two buffers per list, however many fields, and those are the buffers of
+/// A decoded header list laid out flat: every name and value in one buffer (but fields sent
+/// by static index, whose spans point into the static table), each field a pair of spans. Two buffers per list, however many fields, and those are the buffers of
 /// a list dropped earlier on this thread when there is one (`spare`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct HeaderList {
@@ -97,7 +115,9 @@ impl HeaderList {
         self.push_checked(name, value, sensitive, Checked::of(name, value));
     }
 
-    /// Appends a field whose verdict is known.
+    /// Appends a field whose verdict is known. Inlined: it is most of the work of a field sent
+    /// by index.
+    #[inline]
     fn push_checked(&mut self, name: &[u8], value: &[u8], sensitive: bool, checked: Checked) {
         let start = self.bytes.len();
         self.bytes.extend_from_slice(name);
@@ -106,9 +126,35 @@ impl HeaderList {
         self.push_last(start, middle, sensitive, checked);
     }
 
-    /// Makes a field of the bytes appended since `start`, its name up to `middle`.
+    /// Appends a field of the static table, by reference.
+    fn push_static(&mut self, name: &'static [u8], value: &'static [u8], checked: Checked) {
+        let (name, value) = (Span::Static(name), Span::Static(value));
+        self.fields.push(Field { name, value, sensitive: false, checked });
+    }
+
+    /// Makes a field named `name` (of the static table) of the bytes appended since `start`;
+    /// past 4 GiB, as `push_last`.
+    fn push_value(&mut self, name: &'static [u8], start: usize, sensitive: bool, checked: Checked) {
+        let Ok(end) = u32::try_from(self.bytes.len()) else {
+            self.bytes.truncate(start);
+            return;
+        };
+        // `start <= end`, so the cast does not truncate.
+        let value = Span::List { start: start as u32, end };
+        self.fields.push(Field { name: Span::Static(name), value, sensitive, checked });
+    }
+
+    /// Makes a field of the bytes appended since `start`, its name up to `middle`. A field
+    /// whose bytes would end past 4 GiB is dropped, as spans cannot reach it; the decoder's
+    /// limits (a 16 KiB list, a 64 KiB block) never come near.
     fn push_last(&mut self, start: usize, middle: usize, sensitive: bool, checked: Checked) {
-        let (name, value) = (Span { start, end: middle }, Span { start: middle, end: self.bytes.len() });
+        let Ok(end) = u32::try_from(self.bytes.len()) else {
+            self.bytes.truncate(start);
+            return;
+        };
+        // `start <= middle <= end`, so neither cast truncates.
+        let (start, middle) = (start as u32, middle as u32);
+        let (name, value) = (Span::List { start, end: middle }, Span::List { start: middle, end });
         self.fields.push(Field { name, value, sensitive, checked });
     }
 
@@ -286,6 +332,17 @@ impl List<'_> {
         }
     }
 
+    /// Keeps the value decoded at the end of the buffer since `start` as a field named by the
+    /// static table, or takes it back out if it passes a limit.
+    fn keep_value(&mut self, name: &'static [u8], start: usize, sensitive: bool, checked: Checked) {
+        let value = self.headers.bytes.get(start..).unwrap_or_default();
+        if self.admit(entry_size(name, value)) {
+            self.headers.push_value(name, start, sensitive, checked);
+        } else {
+            self.headers.bytes.truncate(start);
+        }
+    }
+
     /// Counts a field of `size` (§4.1: name, value and 32) against the limits; returns
     /// whether to keep it.
     fn admit(&mut self, size: usize) -> bool {
@@ -380,9 +437,16 @@ impl Decoder {
         while let Some(b) = r.peek() {
             if b & 0x80 != 0 {
                 // Indexed field (§6.1).
-                let (name, value, checked) = self.table.entry(r.integer(7)?)?;
-                if list.admit(entry_size(name, value)) {
-                    list.headers.push_checked(name, value, false, checked);
+                let index = r.integer(7)?;
+                if let Some((name, value, checked)) = table::static_entry(index) {
+                    if list.admit(entry_size(name, value)) {
+                        list.headers.push_static(name, value, checked);
+                    }
+                } else {
+                    let (name, value, checked) = self.table.entry(index)?;
+                    if list.admit(entry_size(name, value)) {
+                        list.headers.push_checked(name, value, false, checked);
+                    }
                 }
                 fields_seen = true;
             } else if b & 0xc0 == 0x40 {
@@ -407,9 +471,16 @@ impl Decoder {
                 let index = r.integer(4)?;
                 if list.keeping() {
                     let start = list.headers.bytes.len();
-                    let (middle, name) = self.literal(&mut r, index, &mut list.headers.bytes)?;
-                    let value = field::valid_value(list.headers.bytes.get(middle..).unwrap_or_default());
-                    list.keep_last(start, middle, sensitive, Checked { name, value });
+                    if let Some((name, _, checked)) = table::static_entry(index) {
+                        // A static name (`:path` as most clients send it) is not copied.
+                        r.string(&mut list.headers.bytes)?;
+                        let value = field::valid_value(list.headers.bytes.get(start..).unwrap_or_default());
+                        list.keep_value(name, start, sensitive, Checked { name: checked.name, value });
+                    } else {
+                        let (middle, name) = self.literal(&mut r, index, &mut list.headers.bytes)?;
+                        let value = field::valid_value(list.headers.bytes.get(middle..).unwrap_or_default());
+                        list.keep_last(start, middle, sensitive, Checked { name, value });
+                    }
                 } else {
                     if index == 0 {
                         r.raw_string()?;
@@ -767,6 +838,20 @@ pub(crate) mod tests {
         let mut d = Decoder::with_limits(4096, MAX_HEADER_LIST_SIZE, usize::MAX);
         assert!(d.decode(&vec![0x82; 390]).is_ok());
         assert_eq!(d.decode(&vec![0x82; 391]), Err(DecodeError::ListTooLarge));
+    }
+
+    #[test]
+    fn a_literal_with_a_static_name_keeps_its_flag_and_counts_its_size() {
+        // Never indexed (0001), name `:path` (static 4), value "/a": 5 + 2 + 32 = 39.
+        let block = [0x14, 0x02, b'/', b'a'];
+        let want = Header { name: b":path".to_vec(), value: b"/a".to_vec(), sensitive: true };
+        assert_eq!(Decoder::new().decode(&block), Ok(vec![want.clone()]));
+        let mut d = Decoder::with_limits(4096, 39, 8);
+        assert_eq!(d.decode(&block), Ok(vec![want]));
+        assert_eq!(d.decode(&[&block[..], &block[..]].concat()), Err(DecodeError::ListTooLarge));
+        // A refused list leaves the decoder usable.
+        let list = d.decode_list(&[0x84]).unwrap();
+        assert_eq!(list.iter().collect::<Vec<_>>(), [(&b":path"[..], &b"/"[..])]);
     }
 
     /// xorshift64: a deterministic byte source for the no-panic test.

@@ -94,6 +94,13 @@ const STATIC_CHECKED: [Checked; 61] = {
     checked
 };
 
+/// The static entry at `index` (1..=61) with its §8.2.1 verdict; `None` for any other index.
+pub fn static_entry(index: usize) -> Option<(&'static [u8], &'static [u8], Checked)> {
+    let (name, value) = STATIC_TABLE.get(index.checked_sub(1)?)?;
+    let checked = STATIC_CHECKED.get(index - 1).copied().unwrap_or_default();
+    Some((name.as_bytes(), value.as_bytes(), checked))
+}
+
 /// The static index (1-based) of the first entry named `name`, if any.
 pub fn static_name_index(name: &[u8]) -> Option<usize> {
     STATIC_TABLE.iter().position(|&(n, _)| n.as_bytes() == name).map(|i| i + 1)
@@ -211,11 +218,7 @@ impl DynamicTable {
     pub fn entry(&self, index: usize) -> Result<(&[u8], &[u8], Checked), TableError> {
         match index {
             0 => Err(TableError::BadIndex),
-            1..=61 => {
-                let (name, value) = STATIC_TABLE.get(index - 1).ok_or(TableError::BadIndex)?;
-                let checked = STATIC_CHECKED.get(index - 1).copied().unwrap_or_default();
-                Ok((name.as_bytes(), value.as_bytes(), checked))
-            }
+            1..=61 => static_entry(index).ok_or(TableError::BadIndex),
             _ => {
                 let (name, value, checked) = self.entries.get(index - 62).ok_or(TableError::BadIndex)?;
                 Ok((name, value, *checked))
