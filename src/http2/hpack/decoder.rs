@@ -89,8 +89,9 @@ pub struct Field {
 }
 
 /// A decoded header list laid out flat: every name and value in one buffer (but fields sent
-/// by static index, whose spans point into the static table), each field a pair of spans. Two buffers per list, however many fields, and those are the buffers of
-/// a list dropped earlier on this thread when there is one (`spare`).
+/// by static index, whose spans point into the static table), each field a pair of spans.
+/// Two buffers per list, however many fields, and those are the buffers of a list dropped
+/// earlier on this thread when there is one (`spare`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct HeaderList {
     bytes: Vec<u8>,
