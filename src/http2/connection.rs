@@ -512,8 +512,9 @@ impl Connection {
         Ok(())
     }
 
-    /// Writes a whole DATA frame into the output (small bodies: error pages, short files) and
-    /// accounts it as `data_sent` does; same refusals.
+    /// Writes a whole DATA frame into the output and accounts it as `data_sent` does; same
+    /// refusals. (`conn` writes even small bodies into its own buffer and calls `data_sent`;
+    /// this serves callers of the pure connection alone, such as its tests.)
     pub fn send_data(&mut self, stream: StreamId, data: &[u8], end_stream: bool) -> Result<(), Error> {
         self.data_sent(stream, data.len(), end_stream)?;
         frame::encode_data(&mut self.out, stream, data, end_stream);

@@ -245,6 +245,7 @@ impl Encoder {
     }
 
     /// Appends one response field block: `:status`, then `fields` in order, as literals.
+    #[cfg(test)]
     pub fn encode(&mut self, out: &mut Vec<u8>, status: u16, fields: &[(&[u8], &[u8])]) {
         self.begin(out, status);
         for &(name, value) in fields {
