@@ -35,7 +35,7 @@ pub fn read_parts_onto(
     file: &File,
     offset: u64,
     parts: &[(&[u8], usize)],
-    mut gaps: Option<&mut Vec<Range<usize>>>,
+    gaps: Option<&mut Vec<Range<usize>>>,
 ) -> io::Result<()> {
     assert!(parts.len() <= MAX_PARTS, "{} parts", parts.len());
     let most = parts.iter().map(|(head, len)| head.len() + len + LINE - 1).sum();
@@ -47,9 +47,9 @@ pub fn read_parts_onto(
     // The gaps and heads, and where each part's bytes go.
     let mut at = [0; MAX_PARTS];
     let mut made: [Range<usize>; MAX_PARTS] = Default::default();
-    let (mut pos, mut file_at, mut count_gaps) = (0, offset, 0);
+    let (mut pos, mut file_at, mut count_gaps, align) = (0, offset, 0, gaps.is_some());
     for (i, (head, len)) in parts.iter().enumerate() {
-        if gaps.is_some() && *len >= ALIGN_MIN {
+        if align && *len >= ALIGN_MIN {
             let lands = (base as usize + pos + head.len()) % LINE;
             let gap = (file_at as usize % LINE + LINE - lands) % LINE;
             if gap > 0 {
@@ -108,7 +108,7 @@ pub fn read_parts_onto(
     // SAFETY: the `total` bytes after `start` are initialized: the gaps and heads by the loop
     // above, every part's bytes by `preadv` (the reads went on until each slot was full).
     unsafe { buf.set_len(start + total) };
-    if let Some(gaps) = gaps.as_mut() {
+    if let Some(gaps) = gaps {
         gaps.extend_from_slice(&made[..count_gaps]);
     }
     Ok(())
