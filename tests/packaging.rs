@@ -463,3 +463,22 @@ fn the_health_check_command_passes_on_200_and_fails_otherwise() {
     let _ = server.wait();
     assert_eq!(results, (true, false), "healthy on 200, unhealthy on 404");
 }
+
+/// The same three lines twice in a document is a section pasted in twice (an edit's anchor
+/// that matched too much has done it, twice): the reader meets two versions of the truth.
+#[test]
+fn the_documents_never_hold_the_same_lines_twice() {
+    for doc in ["README.md", "docs/architecture.md"] {
+        let text = std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(doc)).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        let mut seen = std::collections::HashMap::new();
+        for (i, window) in lines.windows(3).enumerate() {
+            // Prose and table rows; not blank lines, fences or short ones that may recur.
+            if window.iter().all(|l| l.len() > 20 && !l.starts_with("```")) {
+                if let Some(first) = seen.insert(window, i + 1) {
+                    panic!("{doc}: lines {} to {} repeat lines {first} to {}", i + 1, i + 3, first + 2);
+                }
+            }
+        }
+    }
+}
