@@ -21,8 +21,11 @@
 //! machine is unit-tested with scripted I/O. The public modules are what the binary, the
 //! tests, the benches and the fuzz targets use; the rest is internal, and `testing`
 //! re-exports the few internals tests drive.
-// No unsafe code, but for one setsockopt that rustix does not wrap (`net::transport::set_defer_accept`)
-// and taking the descriptors and variables of socket activation (`activation`).
+// No unsafe code, but for system calls rustix does not wrap or that hand the kernel raw memory,
+// each one small function with a `// SAFETY:` comment and a test: `net::transport`
+// (`set_defer_accept`, `writev`), `util::map` (`mmap`, `munmap`), `fs::read` (`preadv`),
+// `fs::residency` (`cachestat`), and taking the descriptors and variables of socket activation
+// (`activation`).
 #![deny(unsafe_code)]
 
 pub mod config;

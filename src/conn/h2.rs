@@ -3,16 +3,17 @@
 //! (`Event`s); each request is planned by the site exactly as an HTTP/1 request is (a job
 //! parks the stream, not the connection), and each plan leaves as HEADERS then DATA. The
 //! streams with something to send are served in RFC 9218 order within the windows the client
-//! grants: a file's DATA frames are read in runs by one `preadv` into the output buffer, each
-//! payload after its 9-byte header, and leave in one write with the frames around them (a
-//! frame of 64 KiB or more, where a client allows one, goes by `sendfile` after its header).
+//! grants: a file's DATA frames leave in runs, in one write with the frames around them, each
+//! payload after its 9-byte header: spliced in from the file's mapping on a kernel socket
+//! (`util::map`), else read into the output buffer by one `preadv` (a frame of 64 KiB or
+//! more, where a client allows one, goes by `sendfile` after its header).
+use crate::util::map::BodyFile;
 use std::collections::VecDeque;
-use std::fs::File;
 use std::sync::Arc;
 use std::time::Instant;
 
 use super::work::ReadAhead;
-use super::{Context, Flush, Ticket, Work};
+use super::{Context, Flush, Splice, Ticket, Work};
 use crate::fs::read;
 use crate::http::plan::{Body, Field, Plan, Segment, Source, block_id};
 use crate::http::status::{SERVER, error_plan};
@@ -74,12 +75,12 @@ enum State {
 #[derive(Debug)]
 enum Out {
     Memory { bytes: Arc<[u8]>, at: usize, end: usize },
-    File { file: Arc<File>, segments: VecDeque<Segment>, ahead: ReadAhead },
+    File { file: Arc<BodyFile>, segments: VecDeque<Segment>, ahead: ReadAhead },
 }
 
 #[derive(Debug)]
 struct Payload {
-    file: Arc<File>,
+    file: Arc<BodyFile>,
     offset: u64,
     left: usize,
 }
@@ -501,7 +502,7 @@ impl super::Connection {
         if !matches!(self.h2_fill(cx, gather), Filled::Some) {
             return false;
         }
-        while self.output.buf.len() < super::BATCH_BYTES
+        while self.output.queued() < super::BATCH_BYTES
             && self.h2.as_ref().is_some_and(|h2| h2.payload.is_none() && !h2.broken)
             && matches!(self.h2_fill(cx, gather), Filled::Some)
         {}
@@ -530,7 +531,7 @@ impl super::Connection {
             {
                 break; // The rest wait for the next turn.
             }
-            if wrote && self.output.buf.len() + h2.frames.output().len() >= super::BATCH_BYTES {
+            if wrote && self.output.queued() + h2.frames.output().len() >= super::BATCH_BYTES {
                 break;
             }
             let Some(mut s) = h2.streams.pop_front() else { break };
@@ -592,7 +593,7 @@ impl super::Connection {
                         let end = *offset + *len;
                         let mut frames = [(0, false); read::MAX_PARTS];
                         let (mut count_frames, mut at, mut window, mut gone) = (0, *offset, window, false);
-                        let mut batched = self.output.buf.len() + h2.frames.output().len();
+                        let mut batched = self.output.queued() + h2.frames.output().len();
                         loop {
                             let want = (window as u64).min(end - at);
                             let n = if cx.jobs.deferred {
@@ -640,23 +641,44 @@ impl super::Connection {
                         if by_sendfile {
                             header(&run[0]).encode(&mut self.output.buf);
                             h2.payload = Some(Payload { file: file.clone(), offset: *offset, left: run[0].0 as usize });
+                        } else if let Some(map) = file.mapping().filter(|m| gather && at <= m.len() as u64) {
+                            // Frames of the usual 16 KiB leave several in one write. Where the
+                            // transport gathers, each payload goes from the file's mapping,
+                            // spliced in after its header: the kernel's one copy. The bytes are
+                            // in the page cache (`sendable` said so).
+                            let mut from = *offset as usize;
+                            for f in run {
+                                header(f).encode(&mut self.output.buf);
+                                let (at, n) = (self.output.buf.len(), f.0 as usize);
+                                self.output.splice(Splice { range: at..at, with: Some((map.clone(), from..from + n)) });
+                                from += n;
+                            }
                         } else {
-                            // Frames of the usual 16 KiB are copied, so that several leave in one
-                            // write, their payloads read by one preadv (cache-aligned, with gaps
-                            // the write skips, where the transport gathers). The bytes are in the
-                            // page cache (`sendable` said so).
+                            // Else their payloads are copied after their headers by one preadv
+                            // (cache-aligned, with gaps the write skips, where it gathers).
                             let heads = frames.map(|f| header(&f).to_bytes());
                             let mut parts = [(&[][..], 0); read::MAX_PARTS];
                             for ((part, head), &(n, _)) in parts.iter_mut().zip(&heads).zip(run) {
                                 *part = (&head[..], n as usize);
                             }
-                            let gaps = gather.then(|| &mut self.output.gaps.get_or_insert_default().list);
-                            let output = &mut self.output.buf;
-                            if read::read_parts_onto(output, file, *offset, &parts[..count_frames], gaps).is_err() {
-                                // The file shrank under a length already sent: the stream
-                                // cannot be completed, nor the connection's framing kept.
-                                h2.broken = true;
-                                return Filled::Some;
+                            match read::read_parts_onto(
+                                &mut self.output.buf,
+                                file,
+                                *offset,
+                                &parts[..count_frames],
+                                gather,
+                            ) {
+                                Ok(gaps) => {
+                                    for range in gaps.ranges() {
+                                        self.output.splice(Splice { range: range.clone(), with: None });
+                                    }
+                                }
+                                Err(_) => {
+                                    // The file shrank under a length already sent: the stream
+                                    // cannot be completed, nor the connection's framing kept.
+                                    h2.broken = true;
+                                    return Filled::Some;
+                                }
                             }
                         }
                         let sent = at - *offset;

@@ -26,12 +26,11 @@
 //! empty, so an idle keep-alive connection holds no buffer at all. Input starts in a small
 //! buffer (`SMALL_INPUT_BUFFER`) and moves to a big one only when a read fills it, so a
 //! client waiting mid-head holds 1 KiB, not a full-size head's worth.
-use std::io::{self, IoSlice};
+use std::io;
 use std::net::SocketAddr;
 use std::ops::Range;
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::fs::read;
 use crate::http::date::DateCache;
 use crate::http::forwarded::Cidr;
 use crate::http::forwarded::TrustedHeader;
@@ -44,12 +43,14 @@ mod work;
 use crate::http1::request::{self, BodyDiscard, BodyFraming, Discarded, Limits, ParseError};
 use crate::log::{AccessLog, Record, ResponseLog};
 use crate::net::proxy;
-use crate::net::transport::Transport;
+use crate::net::transport::{MAX_PIECES, Piece, Transport};
 use crate::site::redirect;
 use crate::site::{Job, Planned, Site};
 use crate::util::error::{interrupted, would_block};
 use crate::util::histogram::Histogram;
+use crate::util::map::Mapping;
 use crate::util::timer::{TimeoutKind, Timeouts};
+use std::sync::Arc;
 use work::ReadAhead;
 pub use work::{Finished, Work};
 
@@ -464,10 +465,10 @@ impl Input {
 struct Output {
     buf: Vec<u8>,
     written: usize,
-    /// Ranges of `buf` never sent: an HTTP/2 payload read to sit cache-aligned
-    /// (`fs::read::read_parts_onto`) leaves one before it. Boxed: most connections never
-    /// have any, and each holds the box only while it has output.
-    gaps: Option<Box<Gaps>>,
+    /// Where the bytes sent are not `buf`'s: HTTP/2 payloads sent from a file's mapping,
+    /// and the gaps that keep payloads read into `buf` cache-aligned. Boxed: most
+    /// connections never have any, and each holds the box only while it has output.
+    splices: Option<Box<Splices>>,
     /// The rest of the last response, after `buf`.
     tail: Option<Tail>,
     /// The transport holds bytes of its own to send (`Transport::wants_write`), as of the
@@ -478,7 +479,25 @@ struct Output {
 impl Output {
     /// Nothing of ours left to send (the transport's own bytes aside).
     fn is_empty(&self) -> bool {
-        self.written >= self.buf.len() && self.tail.is_none()
+        !self.unsent() && self.tail.is_none()
+    }
+
+    /// Bytes of the buffer, or spliced into it, are still to be written.
+    fn unsent(&self) -> bool {
+        self.written < self.buf.len() || !self.splices_ahead().is_empty()
+    }
+
+    /// The bytes queued: the buffer's and the mapped ones spliced into it (what bounds a
+    /// batch).
+    fn queued(&self) -> usize {
+        self.buf.len() + self.splices.as_ref().map_or(0, |s| s.mapped)
+    }
+
+    /// Appends a splice (after all the others).
+    fn splice(&mut self, splice: Splice) {
+        let splices = self.splices.get_or_insert_default();
+        splices.mapped += splice.with.as_ref().map_or(0, |(_, r)| r.len());
+        splices.list.push(splice);
     }
 
     /// A buffer to render into, from the pool.
@@ -505,7 +524,7 @@ impl Output {
 
     fn release(&mut self, buffers: &mut Buffers) {
         self.written = 0;
-        self.gaps = None;
+        self.splices = None;
         buffers.give_output(std::mem::take(&mut self.buf));
     }
 
@@ -513,56 +532,78 @@ impl Output {
     fn clear(&mut self) {
         self.buf.clear();
         self.written = 0;
-        if let Some(gaps) = &mut self.gaps {
-            gaps.list.clear();
-            gaps.next = 0;
+        if let Some(splices) = &mut self.splices {
+            splices.list.clear();
+            (splices.next, splices.into, splices.mapped) = (0, 0, 0);
         }
     }
 
-    /// The gaps not yet passed.
-    fn gaps_ahead(&self) -> &[Range<usize>] {
-        self.gaps.as_ref().map_or(&[], |g| &g.list[g.next..])
+    /// The splices not yet passed.
+    fn splices_ahead(&self) -> &[Splice] {
+        self.splices.as_ref().map_or(&[], |s| &s.list[s.next..])
     }
 
-    /// The unsent bytes, the gaps left out, as up to `pieces.len()` slices for one
-    /// `writev`: how many, and how many bytes they hold.
-    fn pieces<'a>(&'a self, pieces: &mut [IoSlice<'a>]) -> (usize, usize) {
+    /// The unsent bytes, the gaps left out and the mapped bytes put in, as up to
+    /// `pieces.len()` pieces for one `writev`: how many, and how many bytes they hold.
+    fn pieces<'a>(&'a self, pieces: &mut [Piece<'a>]) -> (usize, usize) {
         let (mut at, mut count, mut len) = (self.written, 0, 0);
-        let gaps = self.gaps_ahead().iter().map(Some).chain([None]);
-        for gap in gaps {
-            if count == pieces.len() {
-                break;
+        let into = self.splices.as_ref().map_or(0, |s| s.into);
+        let mut push = |piece: Piece<'a>| {
+            if !piece.is_empty() && count < pieces.len() {
+                (pieces[count], count, len) = (piece, count + 1, len + piece.len());
             }
-            let end = gap.map_or(self.buf.len(), |g| g.start);
-            if end > at {
-                pieces[count] = IoSlice::new(&self.buf[at..end]);
-                (count, len) = (count + 1, len + end - at);
+        };
+        for (i, splice) in self.splices_ahead().iter().map(Some).chain([None]).enumerate() {
+            let end = splice.map_or(self.buf.len(), |s| s.range.start);
+            push(Piece::Bytes(&self.buf[at.min(end)..end]));
+            if let Some(Splice { range, with }) = splice {
+                if let Some((map, bytes)) = with {
+                    push(Piece::Mapped(map.span(bytes.clone()).skip(if i == 0 { into } else { 0 })));
+                }
+                at = range.end;
             }
-            at = gap.map_or(at, |g| g.end);
         }
         (count, len)
     }
 
-    /// `n` more bytes went out: moves past them, and past the gaps they lead to.
+    /// `n` more bytes went out: moves past them, and past the splices they lead to.
     fn advance(&mut self, mut n: usize) {
         loop {
-            let gap = self.gaps_ahead().first().cloned();
-            let step = n.min(gap.as_ref().map_or(self.buf.len(), |g| g.start) - self.written);
+            let next =
+                self.splices_ahead().first().map(|s| (s.range.clone(), s.with.as_ref().map_or(0, |(_, r)| r.len())));
+            let step = n.min(next.as_ref().map_or(self.buf.len(), |(r, _)| r.start) - self.written);
             (self.written, n) = (self.written + step, n - step);
-            match (gap, &mut self.gaps) {
-                (Some(g), Some(gaps)) if self.written == g.start => (self.written, gaps.next) = (g.end, gaps.next + 1),
-                _ => break,
+            let (Some((range, with_len)), Some(splices)) = (next, &mut self.splices) else { break };
+            if self.written < range.start {
+                break;
             }
+            let step = n.min(with_len - splices.into);
+            (splices.into, n) = (splices.into + step, n - step);
+            if splices.into < with_len {
+                break;
+            }
+            (self.written, splices.next, splices.into) = (range.end, splices.next + 1, 0);
         }
         debug_assert_eq!(n, 0, "more bytes sent than were offered");
     }
 }
 
-/// Ranges of the output buffer not to send, in order; `next` is the first not yet passed.
+/// Places in the output buffer where what is sent differs from it, in order: `next` is the
+/// first not yet passed, `into` how many of its mapped bytes went out already, `mapped` the
+/// mapped bytes of them all.
 #[derive(Debug, Default)]
-struct Gaps {
-    list: Vec<Range<usize>>,
+struct Splices {
+    list: Vec<Splice>,
     next: usize,
+    into: usize,
+    mapped: usize,
+}
+
+/// `buf[range]` is left out, and `with`'s bytes of a mapped file (if any) go in its place.
+#[derive(Debug)]
+struct Splice {
+    range: Range<usize>,
+    with: Option<(Arc<Mapping>, Range<usize>)>,
 }
 
 /// The rest of a response after the output buffer.
@@ -1184,7 +1225,7 @@ impl Connection {
     /// Writes the output buffer until it is empty (None, and the buffer is reset) or the
     /// flush must stop (why).
     fn drain_buffer<S: Transport>(&mut self, io: &mut S, cx: &mut Context, budget: &mut usize) -> Option<Flush> {
-        while self.output.written < self.output.buf.len() {
+        while self.output.unsent() {
             if let Some(stop) = self.write_buffer(io, cx, budget) {
                 return Some(stop);
             }
@@ -1198,10 +1239,10 @@ impl Connection {
         if !self.ready.writable {
             return Some(Flush::Blocked);
         }
-        let (wrote, pending) = if !self.output.gaps_ahead().is_empty() {
-            let mut pieces = [IoSlice::new(&[]); 2 * read::MAX_PARTS];
+        let (wrote, pending) = if !self.output.splices_ahead().is_empty() {
+            let mut pieces = [Piece::Bytes(&[]); MAX_PIECES];
             let (count, pending) = self.output.pieces(&mut pieces);
-            (io.write_vectored(&pieces[..count]), pending)
+            (io.write_pieces(&pieces[..count]), pending)
         } else {
             let bytes = &self.output.buf[self.output.written..];
             // MSG_MORE only when body bytes follow at once: corked bytes with nothing after
@@ -1237,7 +1278,7 @@ impl Connection {
             if *budget == 0 {
                 return Some(Flush::Yield);
             }
-            debug_assert!(self.output.gaps_ahead().is_empty(), "HTTP/1 output has no gaps");
+            debug_assert!(self.output.splices_ahead().is_empty(), "HTTP/1 output has no splices");
             let head = &self.output.buf[self.output.written..];
             let body = &body.rest()[..body.rest().len().min(*budget)];
             let (head_len, pending) = (head.len(), head.len() + body.len());
@@ -1849,31 +1890,54 @@ mod tests {
     }
 
     #[test]
-    fn output_gaps_are_never_sent_however_the_writes_fall() {
-        // "head" [gap] "one" [gap][gap] "two" [gap]-at-the-start-of "3", then "end".
+    fn output_splices_are_sent_in_place_however_the_writes_fall() {
+        // A mapped file "ABCDEFGHIJ"; `pieces` asks at most 3 pieces a write.
+        let path = std::env::temp_dir().join(format!("evserve-splices-{}", std::process::id()));
+        std::fs::write(&path, b"ABCDEFGHIJ").unwrap();
+        let map = Arc::new(Mapping::new(&std::fs::File::open(&path).unwrap(), 10).unwrap());
+        std::fs::remove_file(&path).unwrap();
+        let mapped = |range: Range<usize>| Some((map.clone(), range));
+        // "head" [gap] "one" [gap][gap] "two" [gap]-at-the-start-of "3", then "end"; the
+        // file's bytes put in after "head", at the start of "3" and at the very end.
         let buf = b"head--one**++two#3end".to_vec();
-        let gaps = vec![4..6, 9..11, 11..13, 16..17];
-        let want = b"headonetwo3end";
+        let splices = [(4..4, mapped(0..3)), (4..6, None), (9..11, None), (11..13, None), (16..17, None)]
+            .into_iter()
+            .chain([(17..17, mapped(3..4)), (17..17, mapped(4..10)), (21..21, mapped(9..10))]);
+        let want = b"headABConetwoDEFGHIJ3endJ";
+        // What a mapped piece holds, as the kernel reads it: through a socket.
+        let (ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+        let (mut ours, mut theirs) = (mio::net::UnixStream::from_std(ours), theirs);
         for most in 1..=want.len() {
             let mut output = Output { buf: buf.clone(), ..Output::default() };
-            output.gaps = Some(Box::new(Gaps { list: gaps.clone(), next: 0 }));
+            for (range, with) in splices.clone() {
+                output.splice(Splice { range, with });
+            }
+            assert_eq!(output.queued(), buf.len() + 11);
             let mut sent = Vec::new();
-            while output.written < output.buf.len() {
-                let mut pieces = [IoSlice::new(&[]); 3];
+            while output.unsent() {
+                let mut pieces = [Piece::Bytes(&[]); 3];
                 let (count, pending) = output.pieces(&mut pieces);
                 assert!(count > 0 && pending > 0);
                 // A writev that takes at most `most` bytes.
                 let mut took = 0;
                 for piece in &pieces[..count] {
                     let n = piece.len().min(most - took);
-                    sent.extend_from_slice(&piece[..n]);
+                    match piece {
+                        Piece::Bytes(bytes) => sent.extend_from_slice(&bytes[..n]),
+                        Piece::Mapped(span) => {
+                            assert_eq!(ours.write_pieces(&[Piece::Mapped(span.take(n))]).unwrap(), n);
+                            let mut got = vec![0; n];
+                            std::io::Read::read_exact(&mut theirs, &mut got).unwrap();
+                            sent.extend_from_slice(&got);
+                        }
+                    }
                     took += n;
                 }
                 output.advance(took);
             }
             assert_eq!(sent, want, "at most {most} bytes a write");
             output.clear();
-            assert!(output.gaps_ahead().is_empty() && output.buf.is_empty());
+            assert!(output.splices_ahead().is_empty() && output.buf.is_empty() && output.queued() == 0);
         }
     }
 

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use crate::fs::residency::{Residency, residency};
 use crate::site::{Done, Job};
+use crate::util::map::BodyFile;
 
 /// A body block read ahead by one job: large enough to amortise a pool round trip, small
 /// enough that a FUSE or network filesystem serves it in one request (128 KiB is Linux's
@@ -30,7 +31,7 @@ pub enum Work {
     Plan(Job),
     /// Bring `len` bytes of `file` from `offset` into the page cache.
     Read {
-        file: Arc<File>,
+        file: Arc<BodyFile>,
         offset: u64,
         len: u64,
     },
@@ -112,7 +113,7 @@ impl ReadAhead {
     /// for (`ask` receives them) and their completion brings the connection back.
     pub(crate) fn sendable(
         &mut self,
-        file: &Arc<File>,
+        file: &Arc<BodyFile>,
         offset: u64,
         want: u64,
         end: u64,
@@ -149,7 +150,7 @@ impl ReadAhead {
     }
 
     /// Asks for the blocks after what is asked already, up to the window past `from`.
-    fn read_ahead(&mut self, file: &Arc<File>, from: u64, end: u64, ask: &mut dyn FnMut(Work)) {
+    fn read_ahead(&mut self, file: &Arc<BodyFile>, from: u64, end: u64, ask: &mut dyn FnMut(Work)) {
         let window_end = end.min(from + WINDOW);
         let blocks_end = self.cached_until + WINDOW;
         while self.in_flight < READS_IN_FLIGHT && self.asked_until < window_end.min(blocks_end) {
@@ -188,7 +189,7 @@ mod tests {
 
     /// A 1 MiB file dropped from the page cache (skipped where the kernel cannot tell, or
     /// the temp folder cannot drop pages).
-    fn cold_file(name: &str) -> Option<Arc<File>> {
+    fn cold_file(name: &str) -> Option<Arc<BodyFile>> {
         let path = std::env::temp_dir().join(format!("evserve-readahead-{name}-{}", std::process::id()));
         let mut f = File::create(&path).unwrap();
         f.write_all(&vec![1u8; 1 << 20]).unwrap();
@@ -196,7 +197,7 @@ mod tests {
         let file = File::open(&path).unwrap();
         std::fs::remove_file(&path).unwrap();
         rustix::fs::fadvise(&file, 0, None, rustix::fs::Advice::DontNeed).unwrap();
-        (residency(&file, 0, 1 << 20) == Residency::Cold).then(|| Arc::new(file))
+        (residency(&file, 0, 1 << 20) == Residency::Cold).then(|| Arc::new(BodyFile::new(file, 1 << 20)))
     }
 
     #[test]

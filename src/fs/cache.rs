@@ -23,6 +23,7 @@ use crate::fs::resolve::open_beneath;
 use crate::http::compressible::is_compressible;
 use crate::http::files::{self, Coding, MimeOverrides};
 use crate::http::plan::{Field, FieldBlock, Source, Text};
+use crate::util::map::BodyFile;
 
 /// Files up to this size are kept in memory whole, so a hit is served by one `write`.
 pub const MEMORY_FILE_MAX: u64 = 16 * 1024;
@@ -524,7 +525,7 @@ impl Check {
             *memory += bytes.len();
             Source::Memory(bytes.into())
         } else {
-            Source::File(Arc::new(file))
+            Source::File(Arc::new(BodyFile::new(file, len)))
         };
         Some(Variant {
             coding,

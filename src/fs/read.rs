@@ -22,21 +22,34 @@ const LINE: usize = 64;
 /// Parts shorter than this are not worth a gap of their own.
 const ALIGN_MIN: usize = 4096;
 
+/// Where `read_parts_onto` left gaps in the buffer, in order.
+#[derive(Debug)]
+pub struct Gaps {
+    ranges: [Range<usize>; MAX_PARTS],
+    count: usize,
+}
+
+impl Gaps {
+    pub fn ranges(&self) -> &[Range<usize>] {
+        &self.ranges[..self.count]
+    }
+}
+
 /// Appends each part in turn, its head then its `len` bytes of `file` (the file's bytes from
 /// `offset` on, part after part), with one `preadv` for all the parts' bytes: a run of
 /// HTTP/2 DATA frames, a 9-byte header each, for one system call. At most `MAX_PARTS`
-/// parts. With `gaps`, a part of `ALIGN_MIN` bytes or more starts at an address that sits
+/// parts. With `align`, a part of `ALIGN_MIN` bytes or more starts at an address that sits
 /// in its cache line where its file offset sits in its own: a gap of up to 63 bytes goes
-/// before its head, and its range in `buf` is pushed onto `gaps` (bytes not to send). On an
-/// error, or a file that ends first, `buf` and `gaps` keep their length.
+/// before its head. Returns the gaps' ranges in `buf` (bytes not to send). On an error, or a
+/// file that ends first, `buf` keeps its length.
 #[allow(unsafe_code)]
 pub fn read_parts_onto(
     buf: &mut Vec<u8>,
     file: &File,
     offset: u64,
     parts: &[(&[u8], usize)],
-    gaps: Option<&mut Vec<Range<usize>>>,
-) -> io::Result<()> {
+    align: bool,
+) -> io::Result<Gaps> {
     assert!(parts.len() <= MAX_PARTS, "{} parts", parts.len());
     let most = parts.iter().map(|(head, len)| head.len() + len + LINE - 1).sum();
     buf.reserve(most);
@@ -47,7 +60,7 @@ pub fn read_parts_onto(
     // The gaps and heads, and where each part's bytes go.
     let mut at = [0; MAX_PARTS];
     let mut made: [Range<usize>; MAX_PARTS] = Default::default();
-    let (mut pos, mut file_at, mut count_gaps, align) = (0, offset, 0, gaps.is_some());
+    let (mut pos, mut file_at, mut count_gaps) = (0, offset, 0);
     for (i, (head, len)) in parts.iter().enumerate() {
         if align && *len >= ALIGN_MIN {
             let lands = (base as usize + pos + head.len()) % LINE;
@@ -108,10 +121,7 @@ pub fn read_parts_onto(
     // SAFETY: the `total` bytes after `start` are initialized: the gaps and heads by the loop
     // above, every part's bytes by `preadv` (the reads went on until each slot was full).
     unsafe { buf.set_len(start + total) };
-    if let Some(gaps) = gaps {
-        gaps.extend_from_slice(&made[..count_gaps]);
-    }
-    Ok(())
+    Ok(Gaps { ranges: made, count: count_gaps })
 }
 
 #[cfg(test)]
@@ -132,10 +142,10 @@ mod tests {
         let bytes: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
         let file = file_of(&bytes, "offset");
         let mut buf = b"head".to_vec();
-        read_parts_onto(&mut buf, &file, 1_000, &[(b"", 70_000)], None).unwrap();
+        read_parts_onto(&mut buf, &file, 1_000, &[(b"", 70_000)], false).unwrap();
         assert_eq!(&buf[..4], b"head");
         assert_eq!(&buf[4..], &bytes[1_000..71_000]);
-        read_parts_onto(&mut buf, &file, 0, &[(b"", 0)], None).unwrap();
+        read_parts_onto(&mut buf, &file, 0, &[(b"", 0)], false).unwrap();
         assert_eq!(buf.len(), 70_004);
     }
 
@@ -143,10 +153,10 @@ mod tests {
     fn a_file_that_ends_first_leaves_the_buffer_as_it_was() {
         let file = file_of(&[7u8; 10], "short");
         let mut buf = b"head".to_vec();
-        let err = read_parts_onto(&mut buf, &file, 4, &[(b"", 7)], None).unwrap_err();
+        let err = read_parts_onto(&mut buf, &file, 4, &[(b"", 7)], false).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
         assert_eq!(buf, b"head");
-        read_parts_onto(&mut buf, &file, 4, &[(b"", 6)], None).unwrap();
+        read_parts_onto(&mut buf, &file, 4, &[(b"", 6)], false).unwrap();
         assert_eq!(buf, b"head\x07\x07\x07\x07\x07\x07");
     }
 
@@ -156,7 +166,7 @@ mod tests {
         let file = file_of(&bytes, "parts");
         let mut buf = b"frames:".to_vec();
         let parts: [(&[u8], usize); 4] = [(b"A", 16_384), (b"BB", 0), (b"", 70_000), (b"DDDD", 3)];
-        read_parts_onto(&mut buf, &file, 5, &parts, None).unwrap();
+        read_parts_onto(&mut buf, &file, 5, &parts, false).unwrap();
         let mut want = b"frames:A".to_vec();
         want.extend_from_slice(&bytes[5..16_389]);
         want.extend_from_slice(b"BB");
@@ -166,7 +176,7 @@ mod tests {
         assert_eq!(buf, want);
         // Eight parts of one byte, the most it takes.
         let mut buf = Vec::new();
-        read_parts_onto(&mut buf, &file, 0, &[(b"h".as_slice(), 1); MAX_PARTS], None).unwrap();
+        read_parts_onto(&mut buf, &file, 0, &[(b"h".as_slice(), 1); MAX_PARTS], false).unwrap();
         assert_eq!(
             buf,
             [
@@ -195,10 +205,10 @@ mod tests {
     fn parts_past_the_end_of_the_file_leave_the_buffer_as_it_was() {
         let file = file_of(&[1u8; 100], "parts-short");
         let mut buf = b"head".to_vec();
-        let err = read_parts_onto(&mut buf, &file, 0, &[(b"x", 60), (b"y", 41)], None).unwrap_err();
+        let err = read_parts_onto(&mut buf, &file, 0, &[(b"x", 60), (b"y", 41)], false).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
         assert_eq!(buf, b"head");
-        read_parts_onto(&mut buf, &file, 0, &[(b"x", 60), (b"y", 40)], None).unwrap();
+        read_parts_onto(&mut buf, &file, 0, &[(b"x", 60), (b"y", 40)], false).unwrap();
         assert_eq!(buf.len(), 4 + 1 + 60 + 1 + 40);
     }
 
@@ -208,15 +218,15 @@ mod tests {
         let file = file_of(&bytes, "aligned");
         let parts: [(&[u8], usize); 4] = [(b"HEAD-1-..", 16_384), (b"h2", 100), (b"HEAD-3-..", 8_192), (b"h4", 5_000)];
         for (prefix, offset) in [(0, 0u64), (9, 0), (1, 16_384), (5, 77)] {
-            let (mut buf, mut gaps) = (vec![b'p'; prefix], Vec::new());
-            gaps.push(0..0); // What the list held: kept, the new gaps after it.
-            read_parts_onto(&mut buf, &file, offset, &parts, Some(&mut gaps)).unwrap();
+            let mut buf = vec![b'p'; prefix];
+            let gaps = read_parts_onto(&mut buf, &file, offset, &parts, true).unwrap();
+            let gaps = gaps.ranges();
             // Without its gaps, the buffer holds what the packed layout does.
             let mut packed = vec![b'p'; prefix];
-            read_parts_onto(&mut packed, &file, offset, &parts, None).unwrap();
+            read_parts_onto(&mut packed, &file, offset, &parts, false).unwrap();
             let mut sent = Vec::new();
             let mut at = 0;
-            for gap in &gaps[1..] {
+            for gap in gaps {
                 assert!(gap.start >= at && gap.end > gap.start && gap.end - gap.start < LINE);
                 assert!(buf[gap.clone()].iter().all(|&b| b == 0));
                 sent.extend_from_slice(&buf[at..gap.start]);
@@ -236,12 +246,12 @@ mod tests {
                 }
                 (pos, file_at) = (found + len, file_at + len);
             }
-            assert!(gaps.len() <= 1 + 3, "{gaps:?}");
+            assert!(gaps.len() <= 3, "{gaps:?}");
         }
-        // A file that ends first: neither the buffer nor the gaps grow.
+        // A file that ends first: the buffer does not grow.
         let short = file_of(&bytes[..10_000], "aligned-short");
-        let (mut buf, mut gaps) = (b"x".to_vec(), Vec::new());
-        assert!(read_parts_onto(&mut buf, &short, 0, &[(b"h", 16_384)], Some(&mut gaps)).is_err());
-        assert_eq!((buf.as_slice(), gaps.len()), (&b"x"[..], 0));
+        let mut buf = b"x".to_vec();
+        assert!(read_parts_onto(&mut buf, &short, 0, &[(b"h", 16_384)], true).is_err());
+        assert_eq!(buf, b"x");
     }
 }

@@ -7,12 +7,12 @@
 //! file's 200 fields, the site's own `--header` lines) is a `FieldBlock`, which keeps each
 //! protocol's rendering once it has been made: a cache hit copies bytes.
 use std::collections::VecDeque;
-use std::fs::File;
 use std::ops::Deref;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use crate::http::files::Coding;
+use crate::util::map::BodyFile;
 
 /// A field value the site holds in one of three ways, so none has to be copied to plan.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -187,8 +187,8 @@ impl FieldBlock {
 pub enum Source {
     /// The whole (small) file, read when it was cached.
     Memory(Arc<[u8]>),
-    /// An open descriptor, for `sendfile` or `pread`.
-    File(Arc<File>),
+    /// An open descriptor, for `sendfile` or `pread` (or its mapping, for `writev`).
+    File(Arc<BodyFile>),
 }
 
 /// One piece of a multipart body.

@@ -3,8 +3,8 @@
 //! when it is small (so head and body leave in one write); else a file's is handed back to
 //! be streamed with `sendfile`, and bytes held in memory (a computed coding) to be written
 //! from where they are, after the head. Framing is decided here, never by the site.
+use crate::util::map::BodyFile;
 use std::collections::VecDeque;
-use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
@@ -37,7 +37,7 @@ pub fn framing(req: &Request, plan_close: bool, draining: bool) -> Framing {
 /// The rest of a response after what was rendered into the output buffer.
 #[derive(Debug)]
 pub struct Stream {
-    pub file: Arc<File>,
+    pub file: Arc<BodyFile>,
     pub segments: VecDeque<Segment>,
 }
 
@@ -350,7 +350,7 @@ mod tests {
     fn large_files_stream_and_small_ones_inline() {
         let path = std::env::temp_dir().join(format!("evserve-render-{}", std::process::id()));
         std::fs::write(&path, vec![b'z'; INLINE_BODY_MAX as usize + 1]).unwrap();
-        let file = Arc::new(File::open(&path).unwrap());
+        let file = Arc::new(BodyFile::new(std::fs::File::open(&path).unwrap(), INLINE_BODY_MAX + 1));
         std::fs::remove_file(&path).unwrap();
         let small = Body::Range { source: Source::File(file.clone()), offset: 1, len: 5 };
         let (text, r) = text(Plan::new(200, vec![], small), KEEP);

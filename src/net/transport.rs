@@ -7,7 +7,7 @@
 use std::fs::File;
 use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown, SocketAddr};
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::{FileExt, FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
@@ -17,6 +17,7 @@ use mio::{Interest, Registry, Token};
 use rustls::ServerConfig;
 
 use crate::net::tls::{self, SharedPool, TlsStream};
+use crate::util::map::Span;
 use std::sync::Arc;
 
 /// A stream the connection can serve over. The defaults work for any `Read + Write` that
@@ -60,8 +61,23 @@ pub trait Transport: Read + Write {
         Ok(())
     }
 
-    /// `write_vectored` sends every piece in one call (`writev`), so a buffer with gaps
-    /// in it costs nothing more to write. TLS would cut a record at each piece instead.
+    /// Writes `pieces` in order, as much as goes now, returning how many bytes went out.
+    /// Only a transport that `gathers` takes mapped pieces: the default writes ours with
+    /// `write_vectored` and refuses a mapped one (it would have to read it).
+    fn write_pieces(&mut self, pieces: &[Piece<'_>]) -> io::Result<usize> {
+        let mut slices = [IoSlice::new(&[]); MAX_PIECES];
+        for (slice, piece) in slices.iter_mut().zip(pieces) {
+            match piece {
+                Piece::Bytes(bytes) => *slice = IoSlice::new(bytes),
+                Piece::Mapped(_) => return Err(io::ErrorKind::Unsupported.into()),
+            }
+        }
+        self.write_vectored(&slices[..pieces.len().min(MAX_PIECES)])
+    }
+
+    /// `write_pieces` sends every piece in one call (`writev`), mapped ones included, so a
+    /// buffer with gaps in it costs nothing more to write. TLS would cut a record at each
+    /// piece instead, and would have to read the mapped ones itself.
     fn gathers(&self) -> bool {
         false
     }
@@ -106,6 +122,48 @@ pub trait Transport: Read + Write {
     }
 }
 
+/// The most pieces one `write_pieces` takes; more wait for the next call.
+pub const MAX_PIECES: usize = 32;
+
+/// A piece of output: bytes of ours, or bytes of a mapped file that only the kernel reads.
+#[derive(Debug, Clone, Copy)]
+pub enum Piece<'a> {
+    Bytes(&'a [u8]),
+    Mapped(Span<'a>),
+}
+
+impl Piece<'_> {
+    pub fn len(&self) -> usize {
+        match self {
+            Piece::Bytes(bytes) => bytes.len(),
+            Piece::Mapped(span) => span.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// `writev` of up to `MAX_PIECES` pieces on a kernel socket.
+#[allow(unsafe_code)]
+fn writev(fd: BorrowedFd<'_>, pieces: &[Piece<'_>]) -> io::Result<usize> {
+    let mut iovecs = [libc::iovec { iov_base: std::ptr::null_mut(), iov_len: 0 }; MAX_PIECES];
+    for (iovec, piece) in iovecs.iter_mut().zip(pieces) {
+        *iovec = match piece {
+            Piece::Bytes(bytes) => libc::iovec { iov_base: bytes.as_ptr().cast_mut().cast(), iov_len: bytes.len() },
+            Piece::Mapped(span) => span.iovec(),
+        };
+    }
+    let count = pieces.len().min(MAX_PIECES);
+    // SAFETY: `fd` is an open socket borrowed for the call. Each of the `count` iovecs
+    // describes a slice or a mapped span borrowed for the call, which `writev` only reads.
+    // A mapped page the file no longer backs (it was cut shorter) fails the call with
+    // EFAULT: the fault is met in the kernel's copy, not by our code, so no signal.
+    let n = unsafe { libc::writev(fd.as_raw_fd(), iovecs.as_ptr(), count as libc::c_int) };
+    if n < 0 { Err(io::Error::last_os_error()) } else { Ok(n as usize) }
+}
+
 /// A kernel socket: the body goes from the page cache to the socket without passing through
 /// user space (`sendfile`; Linux takes any socket as its target, so Unix-domain streams too),
 /// and bytes a body follows at once are sent with `MSG_MORE`. TCP and Unix streams differ only
@@ -124,6 +182,10 @@ macro_rules! socket_transport {
 
             fn write_pair(&mut self, head: &[u8], body: &[u8]) -> io::Result<usize> {
                 self.write_vectored(&[IoSlice::new(head), IoSlice::new(body)])
+            }
+
+            fn write_pieces(&mut self, pieces: &[Piece<'_>]) -> io::Result<usize> {
+                writev(self.as_fd(), pieces)
             }
 
             fn shutdown_write(&mut self) -> io::Result<()> {
@@ -284,6 +346,11 @@ impl Transport for Stream {
 
     fn shutdown_write(&mut self) -> io::Result<()> {
         each_arm!(self, s => s.shutdown_write())
+    }
+
+    #[inline]
+    fn write_pieces(&mut self, pieces: &[Piece<'_>]) -> io::Result<usize> {
+        each_arm!(self, s => s.write_pieces(pieces))
     }
 
     #[inline]

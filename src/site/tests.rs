@@ -257,7 +257,7 @@ struct Seen {
     /// for HTTP/1 to copy (`INLINE_BODY_MAX`).
     inline: Vec<u8>,
     /// The file ranges streamed after the head, and the file.
-    streamed: Option<(Arc<File>, VecDeque<Segment>)>,
+    streamed: Option<(Arc<crate::util::map::BodyFile>, VecDeque<Segment>)>,
     body_len: u64,
     close: bool,
 }

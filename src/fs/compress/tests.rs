@@ -141,8 +141,8 @@ impl TempFile {
     /// The open descriptor and the identity it has now, as the file cache would hand them.
     fn open(&self) -> (Source, FileId) {
         let file = File::open(&self.path).unwrap();
-        let id = FileId::of(&file.metadata().unwrap());
-        (Source::File(Arc::new(file)), id)
+        let meta = file.metadata().unwrap();
+        (Source::File(Arc::new(crate::util::map::BodyFile::new(file, meta.len()))), FileId::of(&meta))
     }
 }
 
