@@ -474,10 +474,10 @@ fn the_documents_never_hold_the_same_lines_twice() {
         let mut seen = std::collections::HashMap::new();
         for (i, window) in lines.windows(3).enumerate() {
             // Prose and table rows; not blank lines, fences or short ones that may recur.
-            if window.iter().all(|l| l.len() > 20 && !l.starts_with("```")) {
-                if let Some(first) = seen.insert(window, i + 1) {
-                    panic!("{doc}: lines {} to {} repeat lines {first} to {}", i + 1, i + 3, first + 2);
-                }
+            if window.iter().all(|l| l.len() > 20 && !l.starts_with("```"))
+                && let Some(first) = seen.insert(window, i + 1)
+            {
+                panic!("{doc}: lines {} to {} repeat lines {first} to {}", i + 1, i + 3, first + 2);
             }
         }
     }
