@@ -11,7 +11,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::process::Command;
 use std::time::Duration;
 
-use common::h2::{get, rst, window_update};
+use common::h2::{get, get_with, rst, window_update};
 use common::*;
 use evserve::http2::ErrorCode;
 use evserve::http2::frame::{self, FrameHeader, FrameType, flags, setting};
@@ -580,19 +580,22 @@ fn a_file_goes_in_full_frames_within_each_window_byte_exact() {
 }
 
 /// The file is cut in place (the server holds it open) before any of its bytes went, and
-/// after some went from its mapping: the mapped pages past the new end fail the server's
-/// write (EFAULT), never a signal.
+/// after some went from its mapping; and cut inside the page where the response ends (the
+/// file's, or a range's), whose rest a mapping reads as zeros: the server checks the
+/// length before it writes a range's last bytes.
 #[test]
 fn a_file_cut_short_under_an_announced_length_ends_the_connection() {
-    for before_cut in [0, 20_000] {
+    let cases =
+        [(None, 0, 1_000), (None, 20_000, 1_000), (None, 0, 299_500), (Some(&b"bytes=0-149999"[..]), 0, 149_500)];
+    for (range, before_cut, cut) in cases {
         let fx = site();
         let path = fx.root().join("big.bin");
         let file = std::fs::read(&path).unwrap();
         let server = TestServer::start(&fx.root());
         // The HEADERS (content-length 300000) go, and as much DATA as the stream window.
         let mut c = Raw::connect(server.addr, &[(setting::INITIAL_WINDOW_SIZE, before_cut)]);
-        c.send(&get(1, b"/big.bin", true));
-        assert_eq!(c.status(1), Some(200));
+        c.send(&get_with(1, b"/big.bin", &range.map(|r| (&b"range"[..], r)).into_iter().collect::<Vec<_>>(), true));
+        assert_eq!(c.status(1), Some(if range.is_some() { 206 } else { 200 }));
         let mut got = Vec::new();
         while got.len() < before_cut as usize {
             let (h, payload) = c.frame().expect("the bytes the window allows");
@@ -600,7 +603,7 @@ fn a_file_cut_short_under_an_announced_length_ends_the_connection() {
                 got.extend_from_slice(&payload);
             }
         }
-        std::fs::OpenOptions::new().write(true).open(&path).unwrap().set_len(1_000).unwrap();
+        std::fs::OpenOptions::new().write(true).open(&path).unwrap().set_len(cut).unwrap();
         c.send(&[window_update(1, 1 << 20), window_update(0, 1 << 20)].concat());
         // What arrives is the file's bytes or nothing: never a frame padded out, never
         // END_STREAM.
@@ -610,7 +613,7 @@ fn a_file_cut_short_under_an_announced_length_ends_the_connection() {
                 got.extend_from_slice(&payload);
             }
         }
-        let most = 1_000.max(before_cut as usize);
+        let most = cut.max(u64::from(before_cut)) as usize;
         assert!(got.len() <= most && got == file[..got.len()], "{} bytes", got.len());
         assert_eq!(server.get("GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n").status, 200);
     }

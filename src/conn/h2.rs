@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::work::ReadAhead;
-use super::{Context, Flush, Splice, Ticket, Work};
+use super::{Context, Flush, Mapped, Splice, Ticket, Work};
 use crate::fs::read;
 use crate::http::plan::{Body, Field, Plan, Segment, Source, block_id};
 use crate::http::status::{SERVER, error_plan};
@@ -641,7 +641,7 @@ impl super::Connection {
                         if by_sendfile {
                             header(&run[0]).encode(&mut self.output.buf);
                             h2.payload = Some(Payload { file: file.clone(), offset: *offset, left: run[0].0 as usize });
-                        } else if let Some(map) = file.mapping().filter(|m| gather && at <= m.len() as u64) {
+                        } else if gather && file.mapping().is_some_and(|m| at <= m.len() as u64) {
                             // Frames of the usual 16 KiB leave several in one write. Where the
                             // transport gathers, each payload goes from the file's mapping,
                             // spliced in after its header: the kernel's one copy. The bytes are
@@ -650,7 +650,9 @@ impl super::Connection {
                             for f in run {
                                 header(f).encode(&mut self.output.buf);
                                 let (at, n) = (self.output.buf.len(), f.0 as usize);
-                                self.output.splice(Splice { range: at..at, with: Some((map.clone(), from..from + n)) });
+                                let ends_range = (from + n) as u64 == end;
+                                let mapped = Mapped { file: file.clone(), bytes: from..from + n, ends_range };
+                                self.output.splice(Splice { range: at..at, with: Some(mapped) });
                                 from += n;
                             }
                         } else {

@@ -48,7 +48,7 @@ use crate::site::redirect;
 use crate::site::{Job, Planned, Site};
 use crate::util::error::{interrupted, would_block};
 use crate::util::histogram::Histogram;
-use crate::util::map::Mapping;
+use crate::util::map::BodyFile;
 use crate::util::timer::{TimeoutKind, Timeouts};
 use std::sync::Arc;
 use work::ReadAhead;
@@ -493,10 +493,13 @@ impl Output {
         self.buf.len() + self.splices.as_ref().map_or(0, |s| s.mapped)
     }
 
-    /// Appends a splice (after all the others).
+    /// Appends a splice (after all the others); one that changes nothing is not kept.
     fn splice(&mut self, splice: Splice) {
+        if splice.range.is_empty() && splice.with.as_ref().is_none_or(|m| m.bytes.is_empty()) {
+            return;
+        }
         let splices = self.splices.get_or_insert_default();
-        splices.mapped += splice.with.as_ref().map_or(0, |(_, r)| r.len());
+        splices.mapped += splice.with.as_ref().map_or(0, |m| m.bytes.len());
         splices.list.push(splice);
     }
 
@@ -557,7 +560,8 @@ impl Output {
             let end = splice.map_or(self.buf.len(), |s| s.range.start);
             push(Piece::Bytes(&self.buf[at.min(end)..end]));
             if let Some(Splice { range, with }) = splice {
-                if let Some((map, bytes)) = with {
+                if let Some(Mapped { file, bytes, .. }) = with {
+                    let map = file.mapping().expect("mapped when spliced");
                     push(Piece::Mapped(map.span(bytes.clone()).skip(if i == 0 { into } else { 0 })));
                 }
                 at = range.end;
@@ -566,11 +570,22 @@ impl Output {
         (count, len)
     }
 
+    /// The next write sends no zeros for a file's bytes. A file cut shorter in place keeps
+    /// the rest of the page its new end falls in, as zeros, and the kernel's copy from the
+    /// mapping reads them as any other bytes; only the pages after that one fail it
+    /// (EFAULT), which ends the connection before the response is complete. So zeros could
+    /// pass for the file's bytes only at the end of a range the response sends: those
+    /// splices (`ends_range`) are checked just before each write, by one `statx` each.
+    fn mapped_files_hold(&self) -> bool {
+        let ahead = self.splices_ahead().iter().take(MAX_PIECES).filter_map(|s| s.with.as_ref());
+        ahead.filter(|m| m.ends_range).all(|m| m.file.holds(m.bytes.end as u64))
+    }
+
     /// `n` more bytes went out: moves past them, and past the splices they lead to.
     fn advance(&mut self, mut n: usize) {
         loop {
             let next =
-                self.splices_ahead().first().map(|s| (s.range.clone(), s.with.as_ref().map_or(0, |(_, r)| r.len())));
+                self.splices_ahead().first().map(|s| (s.range.clone(), s.with.as_ref().map_or(0, |m| m.bytes.len())));
             let step = n.min(next.as_ref().map_or(self.buf.len(), |(r, _)| r.start) - self.written);
             (self.written, n) = (self.written + step, n - step);
             let (Some((range, with_len)), Some(splices)) = (next, &mut self.splices) else { break };
@@ -603,7 +618,16 @@ struct Splices {
 #[derive(Debug)]
 struct Splice {
     range: Range<usize>,
-    with: Option<(Arc<Mapping>, Range<usize>)>,
+    with: Option<Mapped>,
+}
+
+/// Bytes of a body file's mapping, to send in a splice's place.
+#[derive(Debug, Clone)]
+struct Mapped {
+    file: Arc<BodyFile>,
+    bytes: Range<usize>,
+    /// They end a range of the file the response sends (see `Output::mapped_files_hold`).
+    ends_range: bool,
 }
 
 /// The rest of a response after the output buffer.
@@ -1240,6 +1264,12 @@ impl Connection {
             return Some(Flush::Blocked);
         }
         let (wrote, pending) = if !self.output.splices_ahead().is_empty() {
+            if !self.output.mapped_files_hold() {
+                // Cut shorter under a length already sent: the stream cannot be completed,
+                // nor the connection's framing kept.
+                cx.trace(|| "a mapped file is shorter now: giving up".into());
+                return Some(Flush::Failed);
+            }
             let mut pieces = [Piece::Bytes(&[]); MAX_PIECES];
             let (count, pending) = self.output.pieces(&mut pieces);
             (io.write_pieces(&pieces[..count]), pending)
@@ -1512,7 +1542,7 @@ impl Connection {
         self.log.abandon(cx.log.as_mut());
         cx.buffers.give_input(std::mem::take(&mut self.input.buf));
         cx.buffers.give_output(std::mem::take(&mut self.output.buf));
-        self.output.tail = None;
+        (self.output.tail, self.output.splices) = (None, None);
     }
 }
 
@@ -1891,12 +1921,15 @@ mod tests {
 
     #[test]
     fn output_splices_are_sent_in_place_however_the_writes_fall() {
-        // A mapped file "ABCDEFGHIJ"; `pieces` asks at most 3 pieces a write.
+        // A mapped file that starts "ABCDEFGHIJ"; `pieces` asks at most 3 pieces a write.
         let path = std::env::temp_dir().join(format!("evserve-splices-{}", std::process::id()));
-        std::fs::write(&path, b"ABCDEFGHIJ").unwrap();
-        let map = Arc::new(Mapping::new(&std::fs::File::open(&path).unwrap(), 10).unwrap());
+        let mut bytes = b"ABCDEFGHIJ".to_vec();
+        bytes.resize(crate::util::map::MAP_MIN as usize, b'.');
+        std::fs::write(&path, &bytes).unwrap();
+        let file = Arc::new(BodyFile::new(std::fs::File::open(&path).unwrap(), bytes.len() as u64));
+        let writer = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
         std::fs::remove_file(&path).unwrap();
-        let mapped = |range: Range<usize>| Some((map.clone(), range));
+        let mapped = |bytes: Range<usize>| Some(Mapped { file: file.clone(), bytes, ends_range: false });
         // "head" [gap] "one" [gap][gap] "two" [gap]-at-the-start-of "3", then "end"; the
         // file's bytes put in after "head", at the start of "3" and at the very end.
         let buf = b"head--one**++two#3end".to_vec();
@@ -1912,7 +1945,9 @@ mod tests {
             for (range, with) in splices.clone() {
                 output.splice(Splice { range, with });
             }
-            assert_eq!(output.queued(), buf.len() + 11);
+            output.splice(Splice { range: 3..3, with: mapped(5..5) }); // Changes nothing: not kept.
+            assert_eq!((output.queued(), output.splices_ahead().len()), (buf.len() + 11, 8));
+            assert!(output.mapped_files_hold());
             let mut sent = Vec::new();
             while output.unsent() {
                 let mut pieces = [Piece::Bytes(&[]); 3];
@@ -1939,6 +1974,19 @@ mod tests {
             output.clear();
             assert!(output.splices_ahead().is_empty() && output.buf.is_empty() && output.queued() == 0);
         }
+        // The file cut shorter than the end of a range a splice sends: the next write must
+        // not go. Bytes before the end of their range are not asked about (a cut would fail
+        // the kernel's copy on a later page first).
+        let mut output = Output { buf: b"head".to_vec(), ..Output::default() };
+        output.splice(Splice { range: 4..4, with: mapped(60_000..60_008) });
+        output
+            .splice(Splice { range: 4..4, with: Some(Mapped { ends_range: true, ..mapped(60_008..60_010).unwrap() }) });
+        assert!(output.mapped_files_hold());
+        writer.set_len(60_009).unwrap();
+        assert!(!output.mapped_files_hold());
+        output.advance(4 + 8 + 2);
+        output.splice(Splice { range: 4..4, with: mapped(0..65_536) });
+        assert!(output.mapped_files_hold(), "not the end of its range");
     }
 
     #[test]

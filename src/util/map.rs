@@ -8,6 +8,7 @@
 //! fault met by the kernel's own copy only fails the system call (EFAULT), and the
 //! connection ends as it does when `pread` finds the file shorter. So a mapping hands out
 //! no slices, only `Span`s: an address and a length, for `writev`.
+use rustix::fs::{AtFlags, StatxFlags};
 use std::fs::File;
 use std::io;
 use std::ops::{Deref, Range};
@@ -56,12 +57,31 @@ impl BodyFile {
     /// The file mapped whole, if it is of a size worth mapping and the file system allows
     /// it (some FUSE file systems do not). `mmap` does no I/O: the pages are found or read
     /// when the kernel first copies from them, which is why a caller asks only for pages
-    /// `residency` says are cached.
+    /// `residency` says are cached. A refusal for want of room (`MAPPINGS_MAX`, or the
+    /// kernel's) is not remembered: a later response tries again.
     pub fn mapping(&self) -> Option<&Arc<Mapping>> {
-        let wanted = (MAP_MIN..=MAP_MAX).contains(&self.len);
-        self.map
-            .get_or_init(|| wanted.then(|| Mapping::new(&self.file, self.len as usize).ok().map(Arc::new))?)
-            .as_ref()
+        if let Some(made) = self.map.get() {
+            return made.as_ref();
+        }
+        if !(MAP_MIN..=MAP_MAX).contains(&self.len) {
+            return None;
+        }
+        match Mapping::new(&self.file, self.len as usize) {
+            // Another thread may have set it meanwhile: then this one is unmapped again.
+            Ok(map) => self.map.get_or_init(|| Some(Arc::new(map))).as_ref(),
+            Err(e) if e.kind() == io::ErrorKind::OutOfMemory => None,
+            Err(_) => self.map.get_or_init(|| None).as_ref(),
+        }
+    }
+
+    /// The file still holds `end` bytes. A file cut shorter in place keeps the rest of the
+    /// page its new end falls in, as zeros, and the kernel's copy would send them as the
+    /// body; only the pages past that page fail it. So this is asked just before each write
+    /// from the mapping. `AT_STATX_DONT_SYNC`: the size the kernel holds, never a round trip
+    /// to a network file system's server on the loop.
+    pub fn holds(&self, end: u64) -> bool {
+        let flags = AtFlags::EMPTY_PATH | AtFlags::STATX_DONT_SYNC;
+        rustix::fs::statx(&self.file, "", flags, StatxFlags::SIZE).is_ok_and(|st| st.stx_size >= end)
     }
 }
 
@@ -210,6 +230,17 @@ mod tests {
         assert!(Arc::ptr_eq(map, big.mapping().unwrap()), "mapped once");
         // Too large: not mapped, whatever the file holds.
         assert!(BodyFile::new(file_of(&bytes), MAP_MAX + 1).mapping().is_none());
+        // A file that cannot be mapped (a folder) is refused once and for all.
+        let folder = BodyFile::new(File::open("/").unwrap(), MAP_MIN);
+        assert!(folder.mapping().is_none() && matches!(folder.map.get(), Some(None)));
+    }
+
+    #[test]
+    fn a_file_cut_shorter_no_longer_holds_what_it_did() {
+        let body = BodyFile::new(file_of(&[5; 10_000]), 10_000);
+        assert!(body.holds(10_000) && body.holds(0) && !body.holds(10_001));
+        body.set_len(9_000).unwrap();
+        assert!(body.holds(9_000) && !body.holds(9_001));
     }
 
     /// Writes `spans` down a pipe with `writev` and reads back what went.

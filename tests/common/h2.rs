@@ -1,13 +1,19 @@
 //! HTTP/2 frames a test client sends, built with the server's own frame encoder and HPACK
-//! (`use common::h2::{get, rst, window_update}`).
+//! (`use common::h2::{get, get_with, rst, window_update}`).
 use evserve::http2::ErrorCode;
 use evserve::http2::frame;
 use evserve::http2::hpack::encoder::encode_field;
 
 /// A GET's HEADERS frame (END_HEADERS) on `stream` for `path`, authority `t`.
 pub fn get(stream: u32, path: &[u8], end_stream: bool) -> Vec<u8> {
+    get_with(stream, path, &[], end_stream)
+}
+
+/// The same with more fields after the pseudo-fields.
+pub fn get_with(stream: u32, path: &[u8], fields: &[(&[u8], &[u8])], end_stream: bool) -> Vec<u8> {
     let mut block = Vec::new();
-    for (n, v) in [(&b":method"[..], &b"GET"[..]), (b":scheme", b"http"), (b":path", path), (b":authority", b"t")] {
+    let pseudo = [(&b":method"[..], &b"GET"[..]), (b":scheme", b"http"), (b":path", path), (b":authority", b"t")];
+    for (n, v) in pseudo.iter().chain(fields) {
         encode_field(&mut block, n, v);
     }
     let mut out = Vec::new();
