@@ -484,7 +484,7 @@ impl Output {
 
     /// Bytes of the buffer, or spliced into it, are still to be written.
     fn unsent(&self) -> bool {
-        self.written < self.buf.len() || !self.splices_ahead().is_empty()
+        self.pieces(&mut [Piece::Bytes(&[])]).0 > 0
     }
 
     /// The bytes queued: the buffer's and the mapped ones spliced into it (what bounds a
@@ -551,21 +551,21 @@ impl Output {
     fn pieces<'a>(&'a self, pieces: &mut [Piece<'a>]) -> (usize, usize) {
         let (mut at, mut count, mut len) = (self.written, 0, 0);
         let into = self.splices.as_ref().map_or(0, |s| s.into);
-        let mut push = |piece: Piece<'a>| {
-            if !piece.is_empty() && count < pieces.len() {
-                (pieces[count], count, len) = (piece, count + 1, len + piece.len());
-            }
-        };
         for (i, splice) in self.splices_ahead().iter().map(Some).chain([None]).enumerate() {
             let end = splice.map_or(self.buf.len(), |s| s.range.start);
-            push(Piece::Bytes(&self.buf[at.min(end)..end]));
-            if let Some(Splice { range, with }) = splice {
-                if let Some(Mapped { file, bytes, .. }) = with {
-                    let map = file.mapping().expect("mapped when spliced");
-                    push(Piece::Mapped(map.span(bytes.clone()).skip(if i == 0 { into } else { 0 })));
+            let mapped = splice.and_then(|s| s.with.as_ref()).map(|m| {
+                let map = m.file.mapping().expect("mapped when spliced");
+                Piece::Mapped(map.span(m.bytes.clone()).skip(if i == 0 { into } else { 0 }))
+            });
+            for piece in [Some(Piece::Bytes(&self.buf[at.min(end)..end])), mapped].into_iter().flatten() {
+                if count == pieces.len() {
+                    return (count, len);
                 }
-                at = range.end;
+                if !piece.is_empty() {
+                    (pieces[count], count, len) = (piece, count + 1, len + piece.len());
+                }
             }
+            at = splice.map_or(at, |s| s.range.end);
         }
         (count, len)
     }
@@ -1987,6 +1987,71 @@ mod tests {
         output.advance(4 + 8 + 2);
         output.splice(Splice { range: 4..4, with: mapped(0..65_536) });
         assert!(output.mapped_files_hold(), "not the end of its range");
+    }
+
+    /// Random layouts of gaps and mapped bytes (empty ones too, at either end), sent by
+    /// writes of random sizes and piece counts: what goes is the layout's bytes, in order,
+    /// and there is always a piece to write while `unsent` says so.
+    #[test]
+    fn output_splices_send_any_layout_in_order() {
+        let bytes: Vec<u8> = (0..crate::util::map::MAP_MIN as usize).map(|i| (i * 7 % 251) as u8).collect();
+        let path = std::env::temp_dir().join(format!("evserve-splices-random-{}", std::process::id()));
+        std::fs::write(&path, &bytes).unwrap();
+        let file = Arc::new(BodyFile::new(std::fs::File::open(&path).unwrap(), bytes.len() as u64));
+        std::fs::remove_file(&path).unwrap();
+        let (ours, mut theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+        let mut ours = mio::net::UnixStream::from_std(ours);
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        for _ in 0..2_000 {
+            let len = next(40);
+            let buf: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
+            let mut output = Output { buf: buf.clone(), ..Output::default() };
+            let (mut at, mut want) = (0, Vec::new());
+            while next(3) > 0 {
+                let start = at + next(len - at + 1);
+                let end = start + next((len - start).min(3) + 1);
+                let with = (next(2) == 0).then(|| {
+                    let from = next(1_000);
+                    Mapped { file: file.clone(), bytes: from..from + next(20), ends_range: false }
+                });
+                want.extend_from_slice(&buf[at..start]);
+                want.extend_from_slice(with.as_ref().map_or(&[][..], |m| &bytes[m.bytes.clone()]));
+                output.splice(Splice { range: start..end, with });
+                at = end;
+            }
+            want.extend_from_slice(&buf[at..]);
+            let (most, slots) = (1 + next(30), 1 + next(4));
+            let mut sent = Vec::new();
+            while output.unsent() {
+                let mut pieces = [Piece::Bytes(&[]); 4];
+                let (count, pending) = output.pieces(&mut pieces[..slots]);
+                assert!(count > 0 && pending > 0, "unsent, yet no piece");
+                let limit = 1 + next(most);
+                let mut took = 0;
+                for piece in &pieces[..count] {
+                    let n = piece.len().min(limit - took);
+                    match piece {
+                        Piece::Bytes(b) => sent.extend_from_slice(&b[..n]),
+                        Piece::Mapped(span) if n > 0 => {
+                            assert_eq!(ours.write_pieces(&[Piece::Mapped(span.take(n))]).unwrap(), n);
+                            let mut got = vec![0; n];
+                            std::io::Read::read_exact(&mut theirs, &mut got).unwrap();
+                            sent.extend_from_slice(&got);
+                        }
+                        Piece::Mapped(_) => {}
+                    }
+                    took += n;
+                }
+                output.advance(took);
+            }
+            assert_eq!(sent, want);
+        }
     }
 
     #[test]
