@@ -580,14 +580,21 @@ fn a_file_goes_in_full_frames_within_each_window_byte_exact() {
 }
 
 /// The file is cut in place (the server holds it open) before any of its bytes went, and
-/// after some went from its mapping; and cut inside the page where the response ends (the
-/// file's, or a range's), whose rest a mapping reads as zeros: the server checks the
-/// length before it writes a range's last bytes.
+/// after some went from its mapping; cut inside the page where the response ends (the
+/// file's, or a range's), whose rest a mapping reads as zeros; and cut, then given a window
+/// that ends inside that page, then put back: the server checks the length before each
+/// write from the mapping, so no byte past the file's end ever goes.
 #[test]
 fn a_file_cut_short_under_an_announced_length_ends_the_connection() {
-    let cases =
-        [(None, 0, 1_000), (None, 20_000, 1_000), (None, 0, 299_500), (Some(&b"bytes=0-149999"[..]), 0, 149_500)];
-    for (range, before_cut, cut) in cases {
+    let open = 1 << 20;
+    let cases = [
+        (None, 0, 1_000, open),
+        (None, 20_000, 1_000, open),
+        (None, 0, 299_500, open),
+        (Some(&b"bytes=0-149999"[..]), 0, 149_500, open),
+        (None, 0, 20_000, 20_480),
+    ];
+    for (range, before_cut, cut, window) in cases {
         let fx = site();
         let path = fx.root().join("big.bin");
         let file = std::fs::read(&path).unwrap();
@@ -604,13 +611,23 @@ fn a_file_cut_short_under_an_announced_length_ends_the_connection() {
             }
         }
         std::fs::OpenOptions::new().write(true).open(&path).unwrap().set_len(cut).unwrap();
-        c.send(&[window_update(1, 1 << 20), window_update(0, 1 << 20)].concat());
+        c.send(&[window_update(1, window), window_update(0, open)].concat());
         // What arrives is the file's bytes or nothing: never a frame padded out, never
-        // END_STREAM.
-        while let Some((h, payload)) = c.frame() {
-            if h.kind == FrameType::Data {
-                assert!(!h.has(flags::END_STREAM), "a body shorter than its content-length ended");
-                got.extend_from_slice(&payload);
+        // END_STREAM. Once the window's worth could have gone, the file is put back.
+        let mut put_back = window == open;
+        loop {
+            match c.frame() {
+                Some((h, payload)) if h.kind == FrameType::Data => {
+                    assert!(!h.has(flags::END_STREAM), "a body shorter than its content-length ended");
+                    got.extend_from_slice(&payload);
+                }
+                Some(_) => {}
+                None => break,
+            }
+            if !put_back && got.len() >= (before_cut + window) as usize {
+                std::fs::write(&path, &file).unwrap();
+                c.send(&window_update(1, open));
+                put_back = true;
             }
         }
         let most = cut.max(u64::from(before_cut)) as usize;

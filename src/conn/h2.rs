@@ -650,8 +650,7 @@ impl super::Connection {
                             for f in run {
                                 header(f).encode(&mut self.output.buf);
                                 let (at, n) = (self.output.buf.len(), f.0 as usize);
-                                let ends_range = (from + n) as u64 == end;
-                                let mapped = Mapped { file: file.clone(), bytes: from..from + n, ends_range };
+                                let mapped = Mapped { file: file.clone(), bytes: from..from + n };
                                 self.output.splice(Splice { range: at..at, with: Some(mapped) });
                                 from += n;
                             }

@@ -570,15 +570,27 @@ impl Output {
         (count, len)
     }
 
-    /// The next write sends no zeros for a file's bytes. A file cut shorter in place keeps
-    /// the rest of the page its new end falls in, as zeros, and the kernel's copy from the
-    /// mapping reads them as any other bytes; only the pages after that one fail it
-    /// (EFAULT), which ends the connection before the response is complete. So zeros could
-    /// pass for the file's bytes only at the end of a range the response sends: those
-    /// splices (`ends_range`) are checked just before each write, by one `statx` each.
+    /// Each file the next write sends mapped bytes of still holds them. A file cut shorter
+    /// in place keeps the rest of the page its new end falls in, as zeros, and the kernel's
+    /// copy from the mapping reads them as any other bytes (only the pages after it fail
+    /// the copy). So just before each write, one `statx` per file asks for the furthest
+    /// byte the write may send of it: no byte past a file's end goes, as with `pread`.
     fn mapped_files_hold(&self) -> bool {
-        let ahead = self.splices_ahead().iter().take(MAX_PIECES).filter_map(|s| s.with.as_ref());
-        ahead.filter(|m| m.ends_range).all(|m| m.file.holds(m.bytes.end as u64))
+        // At most MAX_PIECES mapped pieces go in one write, one per splice.
+        let ahead = self.splices_ahead().iter().filter_map(|s| s.with.as_ref()).take(MAX_PIECES);
+        let mut last: Option<(&Arc<BodyFile>, usize)> = None;
+        for m in ahead {
+            match &mut last {
+                Some((file, end)) if Arc::ptr_eq(file, &m.file) => *end = m.bytes.end.max(*end),
+                _ => {
+                    if last.is_some_and(|(file, end)| !file.holds(end as u64)) {
+                        return false;
+                    }
+                    last = Some((&m.file, m.bytes.end));
+                }
+            }
+        }
+        last.is_none_or(|(file, end)| file.holds(end as u64))
     }
 
     /// `n` more bytes went out: moves past them, and past the splices they lead to.
@@ -626,8 +638,6 @@ struct Splice {
 struct Mapped {
     file: Arc<BodyFile>,
     bytes: Range<usize>,
-    /// They end a range of the file the response sends (see `Output::mapped_files_hold`).
-    ends_range: bool,
 }
 
 /// The rest of a response after the output buffer.
@@ -1929,7 +1939,7 @@ mod tests {
         let file = Arc::new(BodyFile::new(std::fs::File::open(&path).unwrap(), bytes.len() as u64));
         let writer = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
         std::fs::remove_file(&path).unwrap();
-        let mapped = |bytes: Range<usize>| Some(Mapped { file: file.clone(), bytes, ends_range: false });
+        let mapped = |bytes: Range<usize>| Some(Mapped { file: file.clone(), bytes });
         // "head" [gap] "one" [gap][gap] "two" [gap]-at-the-start-of "3", then "end"; the
         // file's bytes put in after "head", at the start of "3" and at the very end.
         let buf = b"head--one**++two#3end".to_vec();
@@ -1974,19 +1984,20 @@ mod tests {
             output.clear();
             assert!(output.splices_ahead().is_empty() && output.buf.is_empty() && output.queued() == 0);
         }
-        // The file cut shorter than the end of a range a splice sends: the next write must
-        // not go. Bytes before the end of their range are not asked about (a cut would fail
-        // the kernel's copy on a later page first).
+        // The file cut shorter than what a splice the next write may send: it must not go.
+        // Only the furthest byte of each file is asked about, up to MAX_PIECES splices on.
         let mut output = Output { buf: b"head".to_vec(), ..Output::default() };
-        output.splice(Splice { range: 4..4, with: mapped(60_000..60_008) });
-        output
-            .splice(Splice { range: 4..4, with: Some(Mapped { ends_range: true, ..mapped(60_008..60_010).unwrap() }) });
+        output.splice(Splice { range: 4..4, with: mapped(60_000..60_010) });
+        output.splice(Splice { range: 4..4, with: mapped(0..8) });
         assert!(output.mapped_files_hold());
         writer.set_len(60_009).unwrap();
         assert!(!output.mapped_files_hold());
-        output.advance(4 + 8 + 2);
-        output.splice(Splice { range: 4..4, with: mapped(0..65_536) });
-        assert!(output.mapped_files_hold(), "not the end of its range");
+        let mut output = Output { buf: b"head".to_vec(), ..Output::default() };
+        for _ in 0..MAX_PIECES {
+            output.splice(Splice { range: 4..4, with: mapped(0..8) });
+        }
+        output.splice(Splice { range: 4..4, with: mapped(60_000..60_010) });
+        assert!(output.mapped_files_hold(), "past what one write sends");
     }
 
     /// Random layouts of gaps and mapped bytes (empty ones too, at either end), sent by
@@ -2018,7 +2029,7 @@ mod tests {
                 let end = start + next((len - start).min(3) + 1);
                 let with = (next(2) == 0).then(|| {
                     let from = next(1_000);
-                    Mapped { file: file.clone(), bytes: from..from + next(20), ends_range: false }
+                    Mapped { file: file.clone(), bytes: from..from + next(20) }
                 });
                 want.extend_from_slice(&buf[at..start]);
                 want.extend_from_slice(with.as_ref().map_or(&[][..], |m| &bytes[m.bytes.clone()]));

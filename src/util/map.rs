@@ -78,10 +78,15 @@ impl BodyFile {
     /// page its new end falls in, as zeros, and the kernel's copy would send them as the
     /// body; only the pages past that page fail it. So this is asked just before each write
     /// from the mapping. `AT_STATX_DONT_SYNC`: the size the kernel holds, never a round trip
-    /// to a network file system's server on the loop.
+    /// to a network file system's server on the loop; `fstat` where `statx` is missing
+    /// (Linux before 4.11, some seccomp profiles).
     pub fn holds(&self, end: u64) -> bool {
         let flags = AtFlags::EMPTY_PATH | AtFlags::STATX_DONT_SYNC;
-        rustix::fs::statx(&self.file, "", flags, StatxFlags::SIZE).is_ok_and(|st| st.stx_size >= end)
+        let size = match rustix::fs::statx(&self.file, "", flags, StatxFlags::SIZE) {
+            Ok(st) => Some(st.stx_size),
+            Err(_) => rustix::fs::fstat(&self.file).ok().map(|st| st.st_size as u64),
+        };
+        size.is_some_and(|size| size >= end)
     }
 }
 
