@@ -57,8 +57,9 @@ impl BodyFile {
     /// The file mapped whole, if it is of a size worth mapping and the file system allows
     /// it (some FUSE file systems do not). `mmap` does no I/O: the pages are found or read
     /// when the kernel first copies from them, which is why a caller asks only for pages
-    /// `residency` says are cached. A refusal for want of room (`MAPPINGS_MAX`, or the
-    /// kernel's) is not remembered: a later response tries again.
+    /// `residency` says are cached. Only a refusal that will not change (the file system
+    /// cannot map, or the file may not be) is remembered; one for want of room
+    /// (`MAPPINGS_MAX`, the kernel's limits) is tried again by a later response.
     pub fn mapping(&self) -> Option<&Arc<Mapping>> {
         if let Some(made) = self.map.get() {
             return made.as_ref();
@@ -69,8 +70,10 @@ impl BodyFile {
         match Mapping::new(&self.file, self.len as usize) {
             // Another thread may have set it meanwhile: then this one is unmapped again.
             Ok(map) => self.map.get_or_init(|| Some(Arc::new(map))).as_ref(),
-            Err(e) if e.kind() == io::ErrorKind::OutOfMemory => None,
-            Err(_) => self.map.get_or_init(|| None).as_ref(),
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ENODEV | libc::EACCES | libc::EINVAL | libc::EPERM)) => {
+                self.map.get_or_init(|| None).as_ref()
+            }
+            Err(_) => None,
         }
     }
 
