@@ -7,7 +7,6 @@
 //! payload after its 9-byte header: spliced in from the file's mapping on a kernel socket
 //! (`util::map`), else read into the output buffer by one `preadv` (a frame of 64 KiB or
 //! more, where a client allows one, goes by `sendfile` after its header).
-use crate::util::map::BodyFile;
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Instant;
@@ -27,6 +26,7 @@ use crate::http2::request::Request;
 use crate::http2::{ErrorCode, StreamId, frame, trace};
 use crate::log::Record;
 use crate::site::{Done, Planned};
+use crate::util::map::BodyFile;
 
 /// A connection speaking HTTP/2 (boxed in `Connection`: only these pay for it).
 #[derive(Debug)]

@@ -29,6 +29,7 @@
 use std::io;
 use std::net::SocketAddr;
 use std::ops::Range;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::http::date::DateCache;
@@ -50,7 +51,6 @@ use crate::util::error::{interrupted, would_block};
 use crate::util::histogram::Histogram;
 use crate::util::map::BodyFile;
 use crate::util::timer::{TimeoutKind, Timeouts};
-use std::sync::Arc;
 use work::ReadAhead;
 pub use work::{Finished, Work};
 
