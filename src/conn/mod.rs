@@ -1929,16 +1929,59 @@ mod tests {
         assert_eq!(conn.output.buf.capacity(), 0);
     }
 
-    #[test]
-    fn output_splices_are_sent_in_place_however_the_writes_fall() {
-        // A mapped file that starts "ABCDEFGHIJ"; `pieces` asks at most 3 pieces a write.
-        let path = std::env::temp_dir().join(format!("evserve-splices-{}", std::process::id()));
-        let mut bytes = b"ABCDEFGHIJ".to_vec();
-        bytes.resize(crate::util::map::MAP_MIN as usize, b'.');
-        std::fs::write(&path, &bytes).unwrap();
+    /// A body file of `bytes` (its name removed at once), and a handle to cut it with.
+    fn body_file(bytes: &[u8], name: &str) -> (Arc<BodyFile>, std::fs::File) {
+        let path = std::env::temp_dir().join(format!("evserve-{name}-{}", std::process::id()));
+        std::fs::write(&path, bytes).unwrap();
         let file = Arc::new(BodyFile::new(std::fs::File::open(&path).unwrap(), bytes.len() as u64));
         let writer = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
         std::fs::remove_file(&path).unwrap();
+        (file, writer)
+    }
+
+    /// A socket pair that reads mapped pieces back as the kernel reads them.
+    struct Wire {
+        ours: mio::net::UnixStream,
+        theirs: std::os::unix::net::UnixStream,
+    }
+
+    impl Wire {
+        fn new() -> Self {
+            let (ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+            Wire { ours: mio::net::UnixStream::from_std(ours), theirs }
+        }
+
+        /// One write of `output`'s pieces (at most `slots` of them) that takes at most
+        /// `limit` bytes, as a short `writev` does: the bytes it sent go onto `sent`.
+        fn write(&mut self, output: &mut Output, slots: usize, limit: usize, sent: &mut Vec<u8>) {
+            let mut pieces = [Piece::Bytes(&[]); 4];
+            let (count, pending) = output.pieces(&mut pieces[..slots]);
+            assert!(count > 0 && pending > 0, "unsent, yet no piece");
+            let mut took = 0;
+            for piece in &pieces[..count] {
+                let n = piece.len().min(limit - took);
+                match piece {
+                    Piece::Bytes(bytes) => sent.extend_from_slice(&bytes[..n]),
+                    Piece::Mapped(span) if n > 0 => {
+                        assert_eq!(self.ours.write_pieces(&[Piece::Mapped(span.take(n))]).unwrap(), n);
+                        let mut got = vec![0; n];
+                        std::io::Read::read_exact(&mut self.theirs, &mut got).unwrap();
+                        sent.extend_from_slice(&got);
+                    }
+                    Piece::Mapped(_) => {}
+                }
+                took += n;
+            }
+            output.advance(took);
+        }
+    }
+
+    #[test]
+    fn output_splices_are_sent_in_place_however_the_writes_fall() {
+        // A mapped file that starts "ABCDEFGHIJ"; `pieces` asks at most 3 pieces a write.
+        let mut bytes = b"ABCDEFGHIJ".to_vec();
+        bytes.resize(crate::util::map::MAP_MIN as usize, b'.');
+        let (file, writer) = body_file(&bytes, "splices");
         let mapped = |bytes: Range<usize>| Some(Mapped { file: file.clone(), bytes });
         // "head" [gap] "one" [gap][gap] "two" [gap]-at-the-start-of "3", then "end"; the
         // file's bytes put in after "head", at the start of "3" and at the very end.
@@ -1947,9 +1990,7 @@ mod tests {
             .into_iter()
             .chain([(17..17, mapped(3..4)), (17..17, mapped(4..10)), (21..21, mapped(9..10))]);
         let want = b"headABConetwoDEFGHIJ3endJ";
-        // What a mapped piece holds, as the kernel reads it: through a socket.
-        let (ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
-        let (mut ours, mut theirs) = (mio::net::UnixStream::from_std(ours), theirs);
+        let mut wire = Wire::new();
         for most in 1..=want.len() {
             let mut output = Output { buf: buf.clone(), ..Output::default() };
             for (range, with) in splices.clone() {
@@ -1960,25 +2001,7 @@ mod tests {
             assert!(output.mapped_files_hold());
             let mut sent = Vec::new();
             while output.unsent() {
-                let mut pieces = [Piece::Bytes(&[]); 3];
-                let (count, pending) = output.pieces(&mut pieces);
-                assert!(count > 0 && pending > 0);
-                // A writev that takes at most `most` bytes.
-                let mut took = 0;
-                for piece in &pieces[..count] {
-                    let n = piece.len().min(most - took);
-                    match piece {
-                        Piece::Bytes(bytes) => sent.extend_from_slice(&bytes[..n]),
-                        Piece::Mapped(span) => {
-                            assert_eq!(ours.write_pieces(&[Piece::Mapped(span.take(n))]).unwrap(), n);
-                            let mut got = vec![0; n];
-                            std::io::Read::read_exact(&mut theirs, &mut got).unwrap();
-                            sent.extend_from_slice(&got);
-                        }
-                    }
-                    took += n;
-                }
-                output.advance(took);
+                wire.write(&mut output, 3, most, &mut sent);
             }
             assert_eq!(sent, want, "at most {most} bytes a write");
             output.clear();
@@ -2006,12 +2029,8 @@ mod tests {
     #[test]
     fn output_splices_send_any_layout_in_order() {
         let bytes: Vec<u8> = (0..crate::util::map::MAP_MIN as usize).map(|i| (i * 7 % 251) as u8).collect();
-        let path = std::env::temp_dir().join(format!("evserve-splices-random-{}", std::process::id()));
-        std::fs::write(&path, &bytes).unwrap();
-        let file = Arc::new(BodyFile::new(std::fs::File::open(&path).unwrap(), bytes.len() as u64));
-        std::fs::remove_file(&path).unwrap();
-        let (ours, mut theirs) = std::os::unix::net::UnixStream::pair().unwrap();
-        let mut ours = mio::net::UnixStream::from_std(ours);
+        let (file, _) = body_file(&bytes, "splices-random");
+        let mut wire = Wire::new();
         let mut state = 0x2545_f491_4f6c_dd1d_u64;
         let mut next = |n: usize| {
             state ^= state << 13;
@@ -2040,26 +2059,8 @@ mod tests {
             let (most, slots) = (1 + next(30), 1 + next(4));
             let mut sent = Vec::new();
             while output.unsent() {
-                let mut pieces = [Piece::Bytes(&[]); 4];
-                let (count, pending) = output.pieces(&mut pieces[..slots]);
-                assert!(count > 0 && pending > 0, "unsent, yet no piece");
                 let limit = 1 + next(most);
-                let mut took = 0;
-                for piece in &pieces[..count] {
-                    let n = piece.len().min(limit - took);
-                    match piece {
-                        Piece::Bytes(b) => sent.extend_from_slice(&b[..n]),
-                        Piece::Mapped(span) if n > 0 => {
-                            assert_eq!(ours.write_pieces(&[Piece::Mapped(span.take(n))]).unwrap(), n);
-                            let mut got = vec![0; n];
-                            std::io::Read::read_exact(&mut theirs, &mut got).unwrap();
-                            sent.extend_from_slice(&got);
-                        }
-                        Piece::Mapped(_) => {}
-                    }
-                    took += n;
-                }
-                output.advance(took);
+                wire.write(&mut output, slots, limit, &mut sent);
             }
             assert_eq!(sent, want);
         }
